@@ -1,0 +1,91 @@
+"""The Plivo dialect: `/v1/Account/{auth_id}/Masking/Session/`, wire-compatible with Plivo's SDKs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from app.auth import basic_auth
+from app.extensions import store
+from app.plivo_format import session_object
+from app.requests import body, query
+from routing import sessions
+from routing.clock import now_us
+from routing.errors import InvalidInput
+from routing.session_query import check_query
+
+bp = Blueprint("api_plivo", __name__, url_prefix="/v1/Account/<auth_id>/Masking/Session")
+
+
+def reply(payload: dict[str, Any], status: int = 200) -> ResponseReturnValue:
+    """Return `payload` with a fresh `api_id` first, as every Plivo response has."""
+    return jsonify({"api_id": str(uuid.uuid4()), **payload}), status
+
+
+def _body_for(session_uuid: str) -> dict[str, Any]:
+    """Return the body without the `session_uuid` echo the SDK adds, checking that it matches."""
+    data = body()
+    echoed = data.pop("session_uuid", session_uuid)
+    if echoed != session_uuid:
+        raise InvalidInput("session_uuid", "does not match the session in the URL")
+    return data
+
+
+@bp.post("/", strict_slashes=False)
+@basic_auth
+def create() -> ResponseReturnValue:
+    session = sessions.open_session(store(), g.tenant.auth_id, body(), now_us())
+    return reply({"session_uuid": session.session_uuid, "virtual_number": session.virtual_number,
+                  "message": "Session created", "session": session_object(session, session.created)})
+
+
+@bp.get("/", strict_slashes=False)
+@basic_auth
+def list_all() -> ResponseReturnValue:
+    now = now_us()
+    params = query()
+    filters = check_query(params)
+    page = sessions.list_sessions(store(), g.tenant.auth_id, filters, now)
+    return reply({"response": {
+        "meta": {
+            "limit": filters.limit,
+            "next": _page_link(params, filters.offset + filters.limit)
+            if filters.offset + filters.limit < page.total_count else None,
+            "offset": filters.offset,
+            "previous": _page_link(params, max(filters.offset - filters.limit, 0)) if filters.offset > 0 else None,
+            "total_count": page.total_count,
+        },
+        "objects": [session_object(s, now, listing=True) for s in page.sessions],
+    }})
+
+
+@bp.get("/<session_uuid>/", strict_slashes=False)
+@basic_auth
+def retrieve(session_uuid: str) -> ResponseReturnValue:
+    session = sessions.get_session(store(), g.tenant.auth_id, session_uuid)
+    return reply({"response": session_object(session, now_us())})
+
+
+@bp.post("/<session_uuid>/", strict_slashes=False)
+@basic_auth
+def update(session_uuid: str) -> ResponseReturnValue:
+    now = now_us()
+    session = sessions.update_session(store(), g.tenant.auth_id, session_uuid, _body_for(session_uuid), now)
+    return reply({"message": "Session updated", "session": session_object(session, now)})
+
+
+@bp.delete("/<session_uuid>/", strict_slashes=False)
+@basic_auth
+def expire(session_uuid: str) -> ResponseReturnValue:
+    _body_for(session_uuid)
+    sessions.end_session(store(), g.tenant.auth_id, session_uuid, now_us())
+    return reply({"message": "Session Deleted"})
+
+
+def _page_link(params: dict[str, str], offset: int) -> str:
+    return request.base_url.removeprefix(request.host_url.rstrip("/")) + "?" + urlencode(
+        {**params, "offset": offset, "limit": params.get("limit", 20)})

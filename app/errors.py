@@ -1,0 +1,56 @@
+"""Domain errors and HTTP errors become JSON here, and only here; nothing answers a bare 500."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from routing import errors
+
+log = logging.getLogger("masq.http")
+
+STATUS = {
+    errors.InvalidInput: 400,
+    errors.Unauthenticated: 401,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+}
+
+
+def status_of(error: errors.RoutingError) -> int:
+    """Return the HTTP status for a domain error."""
+    for kind, status in STATUS.items():
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def error_response(status: int, message: str, **extra: object) -> Response:
+    """Return `{"api_id", "error"}` with `status` (Plivo's error shape; CloudTalk reads `error` too)."""
+    response = jsonify({"api_id": str(uuid.uuid4()), "error": message, **extra})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="masq"'
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install the handlers."""
+
+    @app.errorhandler(errors.RoutingError)
+    def domain_error(error: errors.RoutingError) -> Response:
+        extra = {"field": error.field} if isinstance(error, errors.InvalidInput) else {}
+        return error_response(status_of(error), error.message, **extra)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        return error_response(status, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(503, "masq could not finish this request; try again shortly")

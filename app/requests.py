@@ -1,0 +1,31 @@
+"""Reading request bodies and queries the way both REST dialects' clients send them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from routing.errors import InvalidInput
+
+
+def body() -> dict[str, Any]:
+    """Return the request's JSON object (or form fields); an unreadable body is a 400 that says so."""
+    if request.mimetype == "application/x-www-form-urlencoded" or request.mimetype == "multipart/form-data":
+        return request.form.to_dict()
+    if not request.get_data(cache=True):
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    return data
+
+
+def query() -> dict[str, str]:
+    """Return the query string as a dict; a repeated parameter is an error, not a silent pick."""
+    result: dict[str, str] = {}
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            raise InvalidInput(name, "must be given once")
+        result[name] = values[0]
+    return result

@@ -1,0 +1,38 @@
+"""Time as masq keeps it: integer microseconds since the epoch, UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+US = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+def now_us() -> int:
+    """Return the current time in µs."""
+    return to_us(datetime.now(UTC))
+
+
+def to_us(moment: datetime) -> int:
+    """Return an aware datetime as µs."""
+    return (moment - _EPOCH) // _ONE_US
+
+
+def from_us(us: int) -> datetime:
+    """Return µs as an aware UTC datetime."""
+    return _EPOCH + us * _ONE_US
+
+
+def plivo_time(us: int | None) -> str:
+    """Format µs the way Plivo prints timestamps: `2023-07-12 15:52:14.772699 +0000 UTC`."""
+    if us is None:
+        return ""
+    return from_us(us).strftime("%Y-%m-%d %H:%M:%S.%f +0000 UTC")
+
+
+def iso_time(us: int | None) -> str | None:
+    """Format µs as ISO 8601 with a `Z`, for the CloudTalk dialect."""
+    if us is None:
+        return None
+    return from_us(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,48 @@
+"""Every error the domain raises, under one base.
+
+    RoutingError
+    ├── InvalidInput        a field is missing or out of bounds (names the field)
+    ├── NotFound            no such tenant, session or number for this tenant
+    ├── Conflict            the request is valid but the state forbids it
+    │   ├── NumberUnavailable   a specific number is taken, cooling, suspended or not in the pool
+    │   └── PoolExhausted       no free number fits the request
+    └── Unauthenticated     credentials missing or wrong
+"""
+
+from __future__ import annotations
+
+
+class RoutingError(Exception):
+    """Base of every domain error; its message is safe to show to the tenant."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(RoutingError):
+    """A field is missing, malformed or out of bounds."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class NotFound(RoutingError):
+    """The thing does not exist, or belongs to someone else (indistinguishable on purpose)."""
+
+
+class Conflict(RoutingError):
+    """The request is well formed but the current state forbids it."""
+
+
+class NumberUnavailable(Conflict):
+    """A specifically requested number cannot be handed out now."""
+
+
+class PoolExhausted(Conflict):
+    """No free number in the tenant's pool fits the request."""
+
+
+class Unauthenticated(RoutingError):
+    """Credentials are missing or wrong."""

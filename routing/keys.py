@@ -1,0 +1,107 @@
+"""Every Redis key name masq uses, and nothing else.
+
+Tenant-scoped keys carry the tenant's hash tag (`{auth_id}`) so each atomic multi-key step touches one
+Redis Cluster slot. The only global families are the DID → tenant index that inbound calls start from,
+and the tenant registry that operators and sweeps walk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "masq:"
+
+# Suffixes after a tenant's base; Lua scripts receive them too (see `lua_names`).
+NUMBER = ":n:"
+NUMBERS = ":numbers"
+FREE = ":free:"
+COUNTRIES = ":countries"
+COOLING = ":cooling"
+ROUTE = ":route:"
+SESSION = ":s:"
+CREATED = ":created"
+EXPIRY = ":expiry"
+TIMED_OUT = ":timedout"
+ASSIGNMENTS = ":assignments"
+ASSIGNMENT_SEQ = ":assignment-seq"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names under one prefix (tests use their own prefix on a shared Redis)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    # -- global ---------------------------------------------------------------------------------------
+    def did_owner(self, number: str) -> str:
+        """String: auth_id of the tenant holding `number` now."""
+        return f"{self.prefix}did:{number}"
+
+    def tenants(self) -> str:
+        """Set: every tenant's auth_id."""
+        return f"{self.prefix}tenants"
+
+    # -- tenant-scoped ----------------------------------------------------------------------------------
+    def tenant_base(self, auth_id: str) -> str:
+        """The common start of every key of one tenant; Lua scripts build their names from it."""
+        return f"{self.prefix}t:{{{auth_id}}}"
+
+    def tenant(self, auth_id: str) -> str:
+        """Hash: the tenant's record (name, token, hashed API key, parent, rates)."""
+        return self.tenant_base(auth_id)
+
+    def number(self, auth_id: str, number: str) -> str:
+        """Hash: one DID of the tenant (country, status, open session, assignment id)."""
+        return f"{self.tenant_base(auth_id)}{NUMBER}{number}"
+
+    def numbers(self, auth_id: str) -> str:
+        """Set: every DID the tenant holds now."""
+        return f"{self.tenant_base(auth_id)}{NUMBERS}"
+
+    def free(self, auth_id: str, country: str) -> str:
+        """Set: the tenant's free DIDs of one country (SPOP hands one out in O(1))."""
+        return f"{self.tenant_base(auth_id)}{FREE}{country}"
+
+    def countries(self, auth_id: str) -> str:
+        """Set: the countries the tenant has DIDs in."""
+        return f"{self.tenant_base(auth_id)}{COUNTRIES}"
+
+    def cooling(self, auth_id: str) -> str:
+        """Sorted set: DIDs resting after release, scored by the µs they become free."""
+        return f"{self.tenant_base(auth_id)}{COOLING}"
+
+    def route(self, auth_id: str, number: str) -> str:
+        """Hash: who a call to `number` reaches; field `*` is the DID's dedicated session.
+
+        A shared-number mode adds one field per caller next to `*`.
+        """
+        return f"{self.tenant_base(auth_id)}{ROUTE}{number}"
+
+    def session(self, auth_id: str, session_uuid: str) -> str:
+        """String: the session as compact JSON."""
+        return f"{self.tenant_base(auth_id)}{SESSION}{session_uuid}"
+
+    def sessions_by_created(self, auth_id: str) -> str:
+        """Sorted set: every session uuid, scored by creation µs (the listing index)."""
+        return f"{self.tenant_base(auth_id)}{CREATED}"
+
+    def open_by_expiry(self, auth_id: str) -> str:
+        """Sorted set: open sessions as `uuid|number|cooloff`, scored by expiry µs."""
+        return f"{self.tenant_base(auth_id)}{EXPIRY}"
+
+    def timed_out(self, auth_id: str) -> str:
+        """List: uuids of sessions ended by their TTL, for the worker to announce."""
+        return f"{self.tenant_base(auth_id)}{TIMED_OUT}"
+
+    def assignments(self, auth_id: str) -> str:
+        """Hash: assignment id → JSON record of one holding of a DID (kept forever, for billing)."""
+        return f"{self.tenant_base(auth_id)}{ASSIGNMENTS}"
+
+    def assignment_seq(self, auth_id: str) -> str:
+        """Counter: the last assignment id."""
+        return f"{self.tenant_base(auth_id)}{ASSIGNMENT_SEQ}"
+
+
+def lua_names() -> dict[str, str]:
+    """Return the tenant-key suffixes by name, for building key names inside Lua scripts."""
+    return {name.lower(): value for name, value in globals().items() if name.isupper() and name != "DEFAULT_PREFIX"}

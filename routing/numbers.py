@@ -1,0 +1,101 @@
+"""The DIDs a tenant holds: adding, suspending, resuming, releasing, and the billing history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from routing.clock import US, to_us
+from routing.errors import Conflict, InvalidInput, NotFound
+from routing.phone import country_of, to_e164
+from routing.store import Store
+
+ASSIGNMENT_STATUSES = ("active", "suspended", "released", "all")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One holding of a DID by a tenant, kept forever for billing."""
+
+    id: int
+    number: str
+    country: str
+    assigned_at: int
+    released_at: int | None
+    status: str
+
+    def held_during(self, start: int, end: int) -> bool:
+        """Return whether the holding overlaps [start, end)."""
+        return self.assigned_at < end and (self.released_at is None or self.released_at >= start)
+
+
+def add_numbers(store: Store, auth_id: str, raw_numbers: list[str], now: int) -> list[str]:
+    """Put DIDs in the tenant's pool; a DID held by another tenant is a conflict."""
+    numbers = [to_e164(raw, "number") for raw in raw_numbers]
+    added = []
+    for number in numbers:
+        owner_key = store.keys.did_owner(number)
+        if not store.redis.set(owner_key, auth_id, nx=True) and store.redis.get(owner_key) != auth_id:
+            raise Conflict(f"{number} belongs to another account")
+        record = {"number": number, "country": country_of(number), "assigned_at": now,
+                  "released_at": None, "status": "active"}
+        if store.run("ADD_NUMBER", auth_id, now, number, record["country"], json.dumps(record)):
+            added.append(number)
+    return added
+
+
+def set_suspended(store: Store, auth_id: str, raw_number: str, suspended: bool, now: int) -> None:
+    """Suspend a DID (it is never handed out) or resume it."""
+    number = to_e164(raw_number, "number")
+    result = store.run("SET_NUMBER_STATUS", auth_id, now, number, "suspended" if suspended else "active")
+    if result == "missing":
+        raise NotFound(f"{number} is not in this account's pool")
+
+
+def release_number(store: Store, auth_id: str, raw_number: str, now: int) -> None:
+    """Give a DID up; its assignment is closed but kept. A DID with an open session cannot go."""
+    number = to_e164(raw_number, "number")
+    store.run("RECLAIM", auth_id, now, 1000)
+    result = store.run("RELEASE_NUMBER", auth_id, now, number)
+    if result == "missing":
+        raise NotFound(f"{number} is not in this account's pool")
+    if result == "busy":
+        raise Conflict(f"{number} carries an open session; complete it first")
+    owner_key = store.keys.did_owner(number)
+    with store.redis.pipeline() as pipe:
+        pipe.watch(owner_key)
+        if pipe.get(owner_key) == auth_id:
+            pipe.multi()
+            pipe.delete(owner_key)
+            pipe.execute()
+
+
+def assignments(store: Store, auth_id: str, status: str | None = None, on: str | None = None) -> list[Assignment]:
+    """Return the tenant's assignments with `status`, or those held at any time on day `on`.
+
+    Without a status: the active ones, or with `on`, every one held that day whatever it is now.
+    """
+    status = status or ("all" if on else "active")
+    if status not in ASSIGNMENT_STATUSES:
+        raise InvalidInput("status", "must be one of " + ", ".join(ASSIGNMENT_STATUSES))
+    records = [Assignment(**json.loads(raw)) for raw in store.redis.hvals(store.keys.assignments(auth_id))]
+    if status != "all":
+        records = [a for a in records if a.status == status]
+    if on is not None:
+        try:
+            day = date.fromisoformat(on)
+        except ValueError as exc:
+            raise InvalidInput("on", "must be a date, YYYY-MM-DD") from exc
+        start = to_us(datetime(day.year, day.month, day.day, tzinfo=UTC))
+        end = start + 86_400 * US
+        records = [a for a in records if a.held_during(start, end)]
+    return sorted(records, key=lambda a: a.id)
+
+
+def owner_of(store: Store, number: str) -> str | None:
+    """Return the auth_id holding `number` (E.164) now, if any."""
+    owner = store.redis.get(store.keys.did_owner(number))
+    return str(owner) if owner else None
+
+

@@ -1,0 +1,41 @@
+"""Phone numbers in E.164, parsed and checked with phonenumbers."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from routing.errors import InvalidInput
+
+
+def to_e164(raw: object, field: str) -> str:
+    """Return `raw` as E.164 (`+15551234567`), accepting it with or without the leading `+`."""
+    if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip() == "":
+        raise InvalidInput(field, "must be a phone number in E.164 form, like +14155550100")
+    text = str(raw).strip()
+    if not text.startswith("+"):
+        text = "+" + text
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidInput(field, f"{raw!r} is not a phone number") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidInput(field, f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def country_of(e164: str) -> str:
+    """Return the ISO country code (`US`, `IN`) of an E.164 number, or `ZZ` when unknown."""
+    parsed = phonenumbers.parse(e164, None)
+    return phonenumbers.region_code_for_number(parsed) or "ZZ"
+
+
+def without_plus(e164: str) -> str:
+    """Return the number as Plivo shows party numbers: digits only."""
+    return e164.lstrip("+")
+
+
+def mask(e164: str) -> str:
+    """Return the number with its middle hidden, for logs (`+2348011****22`)."""
+    if len(e164) < 8:
+        return "****"
+    return e164[:-6] + "****" + e164[-2:]

@@ -1,0 +1,178 @@
+"""The Lua scripts that make pool and session changes atomic.
+
+Each script works inside one tenant: KEYS[1] is the tenant's record (it routes the script to the
+tenant's cluster slot) and ARGV[1] the tenant's key base, from which every other name is built with the
+suffixes of `routing.keys`. ARGV[2] is always `now` in µs since the epoch.
+"""
+
+from __future__ import annotations
+
+from string import Template
+
+from routing.keys import lua_names
+
+_PRELUDE = r"""
+local T = ARGV[1]
+local NOW = tonumber(ARGV[2])
+
+-- Put an idle, active DID back in its country's free set.
+local function free_number(num)
+  local st = redis.call('HMGET', T .. '$number' .. num, 'status', 'session', 'country')
+  if st[1] == 'active' and (not st[2] or st[2] == '') then
+    redis.call('SADD', T .. '$free' .. st[3], num)
+  end
+end
+
+-- End an open session's hold on its DID. `member` is `uuid|number|cooloff`; `at` is when it ended.
+local function release(member, at)
+  local a = string.find(member, '|', 1, true)
+  local b = string.find(member, '|', a + 1, true)
+  local uuid = string.sub(member, 1, a - 1)
+  local num = string.sub(member, a + 1, b - 1)
+  local cool = tonumber(string.sub(member, b + 1))
+  redis.call('ZREM', T .. '$expiry', member)
+  local nk = T .. '$number' .. num
+  if redis.call('HGET', nk, 'session') == uuid then
+    redis.call('HSET', nk, 'session', '')
+    local rk = T .. '$route' .. num
+    if redis.call('HGET', rk, '*') == uuid then redis.call('HDEL', rk, '*') end
+    if cool > 0 and redis.call('HGET', nk, 'status') == 'active' then
+      redis.call('ZADD', T .. '$cooling', at + cool * 1000000, num)
+    else
+      free_number(num)
+    end
+  end
+  return uuid
+end
+
+-- Release sessions whose TTL has passed and DIDs whose cool-off is over; at most `limit` of each.
+local function reclaim(limit)
+  local due = redis.call('ZRANGEBYSCORE', T .. '$expiry', '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
+  for i = 1, #due, 2 do
+    redis.call('RPUSH', T .. '$timed_out', release(due[i], tonumber(due[i + 1])))
+  end
+  local cooled = redis.call('ZRANGEBYSCORE', T .. '$cooling', '-inf', NOW, 'LIMIT', 0, limit)
+  for _, num in ipairs(cooled) do
+    redis.call('ZREM', T .. '$cooling', num)
+    free_number(num)
+  end
+  return #due / 2
+end
+
+local function set_assignment(num, fields)
+  local id = redis.call('HGET', T .. '$number' .. num, 'assignment')
+  if not id then return end
+  local rec = cjson.decode(redis.call('HGET', T .. '$assignments', id))
+  for k, v in pairs(fields) do rec[k] = v end
+  redis.call('HSET', T .. '$assignments', id, cjson.encode(rec))
+end
+"""
+
+# ARGV: T, NOW, uuid, blob, expiry_us, created_us, cooloff_s, country ('*' = any), preferred, wanted
+ALLOCATE = r"""
+reclaim(100)
+local uuid, blob, expiry, created, cool = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local country, preferred, wanted = ARGV[8], ARGV[9], ARGV[10]
+local num
+if wanted ~= '' then
+  local st = redis.call('HMGET', T .. '$number' .. wanted, 'status', 'session', 'country')
+  if not st[1] then return {'err', 'not_in_pool'} end
+  if st[1] ~= 'active' then return {'err', 'suspended'} end
+  if st[2] and st[2] ~= '' then return {'err', 'taken'} end
+  if redis.call('ZSCORE', T .. '$cooling', wanted) then return {'err', 'cooling'} end
+  if country ~= '*' and st[3] ~= country then return {'err', 'country'} end
+  redis.call('SREM', T .. '$free' .. st[3], wanted)
+  num = wanted
+elseif country ~= '*' then
+  num = redis.call('SPOP', T .. '$free' .. country)
+else
+  num = redis.call('SPOP', T .. '$free' .. preferred)
+  if not num then
+    for _, cc in ipairs(redis.call('SMEMBERS', T .. '$countries')) do
+      num = redis.call('SPOP', T .. '$free' .. cc)
+      if num then break end
+    end
+  end
+end
+if not num then return {'err', 'exhausted'} end
+redis.call('HSET', T .. '$number' .. num, 'session', uuid)
+redis.call('HSET', T .. '$route' .. num, '*', uuid)
+local body = string.gsub(blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)
+redis.call('SET', T .. '$session' .. uuid, body)
+redis.call('ZADD', T .. '$expiry', expiry, uuid .. '|' .. num .. '|' .. cool)
+redis.call('ZADD', T .. '$created', created, uuid)
+return {'ok', num}
+"""
+
+# ARGV: T, NOW, uuid, expected blob, new blob, expiry member, new expiry µs ('' = end the session now)
+REPLACE_SESSION = r"""
+local sk = T .. '$session' .. ARGV[3]
+if redis.call('GET', sk) ~= ARGV[4] then return 'changed' end
+local score = redis.call('ZSCORE', T .. '$expiry', ARGV[6])
+if not score or tonumber(score) <= NOW then return 'ended' end
+redis.call('SET', sk, ARGV[5])
+if ARGV[7] == '' then
+  release(ARGV[6], NOW)
+else
+  redis.call('ZADD', T .. '$expiry', ARGV[7], ARGV[6])
+end
+return 'ok'
+"""
+
+# ARGV: T, NOW, limit
+RECLAIM = r"""
+return reclaim(tonumber(ARGV[3]))
+"""
+
+# ARGV: T, NOW, number, country, assignment JSON (without id)
+ADD_NUMBER = r"""
+local num, cc = ARGV[3], ARGV[4]
+local nk = T .. '$number' .. num
+if redis.call('EXISTS', nk) == 1 then return 0 end
+local id = redis.call('INCR', T .. '$assignment_seq')
+local rec = cjson.decode(ARGV[5])
+rec['id'] = id
+redis.call('HSET', T .. '$assignments', id, cjson.encode(rec))
+redis.call('HSET', nk, 'country', cc, 'status', 'active', 'session', '', 'assignment', id)
+redis.call('SADD', T .. '$numbers', num)
+redis.call('SADD', T .. '$countries', cc)
+redis.call('SADD', T .. '$free' .. cc, num)
+return id
+"""
+
+# ARGV: T, NOW, number, 'suspended' | 'active'
+SET_NUMBER_STATUS = r"""
+local num, status = ARGV[3], ARGV[4]
+local nk = T .. '$number' .. num
+local st = redis.call('HMGET', nk, 'status', 'country')
+if not st[1] then return 'missing' end
+if st[1] == status then return 'ok' end
+redis.call('HSET', nk, 'status', status)
+if status == 'suspended' then
+  redis.call('SREM', T .. '$free' .. st[2], num)
+elseif not redis.call('ZSCORE', T .. '$cooling', num) then
+  free_number(num)
+end
+set_assignment(num, {status = status})
+return 'ok'
+"""
+
+# ARGV: T, NOW, number
+RELEASE_NUMBER = r"""
+local num = ARGV[3]
+local nk = T .. '$number' .. num
+local st = redis.call('HMGET', nk, 'session', 'country')
+if not st[2] then return 'missing' end
+if st[1] ~= '' then return 'busy' end
+set_assignment(num, {status = 'released', released_at = NOW})
+redis.call('SREM', T .. '$free' .. st[2], num)
+redis.call('ZREM', T .. '$cooling', num)
+redis.call('SREM', T .. '$numbers', num)
+redis.call('DEL', nk, T .. '$route' .. num)
+return 'ok'
+"""
+
+
+def build(body: str) -> str:
+    """Return the full source of a script: the shared prelude, then `body`, names filled in."""
+    return Template(_PRELUDE + body).substitute(lua_names())

@@ -1,0 +1,225 @@
+"""Check what a tenant asks of a session, field by field, against Plivo's documented bounds."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from routing.errors import InvalidInput
+from routing.phone import to_e164
+
+DEFAULT_SESSION_EXPIRY = 3600
+SUBACCOUNT_ID = re.compile(r"SA[A-Z0-9]{18}")
+
+
+def as_bool(value: object, field: str) -> bool:
+    """Return a JSON boolean, or the strings `true`/`false`, as a bool."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidInput(field, "must be true or false")
+
+
+def as_int(value: object, field: str, low: int, high: int) -> int:
+    """Return an integer (or a string of digits) within [low, high]."""
+    if isinstance(value, bool):
+        raise InvalidInput(field, "must be an integer")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise InvalidInput(field, "must be an integer")
+    if not low <= value <= high:
+        raise InvalidInput(field, f"must be between {low} and {high}")
+    return value
+
+
+def as_url(value: object, field: str) -> str:
+    """Return an absolute http(s) URL, or `""` to clear it."""
+    if value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > 2048:
+        raise InvalidInput(field, "must be an http or https URL")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(field, "must be an http or https URL")
+    return value
+
+
+def as_method(value: object, field: str) -> str:
+    """Return GET or POST."""
+    if not isinstance(value, str) or value.upper() not in ("GET", "POST"):
+        raise InvalidInput(field, "must be GET or POST")
+    return value.upper()
+
+
+def as_choice(*choices: str) -> Callable[[object, str], str]:
+    """Return a checker that accepts one of `choices` (case-insensitive)."""
+
+    def check(value: object, field: str) -> str:
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise InvalidInput(field, "must be one of " + ", ".join(choices))
+        return value.lower()
+
+    return check
+
+
+def as_pin(value: object, field: str) -> str:
+    """Return a PIN of 4 to 15 digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.isdigit() or not 4 <= len(value) <= 15:
+        raise InvalidInput(field, "must be 4 to 15 digits")
+    return value
+
+
+def as_party(value: object, field: str) -> str:
+    """Return a party's phone number in E.164."""
+    return to_e164(value, field)
+
+
+def as_subaccount(value: object, field: str) -> str:
+    """Return a subaccount auth_id (`SA` and 18 upper-case letters or digits)."""
+    if not isinstance(value, str) or not SUBACCOUNT_ID.fullmatch(value):
+        raise InvalidInput(field, "must be a subaccount auth_id (SA followed by 18 letters or digits)")
+    return value
+
+
+def bounded(low: int, high: int) -> Callable[[object, str], int]:
+    """Return a checker for integers within [low, high]."""
+    return lambda value, field: as_int(value, field, low, high)
+
+
+# Every create argument of Plivo's masking session API and how to check it.
+CREATE_FIELDS: dict[str, Callable[[object, str], Any]] = {
+    "first_party": as_party,
+    "second_party": as_party,
+    "session_expiry": bounded(60, 86400),
+    "call_time_limit": bounded(60, 86400),
+    "record": as_bool,
+    "record_file_format": as_choice("mp3", "wav"),
+    "recording_callback_url": as_url,
+    "recording_callback_method": as_method,
+    "initiate_call_to_first_party": as_bool,
+    "callback_url": as_url,
+    "callback_method": as_method,
+    "ring_timeout": bounded(15, 120),
+    "first_party_play_url": as_url,
+    "second_party_play_url": as_url,
+    "is_pin_authentication_required": as_bool,
+    "generate_pin": as_bool,
+    "generate_pin_length": bounded(4, 15),
+    "first_party_pin": as_pin,
+    "second_party_pin": as_pin,
+    "pin_prompt_play": as_url,
+    "pin_retry": bounded(0, 5),
+    "pin_retry_wait": bounded(5, 10),
+    "incorrect_pin_play": as_url,
+    "unknown_caller_play": as_url,
+    "force_pin_authentication": as_bool,
+    "subaccount": as_subaccount,
+    "geomatch": as_bool,
+    "create_session_with_single_party": as_bool,
+    "virtual_number_cooloff_period": bounded(0, 3600),
+}
+
+# What an open session lets a tenant change (first/second party only while one is missing).
+UPDATE_FIELDS = (
+    "session_expiry", "call_time_limit", "record", "record_file_format", "recording_callback_url",
+    "recording_callback_method", "callback_url", "callback_method", "ring_timeout",
+    "first_party_play_url", "second_party_play_url", "first_party", "second_party",
+)
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """A checked create request: session fields, plus what allocation needs."""
+
+    fields: dict[str, Any]
+    session_expiry: int
+    wanted_number: str = ""
+
+
+def check_fields(raw: Mapping[str, Any], allowed: Mapping[str, Callable[[object, str], Any]]) -> dict[str, Any]:
+    """Return `raw` checked field by field; an unknown field is an error that names it."""
+    checked: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in allowed:
+            raise InvalidInput(name, "is not a parameter of this request")
+        if value is None:
+            continue
+        checked[name] = allowed[name](value, name)
+    return checked
+
+
+def check_create(raw: Mapping[str, Any]) -> SessionRequest:
+    """Return a create request checked against every rule of Plivo's documentation."""
+    given = check_fields(raw, CREATE_FIELDS)
+    single = given.get("create_session_with_single_party", False)
+    if "first_party" not in given:
+        raise InvalidInput("first_party", "is required")
+    if "second_party" not in given and not single:
+        raise InvalidInput("second_party", "is required unless create_session_with_single_party is true")
+    if given.get("second_party") and given["second_party"] == given["first_party"]:
+        raise InvalidInput("second_party", "must differ from first_party")
+    check_pins(given)
+    expiry = given.pop("session_expiry", DEFAULT_SESSION_EXPIRY)
+    return SessionRequest(fields=given, session_expiry=expiry)
+
+
+def check_pins(given: dict[str, Any]) -> None:
+    """Apply the PIN rules: both PINs (or generate_pin) and a prompt when PINs are required; PINs differ."""
+    pin_fields = ("generate_pin", "generate_pin_length", "first_party_pin", "second_party_pin",
+                  "pin_prompt_play", "incorrect_pin_play", "force_pin_authentication")
+    if not given.get("is_pin_authentication_required", False):
+        for name in pin_fields:
+            if given.get(name):
+                raise InvalidInput(name, "applies only when is_pin_authentication_required is true")
+        return
+    if given.get("generate_pin"):
+        for name in ("first_party_pin", "second_party_pin"):
+            if name in given:
+                raise InvalidInput(name, "must not be given when generate_pin is true")
+        length = given.get("generate_pin_length", 4)
+        first = random_pin(length)
+        second = random_pin(length)
+        while second == first:
+            second = random_pin(length)
+        given["first_party_pin"], given["second_party_pin"] = first, second
+    else:
+        if "generate_pin_length" in given:
+            raise InvalidInput("generate_pin_length", "applies only when generate_pin is true")
+        for name in ("first_party_pin", "second_party_pin"):
+            if name not in given:
+                raise InvalidInput(name, "is required when is_pin_authentication_required is true")
+        if given["first_party_pin"] == given["second_party_pin"]:
+            raise InvalidInput("second_party_pin", "must differ from first_party_pin")
+    if not given.get("pin_prompt_play"):
+        raise InvalidInput("pin_prompt_play", "is required when is_pin_authentication_required is true")
+
+
+def random_pin(length: int) -> str:
+    """Return `length` random digits from a cryptographic source."""
+    return "".join(secrets.choice("0123456789") for _ in range(length))
+
+
+def check_update(raw: Mapping[str, Any], single_party_open: bool) -> tuple[dict[str, Any], int | None]:
+    """Return the checked changes and the new session_expiry, if any; other fields are errors."""
+    allowed = {name: CREATE_FIELDS[name] for name in UPDATE_FIELDS}
+    for name in raw:
+        if name in CREATE_FIELDS and name not in allowed:
+            raise InvalidInput(name, "cannot be updated on an existing session")
+    changes = check_fields(raw, allowed)
+    if not single_party_open:
+        for name in ("first_party", "second_party"):
+            if name in changes:
+                raise InvalidInput(name, "can be updated only on a session created with a single party")
+    if not changes and not raw:
+        raise InvalidInput("session", "nothing to update: give at least one updatable field")
+    return changes, changes.pop("session_expiry", None)

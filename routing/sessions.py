@@ -1,0 +1,142 @@
+"""Opening, reading, listing, changing and ending masking sessions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from routing.clock import US
+from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted
+from routing.phone import country_of, to_e164
+from routing.session import EXPIRED, Session
+from routing.session_options import check_create, check_update
+from routing.session_query import SessionQuery
+from routing.store import Store
+from routing.tenants import get_tenant, subaccount_of
+
+_REFUSALS = {
+    "not_in_pool": "is not in this account's pool",
+    "suspended": "is suspended",
+    "taken": "already carries an open session",
+    "cooling": "was released recently and is cooling off",
+    "country": "is not in the first party's country (geomatch is on)",
+}
+_CAS_TRIES = 8
+
+
+def open_session(store: Store, auth_id: str, raw: Mapping[str, Any], now: int,
+                 wanted_number: str | None = None) -> Session:
+    """Open a session from a Plivo-style request, taking a free DID of the tenant atomically."""
+    request = check_create(raw)
+    if "subaccount" in request.fields:
+        subaccount_of(store, get_tenant(store, auth_id), request.fields["subaccount"])
+    wanted = to_e164(wanted_number, "virtual_number") if wanted_number else ""
+    session = Session(
+        session_uuid=str(uuid.uuid4()), auth_id=auth_id, virtual_number="",
+        first_party=request.fields.pop("first_party"), second_party=request.fields.pop("second_party", ""),
+        created=now, modified=now, expiry=now + request.session_expiry * US, **request.fields,
+    )
+    country = country_of(session.first_party)
+    result = store.run(
+        "ALLOCATE", auth_id, now, session.session_uuid, session.to_json(), session.expiry, session.created,
+        session.virtual_number_cooloff_period, country if session.geomatch else "*", country, wanted,
+    )
+    if result[0] == "err":
+        reason = result[1]
+        if reason == "exhausted":
+            where = f" in {country}" if session.geomatch else ""
+            raise PoolExhausted(f"no free virtual number{where}: every number in the pool is in use, "
+                                "cooling off or suspended")
+        raise NumberUnavailable(f"{wanted} {_REFUSALS[reason]}")
+    return session.evolve(virtual_number=result[1])
+
+
+def get_session(store: Store, auth_id: str, session_uuid: str) -> Session:
+    """Return the tenant's session `session_uuid`; another tenant's is simply not found."""
+    if not _is_uuid(session_uuid):
+        raise NotFound(f"no session {session_uuid!r}")
+    text = store.redis.get(store.keys.session(auth_id, session_uuid))
+    if text is None:
+        raise NotFound(f"no session {session_uuid!r}")
+    return Session.from_json(text)
+
+
+def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[str, Any], now: int) -> Session:
+    """Change the updatable fields of an open session; a new session_expiry counts from now."""
+    for _ in range(_CAS_TRIES):
+        current = get_session(store, auth_id, session_uuid)
+        if current.status(now) == EXPIRED:
+            raise Conflict(f"session {session_uuid} has expired and can no longer be updated")
+        changes, expiry_seconds = check_update(raw, single_party_open=not current.second_party)
+        if changes.get("second_party", current.second_party) == changes.get("first_party", current.first_party):
+            raise InvalidInput("second_party", "must differ from first_party")
+        expiry = now + expiry_seconds * US if expiry_seconds is not None else current.expiry
+        updated = current.evolve(modified=now, expiry=expiry, **changes)
+        outcome = store.run("REPLACE_SESSION", auth_id, now, session_uuid, current.to_json(), updated.to_json(),
+                            current.expiry_member, updated.expiry)
+        if outcome == "ok":
+            return updated
+        if outcome == "ended":
+            raise Conflict(f"session {session_uuid} has expired and can no longer be updated")
+    raise Conflict(f"session {session_uuid} is changing too fast; try again")
+
+
+def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Session:
+    """Expire an open session now and return its DID to the pool (after its cool-off)."""
+    for _ in range(_CAS_TRIES):
+        current = get_session(store, auth_id, session_uuid)
+        if current.status(now) == EXPIRED:
+            raise Conflict(f"session {session_uuid} has already expired")
+        ended = current.evolve(modified=now, expiry=now)
+        outcome = store.run("REPLACE_SESSION", auth_id, now, session_uuid, current.to_json(), ended.to_json(),
+                            current.expiry_member, "")
+        if outcome == "ok":
+            return ended
+        if outcome == "ended":
+            raise Conflict(f"session {session_uuid} has already expired")
+    raise Conflict(f"session {session_uuid} is changing too fast; try again")
+
+
+def reclaim_expired(store: Store, auth_id: str, now: int, limit: int = 1000) -> int:
+    """Return DIDs of sessions past their expiry to the pool; return how many sessions ended."""
+    return int(store.run("RECLAIM", auth_id, now, limit))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: the sessions and how many matched in all."""
+
+    sessions: list[Session]
+    total_count: int
+
+
+def list_sessions(store: Store, auth_id: str, query: SessionQuery, now: int) -> Page:
+    """Return the sessions matching `query`, newest first."""
+    index = store.keys.sessions_by_created(auth_id)
+    low, high = query.created_window(now)
+    if not query.needs_sessions():
+        total = int(store.redis.zcount(index, low, high))
+        ids = store.redis.zrevrangebyscore(index, high, low, start=query.offset, num=query.limit)
+        return Page(_load(store, auth_id, ids), total)
+    matched: list[Session] = []
+    ids = store.redis.zrevrangebyscore(index, high, low)
+    for start in range(0, len(ids), 500):
+        matched.extend(s for s in _load(store, auth_id, ids[start:start + 500]) if query.matches(s, now))
+    return Page(matched[query.offset:query.offset + query.limit], len(matched))
+
+
+def _load(store: Store, auth_id: str, ids: list[str]) -> list[Session]:
+    if not ids:
+        return []
+    texts = store.redis.mget([store.keys.session(auth_id, i) for i in ids])
+    return [Session.from_json(t) for t in texts if t is not None]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True

@@ -1,0 +1,122 @@
+"""Shared fixtures: a fakeredis store for unit tests, a real Redis for integration tests, the app."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import fakeredis
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from app import create_app
+from routing import embedded, numbers, tenants
+from routing.clock import now_us
+from routing.keys import Keys
+from routing.store import Store
+
+US_NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
+
+
+@dataclass(frozen=True)
+class TenantFixture:
+    """A tenant made for a test, with its credentials and pool."""
+
+    auth_id: str
+    auth_token: str
+    api_key: str
+    numbers: list[str]
+
+    @property
+    def basic(self) -> tuple[str, str]:
+        return (self.auth_id, self.auth_token)
+
+    @property
+    def plivo_base(self) -> str:
+        return f"/v1/Account/{self.auth_id}/Masking/Session/"
+
+
+def make_tenant(store: Store, dids: list[str] | None = None, name: str = "acme") -> TenantFixture:
+    """Create a tenant holding `dids` (three US numbers by default)."""
+    now = now_us()
+    creds = tenants.create_tenant(store, name, now)
+    pool = US_NUMBERS if dids is None else dids
+    numbers.add_numbers(store, creds.auth_id, pool, now)
+    return TenantFixture(creds.auth_id, creds.auth_token, creds.api_key, list(pool))
+
+
+# -- fast: fakeredis -------------------------------------------------------------------------------------
+@pytest.fixture
+def store() -> Store:
+    """A store on a fresh in-memory fakeredis server."""
+    return Store(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), Keys("test:"))
+
+
+@pytest.fixture
+def app(store: Store) -> Flask:
+    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": "https://masq.example.com"})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def tenant(store: Store) -> TenantFixture:
+    return make_tenant(store)
+
+
+# -- real Redis -------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL when given; otherwise a real embedded redis-server started for this run."""
+    given = os.environ.get("REDIS_URL")
+    if given:
+        try:
+            redis.Redis.from_url(given, socket_connect_timeout=2).ping()
+        except redis.ConnectionError as exc:
+            pytest.fail(f"REDIS_URL={given} does not answer: {exc}")
+        yield given
+        return
+    port = _free_port()
+    url = embedded.ensure_running(str(tmp_path_factory.mktemp("redis")), port)
+    yield url
+    embedded.stop(port)
+
+
+@pytest.fixture
+def real_store(redis_url: str) -> Iterator[Store]:
+    """A store on the real Redis under a key prefix of its own; only its own keys are deleted after."""
+    prefix = f"masqtest:{uuid.uuid4().hex[:12]}:"
+    store = Store.connect(redis_url, prefix)
+    yield store
+    for key in store.redis.scan_iter(match=prefix + "*", count=1000):
+        store.redis.delete(key)
+    store.redis.close()
+
+
+@pytest.fixture
+def live_server(real_store: Store) -> Iterator[str]:
+    """masq served over real HTTP on a loopback port, on the real Redis; yields its base URL."""
+    port = _free_port()
+    app = create_app({"STORE": real_store, "MASQ_PUBLIC_URL": f"http://127.0.0.1:{port}"})
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=5)
