@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from routing import scripts
 from routing.clock import US
 from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted
 from routing.phone import country_of, to_e164
@@ -40,7 +41,7 @@ def open_session(store: Store, auth_id: str, raw: Mapping[str, Any], now: int,
     )
     country = country_of(session.first_party)
     result = store.run(
-        "ALLOCATE", auth_id, now, session.session_uuid, session.to_json(), session.expiry, session.created,
+        scripts.ALLOCATE, auth_id, now, session.session_uuid, session.to_json(), session.expiry, session.created,
         session.virtual_number_cooloff_period, country if session.geomatch else "*", country, wanted,
     )
     if result[0] == "err":
@@ -74,7 +75,7 @@ def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[s
             raise InvalidInput("second_party", "must differ from first_party")
         expiry = now + expiry_seconds * US if expiry_seconds is not None else current.expiry
         updated = current.evolve(modified=now, expiry=expiry, **changes)
-        outcome = store.run("REPLACE_SESSION", auth_id, now, session_uuid, current.to_json(), updated.to_json(),
+        outcome = store.run(scripts.REPLACE_SESSION, auth_id, now, session_uuid, current.to_json(), updated.to_json(),
                             current.expiry_member, updated.expiry)
         if outcome == "ok":
             return updated
@@ -90,7 +91,7 @@ def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Sess
         if current.status(now) == EXPIRED:
             raise Conflict(f"session {session_uuid} has already expired")
         ended = current.evolve(modified=now, expiry=now)
-        outcome = store.run("REPLACE_SESSION", auth_id, now, session_uuid, current.to_json(), ended.to_json(),
+        outcome = store.run(scripts.REPLACE_SESSION, auth_id, now, session_uuid, current.to_json(), ended.to_json(),
                             current.expiry_member, "")
         if outcome == "ok":
             return ended
@@ -101,7 +102,7 @@ def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Sess
 
 def reclaim_expired(store: Store, auth_id: str, now: int, limit: int = 1000) -> int:
     """Return DIDs of sessions past their expiry to the pool; return how many sessions ended."""
-    return int(store.run("RECLAIM", auth_id, now, limit))
+    return int(store.run(scripts.RECLAIM, auth_id, now, limit))
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ class Store:
         client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
         return cls(client, Keys(prefix))
 
-    def run(self, name: str, auth_id: str, now_us: int, *args: object) -> Any:
-        """Run the tenant-scoped Lua script `name` (a constant of `routing.scripts`) for `auth_id`."""
-        script = self._scripts.get(name)
+    def run(self, body: str, auth_id: str, now_us: int, *args: object) -> Any:
+        """Run a tenant-scoped Lua script for `auth_id`; `body` is a script of `routing.scripts`' form."""
+        script = self._scripts.get(body)
         if script is None:
-            script = self.redis.register_script(scripts.build(getattr(scripts, name)))
-            self._scripts[name] = script
+            script = self.redis.register_script(scripts.build(body))
+            self._scripts[body] = script
         return script(keys=[self.keys.tenant(auth_id)], args=[self.keys.tenant_base(auth_id), now_us, *args])
