@@ -1,0 +1,68 @@
+"""The CloudTalk-style dialect: `/v1/sessions` and `/v1/did/assignments`, JSON in and out, `X-API-Key` auth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+
+from app.auth import api_key_auth
+from app.cloudtalk_format import assignment_json, create_request, dialect_names, session_json
+from app.extensions import store
+from app.requests import body, query
+from routing import numbers, sessions
+from routing.clock import now_us
+from routing.errors import InvalidInput
+
+bp = Blueprint("api_cloudtalk", __name__, url_prefix="/v1")
+
+ASSIGNMENT_PARAMETERS = ("status", "on")
+
+
+def json_body() -> dict[str, Any]:
+    """Return the JSON object sent; this dialect takes no form bodies."""
+    if request.get_data(cache=True) and not request.is_json:
+        raise InvalidInput("body", "must be a JSON object sent as application/json")
+    return body()
+
+
+def no_parameters(given: dict[str, Any]) -> None:
+    """Refuse any field in a request that takes none."""
+    for name in given:
+        raise InvalidInput(name, "is not a parameter of this request")
+
+
+@bp.post("/sessions", strict_slashes=False)
+@api_key_auth
+def create() -> ResponseReturnValue:
+    raw, wanted = create_request(json_body())
+    with dialect_names():
+        session = sessions.open_session(store(), g.tenant.auth_id, raw, now_us(), wanted_number=wanted)
+    location = url_for(".retrieve", session_id=session.session_uuid)
+    return jsonify(session_json(session, session.created)), 201, {"Location": location}
+
+
+@bp.get("/sessions/<session_id>", strict_slashes=False)
+@api_key_auth
+def retrieve(session_id: str) -> ResponseReturnValue:
+    session = sessions.get_session(store(), g.tenant.auth_id, session_id)
+    return jsonify(session_json(session, now_us()))
+
+
+@bp.post("/sessions/<session_id>/complete", strict_slashes=False)
+@api_key_auth
+def complete(session_id: str) -> ResponseReturnValue:
+    no_parameters(json_body())
+    now = now_us()
+    session = sessions.end_session(store(), g.tenant.auth_id, session_id, now)
+    return jsonify(session_json(session, now))
+
+
+@bp.get("/did/assignments", strict_slashes=False)
+@api_key_auth
+def did_assignments() -> ResponseReturnValue:
+    params = query()
+    no_parameters({name: value for name, value in params.items() if name not in ASSIGNMENT_PARAMETERS})
+    held = numbers.assignments(store(), g.tenant.auth_id, params.get("status"), params.get("on"))
+    return jsonify({"assignments": [assignment_json(a) for a in held]})
