@@ -1,0 +1,1 @@
+"""RQ jobs and the worker that runs them: tenant callbacks, expiry, outbound calls."""
