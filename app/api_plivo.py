@@ -35,7 +35,7 @@ def _body_for(session_uuid: str) -> dict[str, Any]:
     return data
 
 
-@bp.post("/", strict_slashes=False)
+@bp.post("", strict_slashes=False)
 @basic_auth
 def create() -> ResponseReturnValue:
     session = sessions.open_session(store(), g.tenant.auth_id, body(), now_us())
@@ -43,7 +43,7 @@ def create() -> ResponseReturnValue:
                   "message": "Session created", "session": session_object(session, session.created)})
 
 
-@bp.get("/", strict_slashes=False)
+@bp.get("", strict_slashes=False)
 @basic_auth
 def list_all() -> ResponseReturnValue:
     now = now_us()
@@ -63,14 +63,14 @@ def list_all() -> ResponseReturnValue:
     }})
 
 
-@bp.get("/<session_uuid>/", strict_slashes=False)
+@bp.get("/<session_uuid>", strict_slashes=False)
 @basic_auth
 def retrieve(session_uuid: str) -> ResponseReturnValue:
     session = sessions.get_session(store(), g.tenant.auth_id, session_uuid)
     return reply({"response": session_object(session, now_us())})
 
 
-@bp.post("/<session_uuid>/", strict_slashes=False)
+@bp.post("/<session_uuid>", strict_slashes=False)
 @basic_auth
 def update(session_uuid: str) -> ResponseReturnValue:
     now = now_us()
@@ -78,7 +78,7 @@ def update(session_uuid: str) -> ResponseReturnValue:
     return reply({"message": "Session updated", "session": session_object(session, now)})
 
 
-@bp.delete("/<session_uuid>/", strict_slashes=False)
+@bp.delete("/<session_uuid>", strict_slashes=False)
 @basic_auth
 def expire(session_uuid: str) -> ResponseReturnValue:
     _body_for(session_uuid)

@@ -15,7 +15,10 @@ def body() -> dict[str, Any]:
         return request.form.to_dict()
     if not request.get_data(cache=True):
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # `silent` covers only ValueError; deeply nested JSON raises this instead
+        data = None
     if not isinstance(data, dict):
         raise InvalidInput("body", "must be a JSON object")
     return data

@@ -115,7 +115,7 @@ def live_server(real_store: Store) -> Iterator[str]:
     port = _free_port()
     app = create_app({"STORE": real_store, "MASQ_PUBLIC_URL": f"http://127.0.0.1:{port}"})
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
