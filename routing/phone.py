@@ -12,6 +12,9 @@ def to_e164(raw: object, field: str) -> str:
     if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip() == "":
         raise InvalidInput(field, "must be a phone number in E.164 form, like +14155550100")
     text = str(raw).strip()
+    if any(ch.isalpha() for ch in text):
+        # phonenumbers would read letters as a vanity number or an extension and quietly dial something else.
+        raise InvalidInput(field, f"{raw!r} is not a phone number: E.164 has digits only")
     if not text.startswith("+"):
         text = "+" + text
     try:
@@ -25,7 +28,10 @@ def to_e164(raw: object, field: str) -> str:
 
 def country_of(e164: str) -> str:
     """Return the ISO country code (`US`, `IN`) of an E.164 number, or `ZZ` when unknown."""
-    parsed = phonenumbers.parse(e164, None)
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return "ZZ"
     return phonenumbers.region_code_for_number(parsed) or "ZZ"
 
 

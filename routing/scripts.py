@@ -59,12 +59,23 @@ local function reclaim(limit)
   return #due / 2
 end
 
+-- cjson writes numbers with 14 significant digits, too few for µs times: write flat records by hand.
+local function encode_record(rec)
+  local parts = {}
+  for k, v in pairs(rec) do
+    local text = cjson.encode(v)
+    if type(v) == 'number' and v == math.floor(v) then text = string.format('%.0f', v) end
+    table.insert(parts, cjson.encode(k) .. ':' .. text)
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
 local function set_assignment(num, fields)
   local id = redis.call('HGET', T .. '$number' .. num, 'assignment')
   if not id then return end
   local rec = cjson.decode(redis.call('HGET', T .. '$assignments', id))
   for k, v in pairs(fields) do rec[k] = v end
-  redis.call('HSET', T .. '$assignments', id, cjson.encode(rec))
+  redis.call('HSET', T .. '$assignments', id, encode_record(rec))
 end
 """
 
@@ -132,7 +143,7 @@ if redis.call('EXISTS', nk) == 1 then return 0 end
 local id = redis.call('INCR', T .. '$assignment_seq')
 local rec = cjson.decode(ARGV[5])
 rec['id'] = id
-redis.call('HSET', T .. '$assignments', id, cjson.encode(rec))
+redis.call('HSET', T .. '$assignments', id, encode_record(rec))
 redis.call('HSET', nk, 'country', cc, 'status', 'active', 'session', '', 'assignment', id)
 redis.call('SADD', T .. '$numbers', num)
 redis.call('SADD', T .. '$countries', cc)

@@ -220,6 +220,6 @@ def check_update(raw: Mapping[str, Any], single_party_open: bool) -> tuple[dict[
         for name in ("first_party", "second_party"):
             if name in changes:
                 raise InvalidInput(name, "can be updated only on a session created with a single party")
-    if not changes and not raw:
+    if not changes:
         raise InvalidInput("session", "nothing to update: give at least one updatable field")
     return changes, changes.pop("session_expiry", None)

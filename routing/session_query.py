@@ -89,8 +89,8 @@ def check_query(raw: Mapping[str, Any]) -> SessionQuery:
     """Return a listing request checked from its query parameters; an unknown one is an error."""
     values: dict[str, Any] = {"parties": {}, "created": [], "expiry": [], "duration": []}
     for name, value in raw.items():
-        base, _, suffix = name.partition("__")
-        op = "__" + suffix if suffix else ""
+        base, sep, suffix = name.partition("__")
+        op = sep + suffix
         if name == "limit":
             values["limit"] = as_int(value, name, 1, 20)
         elif name == "offset":

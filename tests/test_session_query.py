@@ -1,0 +1,236 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from routing.clock import US, to_us
+from routing.errors import InvalidInput
+from routing.session import Session
+from routing.session_query import DEFAULT_WINDOW, MAX_WINDOW, SessionQuery, check_query, parse_time
+
+DAY = 86_400 * US
+NOW = to_us(datetime(2024, 3, 20, 12, 0, tzinfo=UTC))
+
+
+def at(*parts: int) -> int:
+    return to_us(datetime(*parts, tzinfo=UTC))
+
+
+def session(**fields) -> Session:
+    base = dict(session_uuid="8a0f4a6e-3c1b-4f7e-9a51-5d2f2f0f6a10", auth_id="MA0123456789ABCDEFGH",
+                first_party="+14155550123", second_party="+14155550124", virtual_number="+14155550100",
+                created=NOW - 600 * US, modified=NOW - 600 * US, expiry=NOW + 3000 * US)
+    return Session(**{**base, **fields})
+
+
+# -- parsing ----------------------------------------------------------------------------------------------
+def test_no_parameters_mean_the_first_twenty_of_every_status():
+    assert check_query({}) == SessionQuery(limit=20, offset=0, status="all")
+
+
+@pytest.mark.parametrize(("given", "limit"), [("1", 1), ("20", 20), (7, 7)])
+def test_limit_is_one_to_twenty(given, limit):
+    assert check_query({"limit": given}).limit == limit
+
+
+@pytest.mark.parametrize("given", ["0", "21", "-1", "ten"])
+def test_a_limit_outside_one_to_twenty_is_refused(given):
+    with pytest.raises(InvalidInput) as caught:
+        check_query({"limit": given})
+    assert caught.value.field == "limit"
+
+
+def test_offset_is_a_non_negative_integer():
+    assert check_query({"offset": "40"}).offset == 40
+    with pytest.raises(InvalidInput) as caught:
+        check_query({"offset": "-1"})
+    assert caught.value.field == "offset"
+
+
+@pytest.mark.parametrize("status", ["active", "expired", "all"])
+def test_status_is_active_expired_or_all(status):
+    assert check_query({"status": status}).status == status
+
+
+def test_any_other_status_is_refused():
+    with pytest.raises(InvalidInput, match="active, expired, all") as caught:
+        check_query({"status": "open"})
+    assert caught.value.field == "status"
+
+
+@pytest.mark.parametrize("name", ["first_party", "second_party", "virtual_number"])
+def test_a_party_filter_is_read_as_e164(name):
+    assert check_query({name: "14155550123"}).parties == {name: "+14155550123"}
+
+
+def test_a_party_filter_that_is_not_a_number_is_refused_by_name():
+    with pytest.raises(InvalidInput) as caught:
+        check_query({"virtual_number": "nobody"})
+    assert caught.value.field == "virtual_number"
+
+
+def test_the_subaccount_filter_is_kept_as_given():
+    assert check_query({"subaccount": "SA0123456789ABCDEFGH"}).subaccount == "SA0123456789ABCDEFGH"
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "op"),
+    [("created_time", "created", ""), ("created_time__gt", "created", "__gt"),
+     ("created_time__gte", "created", "__gte"), ("created_time__lt", "created", "__lt"),
+     ("created_time__lte", "created", "__lte"), ("expiry_time__gte", "expiry", "__gte"),
+     ("expiry_time__lt", "expiry", "__lt")],
+)
+def test_a_time_filter_is_an_operator_and_a_time(name, field, op):
+    query = check_query({name: "2024-03-18 09:30:00"})
+    assert getattr(query, field) == [(op, at(2024, 3, 18, 9, 30))]
+
+
+def test_several_conditions_on_one_time_are_all_kept():
+    query = check_query({"created_time__gte": "2024-03-01", "created_time__lt": "2024-03-10"})
+    assert query.created == [("__gte", at(2024, 3, 1)), ("__lt", at(2024, 3, 10))]
+
+
+def test_a_duration_filter_is_an_operator_and_whole_seconds():
+    query = check_query({"duration__gt": "60", "duration__lte": "3600"})
+    assert query.duration == [("__gt", 60), ("__lte", 3600)]
+
+
+@pytest.mark.parametrize("name", ["colour", "created", "created_time__between", "duration__ne", "expiry_time__",
+                                  "modified_time__gt", "session_uuid"])
+def test_an_unknown_filter_is_refused_by_name(name):
+    with pytest.raises(InvalidInput, match="is not a filter") as caught:
+        check_query({name: "1"})
+    assert caught.value.field == name
+
+
+# -- time formats -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-02-01", at(2024, 2, 1)),
+        ("2024-02-01 06:28", at(2024, 2, 1, 6, 28)),
+        ("2024-02-01 06:28:15", at(2024, 2, 1, 6, 28, 15)),
+        ("2024-02-01 06:28:15.772699", at(2024, 2, 1, 6, 28, 15) + 772_699),
+        ("2024-02-01T06:28:15", at(2024, 2, 1, 6, 28, 15)),
+        ("2024-02-01 06:28:15.772699 +0000 UTC", at(2024, 2, 1, 6, 28, 15) + 772_699),
+        ("  2024-02-01 06:28:15  ", at(2024, 2, 1, 6, 28, 15)),
+    ],
+)
+def test_times_are_read_as_utc_in_the_formats_plivo_uses(text, expected):
+    assert parse_time(text, "created_time") == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2024-13-01", "01/02/2024", "2024-02-01 25:00", "", "1706768895"])
+def test_anything_else_is_not_a_time_and_names_the_filter(text):
+    with pytest.raises(InvalidInput, match="UTC time") as caught:
+        check_query({"created_time__gte": text})
+    assert caught.value.field == "created_time__gte"
+
+
+# -- the window read from the creation index ---------------------------------------------------------------
+def window(**raw: str) -> tuple[int, int]:
+    return check_query(raw).created_window(NOW)
+
+
+def test_without_a_creation_filter_the_last_seven_days_are_searched():
+    assert window() == (NOW - DEFAULT_WINDOW, NOW)
+    assert DEFAULT_WINDOW == 7 * DAY
+
+
+def test_a_lower_bound_alone_searches_up_to_now():
+    low, high = window(created_time__gte="2024-03-01")
+    assert low == at(2024, 3, 1)
+    assert high >= NOW
+
+
+def test_an_upper_bound_alone_searches_the_seven_days_before_it():
+    assert window(created_time__lte="2024-03-10") == (at(2024, 3, 10) - 7 * DAY, at(2024, 3, 10))
+
+
+def test_strict_bounds_leave_their_own_microsecond_out():
+    assert window(created_time__gt="2024-03-01", created_time__lt="2024-03-10") == (
+        at(2024, 3, 1) + 1, at(2024, 3, 10) - 1)
+
+
+def test_an_exact_creation_time_is_a_window_of_one_microsecond():
+    assert window(created_time="2024-03-18 09:30:00") == (at(2024, 3, 18, 9, 30), at(2024, 3, 18, 9, 30))
+
+
+def test_a_window_of_exactly_thirty_days_is_allowed():
+    low, high = window(created_time__gte="2024-02-01", created_time__lte="2024-03-02")
+    assert high - low == MAX_WINDOW == 30 * DAY
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [{"created_time__gte": "2024-02-01", "created_time__lte": "2024-03-02 00:00:01"},
+     {"created_time__gte": "2024-01-01"}],
+)
+def test_a_window_longer_than_thirty_days_is_refused(raw):
+    with pytest.raises(InvalidInput, match="30 days") as caught:
+        check_query(raw).created_window(NOW)
+    assert caught.value.field == "created_time"
+
+
+# -- which listings need the sessions themselves ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "needed"),
+    [
+        ({}, False),
+        ({"limit": "5", "offset": "10"}, False),
+        ({"status": "all"}, False),
+        ({"created_time__gte": "2024-03-18"}, False),
+        ({"created_time__lt": "2024-03-18"}, False),
+        ({"created_time": "2024-03-18 09:30:00"}, True),
+        ({"status": "active"}, True),
+        ({"status": "expired"}, True),
+        ({"first_party": "+14155550123"}, True),
+        ({"virtual_number": "+14155550100"}, True),
+        ({"subaccount": "SA0123456789ABCDEFGH"}, True),
+        ({"expiry_time__lt": "2024-03-18"}, True),
+        ({"duration__gte": "60"}, True),
+    ],
+)
+def test_only_filters_beyond_creation_time_need_each_session_read(raw, needed):
+    assert check_query(raw).needs_sessions() is needed
+
+
+# -- matching ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "matched"),
+    [
+        ({}, True),
+        ({"status": "active"}, True),
+        ({"status": "expired"}, False),
+        ({"status": "all"}, True),
+        ({"first_party": "+14155550123"}, True),
+        ({"first_party": "+14155550124"}, False),
+        ({"second_party": "14155550124"}, True),
+        ({"virtual_number": "+14155550100"}, True),
+        ({"virtual_number": "+14155550101"}, False),
+        ({"subaccount": "SA0123456789ABCDEFGH"}, False),
+        ({"created_time__lt": "2024-03-20 12:00:00"}, True),
+        ({"created_time__gte": "2024-03-20 12:00:00"}, False),
+        ({"created_time": "2024-03-20 11:50:00"}, True),
+        ({"expiry_time__gt": "2024-03-20 12:49:59"}, True),
+        ({"expiry_time__gt": "2024-03-20 12:50:00"}, False),
+        ({"expiry_time__gte": "2024-03-20 12:50:00"}, True),
+        ({"duration": "3600"}, True),
+        ({"duration__gt": "3600"}, False),
+        ({"duration__lte": "3600", "duration__gte": "3600"}, True),
+        ({"first_party": "+14155550123", "status": "expired"}, False),
+    ],
+)
+def test_a_session_matches_only_when_every_filter_holds(raw, matched):
+    assert check_query(raw).matches(session(), NOW) is matched
+
+
+def test_a_session_past_its_expiry_matches_expired_and_not_active():
+    ended = session(expiry=NOW)
+    assert check_query({"status": "expired"}).matches(ended, NOW)
+    assert not check_query({"status": "active"}).matches(ended, NOW)
+
+
+def test_the_subaccount_filter_matches_that_subaccounts_sessions():
+    query = check_query({"subaccount": "SA0123456789ABCDEFGH"})
+    assert query.matches(session(subaccount="SA0123456789ABCDEFGH"), NOW)
+    assert not query.matches(session(subaccount="SA9999999999ABCDEFGH"), NOW)
