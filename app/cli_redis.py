@@ -1,0 +1,52 @@
+"""`masq redis`: the embedded Redis that masq starts when `REDIS_URL` is unset."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from app import config as settings
+from app.cli_support import emit
+from routing import embedded
+
+
+@click.group()
+def redis() -> None:
+    """Manage the embedded Redis.
+
+    It keeps its data in MASQ_DATA_DIR and listens on MASQ_EMBEDDED_REDIS_PORT.
+    """
+
+
+@redis.command()
+def start() -> None:
+    """Start the embedded Redis unless it already runs."""
+    config = settings.from_environment()
+    embedded.ensure_running(config["MASQ_DATA_DIR"], config["MASQ_EMBEDDED_REDIS_PORT"])
+    _emit_status(config)
+
+
+@redis.command()
+def stop() -> None:
+    """Stop the embedded Redis; its data stays in MASQ_DATA_DIR."""
+    config = settings.from_environment()
+    port = config["MASQ_EMBEDDED_REDIS_PORT"]
+    stopped = embedded.stop(port, config["MASQ_DATA_DIR"])
+    emit({"port": port, "stopped": stopped, "data_dir": os.path.abspath(config["MASQ_DATA_DIR"])})
+
+
+@redis.command()
+def status() -> None:
+    """Show whether the embedded Redis runs."""
+    _emit_status(settings.from_environment())
+
+
+def _emit_status(config: dict[str, Any]) -> None:
+    result = asdict(embedded.status(config["MASQ_EMBEDDED_REDIS_PORT"]))
+    result["data_dir"] = result["data_dir"] or os.path.abspath(config["MASQ_DATA_DIR"])
+    if config["REDIS_URL"]:
+        result["note"] = "REDIS_URL is set, so masq uses that Redis, not this one"
+    emit(result)
