@@ -61,7 +61,7 @@ def get_session(store: Store, auth_id: str, session_uuid: str) -> Session:
     text = store.redis.get(store.keys.session(auth_id, session_uuid))
     if text is None:
         raise NotFound(f"no session {session_uuid!r}")
-    return Session.from_json(text)
+    return Session.from_json(str(text))
 
 
 def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[str, Any], now: int) -> Session:
@@ -120,11 +120,11 @@ def list_sessions(store: Store, auth_id: str, query: SessionQuery, now: int) -> 
     if not query.needs_sessions():
         total = int(store.redis.zcount(index, low, high))
         ids = store.redis.zrevrangebyscore(index, high, low, start=query.offset, num=query.limit)
-        return Page(_load(store, auth_id, ids), total)
+        return Page(_load(store, auth_id, [str(i) for i in ids]), total)
     matched: list[Session] = []
-    ids = store.redis.zrevrangebyscore(index, high, low)
-    for start in range(0, len(ids), 500):
-        matched.extend(s for s in _load(store, auth_id, ids[start:start + 500]) if query.matches(s, now))
+    window = [str(i) for i in store.redis.zrevrangebyscore(index, high, low)]
+    for start in range(0, len(window), 500):
+        matched.extend(s for s in _load(store, auth_id, window[start:start + 500]) if query.matches(s, now))
     return Page(matched[query.offset:query.offset + query.limit], len(matched))
 
 
@@ -132,7 +132,7 @@ def _load(store: Store, auth_id: str, ids: list[str]) -> list[Session]:
     if not ids:
         return []
     texts = store.redis.mget([store.keys.session(auth_id, i) for i in ids])
-    return [Session.from_json(t) for t in texts if t is not None]
+    return [Session.from_json(str(t)) for t in texts if t is not None]
 
 
 def _is_uuid(text: str) -> bool:

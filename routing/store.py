@@ -31,4 +31,5 @@ class Store:
         if script is None:
             script = self.redis.register_script(scripts.build(body))
             self._scripts[body] = script
-        return script(keys=[self.keys.tenant(auth_id)], args=[self.keys.tenant_base(auth_id), now_us, *args])
+        arguments: list[Any] = [self.keys.tenant_base(auth_id), now_us, *args]
+        return script(keys=[self.keys.tenant(auth_id)], args=arguments)

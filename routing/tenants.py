@@ -65,7 +65,7 @@ def get_tenant(store: Store, auth_id: str) -> Tenant:
     name, parent = store.redis.hmget(store.keys.tenant(auth_id), "name", "parent")
     if name is None:
         raise NotFound(f"no account {auth_id!r}")
-    return Tenant(auth_id, name, parent or "")
+    return Tenant(auth_id, str(name), str(parent or ""))
 
 
 def auth_token_of(store: Store, auth_id: str) -> str:
@@ -81,7 +81,7 @@ def authenticate_basic(store: Store, auth_id: str, auth_token: str) -> Tenant:
     stored = None
     if AUTH_ID.fullmatch(auth_id or ""):
         stored = store.redis.hget(store.keys.tenant(auth_id), "auth_token")
-    expected = (stored or secrets.token_hex(20)).encode()
+    expected = str(stored or secrets.token_hex(20)).encode()
     if not hmac.compare_digest(expected, (auth_token or "").encode()) or stored is None:
         raise Unauthenticated("authentication failed: wrong auth_id or auth_token")
     return get_tenant(store, auth_id)
@@ -94,7 +94,7 @@ def authenticate_api_key(store: Store, api_key: str) -> Tenant:
     stored = None
     if AUTH_ID.fullmatch(auth_id):
         stored = store.redis.hget(store.keys.tenant(auth_id), "api_key_sha256")
-    expected = stored or _hash_key(secrets.token_hex(20))
+    expected = str(stored or _hash_key(secrets.token_hex(20)))
     if not hmac.compare_digest(expected.encode(), _hash_key(api_key or "").encode()) or stored is None:
         raise Unauthenticated("authentication failed: missing or unknown X-API-Key")
     return get_tenant(store, auth_id)
