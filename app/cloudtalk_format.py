@@ -66,10 +66,10 @@ def dialect_names() -> Iterator[None]:
 
 
 def session_status(session: Session, now: int) -> str:
-    """Return `active`, `completed` (ended on request: expiry became the end's own time) or `expired`."""
+    """Return `active`, `completed` (ended on request) or `expired` (its TTL ran out)."""
     if session.status(now) == ACTIVE:
         return ACTIVE
-    return COMPLETED if session.expiry == session.modified else EXPIRED
+    return COMPLETED if session.ended_by else EXPIRED
 
 
 def session_json(session: Session, now: int) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class Session:
     create_session_with_single_party: bool = False
     virtual_number_cooloff_period: int = 0
     amount: str = "0"
+    ended_by: str = ""  # "request" once ended through the API; empty while open or when its TTL ran out
 
     def status(self, now: int) -> str:
         """Return `expired` once the expiry time has passed, whoever asks and whatever ran."""

@@ -90,7 +90,7 @@ def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Sess
         current = get_session(store, auth_id, session_uuid)
         if current.status(now) == EXPIRED:
             raise Conflict(f"session {session_uuid} has already expired")
-        ended = current.evolve(modified=now, expiry=now)
+        ended = current.evolve(modified=now, expiry=now, ended_by="request")
         outcome = store.run(scripts.REPLACE_SESSION, auth_id, now, session_uuid, current.to_json(), ended.to_json(),
                             current.expiry_member, "")
         if outcome == "ok":
