@@ -32,7 +32,7 @@ def error_response(status: int, message: str, **extra: object) -> Response:
     """Return `{"api_id", "error"}` with `status` (Plivo's error shape; CloudTalk reads `error` too)."""
     response = jsonify({"api_id": str(uuid.uuid4()), "error": message, **extra})
     response.status_code = status
-    if status == 401:
+    if status == 401 and request.path.startswith("/v1/Account/"):
         response.headers["WWW-Authenticate"] = 'Basic realm="masq"'
     return response
 

@@ -11,9 +11,13 @@ from string import Template
 
 from routing.keys import lua_names
 
+# How long an ended session stays readable (Plivo keeps 90 days of sessions).
+RETENTION_DAYS = 90
+
 _PRELUDE = r"""
 local T = ARGV[1]
 local NOW = tonumber(ARGV[2])
+local RETENTION_MS = $retention_ms
 
 -- Put an idle, active DID back in its country's free set.
 local function free_number(num)
@@ -31,6 +35,8 @@ local function release(member, at)
   local num = string.sub(member, a + 1, b - 1)
   local cool = tonumber(string.sub(member, b + 1))
   redis.call('ZREM', T .. '$expiry', member)
+  -- An ended session stays readable for the retention period, then Redis forgets it.
+  redis.call('PEXPIRE', T .. '$session' .. uuid, math.max(1, math.floor((at - NOW) / 1000) + RETENTION_MS))
   local nk = T .. '$number' .. num
   if redis.call('HGET', nk, 'session') == uuid then
     redis.call('HSET', nk, 'session', '')
@@ -51,6 +57,7 @@ local function reclaim(limit)
   for i = 1, #due, 2 do
     redis.call('RPUSH', T .. '$timed_out', release(due[i], tonumber(due[i + 1])))
   end
+  redis.call('ZREMRANGEBYSCORE', T .. '$created', '-inf', NOW - RETENTION_MS * 1000)
   local cooled = redis.call('ZRANGEBYSCORE', T .. '$cooling', '-inf', NOW, 'LIMIT', 0, limit)
   for _, num in ipairs(cooled) do
     redis.call('ZREM', T .. '$cooling', num)
@@ -186,4 +193,4 @@ return 'ok'
 
 def build(body: str) -> str:
     """Return the full source of a script: the shared prelude, then `body`, names filled in."""
-    return Template(_PRELUDE + body).substitute(lua_names())
+    return Template(_PRELUDE + body).substitute(lua_names(), retention_ms=RETENTION_DAYS * 86_400_000)
