@@ -24,6 +24,14 @@ EXPIRY = ":expiry"
 TIMED_OUT = ":timedout"
 ASSIGNMENTS = ":assignments"
 ASSIGNMENT_SEQ = ":assignment-seq"
+CALL_STATE = ":call:"
+INTERACTION = ":i:"
+INTERACTIONS = ":calls:"
+EVENTS = ":events"
+SEEN = ":seen:"
+EVENT_RETRIES = ":event-retries"
+EVENT_FAILURES = ":event-failures"
+DEAD_LETTERS = ":dead-letters"
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,40 @@ class Keys:
     def assignment_seq(self, auth_id: str) -> str:
         """Counter: the last assignment id."""
         return f"{self.tenant_base(auth_id)}{ASSIGNMENT_SEQ}"
+
+    # -- calls --------------------------------------------------------------------------------------------
+    def call_state(self, auth_id: str, session_uuid: str) -> str:
+        """Hash: a session's live call (`live`, `live_until`), totals and event sequence number."""
+        return f"{self.tenant_base(auth_id)}{CALL_STATE}{session_uuid}"
+
+    def interaction(self, auth_id: str, call_sid: str) -> str:
+        """Hash: one call on a session, keyed by the caller leg's CallSid (legs, PIN, recording, charges)."""
+        return f"{self.tenant_base(auth_id)}{INTERACTION}{call_sid}"
+
+    def interactions(self, auth_id: str, session_uuid: str) -> str:
+        """List: the CallSids of a session's interactions, oldest first."""
+        return f"{self.tenant_base(auth_id)}{INTERACTIONS}{session_uuid}"
+
+    def events(self, auth_id: str) -> str:
+        """Stream: the tenant's session events waiting for delivery to its callback_url (the outbox)."""
+        return f"{self.tenant_base(auth_id)}{EVENTS}"
+
+    def seen(self, auth_id: str, token: str) -> str:
+        """String with a TTL: a carrier callback (by its idempotency token) that was already applied."""
+        return f"{self.tenant_base(auth_id)}{SEEN}{token}"
+
+    # -- deliveries ---------------------------------------------------------------------------------------
+    def event_retries(self, auth_id: str) -> str:
+        """Sorted set: outbox entry ids waiting to be sent again, scored by the µs they are due."""
+        return f"{self.tenant_base(auth_id)}{EVENT_RETRIES}"
+
+    def event_failures(self, auth_id: str) -> str:
+        """Hash: outbox entry id → JSON of its failed attempts so far and the last error."""
+        return f"{self.tenant_base(auth_id)}{EVENT_FAILURES}"
+
+    def dead_letters(self, auth_id: str) -> str:
+        """Hash: outbox entry id → JSON of an event that could not be delivered (kept until replayed)."""
+        return f"{self.tenant_base(auth_id)}{DEAD_LETTERS}"
 
 
 def lua_names() -> dict[str, str]:

@@ -1,0 +1,98 @@
+"""What the carrier reports about a call after it is bridged: legs ringing, answering, hanging up, recordings.
+
+Each report moves the call's interaction forward, adds the charges to the session's totals and appends the
+session events a tenant hears about to the tenant's outbox stream, all in one script. Reports can arrive
+twice or out of order: one that is not newer than what was recorded changes nothing.
+
+In session events, "first party" and "second party" name the legs of one call, not the session's fields:
+the first party is the caller, whichever session party dialled the virtual number (the carrier's parent leg,
+which masq answers), and the second party is the one masq dials (the child leg). So when the session's
+second_party calls, `SessionFirstPartyAnswer` is about them. That is the only reading that holds for every
+call: both session parties may call, a PIN can make an unknown caller either party, and the legs have an
+order (the caller's leg exists before the other is dialled, and it alone hears PIN prompts). The event's
+`From` is the caller's real number and `To` the dialled party's, so a tenant can still map legs to parties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from routing import status_scripts
+from routing.clock import plivo_time
+from routing.store import Store
+
+# The carrier's final statuses in Plivo's hangup-cause words.
+HANGUP_CAUSES = {
+    "completed": "Normal Hangup",
+    "busy": "Busy Line",
+    "no-answer": "No Answer",
+    "failed": "Call Failed",
+    "canceled": "Cancelled",
+}
+
+
+@dataclass(frozen=True)
+class LegStatus:
+    """A status callback of the dialled leg (`answered` arrives as `in-progress`)."""
+
+    call_sid: str
+    leg_sid: str
+    status: str
+    duration: int = 0
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class DialOutcome:
+    """The end of a `<Dial>`: DialCallStatus (`completed` when bridged), the dialled leg and its duration."""
+
+    call_sid: str
+    status: str
+    leg_sid: str = ""
+    duration: int = 0
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class RecordingStatus:
+    """A recording status callback: `in-progress`, `completed`, `absent` or `failed`."""
+
+    call_sid: str
+    recording_sid: str
+    status: str
+    url: str = ""
+    duration: int = 0
+    token: str = ""
+
+
+def hangup_cause(status: str) -> str:
+    """Return the hangup cause for a carrier call status."""
+    return HANGUP_CAUSES.get(status, "Normal Hangup")
+
+
+def record_leg_status(store: Store, auth_id: str, report: LegStatus, now: int) -> str:
+    """Apply a leg status callback; return `ok`, `duplicate` or `unknown`."""
+    return str(store.run(status_scripts.LEG_STATUS, auth_id, now, plivo_time(now), report.call_sid,
+                         report.leg_sid, report.status, max(report.duration, 0), hangup_cause(report.status),
+                         report.token))
+
+
+def finish_dial(store: Store, auth_id: str, outcome: DialOutcome, now: int) -> str:
+    """End the call's interaction when its `<Dial>` is over; return `ok`, `duplicate` or `unknown`."""
+    return str(store.run(status_scripts.DIAL_DONE, auth_id, now, plivo_time(now), outcome.call_sid,
+                         outcome.status, outcome.leg_sid, max(outcome.duration, 0), hangup_cause(outcome.status),
+                         outcome.token))
+
+
+def record_recording(store: Store, auth_id: str, report: RecordingStatus, now: int) -> str:
+    """Apply a recording status callback; return `ok`, `duplicate` or `unknown`."""
+    return str(store.run(status_scripts.RECORDING, auth_id, now, plivo_time(now), report.call_sid,
+                         report.recording_sid, report.url, report.status, max(report.duration, 0), report.token))
+
+
+def as_int(raw: str | None) -> int:
+    """Return a carrier integer field (durations), 0 when absent or malformed."""
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0

@@ -1,0 +1,162 @@
+"""Who is calling a virtual number, and what happens to the call: refuse it, ask for a PIN, or bridge it.
+
+Each decision is one frozen dataclass; `routing.twiml` turns it into the carrier's instructions. Reaching a
+decision costs two Redis round trips: the DID → tenant index, then one script (`call_scripts.INBOUND`)
+that reads the route, the session and the call state, and records the new interaction atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from routing import call_scripts
+from routing.clock import plivo_time
+from routing.errors import InvalidInput
+from routing.phone import to_e164
+from routing.session import Session
+from routing.store import Store
+
+TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+FIRST, SECOND = "first", "second"
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    """The carrier's facts about a new call: its id, the caller's number (`""` when withheld) and the DID."""
+
+    call_sid: str
+    caller: str
+    virtual_number: str
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Connect no one. `busy` when another call is live on the session; otherwise nothing to say."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class TurnAway:
+    """An unknown caller on a session without PINs: play the session's message (or a spoken one), hang up."""
+
+    play_url: str
+
+
+@dataclass(frozen=True)
+class AskPin:
+    """Ask the caller for a PIN; `wrong` PINs were entered so far on this call."""
+
+    auth_id: str
+    call_sid: str
+    session: Session
+    wrong: int = 0
+
+
+@dataclass(frozen=True)
+class PinFailed:
+    """The last PIN attempt was wrong: say so and hang up."""
+
+    incorrect_pin_play: str
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """Dial the other party. `answered`: an earlier step (a PIN prompt) already answered the call."""
+
+    auth_id: str
+    call_sid: str
+    session: Session
+    caller_party: str
+    answered: bool = False
+
+    @property
+    def callee(self) -> str:
+        """Return the number to dial: the party that did not call."""
+        return self.session.second_party if self.caller_party == FIRST else self.session.first_party
+
+    @property
+    def caller_play_url(self) -> str:
+        """Return what the caller hears before the dial."""
+        return self.session.first_party_play_url if self.caller_party == FIRST else self.session.second_party_play_url
+
+    @property
+    def callee_play_url(self) -> str:
+        """Return what the dialled party hears when it answers, before the bridge."""
+        return self.session.second_party_play_url if self.caller_party == FIRST else self.session.first_party_play_url
+
+
+@dataclass(frozen=True)
+class HangUp:
+    """End a call that is already answered (its session closed while it ran, or it is over)."""
+
+
+Decision = Refuse | TurnAway | AskPin | PinFailed | Bridge | HangUp
+
+
+def incoming_call(call_sid: str, caller: str, virtual_number: str) -> IncomingCall:
+    """Return the call's facts with both numbers in E.164; a withheld or odd caller id becomes `""`."""
+    if not TOKEN.fullmatch(call_sid or ""):
+        raise InvalidInput("CallSid", "must be a carrier call id")
+    return IncomingCall(call_sid, e164_or_empty(caller), e164_or_empty(virtual_number))
+
+
+def e164_or_empty(raw: str) -> str:
+    """Return `raw` in E.164, or `""` when it is not a valid phone number (`anonymous`, `client:…`)."""
+    try:
+        return to_e164(raw, "number")
+    except InvalidInput:
+        return ""
+
+
+def owner(store: Store, virtual_number: str) -> str | None:
+    """Return the tenant holding the DID (round trip 1)."""
+    found = store.redis.get(store.keys.did_owner(virtual_number))
+    return str(found) if found else None
+
+
+def identify_caller(store: Store, call: IncomingCall, now: int) -> Decision:
+    """Decide what a new call to a virtual number does, recording it on its session when it proceeds."""
+    auth_id = owner(store, call.virtual_number) if call.virtual_number else None
+    if auth_id is None:
+        return Refuse("no-session")
+    result = store.run(call_scripts.INBOUND, auth_id, now, plivo_time(now), call.virtual_number, call.caller,
+                       call.call_sid)
+    return _decision(auth_id, call.call_sid, result, answered=False)
+
+
+def check_pin(store: Store, auth_id: str, call_sid: str, digits: str, now: int) -> Decision:
+    """Decide what the PIN a caller entered does: bridge as that party, ask again, or give up."""
+    digits = "".join(ch for ch in digits if ch.isdigit())
+    result = store.run(call_scripts.PIN_CHECK, auth_id, now, plivo_time(now), call_sid, digits)
+    return _decision(auth_id, call_sid, result, answered=True)
+
+
+def _decision(auth_id: str, call_sid: str, result: list[str], answered: bool) -> Decision:
+    kind = result[0]
+    if kind == "refuse":
+        return HangUp() if answered else Refuse(result[1])
+    session = Session.from_json(result[1])
+    wrong = int(result[3])
+    if kind == "unknown":
+        return TurnAway(session.unknown_caller_play)
+    if kind in ("pin", "retry"):
+        return AskPin(auth_id, call_sid, session, wrong)
+    if kind == "failed":
+        return PinFailed(session.incorrect_pin_play)
+    if kind == "bridge":
+        return Bridge(auth_id, call_sid, session, result[2], answered=answered)
+    return HangUp()
+
+
+def whisper_url(store: Store, auth_id: str, call_sid: str) -> str:
+    """Return what the dialled party of call `call_sid` hears on answering (`""` for nothing)."""
+    session_uuid, caller = store.redis.hmget(store.keys.interaction(auth_id, call_sid), "session", "caller")
+    if not session_uuid or caller not in (FIRST, SECOND):
+        return ""
+    text = store.redis.get(store.keys.session(auth_id, str(session_uuid)))
+    if text is None:
+        return ""
+    session = Session.from_json(str(text))
+    return session.second_party_play_url if caller == FIRST else session.first_party_play_url

@@ -1,0 +1,97 @@
+"""A session's calls as the API shows them: the live call, the totals and each interaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from routing import status_scripts
+from routing.billing import as_amount
+from routing.store import Store
+
+MAX_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One call on a session. `a_*` is the caller's leg, `b_*` the dialled one; times in µs."""
+
+    call_sid: str
+    caller: str
+    caller_party: str
+    callee: str
+    state: str
+    started: int
+    ended: int | None
+    pin: str
+    wrong_pins: int
+    a_status: str
+    b_sid: str
+    b_status: str
+    billed: int
+    amount: Decimal
+    recording_sid: str
+    recording_url: str
+    recording_status: str
+
+    @property
+    def duration(self) -> int:
+        """Return the interaction's length in whole seconds so far (0 while it runs)."""
+        return -(-(self.ended - self.started) // 1_000_000) if self.ended else 0
+
+    @classmethod
+    def from_hash(cls, raw: dict[str, str]) -> Interaction:
+        """Return the interaction kept as the Redis hash `raw`."""
+        return cls(
+            call_sid=raw.get("sid", ""), caller=raw.get("from", ""), caller_party=raw.get("caller", ""),
+            callee=raw.get("callee", ""), state=raw.get("state", ""), started=int(raw.get("started", 0)),
+            ended=int(raw["ended"]) if raw.get("ended") else None, pin=raw.get("pin", ""),
+            wrong_pins=int(raw.get("tries", 0)),
+            a_status="completed" if raw.get("ended") else ("in-progress" if raw.get("a_answered") else "ringing"),
+            b_sid=raw.get("b_sid", ""), b_status=raw.get("b_status", ""), billed=int(raw.get("billed", 0)),
+            amount=as_amount(raw.get("amount")), recording_sid=raw.get("rec_sid", ""),
+            recording_url=raw.get("rec_url", ""), recording_status=raw.get("rec_status", ""),
+        )
+
+
+@dataclass(frozen=True)
+class CallState:
+    """A session's call totals and interactions (the latest `MAX_SHOWN`)."""
+
+    live: str = ""
+    live_until: int = 0
+    count: int = 0
+    billed: int = 0
+    amount: Decimal = Decimal("0")
+    last: int | None = None
+    interactions: list[Interaction] = field(default_factory=list)
+
+    def in_call(self, now: int) -> bool:
+        """Return whether a call holds the session at `now`."""
+        return bool(self.live) and self.live_until > now
+
+    @classmethod
+    def from_reply(cls, reply: list[list[str]]) -> CallState:
+        """Return the state from `status_scripts.READ_CALLS`' flat lists."""
+        totals = _pairs(reply[0])
+        return cls(
+            live=totals.get("live", ""), live_until=int(totals.get("live_until", 0)),
+            count=int(totals.get("count", 0)), billed=int(totals.get("billed", 0)),
+            amount=as_amount(totals.get("amount")), last=int(totals["last"]) if totals.get("last") else None,
+            interactions=[Interaction.from_hash(_pairs(flat)) for flat in reply[1:] if flat],
+        )
+
+
+def read_calls(store: Store, auth_id: str, session_uuid: str, now: int) -> CallState:
+    """Return the session's call state, in one round trip."""
+    return CallState.from_reply(store.run(status_scripts.READ_CALLS, auth_id, now, session_uuid, MAX_SHOWN))
+
+
+def outbox(store: Store, auth_id: str, count: int = 1000) -> list[dict[str, str]]:
+    """Return the oldest `count` events in the tenant's outbox stream, as flat dicts."""
+    entries: list[tuple[str, dict[str, str]]] = store.redis.xrange(store.keys.events(auth_id), count=count)  # type: ignore[assignment]
+    return [dict(fields) for _, fields in entries]
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))

@@ -1,0 +1,151 @@
+"""Call decisions as TwiML, built with twilio's VoiceResponse. Pure functions: no I/O, no Flask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from routing.callflow import TOKEN, AskPin, Bridge, Decision, HangUp, PinFailed, Refuse, TurnAway
+
+MAX_TIME_LIMIT = 14400
+RING_RANGE = (5, 600)
+LEG_EVENTS = "initiated ringing answered completed"
+RECORDING_EVENTS = "in-progress completed absent"
+# Twilio retries status and recording callbacks on any failure, up to three times (the fragment is not sent).
+RETRY = "#rc=3&rp=all"
+UNKNOWN_CALLER = "Sorry, this number cannot take your call."
+ENTER_PIN = "Please enter your PIN."
+WRONG_PIN = "That PIN is not correct."
+APOLOGY = "Sorry, we cannot connect your call right now. Please try again later. Goodbye."
+
+
+@dataclass(frozen=True)
+class Links:
+    """The public URLs of masq's call steps, each carrying the tenant and call as URL-safe tokens."""
+
+    base: str
+
+    def step(self, name: str, auth_id: str, call_sid: str, retry: bool = False) -> str:
+        """Return the absolute URL of step `name` for one call."""
+        if not TOKEN.fullmatch(auth_id) or not TOKEN.fullmatch(call_sid):
+            raise ValueError("only [A-Za-z0-9_-] tokens go into carrier URLs")
+        url = f"{self.base}/voice/{name}?{urlencode({'t': auth_id, 'c': call_sid})}"
+        return url + RETRY if retry else url
+
+
+def answer(decision: Decision, links: Links) -> VoiceResponse:
+    """Return the TwiML that carries out `decision`."""
+    if isinstance(decision, Refuse):
+        return refuse(decision)
+    if isinstance(decision, TurnAway):
+        return turn_away(decision)
+    if isinstance(decision, AskPin):
+        return ask_pin(decision, links)
+    if isinstance(decision, PinFailed):
+        return pin_failed(decision)
+    if isinstance(decision, Bridge):
+        return bridge(decision, links)
+    assert isinstance(decision, HangUp)
+    return hang_up()
+
+
+def refuse(decision: Refuse) -> VoiceResponse:
+    """Reject without answering (nothing is billed): busy when another call is live, else rejected."""
+    response = VoiceResponse()
+    response.reject(reason="busy" if decision.reason == "busy" else "rejected")
+    return response
+
+
+def turn_away(decision: TurnAway) -> VoiceResponse:
+    """Tell an unknown caller the number cannot take the call, then hang up."""
+    response = _play_or_say(VoiceResponse(), decision.play_url, UNKNOWN_CALLER)
+    response.hangup()
+    return response
+
+
+def ask_pin(decision: AskPin, links: Links) -> VoiceResponse:
+    """Ask for a PIN (after saying the last one was wrong); an empty entry still reaches the PIN check."""
+    session = decision.session
+    response = VoiceResponse()
+    if decision.wrong:
+        _play_or_say(response, session.incorrect_pin_play, WRONG_PIN)
+    lengths = {len(session.first_party_pin), len(session.second_party_pin)}
+    gather = response.gather(
+        input="dtmf", action=links.step("pin-check", decision.auth_id, decision.call_sid), method="POST",
+        timeout=session.pin_retry_wait, finish_on_key="#", action_on_empty_result=True,
+        num_digits=lengths.pop() if len(lengths) == 1 else None,
+    )
+    _play_or_say(gather, session.pin_prompt_play, ENTER_PIN)
+    return response
+
+
+def pin_failed(decision: PinFailed) -> VoiceResponse:
+    """Say the PIN was wrong one last time and hang up."""
+    response = _play_or_say(VoiceResponse(), decision.incorrect_pin_play, WRONG_PIN)
+    response.hangup()
+    return response
+
+
+def bridge(decision: Bridge, links: Links) -> VoiceResponse:
+    """Dial the other party from the virtual number, with masq's callbacks on every leg and recording."""
+    session = decision.session
+    response = VoiceResponse()
+    if decision.caller_play_url:
+        response.play(decision.caller_play_url)
+    recording = {}
+    if session.record:
+        recording = {
+            "record": "record-from-answer-dual",
+            "recording_status_callback": links.step("recording-status", decision.auth_id, decision.call_sid, True),
+            "recording_status_callback_method": "POST",
+            "recording_status_callback_event": RECORDING_EVENTS,
+        }
+    dial = response.dial(
+        caller_id=session.virtual_number,
+        timeout=min(max(session.ring_timeout, RING_RANGE[0]), RING_RANGE[1]),
+        time_limit=min(max(session.call_time_limit, 1), MAX_TIME_LIMIT),
+        answer_on_bridge=True if not decision.answered and not decision.caller_play_url else None,
+        action=links.step("dial-complete", decision.auth_id, decision.call_sid), method="POST",
+        **recording,
+    )
+    whisper = links.step("whisper", decision.auth_id, decision.call_sid) if decision.callee_play_url else None
+    dial.number(
+        decision.callee, url=whisper, method="POST" if whisper else None,
+        status_callback=links.step("leg-status", decision.auth_id, decision.call_sid, True),
+        status_callback_method="POST", status_callback_event=LEG_EVENTS,
+    )
+    return response
+
+
+def whisper(play_url: str) -> VoiceResponse:
+    """Return what the dialled party hears on answering: its play URL, or nothing."""
+    response = VoiceResponse()
+    if play_url:
+        response.play(play_url)
+    return response
+
+
+def hang_up() -> VoiceResponse:
+    """End the call."""
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
+def apology() -> VoiceResponse:
+    """Apologise and hang up: what the caller hears when masq itself fails."""
+    response = VoiceResponse()
+    response.say(APOLOGY)
+    response.hangup()
+    return response
+
+
+def _play_or_say(verb: VoiceResponse, url: str, text: str) -> VoiceResponse:
+    """Play `url` on `verb` (a response or a gather), or say `text` when the session gave no URL."""
+    if url:
+        verb.play(url)
+    else:
+        verb.say(text)
+    return verb

@@ -1,0 +1,176 @@
+from decimal import Decimal
+
+import pytest
+
+from routing import billing, call_lua, callflow, sessions
+from routing.call_state import DialOutcome, LegStatus, RecordingStatus, finish_dial, record_leg_status, record_recording
+from routing.clock import US, now_us
+from routing.interactions import outbox, read_calls
+from tests.twilio_helpers import new_sid
+
+FIRST, SECOND = "+14155551234", "+14155554321"
+
+
+@pytest.fixture
+def live_call(store, tenant):
+    """A session with a bridged call from its first party: (session, caller CallSid, dialled CallSid, start µs)."""
+    session = sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND},
+                                    now_us())
+    sid, start = new_sid(), now_us()
+    callflow.identify_caller(store, callflow.incoming_call(sid, FIRST, session.virtual_number), start)
+    return session, sid, new_sid(), start
+
+
+def snapshot(store, tenant, session, sid):
+    return (store.redis.hgetall(store.keys.interaction(tenant.auth_id, sid)),
+            store.redis.hgetall(store.keys.call_state(tenant.auth_id, session.session_uuid)),
+            outbox(store, tenant.auth_id))
+
+
+def names(store, tenant):
+    return [event["EventName"] for event in outbox(store, tenant.auth_id)]
+
+
+@pytest.mark.parametrize(("duration", "billed"), [(0, 0), (1, 60), (59, 60), (60, 60), (61, 120), (3600, 3600)])
+def test_a_leg_is_billed_for_every_started_minute(duration, billed):
+    assert billing.billed_seconds(duration) == billed
+
+
+def test_a_charge_is_the_rate_times_whole_minutes_in_decimal():
+    assert billing.charge(180, "0.0050") == Decimal("0.0150")
+    assert billing.charge(60, Decimal("0.1")) + billing.charge(60, Decimal("0.2")) == Decimal("0.3")
+
+
+@pytest.mark.parametrize(("a", "b"), [("0", "0.0050"), ("0.0050", "0.0100"), ("9.9999", "0.0001"),
+                                      ("123", "0.45"), ("0.1", "0.2")])
+def test_redis_adds_amounts_exactly_as_decimal_does(store, tenant, a, b):
+    result = store.run(call_lua.LIBRARY + "return dec_add(ARGV[4], ARGV[5])", tenant.auth_id, 0, "", a, b)
+    assert Decimal(result) == Decimal(a) + Decimal(b)
+
+
+@pytest.mark.parametrize(("rate", "minutes"), [("0.0050", 0), ("0.0050", 3), ("0.0123", 240), ("1.5", 7)])
+def test_redis_multiplies_a_rate_by_minutes_exactly_as_decimal_does(store, tenant, rate, minutes):
+    result = store.run(call_lua.LIBRARY + "return dec_mul(ARGV[4], tonumber(ARGV[5]))", tenant.auth_id, 0, "",
+                       rate, minutes)
+    assert Decimal(result) == Decimal(rate) * minutes
+
+
+def test_a_bridged_call_reports_each_leg_event_and_adds_up_the_charges(store, tenant, live_call):
+    session, sid, leg, start = live_call
+    billing.set_rate(store, tenant.auth_id, "0.0120")
+    for status in ("initiated", "ringing", "in-progress"):
+        record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, status), start + US)
+    record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "completed", 61), start + 62 * US)
+    finish_dial(store, tenant.auth_id, DialOutcome(sid, "completed", leg, 61), start + 62 * US)
+    assert names(store, tenant) == ["SessionSecondPartyRing", "SessionFirstPartyAnswer", "SessionSecondPartyAnswer",
+                                    "SessionSecondPartyHangup", "SessionFirstPartyHangup", "SessionPartiesHangup"]
+    events = outbox(store, tenant.auth_id)
+    assert [e["SequenceNumber"] for e in events] == ["1", "2", "3", "4", "5", "6"]
+    callee_hangup, caller_hangup, parties = events[3], events[4], events[5]
+    assert (callee_hangup["Duration"], callee_hangup["BilledDuration"], callee_hangup["Amount"]) == ("61", "120",
+                                                                                                  "0.0240")
+    assert (caller_hangup["Duration"], caller_hangup["BilledDuration"]) == ("61", "120")
+    assert (parties["BilledDuration"], Decimal(parties["Amount"])) == ("240", Decimal("0.0480"))
+    assert callee_hangup["CallUUID"] == leg and caller_hangup["CallUUID"] == sid
+    calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
+    assert (calls.count, calls.billed, calls.amount, calls.last) == (1, 240, Decimal("0.0480"), start + 62 * US)
+    assert not calls.in_call(now_us())
+
+
+def test_events_are_flat_dicts_of_plivos_callback_names(store, tenant, live_call):
+    session, sid, leg, start = live_call
+    record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "ringing"), start)
+    event = outbox(store, tenant.auth_id)[0]
+    assert event == {**event, "EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid,
+                     "CallUUID": leg, "From": FIRST, "To": SECOND, "VirtualNumber": session.virtual_number,
+                     "PinAuthenticationStatus": "", "PinRetryCounter": "0", "SequenceNumber": "1"}
+    assert event["EventTimestamp"].endswith("+0000 UTC")
+
+
+@pytest.mark.parametrize("status", ["initiated", "ringing", "in-progress", "completed", "busy"])
+def test_a_leg_status_replayed_changes_nothing(store, tenant, live_call, status):
+    session, sid, leg, start = live_call
+    record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, status, 30), start)
+    before = snapshot(store, tenant, session, sid)
+    assert record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, status, 30), start + US) == "duplicate"
+    assert snapshot(store, tenant, session, sid) == before
+
+
+def test_a_leg_status_arriving_after_a_later_one_changes_nothing(store, tenant, live_call):
+    session, sid, leg, start = live_call
+    record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "in-progress"), start)
+    before = snapshot(store, tenant, session, sid)
+    assert record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "ringing"), start + US) == "duplicate"
+    assert snapshot(store, tenant, session, sid) == before
+
+
+def test_a_retry_with_the_same_idempotency_token_changes_nothing(store, tenant, live_call):
+    session, sid, leg, start = live_call
+    record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "ringing", token="tok-1"), start)
+    before = snapshot(store, tenant, session, sid)
+    assert record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "in-progress", token="tok-1"),
+                             start) == "duplicate"
+    assert snapshot(store, tenant, session, sid) == before
+
+
+def test_the_dial_action_replayed_changes_nothing(store, tenant, live_call):
+    session, sid, leg, start = live_call
+    finish_dial(store, tenant.auth_id, DialOutcome(sid, "completed", leg, 30), start + 31 * US)
+    before = snapshot(store, tenant, session, sid)
+    assert finish_dial(store, tenant.auth_id, DialOutcome(sid, "completed", leg, 30), start + 40 * US) == "duplicate"
+    assert snapshot(store, tenant, session, sid) == before
+
+
+def test_a_dial_action_before_the_legs_completion_bills_the_leg_once(store, tenant, live_call):
+    session, sid, leg, start = live_call
+    record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "in-progress"), start)
+    finish_dial(store, tenant.auth_id, DialOutcome(sid, "completed", leg, 90), start + 91 * US)
+    before = snapshot(store, tenant, session, sid)
+    assert record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "completed", 90), start) == "duplicate"
+    assert snapshot(store, tenant, session, sid) == before
+    assert names(store, tenant).count("SessionSecondPartyHangup") == 1
+    assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).billed == 120 + 120
+
+
+@pytest.mark.parametrize("status", ["busy", "no-answer"])
+def test_an_unanswered_dial_bills_nothing_and_frees_the_session(store, tenant, live_call, status):
+    session, sid, leg, start = live_call
+    record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, status), start + 5 * US)
+    finish_dial(store, tenant.auth_id, DialOutcome(sid, status, leg, 0), start + 5 * US)
+    calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
+    assert (calls.billed, calls.amount, calls.in_call(now_us())) == (0, Decimal("0"), False)
+    hangup = next(e for e in outbox(store, tenant.auth_id) if e["EventName"] == "SessionSecondPartyHangup")
+    assert hangup["HangupCause"] == {"busy": "Busy Line", "no-answer": "No Answer"}[status]
+
+
+def test_recording_events_follow_the_recording_once_each(store, tenant, live_call):
+    session, sid, leg, start = live_call
+    rec = new_sid("RE")
+    for status in ("completed", "in-progress", "completed"):
+        record_recording(store, tenant.auth_id, RecordingStatus(sid, rec, status, "https://rec.example/" + rec, 42),
+                         start)
+    assert names(store, tenant) == ["SessionRecordingCompleted"]
+    event = outbox(store, tenant.auth_id)[0]
+    assert (event["RecordingUUID"], event["RecordingDuration"]) == (rec, "42")
+    assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).interactions[0].recording_sid == rec
+
+
+@pytest.mark.parametrize(("status", "event"), [("in-progress", "SessionRecordingInitiated"),
+                                               ("absent", "SessionRecordingFailed"),
+                                               ("failed", "SessionRecordingFailed")])
+def test_each_recording_status_becomes_its_event(store, tenant, live_call, status, event):
+    session, sid, leg, start = live_call
+    record_recording(store, tenant.auth_id, RecordingStatus(sid, new_sid("RE"), status), start)
+    assert names(store, tenant) == [event]
+
+
+def test_callbacks_for_an_unknown_call_change_nothing(store, tenant):
+    assert record_leg_status(store, tenant.auth_id, LegStatus(new_sid(), new_sid(), "ringing"), now_us()) == "unknown"
+    assert finish_dial(store, tenant.auth_id, DialOutcome(new_sid(), "completed"), now_us()) == "unknown"
+    assert outbox(store, tenant.auth_id) == []
+
+
+def test_a_tenant_rate_must_be_a_plain_decimal(store, tenant):
+    with pytest.raises(Exception, match="call_rate_per_minute"):
+        billing.set_rate(store, tenant.auth_id, "1e-3")
+    assert billing.rate_of(store, tenant.auth_id) == Decimal("0.0050")

@@ -1,0 +1,219 @@
+import pytest
+
+from routing import callflow, numbers, sessions
+from routing.callflow import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
+from routing.clock import US, now_us
+from routing.interactions import outbox, read_calls
+from tests.twilio_helpers import new_sid
+
+FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
+PINS = {"is_pin_authentication_required": True, "first_party_pin": "1234", "second_party_pin": "5678",
+        "pin_prompt_play": "https://cdn.example.com/pin.mp3"}
+
+
+def open_session(store, tenant, now=None, **fields):
+    return sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **fields},
+                                 now or now_us())
+
+
+def ring(store, session, caller, call_sid=None, now=None):
+    call = callflow.incoming_call(call_sid or new_sid(), caller, session.virtual_number)
+    return callflow.identify_caller(store, call, now or now_us())
+
+
+def names(store, tenant):
+    return [event["EventName"] for event in outbox(store, tenant.auth_id)]
+
+
+@pytest.mark.parametrize(("caller", "party", "callee"), [(FIRST, "first", SECOND), (SECOND, "second", FIRST)])
+def test_a_party_calling_the_virtual_number_is_bridged_to_the_other(store, tenant, caller, party, callee):
+    session = open_session(store, tenant)
+    decision = ring(store, session, caller)
+    assert isinstance(decision, Bridge)
+    assert (decision.caller_party, decision.callee, decision.answered) == (party, callee, False)
+
+
+def test_numbers_are_compared_in_e164_whatever_form_the_carrier_sends(store, tenant):
+    session = open_session(store, tenant)
+    call = callflow.incoming_call(new_sid(), "14155551234", session.virtual_number.lstrip("+"))
+    assert isinstance(callflow.identify_caller(store, call, now_us()), Bridge)
+
+
+def test_a_bridged_call_holds_the_session_as_its_live_interaction(store, tenant):
+    session = open_session(store, tenant)
+    sid = new_sid()
+    ring(store, session, FIRST, sid)
+    calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
+    assert calls.in_call(now_us()) and calls.live == sid and calls.count == 1
+    assert [(i.call_sid, i.caller_party, i.callee) for i in calls.interactions] == [(sid, "first", SECOND)]
+
+
+def test_the_inbound_decision_takes_two_redis_round_trips(store, tenant, monkeypatch):
+    session = open_session(store, tenant)
+    ring(store, session, STRANGER)  # loads the script once, as the first call of a process does
+    sent = []
+    original = store.redis.execute_command
+
+    def counting(*args, **kwargs):
+        sent.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store.redis, "execute_command", counting)
+    assert isinstance(ring(store, session, FIRST), Bridge)
+    assert sent == ["GET", "EVALSHA"]
+
+
+def test_an_unknown_caller_without_pins_is_turned_away_and_leaves_no_trace(store, tenant):
+    session = open_session(store, tenant, unknown_caller_play="https://cdn.example.com/unknown.mp3")
+    assert ring(store, session, STRANGER) == TurnAway("https://cdn.example.com/unknown.mp3")
+    assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).count == 0
+    assert outbox(store, tenant.auth_id) == []
+
+
+def test_a_withheld_caller_is_an_unknown_caller(store, tenant):
+    session = open_session(store, tenant)
+    assert isinstance(ring(store, session, "anonymous"), TurnAway)
+
+
+def test_a_number_nobody_holds_is_refused(store, tenant):
+    call = callflow.incoming_call(new_sid(), FIRST, "+14155550199")
+    assert callflow.identify_caller(store, call, now_us()) == Refuse("no-session")
+
+
+def test_a_number_without_an_open_session_is_refused(store, tenant):
+    call = callflow.incoming_call(new_sid(), FIRST, tenant.numbers[0])
+    assert callflow.identify_caller(store, call, now_us()) == Refuse("no-session")
+
+
+def test_a_session_past_its_expiry_is_refused_even_before_the_sweep(store, tenant):
+    session = open_session(store, tenant, now=now_us() - 120 * US, session_expiry=60)
+    assert ring(store, session, FIRST) == Refuse("no-session")
+
+
+def test_a_completed_session_is_refused(store, tenant):
+    session = open_session(store, tenant)
+    sessions.end_session(store, tenant.auth_id, session.session_uuid, now_us())
+    assert ring(store, session, FIRST) == Refuse("no-session")
+
+
+def test_a_single_party_session_connects_no_one(store, tenant):
+    session = sessions.open_session(store, tenant.auth_id,
+                                    {"first_party": FIRST, "create_session_with_single_party": True}, now_us())
+    assert ring(store, session, FIRST) == Refuse("single-party")
+
+
+def test_a_suspended_number_is_refused(store, tenant):
+    session = open_session(store, tenant)
+    numbers.set_suspended(store, tenant.auth_id, session.virtual_number, True, now_us())
+    assert ring(store, session, FIRST) == Refuse("suspended")
+
+
+def test_a_second_call_while_one_is_live_is_refused_as_busy(store, tenant):
+    session = open_session(store, tenant)
+    ring(store, session, FIRST)
+    assert ring(store, session, SECOND) == Refuse("busy")
+
+
+def test_a_live_call_nobody_ended_stops_holding_the_session_after_its_window(store, tenant):
+    session = open_session(store, tenant, call_time_limit=60, ring_timeout=15)
+    now = now_us()
+    ring(store, session, FIRST, now=now)
+    assert isinstance(ring(store, session, SECOND, now=now + 400 * US), Bridge)
+
+
+def test_the_carrier_asking_twice_for_the_same_call_gets_the_same_answer_and_one_interaction(store, tenant):
+    session = open_session(store, tenant)
+    sid = new_sid()
+    assert ring(store, session, FIRST, sid) == ring(store, session, FIRST, sid)
+    assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).count == 1
+
+
+def test_an_unknown_caller_is_asked_for_a_pin_when_the_session_requires_one(store, tenant):
+    session = open_session(store, tenant, **PINS)
+    decision = ring(store, session, STRANGER)
+    assert isinstance(decision, AskPin) and decision.wrong == 0
+    assert names(store, tenant) == ["SessionFirstPartyAnswer"]
+
+
+def test_a_registered_caller_skips_the_pin_and_is_recorded_as_an_authorized_caller(store, tenant):
+    session = open_session(store, tenant, **PINS)
+    assert isinstance(ring(store, session, SECOND), Bridge)
+    event = outbox(store, tenant.auth_id)[-1]
+    assert (event["EventName"], event["PinAuthenticationStatus"]) == ("SessionPinAuthenticationStatus",
+                                                                     "AuthorizedCaller")
+
+
+def test_forced_pin_authentication_asks_registered_callers_too(store, tenant):
+    session = open_session(store, tenant, force_pin_authentication=True, **PINS)
+    assert isinstance(ring(store, session, FIRST), AskPin)
+
+
+@pytest.mark.parametrize(("pin", "party", "callee"), [("1234", "first", SECOND), ("5678", "second", FIRST)])
+def test_a_pin_makes_the_caller_that_party(store, tenant, pin, party, callee):
+    session = open_session(store, tenant, **PINS)
+    sid = new_sid()
+    ring(store, session, STRANGER, sid)
+    decision = callflow.check_pin(store, tenant.auth_id, sid, pin, now_us())
+    assert isinstance(decision, Bridge)
+    assert (decision.caller_party, decision.callee, decision.answered) == (party, callee, True)
+    event = outbox(store, tenant.auth_id)[-1]
+    assert (event["PinAuthenticationStatus"], event["To"]) == ("success", callee)
+
+
+def test_a_wrong_pin_is_retried_then_the_call_is_given_up(store, tenant):
+    session = open_session(store, tenant, pin_retry=2, incorrect_pin_play="https://cdn.example.com/wrong.mp3",
+                           **PINS)
+    sid = new_sid()
+    ring(store, session, STRANGER, sid)
+    first = callflow.check_pin(store, tenant.auth_id, sid, "0000", now_us())
+    second = callflow.check_pin(store, tenant.auth_id, sid, "", now_us())
+    third = callflow.check_pin(store, tenant.auth_id, sid, "9999", now_us())
+    assert (first.wrong, second.wrong) == (1, 2)
+    assert third == PinFailed("https://cdn.example.com/wrong.mp3")
+    failures = [e["PinRetryCounter"] for e in outbox(store, tenant.auth_id) if e["PinAuthenticationStatus"] == "failed"
+                and e["EventName"] == "SessionPinAuthenticationStatus"]
+    assert failures == ["1", "2", "3"]
+    calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
+    assert not calls.in_call(now_us()) and calls.interactions[0].state == "failed"
+
+
+def test_a_pin_check_replayed_after_success_bridges_again_without_new_events(store, tenant):
+    session = open_session(store, tenant, **PINS)
+    sid = new_sid()
+    ring(store, session, STRANGER, sid)
+    decision = callflow.check_pin(store, tenant.auth_id, sid, "1234", now_us())
+    before = outbox(store, tenant.auth_id)
+    assert callflow.check_pin(store, tenant.auth_id, sid, "1234", now_us()) == decision
+    assert outbox(store, tenant.auth_id) == before
+
+
+def test_a_pin_check_for_a_call_masq_never_saw_hangs_up(store, tenant):
+    assert callflow.check_pin(store, tenant.auth_id, new_sid(), "1234", now_us()) == HangUp()
+
+
+def test_a_session_that_ends_during_the_pin_prompt_hangs_the_caller_up(store, tenant):
+    session = open_session(store, tenant, **PINS)
+    sid = new_sid()
+    ring(store, session, STRANGER, sid)
+    sessions.end_session(store, tenant.auth_id, session.session_uuid, now_us())
+    assert callflow.check_pin(store, tenant.auth_id, sid, "1234", now_us()) == HangUp()
+
+
+def test_the_whisper_is_the_called_partys_play_url(store, tenant):
+    session = open_session(store, tenant, first_party_play_url="https://cdn.example.com/first.mp3",
+                           second_party_play_url="https://cdn.example.com/second.mp3")
+    sid = new_sid()
+    ring(store, session, SECOND, sid)
+    assert callflow.whisper_url(store, tenant.auth_id, sid) == "https://cdn.example.com/first.mp3"
+    assert callflow.whisper_url(store, tenant.auth_id, new_sid()) == ""
+
+
+def test_a_sessions_calls_are_kept_as_long_as_the_session_then_forgotten(store, tenant):
+    session = open_session(store, tenant)
+    sid = new_sid()
+    ring(store, session, FIRST, sid)
+    keep_ms = session.expiry // 1000 + 90 * 86_400_000
+    keys = store.keys
+    for key in (keys.interaction(tenant.auth_id, sid), keys.call_state(tenant.auth_id, session.session_uuid),
+                keys.interactions(tenant.auth_id, session.session_uuid)):
+        assert abs(store.redis.pexpiretime(key) - keep_ms) <= 1
