@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from flask import has_app_context
+
+from routing.billing import as_amount
 from routing.clock import plivo_time
+from routing.interactions import CallState, Interaction, read_calls
 from routing.phone import without_plus
-from routing.session import Session
+from routing.session import ACTIVE, IN_PROGRESS, Session
 
 _PIN_FIELDS = ("is_pin_authentication_required", "generate_pin", "generate_pin_length", "first_party_pin",
                "second_party_pin", "pin_prompt_play", "pin_retry", "pin_retry_wait", "incorrect_pin_play",
@@ -18,13 +23,16 @@ def resource_uri(session: Session) -> str:
     return f"/v1/Account/{session.auth_id}/Masking/Session/{session.session_uuid}/"
 
 
-def session_object(session: Session, now: int, listing: bool = False) -> dict[str, Any]:
-    """Return Plivo's Session object for `session` as seen at `now`."""
+def session_object(session: Session, now: int, listing: bool = False, calls: CallState | None = None) -> dict[str, Any]:
+    """Return Plivo's Session object for `session` as seen at `now`, with its calls (read if not given)."""
+    if calls is None:
+        calls = calls_of(session, now)
+    status = session.status(now)
     body: dict[str, Any] = {
         "first_party": without_plus(session.first_party),
         "second_party": without_plus(session.second_party),
         "virtual_number": without_plus(session.virtual_number),
-        "status": session.status(now),
+        "status": IN_PROGRESS if status == ACTIVE and calls.in_call(now) else status,
         "initiate_call_to_first_party": session.initiate_call_to_first_party,
         "session_uuid": session.session_uuid,
         "callback_url": session.callback_url,
@@ -42,12 +50,12 @@ def session_object(session: Session, now: int, listing: bool = False) -> dict[st
         "record_file_format": session.record_file_format,
         "recording_callback_url": session.recording_callback_url,
         "recording_callback_method": session.recording_callback_method,
-        "interaction": None,
-        "total_call_amount": 0,
-        "total_call_count": 0,
-        "total_call_billed_duration": 0,
-        "total_session_amount": 0,
-        "last_interaction_time": "",
+        "interaction": [interaction_object(session.auth_id, i) for i in calls.interactions] or None,
+        "total_call_amount": _amount(calls.amount),
+        "total_call_count": calls.count,
+        "total_call_billed_duration": calls.billed,
+        "total_session_amount": _amount(as_amount(session.amount) + calls.amount),
+        "last_interaction_time": plivo_time(calls.last),
     }
     if session.subaccount:
         body["subaccount"] = session.subaccount
@@ -62,6 +70,39 @@ def session_object(session: Session, now: int, listing: bool = False) -> dict[st
     return body
 
 
-def _amount(value: str) -> int | str:
+def interaction_object(auth_id: str, call: Interaction) -> dict[str, Any]:
+    """Return Plivo's Interaction object: one call, its legs' and its recording's resources, its charge.
+
+    The first party is the caller's leg, the second the leg masq dialled (see routing.call_state).
+    """
+    base = f"/v1/Account/{auth_id}"
+    return {
+        "start_time": plivo_time(call.started),
+        "end_time": plivo_time(call.ended),
+        "first_party_resource_url": f"{base}/Call/{call.call_sid}/",
+        "second_party_resource_url": f"{base}/Call/{call.b_sid}/" if call.b_sid else "",
+        "first_party_status": call.a_status,
+        "second_party_status": call.b_status,
+        "type": "call",
+        "total_call_amount": _amount(call.amount),
+        "call_billed_duration": call.billed,
+        "recording_resource_url": f"{base}/Recording/{call.recording_sid}/" if call.recording_sid else "",
+        "auth_id": auth_id,
+        "total_call_count": 1,
+        "duration": call.duration,
+    }
+
+
+def calls_of(session: Session, now: int) -> CallState:
+    """Return the session's call state from the current app's store (none outside an app)."""
+    if not has_app_context():
+        return CallState()
+    from app.extensions import store
+
+    return read_calls(store(), session.auth_id, session.session_uuid, now)
+
+
+def _amount(value: str | Decimal) -> int | str:
     """Return an amount as Plivo shows it: the integer 0 when nothing was charged, else a decimal string."""
-    return 0 if value in ("0", "0.0", "") else value
+    amount = as_amount(value) if isinstance(value, str) else value
+    return 0 if amount == 0 else str(value)

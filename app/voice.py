@@ -1,0 +1,121 @@
+"""The carrier's side: Twilio voice webhooks in, TwiML out. Each step of a call has its own URL."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from app.errors import error_response
+from app.extensions import store
+from app.twilio_signature import twilio_signed
+from routing import call_state, callflow, twiml
+from routing.call_state import DialOutcome, LegStatus, RecordingStatus, as_int
+from routing.clock import now_us
+from routing.errors import InvalidInput, RoutingError
+from routing.tenants import AUTH_ID
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+log = logging.getLogger("masq.voice")
+_CALLBACKS = ("voice.leg_status", "voice.recording_status")
+
+
+def as_twiml(response: VoiceResponse) -> Response:
+    """Return TwiML as the carrier expects it."""
+    return Response(str(response), status=200, mimetype="text/xml")
+
+
+def links() -> twiml.Links:
+    """Return the public URLs of the call steps."""
+    return twiml.Links(current_app.config["MASQ_PUBLIC_URL"].rstrip("/"))
+
+
+def call_tokens() -> tuple[str, str]:
+    """Return the tenant and the caller's CallSid that masq put in this step's URL."""
+    auth_id, call_sid = request.args.get("t", ""), request.args.get("c", "")
+    if not AUTH_ID.fullmatch(auth_id) or not callflow.TOKEN.fullmatch(call_sid):
+        raise InvalidInput("c", "this step's URL does not name a call")
+    return auth_id, call_sid
+
+
+def retry_token() -> str:
+    """Return the carrier's idempotency token of a retried callback, if any."""
+    return request.headers.get("I-Twilio-Idempotency-Token", "")[:128]
+
+
+@bp.post("/inbound")
+@twilio_signed
+def inbound() -> Response:
+    form = request.form
+    call = callflow.incoming_call(form.get("CallSid", ""), form.get("From", ""), form.get("To", ""))
+    return as_twiml(twiml.answer(callflow.identify_caller(store(), call, now_us()), links()))
+
+
+@bp.post("/pin-check")
+@twilio_signed
+def pin_check() -> Response:
+    auth_id, call_sid = call_tokens()
+    decision = callflow.check_pin(store(), auth_id, call_sid, request.form.get("Digits", ""), now_us())
+    return as_twiml(twiml.answer(decision, links()))
+
+
+@bp.post("/whisper")
+@twilio_signed
+def whisper() -> Response:
+    auth_id, call_sid = call_tokens()
+    return as_twiml(twiml.whisper(callflow.whisper_url(store(), auth_id, call_sid)))
+
+
+@bp.post("/dial-complete")
+@twilio_signed
+def dial_complete() -> Response:
+    auth_id, call_sid = call_tokens()
+    form = request.form
+    outcome = DialOutcome(call_sid, form.get("DialCallStatus", "failed"), form.get("DialCallSid", ""),
+                          as_int(form.get("DialCallDuration")), retry_token())
+    call_state.finish_dial(store(), auth_id, outcome, now_us())
+    return as_twiml(twiml.hang_up())
+
+
+@bp.post("/leg-status")
+@twilio_signed
+def leg_status() -> tuple[str, int]:
+    auth_id, call_sid = call_tokens()
+    form = request.form
+    report = LegStatus(call_sid, form.get("CallSid", ""), form.get("CallStatus", ""),
+                       as_int(form.get("CallDuration")), retry_token())
+    call_state.record_leg_status(store(), auth_id, report, now_us())
+    return "", 204
+
+
+@bp.post("/recording-status")
+@twilio_signed
+def recording_status() -> tuple[str, int]:
+    auth_id, call_sid = call_tokens()
+    form = request.form
+    report = RecordingStatus(call_sid, form.get("RecordingSid", ""), form.get("RecordingStatus", ""),
+                             form.get("RecordingUrl", ""), as_int(form.get("RecordingDuration")), retry_token())
+    call_state.record_recording(store(), auth_id, report, now_us())
+    return "", 204
+
+
+@bp.errorhandler(HTTPException)
+def carrier_http_error(error: HTTPException) -> Response:
+    return error_response(error.code or 400, error.description or error.name)
+
+
+@bp.errorhandler(Exception)
+def carrier_fallback(error: Exception) -> Response:
+    """Never leave a caller in silence: log, then apologise and hang up.
+
+    Status and recording callbacks have no caller: a bad request is a 400, a failure inside masq a 503 so
+    that the carrier retries (their URLs ask for retries; replays change nothing).
+    """
+    log.exception("voice step %s failed", request.path)
+    if request.endpoint in _CALLBACKS:
+        return Response(status=400 if isinstance(error, RoutingError) else 503)
+    if request.endpoint == "voice.whisper":
+        return as_twiml(VoiceResponse())
+    return as_twiml(twiml.apology())
