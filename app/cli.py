@@ -12,6 +12,7 @@ import redis
 
 from app.cli_dids import did
 from app.cli_redis import redis as redis_group
+from app.cli_simulate import simulate
 from app.cli_support import fail
 from app.cli_tenants import tenant
 from routing.embedded import EmbeddedRedisError
@@ -76,6 +77,7 @@ def _command_name() -> str:
 cli.add_command(tenant)
 cli.add_command(did)
 cli.add_command(redis_group)
+cli.add_command(simulate)
 
 
 def main() -> None:
