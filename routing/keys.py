@@ -21,7 +21,6 @@ ROUTE = ":route:"
 SESSION = ":s:"
 CREATED = ":created"
 EXPIRY = ":expiry"
-TIMED_OUT = ":timedout"
 ASSIGNMENTS = ":assignments"
 ASSIGNMENT_SEQ = ":assignment-seq"
 CALL_STATE = ":call:"
@@ -96,10 +95,6 @@ class Keys:
     def open_by_expiry(self, auth_id: str) -> str:
         """Sorted set: open sessions as `uuid|number|cooloff`, scored by expiry µs."""
         return f"{self.tenant_base(auth_id)}{EXPIRY}"
-
-    def timed_out(self, auth_id: str) -> str:
-        """List: uuids of sessions ended by their TTL, for the worker to announce."""
-        return f"{self.tenant_base(auth_id)}{TIMED_OUT}"
 
     def assignments(self, auth_id: str) -> str:
         """Hash: assignment id → JSON record of one holding of a DID (kept forever, for billing)."""

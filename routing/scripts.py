@@ -51,11 +51,43 @@ local function release(member, at)
   return uuid
 end
 
--- Release sessions whose TTL has passed and DIDs whose cool-off is over; at most `limit` of each.
+-- Format µs since the epoch as Plivo prints times (`2024-02-01 06:28:15.000000 +0000 UTC`).
+local function plivo_time(us)
+  local secs = math.floor(us / 1000000)
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local z = days + 719468  -- days to a civil date, after Howard Hinnant's algorithm
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local month = mp < 10 and mp + 3 or mp - 9
+  local year = yoe + era * 400 + (month <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02d %02d:%02d:%02d.%06d +0000 UTC', year, month,
+    doy - math.floor((153 * mp + 2) / 5) + 1, math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60,
+    us - secs * 1000000)
+end
+
+-- Tell the tenant a session ran out its TTL: a SessionTimeout event in its outbox, next in the session's sequence.
+local function announce_timeout(uuid, at)
+  local text = redis.call('GET', T .. '$session' .. uuid)
+  if not text then return end
+  local s = cjson.decode(text)
+  local ck = T .. '$call_state' .. uuid
+  local seq = redis.call('HINCRBY', ck, 'seq', 1)
+  redis.call('PEXPIRE', ck, math.max(1, math.floor((at - NOW) / 1000) + RETENTION_MS))
+  redis.call('XADD', T .. '$events', '*', 'EventName', 'SessionTimeout', 'EventTimestamp', plivo_time(at),
+    'SessionUUID', uuid, 'From', s.first_party or '', 'To', s.second_party or '',
+    'VirtualNumber', s.virtual_number or '', 'SequenceNumber', tostring(seq))
+end
+
+-- Release sessions whose TTL has passed (announcing each) and DIDs whose cool-off is over; `limit` of each.
 local function reclaim(limit)
   local due = redis.call('ZRANGEBYSCORE', T .. '$expiry', '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
   for i = 1, #due, 2 do
-    redis.call('RPUSH', T .. '$timed_out', release(due[i], tonumber(due[i + 1])))
+    local at = tonumber(due[i + 1])
+    announce_timeout(release(due[i], at), at)
   end
   redis.call('ZREMRANGEBYSCORE', T .. '$created', '-inf', NOW - RETENTION_MS * 1000)
   local cooled = redis.call('ZRANGEBYSCORE', T .. '$cooling', '-inf', NOW, 'LIMIT', 0, limit)

@@ -52,6 +52,12 @@ def make_tenant(store: Store, dids: list[str] | None = None, name: str = "acme")
     return TenantFixture(creds.auth_id, creds.auth_token, creds.api_key, list(pool))
 
 
+def timed_out(store, auth_id):
+    """Return the uuids announced with SessionTimeout events in the tenant's outbox, in order."""
+    return [fields["SessionUUID"] for _, fields in store.redis.xrange(store.keys.events(auth_id))
+            if fields["EventName"] == "SessionTimeout"]
+
+
 # -- fast: fakeredis -------------------------------------------------------------------------------------
 @pytest.fixture
 def store() -> Store:

@@ -4,7 +4,7 @@ from routing import numbers
 from routing.clock import US
 from routing.errors import InvalidInput, NumberUnavailable, PoolExhausted
 from routing.sessions import end_session, get_session, open_session, reclaim_expired
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, timed_out
 
 T0 = 1_710_000_000_000_000
 US_DIDS = ["+14155550100", "+14155550101", "+14155550102"]
@@ -261,7 +261,7 @@ def test_the_next_allocation_reclaims_a_number_whose_session_expired(store, one)
     fresh = open_session(store, one.auth_id, US_CALLER, T0 + 60 * US)
     assert fresh.virtual_number == US_DIDS[0]
     assert store.redis.hget(store.keys.route(one.auth_id, US_DIDS[0]), "*") == fresh.session_uuid
-    assert store.redis.lrange(store.keys.timed_out(one.auth_id), 0, -1) == [expired.session_uuid]
+    assert timed_out(store, one.auth_id) == [expired.session_uuid]
 
 
 def test_reclaim_expired_ends_only_the_sessions_past_their_expiry(store, tenant):
@@ -271,7 +271,7 @@ def test_reclaim_expired_ends_only_the_sessions_past_their_expiry(store, tenant)
     assert reclaim_expired(store, tenant.auth_id, T0 + 59 * US) == 0
     assert reclaim_expired(store, tenant.auth_id, T0 + 120 * US) == 2
     assert reclaim_expired(store, tenant.auth_id, T0 + 121 * US) == 0
-    assert store.redis.lrange(store.keys.timed_out(tenant.auth_id), 0, -1) == [
+    assert timed_out(store, tenant.auth_id) == [
         short.session_uuid, also_short.session_uuid]
     assert free(store, tenant.auth_id) == {short.virtual_number, also_short.virtual_number}
     assert store.redis.hget(store.keys.number(tenant.auth_id, long.virtual_number), "session") == long.session_uuid
@@ -282,14 +282,14 @@ def test_reclaim_expired_honours_its_limit(store, tenant):
         open_session(store, tenant.auth_id, {**US_CALLER, "session_expiry": 60}, T0 + i)
     assert reclaim_expired(store, tenant.auth_id, T0 + 3600 * US, limit=2) == 2
     assert reclaim_expired(store, tenant.auth_id, T0 + 3600 * US, limit=2) == 1
-    assert store.redis.llen(store.keys.timed_out(tenant.auth_id)) == 3
+    assert len(timed_out(store, tenant.auth_id)) == 3
 
 
 def test_a_session_ended_by_hand_is_not_announced_as_timed_out(store, one):
     session = open_session(store, one.auth_id, {**US_CALLER, "session_expiry": 60}, T0)
     end_session(store, one.auth_id, session.session_uuid, T0 + US)
     assert reclaim_expired(store, one.auth_id, T0 + 3600 * US) == 0
-    assert store.redis.llen(store.keys.timed_out(one.auth_id)) == 0
+    assert len(timed_out(store, one.auth_id)) == 0
 
 
 def test_an_expired_sessions_cooloff_counts_from_its_expiry(store, one):

@@ -9,7 +9,7 @@ from routing.clock import US
 from routing.errors import NumberUnavailable, PoolExhausted
 from routing.numbers import Assignment
 from routing.sessions import end_session, get_session, open_session, reclaim_expired, update_session
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, timed_out
 
 T0 = 1_710_000_000_123_457
 US_DIDS = ["+14155550100", "+14155550101", "+14155550102"]
@@ -92,7 +92,7 @@ def test_an_expired_session_is_reclaimed_by_the_next_allocation_and_announced(re
         open_session(real_store, tenant.auth_id, US_CALLER, T0 + 60 * US - 1)
     fresh = open_session(real_store, tenant.auth_id, US_CALLER, T0 + 60 * US)
     assert fresh.virtual_number == US_DIDS[0]
-    assert real_store.redis.lrange(real_store.keys.timed_out(tenant.auth_id), 0, -1) == [expired.session_uuid]
+    assert timed_out(real_store, tenant.auth_id) == [expired.session_uuid]
     assert get_session(real_store, tenant.auth_id, expired.session_uuid).status(T0 + 60 * US) == "expired"
 
 
@@ -107,7 +107,7 @@ def test_the_sweep_reclaims_expired_sessions_and_starts_their_cooloff_at_expiry(
     reclaim_expired(real_store, tenant.auth_id, T0 + 90 * US)
     assert short.virtual_number in free(real_store, tenant.auth_id)
     assert long.virtual_number not in free(real_store, tenant.auth_id)
-    assert real_store.redis.lrange(real_store.keys.timed_out(tenant.auth_id), 0, -1) == [short.session_uuid]
+    assert timed_out(real_store, tenant.auth_id) == [short.session_uuid]
 
 
 def test_an_update_moves_the_expiry_the_sweep_goes_by(real_store):
