@@ -15,6 +15,7 @@ from app.cli_redis import redis as redis_group
 from app.cli_simulate import simulate
 from app.cli_support import fail
 from app.cli_tenants import tenant
+from app.cli_worker import callbacks, worker
 from routing.embedded import EmbeddedRedisError
 from routing.errors import RoutingError
 
@@ -78,6 +79,8 @@ cli.add_command(tenant)
 cli.add_command(did)
 cli.add_command(redis_group)
 cli.add_command(simulate)
+cli.add_command(worker)
+cli.add_command(callbacks)
 
 
 def main() -> None:

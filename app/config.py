@@ -19,6 +19,7 @@ def from_environment() -> dict[str, Any]:
         # Empty REDIS_URL: masq starts (or reuses) its embedded Redis, keeping data under MASQ_DATA_DIR.
         "REDIS_URL": redis_url,
         "QUEUE_REDIS_URL": os.environ.get("QUEUE_REDIS_URL", redis_url),
+        "MASQ_QUEUE": os.environ.get("MASQ_QUEUE", "masq"),
         "MASQ_KEY_PREFIX": os.environ.get("MASQ_KEY_PREFIX", DEFAULT_PREFIX),
         "MASQ_DATA_DIR": os.environ.get("MASQ_DATA_DIR", os.path.join(os.getcwd(), "var")),
         "MASQ_EMBEDDED_REDIS_PORT": int(os.environ.get("MASQ_EMBEDDED_REDIS_PORT", "6390")),
@@ -28,5 +29,9 @@ def from_environment() -> dict[str, Any]:
         # Development only: accept carrier webhooks without a valid X-Twilio-Signature.
         "MASQ_SKIP_TWILIO_SIGNATURE": _flag("MASQ_SKIP_TWILIO_SIGNATURE"),
         "MASQ_ALLOW_PRIVATE_CALLBACKS": _flag("MASQ_ALLOW_PRIVATE_CALLBACKS"),
+        # Seconds between callback retries, comma-separated (default: 10 s growing to 8 h, 25 h in all).
+        "MASQ_CALLBACK_BACKOFF": os.environ.get("MASQ_CALLBACK_BACKOFF", ""),
+        # How long a worker may hold an event silently before another takes it over (a killed worker).
+        "MASQ_CALLBACK_CLAIM_IDLE_MS": os.environ.get("MASQ_CALLBACK_CLAIM_IDLE_MS", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MASQ_MAX_BODY_BYTES", str(64 * 1024))),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -16,13 +17,15 @@ class Received:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    status: int = 200
 
 
 @dataclass
 class Receiver:
-    """A loopback HTTP server; set `status` to change what it answers."""
+    """A loopback HTTP server; set `status` to change what it answers and `delay` to answer slowly."""
 
     status: int = 200
+    delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -42,8 +45,11 @@ class Receiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 params = dict(parse_qsl(parts.query if self.command == "GET" else body, keep_blank_values=True))
-                receiver.requests.append(Received(self.command, parts.path, params, dict(self.headers.items())))
-                self.send_response(receiver.status)
+                status = receiver.status
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                receiver.requests.append(Received(self.command, parts.path, params, dict(self.headers.items()), status))
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

@@ -1,0 +1,183 @@
+"""The tenant's event outbox: claiming events for delivery, and settling each one exactly once.
+
+Events are appended to the tenant's stream (`Keys.events`) in the same atomic step as the state change
+they report. Delivery is at least once:
+
+- a worker claims new entries through the stream's consumer group, so an entry it holds stays pending
+  until it is settled; entries held by a worker that died (SIGKILL) are taken over after `CLAIM_IDLE_MS`;
+- a failed entry is acknowledged and parked in the retry index with growing back-off (`BACKOFF`, a little
+  over a day in all); claiming a due retry leases it for `LEASE` so two workers never send it at once;
+- after the last retry, or when the target can never be reached (a malformed URL), the entry moves to the
+  dead letters, where an operator can read and replay it;
+- a delivered entry is acknowledged and deleted, so the stream holds only what is still owed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from routing.clock import US
+from routing.store import Store
+
+GROUP = "deliver"
+CLAIM_IDLE_MS = 30_000
+LEASE = 60 * US
+BACKOFF = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 28800)
+
+_groups_made: set[str] = set()
+
+# ARGV: T, NOW, count, lease µs. Take retries now due, push each out by the lease (so no other worker takes
+# it meanwhile), and return them as stream entries; a retry whose entry is gone is dropped.
+LEASE_DUE_RETRIES = r"""
+local out = {}
+local due = redis.call('ZRANGEBYSCORE', T .. '$event_retries', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(due) do
+  local entry = redis.call('XRANGE', T .. '$events', id, id)
+  if #entry == 0 then
+    redis.call('ZREM', T .. '$event_retries', id)
+  else
+    redis.call('ZADD', T .. '$event_retries', NOW + tonumber(ARGV[4]), id)
+    table.insert(out, entry[1])
+  end
+end
+return out
+"""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How patient delivery is: the back-off between tries, and when a silent worker's events are taken over."""
+
+    backoff: tuple[int, ...] = BACKOFF
+    claim_idle_ms: int = CLAIM_IDLE_MS
+
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One outbox entry: its stream id, its flat parameters, and how many deliveries already failed."""
+
+    entry_id: str
+    fields: dict[str, str]
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event that could not be delivered, with why."""
+
+    entry_id: str
+    fields: dict[str, str]
+    attempts: int
+    error: str
+    failed_at: int
+
+
+def _ensure_group(store: Store, auth_id: str) -> None:
+    stream = store.keys.events(auth_id)
+    if stream in _groups_made:
+        return
+    try:
+        store.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    _groups_made.add(stream)
+
+
+def claim(store: Store, auth_id: str, consumer: str, now: int, count: int = 200,
+          policy: Policy = DEFAULT_POLICY) -> list[Event]:
+    """Return up to `count` events to deliver: new ones, ones a dead worker held, and retries now due."""
+    _ensure_group(store, auth_id)
+    stream = store.keys.events(auth_id)
+    entries: list[tuple[str, dict[str, str]]] = []
+    try:
+        reply: Any = store.redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        _groups_made.discard(stream)  # the stream was removed since; make the group again
+        _ensure_group(store, auth_id)
+        reply = store.redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+    for _, items in reply or []:
+        entries.extend(items)
+    if len(entries) < count:
+        stale: Any = store.redis.xautoclaim(stream, GROUP, consumer, policy.claim_idle_ms, "0-0",
+                                            count=count - len(entries))
+        entries.extend(stale[1])
+    if len(entries) < count:
+        for entry_id, flat in store.run(LEASE_DUE_RETRIES, auth_id, now, count - len(entries), LEASE):
+            entries.append((entry_id, dict(zip(flat[::2], flat[1::2], strict=True))))
+    failures: list[Any] = []
+    if entries:
+        failures = store.redis.hmget(store.keys.event_failures(auth_id), [e[0] for e in entries])
+    return [Event(str(entry_id), {str(k): str(v) for k, v in fields.items()}, _attempts(failure))
+            for (entry_id, fields), failure in zip(entries, failures, strict=True) if fields]
+
+
+def _attempts(failure: str | None) -> int:
+    return int(json.loads(failure)["attempts"]) if failure else 0
+
+
+def delivered(store: Store, auth_id: str, events: list[Event]) -> None:
+    """Settle `events` as delivered: acknowledge and forget them."""
+    if not events:
+        return
+    ids = [e.entry_id for e in events]
+    with store.redis.pipeline(transaction=True) as pipe:
+        pipe.xack(store.keys.events(auth_id), GROUP, *ids)
+        pipe.xdel(store.keys.events(auth_id), *ids)
+        pipe.zrem(store.keys.event_retries(auth_id), *ids)
+        pipe.hdel(store.keys.event_failures(auth_id), *ids)
+        pipe.execute()
+
+
+def failed(store: Store, auth_id: str, event: Event, error: str, now: int, retry: bool = True,
+           policy: Policy = DEFAULT_POLICY) -> bool:
+    """Settle `event` as failed: park it for its next retry, or make it a dead letter; return whether dead."""
+    attempts = event.attempts + 1
+    dead = not retry or attempts > len(policy.backoff)
+    stream, entry_id = store.keys.events(auth_id), event.entry_id
+    with store.redis.pipeline(transaction=True) as pipe:
+        pipe.xack(stream, GROUP, entry_id)
+        if dead:
+            letter = {"fields": event.fields, "attempts": attempts, "error": error, "failed_at": now}
+            pipe.hset(store.keys.dead_letters(auth_id), entry_id, json.dumps(letter))
+            pipe.xdel(stream, entry_id)
+            pipe.zrem(store.keys.event_retries(auth_id), entry_id)
+            pipe.hdel(store.keys.event_failures(auth_id), entry_id)
+        else:
+            pipe.zadd(store.keys.event_retries(auth_id), {entry_id: now + policy.backoff[attempts - 1] * US})
+            pipe.hset(store.keys.event_failures(auth_id), entry_id,
+                      json.dumps({"attempts": attempts, "error": error, "at": now}))
+        pipe.execute()
+    return dead
+
+
+def dead_letters(store: Store, auth_id: str) -> list[DeadLetter]:
+    """Return the tenant's undeliverable events, oldest first."""
+    raw = store.redis.hgetall(store.keys.dead_letters(auth_id))
+    letters = [DeadLetter(str(k), **json.loads(v)) for k, v in raw.items()]
+    return sorted(letters, key=lambda letter: letter.failed_at)
+
+
+def replay(store: Store, auth_id: str, entry_ids: list[str] | None = None) -> int:
+    """Put dead letters (all, or `entry_ids`) back in the outbox as new entries; return how many."""
+    letters = [d for d in dead_letters(store, auth_id) if entry_ids is None or d.entry_id in entry_ids]
+    for letter in letters:
+        with store.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(store.keys.events(auth_id), dict(letter.fields))  # type: ignore[arg-type]
+            pipe.hdel(store.keys.dead_letters(auth_id), letter.entry_id)
+            pipe.execute()
+    return len(letters)
+
+
+def backlog(store: Store, auth_id: str) -> int:
+    """Return how many events the tenant is still owed (new, in flight or waiting for a retry)."""
+    return int(store.redis.xlen(store.keys.events(auth_id)))

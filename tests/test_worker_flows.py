@@ -1,0 +1,165 @@
+"""Whole flows through a real `masq worker` process, a real Redis and a local HTTP receiver."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from plivo.utils.signature_v3 import validate_v3_signature
+
+from app.simulator import CallPlan, Carrier
+from routing import sessions
+from routing.clock import US, now_us
+from routing.tenants import auth_token_of
+from tests.conftest import make_tenant
+from tests.receiver import Receiver
+from tests.twilio_helpers import TOKEN
+
+FIRST, SECOND = "+14155551234", "+14155554321"
+CALL_EVENTS = ["SessionSecondPartyRing", "SessionFirstPartyAnswer", "SessionSecondPartyAnswer",
+               "SessionSecondPartyHangup", "SessionFirstPartyHangup", "SessionPartiesHangup"]
+
+
+@pytest.fixture(autouse=True)
+def twilio_token(monkeypatch):
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.delenv("MASQ_SKIP_TWILIO_SIGNATURE", raising=False)
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+class WorkerProcess:
+    """`masq worker` in a child process, on the test's Redis and key prefix."""
+
+    def __init__(self, redis_url: str, prefix: str) -> None:
+        self.env = {**os.environ, "REDIS_URL": redis_url, "QUEUE_REDIS_URL": redis_url, "MASQ_KEY_PREFIX": prefix,
+                    "MASQ_QUEUE": f"masqtest-{uuid.uuid4().hex[:8]}", "MASQ_ALLOW_PRIVATE_CALLBACKS": "1",
+                    "MASQ_CALLBACK_BACKOFF": "1,1,1,1,1,1,1,1", "MASQ_CALLBACK_CLAIM_IDLE_MS": "700"}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        self.process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--threads", "4"], env=self.env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def worker(redis_url, real_store):
+    process = WorkerProcess(redis_url, real_store.keys.prefix)
+    yield process
+    process.stop()
+
+
+def wait_for(predicate, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def events_by_sequence(receiver):
+    seen = {}
+    for request in receiver.requests:
+        seen.setdefault(request.params["SequenceNumber"], request)
+    return [seen[key] for key in sorted(seen, key=int)]
+
+
+def test_a_simulated_call_reaches_the_tenant_as_signed_events_in_order(real_store, live_server, receiver, worker):
+    tenant = make_tenant(real_store)
+    session = sessions.open_session(real_store, tenant.auth_id, {
+        "first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url}, now_us())
+    worker.start()
+
+    result = Carrier(live_server, TOKEN).call(CallPlan(FIRST, session.virtual_number, talk_seconds=30))
+
+    assert result.ending == "bridged"
+    wait_for(lambda: len(events_by_sequence(receiver)) == len(CALL_EVENTS))
+    events = events_by_sequence(receiver)
+    assert [e.params["EventName"] for e in events] == CALL_EVENTS
+    token = auth_token_of(real_store, tenant.auth_id)
+    for event in events:
+        assert event.method == "POST" and event.params["SessionUUID"] == session.session_uuid
+        assert validate_v3_signature("POST", receiver.url, event.headers["X-Plivo-Signature-V3-Nonce"], token,
+                                     event.headers["X-Plivo-Signature-V3"], event.params)
+    wait_for(lambda: real_store.redis.xlen(real_store.keys.events(tenant.auth_id)) == 0)
+
+
+def test_a_worker_killed_mid_delivery_loses_no_event(real_store, receiver, worker):
+    tenant = make_tenant(real_store)
+    session = sessions.open_session(real_store, tenant.auth_id, {
+        "first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url}, now_us())
+    stream = real_store.keys.events(tenant.auth_id)
+    for seq in range(1, 21):
+        real_store.redis.xadd(stream, {"EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid,
+                                       "SequenceNumber": str(seq)})
+    receiver.delay = 0.5  # every delivery is slow, so the worker dies with deliveries in flight
+    worker.start()
+    wait_for(lambda: len(receiver.requests) >= 2)
+
+    worker.kill()
+    receiver.delay = 0.0
+    worker.start()
+
+    wait_for(lambda: {r.params["SequenceNumber"] for r in receiver.requests} == {str(s) for s in range(1, 21)})
+    wait_for(lambda: real_store.redis.xlen(stream) == 0)
+
+
+def test_events_wait_while_the_receiver_is_down_and_arrive_when_it_is_back(real_store, receiver, worker):
+    tenant = make_tenant(real_store)
+    session = sessions.open_session(real_store, tenant.auth_id, {
+        "first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url}, now_us())
+    stream = real_store.keys.events(tenant.auth_id)
+    for seq in (1, 2, 3):
+        real_store.redis.xadd(stream, {"EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid,
+                                       "SequenceNumber": str(seq)})
+    receiver.status = 503
+    worker.start()
+    wait_for(lambda: len(receiver.requests) >= 6)  # every event tried at least twice while the receiver is down
+    assert real_store.redis.zcard(real_store.keys.event_retries(tenant.auth_id)) >= 1
+
+    receiver.status = 200
+
+    wait_for(lambda: {r.params["SequenceNumber"] for r in receiver.requests if r.status == 200} == {"1", "2", "3"})
+    wait_for(lambda: real_store.redis.xlen(stream) == 0)
+    assert real_store.redis.hlen(real_store.keys.dead_letters(tenant.auth_id)) == 0
+
+
+def test_expiry_announces_the_timeout_and_frees_the_number_without_any_api_call(real_store, receiver, worker):
+    tenant = make_tenant(real_store, ["+14155550100"])
+    opened = now_us() - 59 * US  # a 60-second session with one second left
+    session = sessions.open_session(real_store, tenant.auth_id, {
+        "first_party": FIRST, "second_party": SECOND, "session_expiry": 60, "callback_url": receiver.url}, opened)
+    number = real_store.keys.number(tenant.auth_id, session.virtual_number)
+    worker.start()
+
+    wait_for(lambda: any(r.params["EventName"] == "SessionTimeout" for r in receiver.requests), seconds=10)
+
+    [timeout] = [r for r in receiver.requests if r.params["EventName"] == "SessionTimeout"]
+    assert timeout.params["SessionUUID"] == session.session_uuid
+    assert real_store.redis.hget(number, "session") == ""
+    assert real_store.redis.sismember(real_store.keys.free(tenant.auth_id, "US"), session.virtual_number)

@@ -1,0 +1,118 @@
+"""Deliver a tenant's outbox to its callback URLs: claim, send in parallel, settle each event."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import requests
+
+from routing import outbox
+from routing.errors import NotFound
+from routing.outbox import Event
+from routing.session import Session
+from routing.store import Store
+from routing.tenants import auth_token_of
+from workers.callback_http import Delivery, Outcome, send
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one batch did."""
+
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    @property
+    def handled(self) -> int:
+        """Return how many events the batch settled."""
+        return self.delivered + self.retried + self.dead
+
+
+class Sender:
+    """Sends deliveries on a pool of threads, each keeping its own HTTP connections alive."""
+
+    def __init__(self, threads: int = 32, allow_private: bool = False) -> None:
+        self.allow_private = allow_private
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="masq-callback")
+
+    def _http(self) -> requests.Session:
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16, max_retries=0)
+            http.mount("http://", adapter)
+            http.mount("https://", adapter)
+            self._local.http = http
+        return http
+
+    def _send(self, delivery: Delivery) -> Outcome:
+        return send(self._http(), delivery, self.allow_private)
+
+    def send_all(self, deliveries: Iterable[Delivery]) -> list[Outcome]:
+        """Send every delivery and return the outcomes in the same order."""
+        return list(self._pool.map(self._send, deliveries))
+
+    def close(self) -> None:
+        """Stop the threads once the work in hand is done."""
+        self._pool.shutdown(wait=True)
+
+
+def is_recording_event(event: Event) -> bool:
+    """Return whether the event goes to the recording callback rather than the session callback."""
+    return event.fields.get("EventName", "").startswith("SessionRecording")
+
+
+def delivery_for(event: Event, session: Session | None, auth_token: str) -> Delivery | None:
+    """Return where and how to send `event`, or None when the session asks for no callback."""
+    if session is None:
+        return None
+    if is_recording_event(event):
+        url, method = session.recording_callback_url, session.recording_callback_method
+    else:
+        url, method = session.callback_url, session.callback_method
+    if not url:
+        return None
+    key = f"{event.fields.get('SessionUUID', '')}-{event.fields.get('SequenceNumber', event.entry_id)}"
+    return Delivery(url, method, dict(event.fields), auth_token, key)
+
+
+def deliver_batch(store: Store, auth_id: str, sender: Sender, consumer: str, now: int, count: int = 200,
+                  policy: outbox.Policy = outbox.DEFAULT_POLICY) -> Report:
+    """Deliver up to `count` of the tenant's owed events; failures are parked for retry or dead-lettered."""
+    events = outbox.claim(store, auth_id, consumer, now, count, policy)
+    if not events:
+        return Report()
+    try:
+        token = auth_token_of(store, auth_id)
+    except NotFound:
+        outbox.delivered(store, auth_id, events)  # the tenant is gone: nobody to tell
+        return Report(delivered=len(events))
+    sessions = _sessions(store, auth_id, {e.fields.get("SessionUUID", "") for e in events})
+    planned = [(e, delivery_for(e, sessions.get(e.fields.get("SessionUUID", "")), token)) for e in events]
+    nothing_to_send = [e for e, d in planned if d is None]
+    to_send = [(e, d) for e, d in planned if d is not None]
+    outcomes = sender.send_all(d for _, d in to_send)
+    ok = nothing_to_send + [e for (e, _), o in zip(to_send, outcomes, strict=True) if o.delivered]
+    outbox.delivered(store, auth_id, ok)
+    retried = dead = 0
+    for (event, _), outcome in zip(to_send, outcomes, strict=True):
+        if outcome.delivered:
+            continue
+        if outbox.failed(store, auth_id, event, outcome.error, now, retry=outcome.retry, policy=policy):
+            dead += 1
+        else:
+            retried += 1
+    return Report(delivered=len(ok), retried=retried, dead=dead)
+
+
+def _sessions(store: Store, auth_id: str, uuids: set[str]) -> dict[str, Session]:
+    ordered = sorted(u for u in uuids if u)
+    if not ordered:
+        return {}
+    texts = store.redis.mget([store.keys.session(auth_id, u) for u in ordered])
+    return {u: Session.from_json(str(t)) for u, t in zip(ordered, texts, strict=True) if t is not None}
