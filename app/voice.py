@@ -12,7 +12,7 @@ from app.errors import error_response
 from app.extensions import store
 from app.twilio_signature import twilio_signed
 from routing import call_state, callflow, twiml
-from routing.call_state import DialOutcome, LegStatus, RecordingStatus, as_int
+from routing.call_state import DialOutcome, LegStatus, RecordingStatus, as_int, carrier_time
 from routing.clock import now_us
 from routing.errors import InvalidInput, RoutingError
 from routing.tenants import AUTH_ID
@@ -96,7 +96,9 @@ def recording_status() -> tuple[str, int]:
     auth_id, call_sid = call_tokens()
     form = request.form
     report = RecordingStatus(call_sid, form.get("RecordingSid", ""), form.get("RecordingStatus", ""),
-                             form.get("RecordingUrl", ""), as_int(form.get("RecordingDuration")), retry_token())
+                             form.get("RecordingUrl", ""), as_int(form.get("RecordingDuration")), retry_token(),
+                             started=carrier_time(form.get("RecordingStartTime")),
+                             error_code=form.get("ErrorCode", ""))
     call_state.record_recording(store(), auth_id, report, now_us())
     return "", 204
 

@@ -81,8 +81,9 @@ local window = call_window(s)
 if I.state == 'pin' then window = pin_window(s) end
 redis.call('HSET', ck, 'live', sid, 'live_until', NOW + window, 'last', NOW)
 redis.call('HINCRBY', ck, 'count', 1)
-local keep = math.floor(math.max(tonumber(s['expiry']), NOW) / 1000) + KEEP_MS
-for _, key in ipairs({ikey(sid), ck, T .. '$interactions' .. uuid}) do redis.call('PEXPIREAT', key, keep) end
+-- Kept for the retention period after the session's expiry, counted from the script's own `NOW`.
+local keep = math.floor((math.max(tonumber(s['expiry']), NOW) - NOW) / 1000) + KEEP_MS
+for _, key in ipairs({ikey(sid), ck, T .. '$interactions' .. uuid}) do redis.call('PEXPIRE', key, keep) end
 if answered then emit(I, 'SessionFirstPartyAnswer', sid, {}) end
 if I.pin ~= '' then emit(I, 'SessionPinAuthenticationStatus', sid, {}) end
 return reply(I, blob)

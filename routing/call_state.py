@@ -16,9 +16,10 @@ order (the caller's leg exists before the other is dialled, and it alone hears P
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 from routing import status_scripts
-from routing.clock import plivo_time
+from routing.clock import US, plivo_time, to_us
 from routing.store import Store
 
 # The carrier's final statuses in Plivo's hangup-cause words.
@@ -63,6 +64,19 @@ class RecordingStatus:
     url: str = ""
     duration: int = 0
     token: str = ""
+    started: int | None = None
+    error_code: str = ""
+
+
+def carrier_time(raw: str | None) -> int | None:
+    """Return a carrier timestamp (RFC 2822, as Twilio sends `RecordingStartTime`) as µs, or None."""
+    if not raw:
+        return None
+    try:
+        moment = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return to_us(moment) if moment.tzinfo else None
 
 
 def hangup_cause(status: str) -> str:
@@ -86,8 +100,11 @@ def finish_dial(store: Store, auth_id: str, outcome: DialOutcome, now: int) -> s
 
 def record_recording(store: Store, auth_id: str, report: RecordingStatus, now: int) -> str:
     """Apply a recording status callback; return `ok`, `duplicate` or `unknown`."""
+    started = report.started or now - max(report.duration, 0) * US
+    ended = started + max(report.duration, 0) * US if report.status == "completed" else None
     return str(store.run(status_scripts.RECORDING, auth_id, now, plivo_time(now), report.call_sid,
-                         report.recording_sid, report.url, report.status, max(report.duration, 0), report.token))
+                         report.recording_sid, report.url, report.status, max(report.duration, 0), report.token,
+                         plivo_time(started), plivo_time(ended), report.error_code))
 
 
 def as_int(raw: str | None) -> int:

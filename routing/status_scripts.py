@@ -64,9 +64,11 @@ remember(token)
 return 'ok'
 """
 
-# ARGV: T, NOW, stamp, caller CallSid, RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration, token
+# ARGV: T, NOW, stamp, caller CallSid, RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration, token,
+#       start stamp, end stamp ('' until completed), carrier error code
 RECORDING = LIBRARY + r"""
 local sid, rec, url, status, duration, token = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local started, ended, error_code = ARGV[10], ARGV[11], ARGV[12]
 local EVENTS = {['in-progress'] = 'SessionRecordingInitiated', completed = 'SessionRecordingCompleted',
                 absent = 'SessionRecordingFailed', failed = 'SessionRecordingFailed'}
 if seen(token) then return 'duplicate' end
@@ -75,9 +77,15 @@ if not I.session then return 'unknown' end
 local rank = 2
 if status == 'in-progress' then rank = 1 end
 if not EVENTS[status] or rank <= (tonumber(I.rec_rank) or 0) then remember(token) return 'duplicate' end
+-- The carrier serves a recording in the format its URL ends with: the session's record_file_format.
+local session = redis.call('GET', T .. '$session' .. I.session)
+local format = (session and cjson.decode(session).record_file_format) or 'mp3'
+if url ~= '' then url = url .. '.' .. format end
 redis.call('HSET', ikey(sid), 'rec_rank', rank, 'rec_status', status, 'rec_sid', rec)
 if url ~= '' then redis.call('HSET', ikey(sid), 'rec_url', url) end
-emit(I, EVENTS[status], sid, {'RecordingUUID', rec, 'RecordingURL', url, 'RecordingDuration', duration})
+emit(I, EVENTS[status], sid, {'RecordingUUID', rec, 'RecordingURL', url, 'RecordingDuration', duration,
+                              'RecordingFormat', format, 'RecordingStartTime', started,
+                              'RecordingEndTime', ended, 'RecordingErrorCode', error_code})
 remember(token)
 return 'ok'
 """
