@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from typing import Any
 
@@ -51,19 +53,33 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="The port.")
-def serve(host: str, port: int) -> None:
-    """Run the web app for development.
+@click.option("--worker/--no-worker", "with_worker", default=True, show_default=True,
+              help="Also run `masq worker` (callbacks, expiry, call-outs) beside the web app.")
+def serve(host: str, port: int, with_worker: bool) -> None:
+    """Run the web app for development, with a worker beside it.
 
-    Production runs gunicorn instead; see the Procfile.
+    Production runs gunicorn and `masq worker` instead; see the Procfile.
     """
     from app import create_app
+    from app.config import from_environment
+    from workers.runner import store_url
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
     overrides = {} if os.environ.get("MASQ_PUBLIC_URL") else {"MASQ_PUBLIC_URL": base}
     app = create_app(overrides)
+    child = None
+    if with_worker:  # the worker uses the very Redis the app uses, embedded or not
+        env = {**os.environ, "REDIS_URL": store_url(from_environment()), **overrides}
+        child = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, stdout=sys.stderr)
     click.echo(FIRST_STEPS.format(base=base, masq=_command_name()))
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker too when told to stop
+    try:
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(timeout=20)
 
 
 def _command_name() -> str:
