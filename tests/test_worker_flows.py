@@ -163,3 +163,32 @@ def test_expiry_announces_the_timeout_and_frees_the_number_without_any_api_call(
     assert timeout.params["SessionUUID"] == session.session_uuid
     assert real_store.redis.hget(number, "session") == ""
     assert real_store.redis.sismember(real_store.keys.free(tenant.auth_id, "US"), session.virtual_number)
+
+
+def test_a_redis_restart_with_append_only_persistence_loses_no_event(tmp_path, receiver):
+    from routing import embedded, outbox
+    from routing.store import Store
+    from tests.conftest import _free_port
+
+    port, data = _free_port(), str(tmp_path / "redis")
+    url = embedded.ensure_running(data, port)
+    try:
+        store = Store.connect(url, "restart:")
+        tenant = make_tenant(store)
+        session = sessions.open_session(store, tenant.auth_id, {
+            "first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url}, now_us())
+        for seq in range(1, 6):
+            store.redis.xadd(store.keys.events(tenant.auth_id), {
+                "EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid, "SequenceNumber": str(seq)})
+        assert len(outbox.claim(store, tenant.auth_id, "a-worker-that-dies", now_us(), count=3)) == 3  # in flight
+        store.redis.close()
+
+        assert embedded.stop(port, data)
+        embedded.ensure_running(data, port)
+        process = WorkerProcess(url, "restart:").start()
+        try:
+            wait_for(lambda: {r.params["SequenceNumber"] for r in receiver.requests} == {"1", "2", "3", "4", "5"})
+        finally:
+            process.stop()
+    finally:
+        embedded.stop(port)
