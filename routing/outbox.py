@@ -24,8 +24,8 @@ from routing.clock import US
 from routing.store import Store
 
 GROUP = "deliver"
-CLAIM_IDLE_MS = 30_000
-LEASE = 60 * US
+CLAIM_IDLE_MS = 120_000  # longer than a batch can take (64 events, 32 threads, 13 s timeouts)
+LEASE = 180 * US
 BACKOFF = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 28800)
 
 _groups_made: set[str] = set()
@@ -110,7 +110,7 @@ def claim(store: Store, auth_id: str, consumer: str, now: int, count: int = 200,
     if len(entries) < count:
         stale: Any = store.redis.xautoclaim(stream, GROUP, consumer, policy.claim_idle_ms, "0-0",
                                             count=count - len(entries))
-        entries.extend(stale[1])
+        entries.extend(e for e in stale[1] if e[0] is not None)  # Redis 6.2 answers nil for a deleted entry
     if len(entries) < count:
         for entry_id, flat in store.run(LEASE_DUE_RETRIES, auth_id, now, count - len(entries), LEASE):
             entries.append((entry_id, dict(zip(flat[::2], flat[1::2], strict=True))))

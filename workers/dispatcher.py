@@ -38,7 +38,7 @@ def sweep_expired(store: Store, auth_ids: list[str], now: int, limit: int = 1000
 class Dispatcher:
     """Runs sweeps and deliveries until told to stop; one per worker process is enough."""
 
-    def __init__(self, store: Store, sender: Sender, clock: Callable[[], int] = now_us, batch: int = 200,
+    def __init__(self, store: Store, sender: Sender, clock: Callable[[], int] = now_us, batch: int = 64,
                  policy: Policy = DEFAULT_POLICY) -> None:
         self.store = store
         self.sender = sender
