@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from app.auth import api_key_auth
 from app.cloudtalk_format import assignment_json, create_request, dialect_names, session_json
-from app.extensions import store
+from app.extensions import call_first_party, store
 from app.requests import body, query
 from routing import numbers, sessions
 from routing.clock import now_us
@@ -39,6 +39,7 @@ def create() -> ResponseReturnValue:
     raw, wanted = create_request(json_body())
     with dialect_names():
         session = sessions.open_session(store(), g.tenant.auth_id, raw, now_us(), wanted_number=wanted)
+    call_first_party(session)
     location = url_for(".retrieve", session_id=session.session_uuid)
     return jsonify(session_json(session, session.created)), 201, {"Location": location}
 

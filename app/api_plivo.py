@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.auth import basic_auth
-from app.extensions import store
+from app.extensions import call_first_party, store
 from app.plivo_format import session_object
 from app.requests import body, query
 from routing import sessions
@@ -39,6 +39,7 @@ def _body_for(session_uuid: str) -> dict[str, Any]:
 @basic_auth
 def create() -> ResponseReturnValue:
     session = sessions.open_session(store(), g.tenant.auth_id, body(), now_us())
+    call_first_party(session)
     return reply({"session_uuid": session.session_uuid, "virtual_number": session.virtual_number,
                   "message": "Session created", "session": session_object(session, session.created)})
 

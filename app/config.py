@@ -26,6 +26,9 @@ def from_environment() -> dict[str, Any]:
         "MASQ_PUBLIC_URL": os.environ.get("MASQ_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
         "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", ""),
         "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
+        # Where the Twilio REST client sends its requests instead of https://api.twilio.com (a loopback fake in
+        # tests, or an egress proxy); empty for Twilio itself.
+        "TWILIO_API_BASE_URL": os.environ.get("TWILIO_API_BASE_URL", "").rstrip("/"),
         # Development only: accept carrier webhooks without a valid X-Twilio-Signature.
         "MASQ_SKIP_TWILIO_SIGNATURE": _flag("MASQ_SKIP_TWILIO_SIGNATURE"),
         "MASQ_ALLOW_PRIVATE_CALLBACKS": _flag("MASQ_ALLOW_PRIVATE_CALLBACKS"),

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from app.errors import error_response
 from app.extensions import store
 from app.twilio_signature import twilio_signed
-from routing import call_state, callflow, twiml
+from routing import call_state, callflow, callout, twiml
 from routing.call_state import DialOutcome, LegStatus, RecordingStatus, as_int, carrier_time
 from routing.clock import now_us
 from routing.errors import InvalidInput, RoutingError
@@ -51,6 +51,19 @@ def inbound() -> Response:
     form = request.form
     call = callflow.incoming_call(form.get("CallSid", ""), form.get("From", ""), form.get("To", ""))
     return as_twiml(twiml.answer(callflow.identify_caller(store(), call, now_us()), links()))
+
+
+@bp.post("/outbound-answer")
+@twilio_signed
+def outbound_answer() -> Response:
+    """The first party answered masq's call: bridge them as if they had called (From is the virtual number)."""
+    auth_id, session_uuid = request.args.get("t", ""), request.args.get("s", "")
+    if not AUTH_ID.fullmatch(auth_id) or not callflow.TOKEN.fullmatch(session_uuid):
+        raise InvalidInput("s", "this step's URL does not name a session")
+    form = request.form
+    call = callflow.incoming_call(form.get("CallSid", ""), form.get("To", ""), form.get("From", ""))
+    decision = callout.answer(store(), auth_id, session_uuid, call, now_us())
+    return as_twiml(twiml.apology() if isinstance(decision, callflow.HangUp) else twiml.answer(decision, links()))
 
 
 @bp.post("/pin-check")

@@ -123,17 +123,18 @@ def identify_caller(store: Store, call: IncomingCall, now: int) -> Decision:
         return Refuse("no-session")
     result = store.run(call_scripts.INBOUND, auth_id, now, plivo_time(now), call.virtual_number, call.caller,
                        call.call_sid)
-    return _decision(auth_id, call.call_sid, result, answered=False)
+    return decision_from(auth_id, call.call_sid, result, answered=False)
 
 
 def check_pin(store: Store, auth_id: str, call_sid: str, digits: str, now: int) -> Decision:
     """Decide what the PIN a caller entered does: bridge as that party, ask again, or give up."""
     digits = "".join(ch for ch in digits if ch.isdigit())
     result = store.run(call_scripts.PIN_CHECK, auth_id, now, plivo_time(now), call_sid, digits)
-    return _decision(auth_id, call_sid, result, answered=True)
+    return decision_from(auth_id, call_sid, result, answered=True)
 
 
-def _decision(auth_id: str, call_sid: str, result: list[str], answered: bool) -> Decision:
+def decision_from(auth_id: str, call_sid: str, result: list[str], answered: bool) -> Decision:
+    """Return the decision a call script's reply stands for (`answered`: masq already answered the call)."""
     kind = result[0]
     if kind == "refuse":
         return HangUp() if answered else Refuse(result[1])

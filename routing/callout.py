@@ -1,0 +1,85 @@
+"""masq calls a session's first party (`initiate_call_to_first_party`) and, once they answer, bridges the second.
+
+The call goes out from the virtual number. When the first party answers, the carrier asks masq's
+`/voice/outbound-answer` step what to do, and masq decides as if the first party had called the virtual
+number: the same `<Dial>` rules, interaction and events as an inbound call (`call_scripts.INBOUND`), only
+for the session the call was placed for, and with the first party's leg answered from that moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from routing import call_scripts, callflow
+from routing.call_lua import LIBRARY
+from routing.callflow import TOKEN, Decision, IncomingCall
+from routing.clock import plivo_time
+from routing.session import ACTIVE, Session
+from routing.store import Store
+
+ANSWER_STEP = "outbound-answer"
+
+# ARGV: T, NOW, stamp, virtual number, first party, CallSid, the session the call was placed for.
+# The inbound step runs unchanged inside a function, so that checking the session before it and recording
+# the first party's answer after it happen in the same atomic script.
+ANSWER = LIBRARY + r"""
+local inbound = function()
+""" + call_scripts.INBOUND + r"""
+end
+if redis.call('HGET', T .. '$route' .. ARGV[4], '*') ~= ARGV[7] then return {'refuse', 'not-this-session'} end
+local result = inbound()
+local I = load(ikey(ARGV[6]))
+-- The carrier asks only once the first party has picked up: their leg is answered now, whatever is played.
+if result[1] == 'bridge' and (I.a_answered or '') == '' then
+  I.a_answered = NOW
+  redis.call('HSET', ikey(ARGV[6]), 'a_answered', NOW)
+  emit(I, 'SessionFirstPartyAnswer', ARGV[6], {})
+end
+return result
+"""
+
+
+@dataclass(frozen=True)
+class CallOut:
+    """The call to place: to the first party, from the virtual number, answered at `url`, ringing `timeout` s."""
+
+    to: str
+    from_: str
+    url: str
+    timeout: int
+
+
+def call_out(session: Session, base_url: str, now: int) -> CallOut | None:
+    """Return the call to place to the session's first party, or None when there is nothing to call for.
+
+    Nothing is called for once the session has ended, when it did not ask for the call, or while it has no
+    second party to bridge to.
+    """
+    if session.status(now) != ACTIVE or not session.initiate_call_to_first_party or not session.second_party:
+        return None
+    return CallOut(
+        to=session.first_party,
+        from_=session.virtual_number,
+        url=answer_url(base_url, session.auth_id, session.session_uuid),
+        timeout=session.ring_timeout,
+    )
+
+
+def answer_url(base_url: str, auth_id: str, session_uuid: str) -> str:
+    """Return the URL the carrier requests when the first party answers."""
+    if not TOKEN.fullmatch(auth_id) or not TOKEN.fullmatch(session_uuid):
+        raise ValueError("only [A-Za-z0-9_-] tokens go into carrier URLs")
+    return f"{base_url.rstrip('/')}/voice/{ANSWER_STEP}?{urlencode({'t': auth_id, 's': session_uuid})}"
+
+
+def answer(store: Store, auth_id: str, session_uuid: str, call: IncomingCall, now: int) -> Decision:
+    """Decide what the first party hears on answering: the inbound decision, for session `session_uuid` only.
+
+    `call` is the answered call with caller and DID the other way round from the carrier's fields: the
+    caller is the first party (the carrier's To), the DID the virtual number (its From). The call is already
+    answered, so a refusal (the DID now routes to another session, or to none) is a hang-up.
+    """
+    result = store.run(ANSWER, auth_id, now, plivo_time(now), call.virtual_number, call.caller, call.call_sid,
+                       session_uuid)
+    return callflow.decision_from(auth_id, call.call_sid, result, answered=True)

@@ -1,0 +1,85 @@
+"""A loopback stand-in for Twilio's REST API: it records each call created and answers as Twilio does."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+CALLS = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls\.json")
+
+
+@dataclass(frozen=True)
+class CreatedCall:
+    """One `POST …/Calls.json` as the fake saw it: the account in the path, the Basic credentials, the form."""
+
+    account_sid: str
+    credentials: tuple[str, str]
+    fields: dict[str, str]
+    sid: str
+
+
+@dataclass
+class FakeTwilio:
+    """Twilio's Calls resource on a loopback port; set `status` to make it fail (500, 400…)."""
+
+    status: int = 201
+    calls: list[CreatedCall] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the base URL to give the Twilio client instead of https://api.twilio.com."""
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeTwilio:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                fields = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+                found = CALLS.fullmatch(self.path)
+                if found is None:
+                    return self._json(404, {"code": 20404, "message": "The requested resource was not found",
+                                            "status": 404})
+                if fake.status >= 400:
+                    return self._json(fake.status, {"code": 20500, "message": "Internal Server Error",
+                                                    "more_info": "https://www.twilio.com/docs/errors/20500",
+                                                    "status": fake.status})
+                user, _, password = base64.b64decode(self.headers.get("Authorization", "")[6:]).decode().partition(":")
+                sid = "CA" + uuid.uuid4().hex
+                fake.calls.append(CreatedCall(found[1], (user, password), fields, sid))
+                self._json(201, {
+                    "sid": sid, "account_sid": found[1], "to": fields.get("To"), "from": fields.get("From"),
+                    "status": "queued", "direction": "outbound-api", "api_version": "2010-04-01",
+                    "uri": f"/2010-04-01/Accounts/{found[1]}/Calls/{sid}.json",
+                })
+
+            def _json(self, status: int, payload: dict[str, object]) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

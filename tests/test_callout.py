@@ -1,0 +1,371 @@
+"""masq calls the first party (`initiate_call_to_first_party`): the job, the answer step and the enqueue."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import fakeredis
+import pytest
+import redis
+import requests
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from twilio.base.exceptions import TwilioRestException
+from werkzeug.serving import make_server
+
+from app import create_app
+from routing import callout, sessions
+from routing.clock import US, now_us
+from routing.interactions import outbox, read_calls
+from routing.session import Session
+from tests.conftest import _free_port, make_tenant
+from tests.fake_twilio import FakeTwilio
+from tests.twilio_helpers import ACCOUNT_SID, PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
+from workers.outbound import call_first_party
+
+FIRST, SECOND = "+14155551234", "+14155554321"
+CALL_OUT = {"first_party": FIRST, "second_party": SECOND, "initiate_call_to_first_party": True}
+# What tells one call from another in an event; the rest must be the same for a call-out and a call-in.
+PER_CALL = ("EventTimestamp", "SessionUUID", "CallUUID", "VirtualNumber", "Duration", "RecordingStartTime",
+            "RecordingEndTime", "RecordingUUID")
+
+
+def open_session(store, tenant, **fields):
+    return sessions.open_session(store, tenant.auth_id, {**CALL_OUT, **fields}, now_us())
+
+
+def answer_fields(session: Session, call_sid: str | None = None) -> dict[str, str]:
+    """Return the fields Twilio posts when the first party answers masq's call: From is the virtual number."""
+    return {
+        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": call_sid or new_sid(),
+        "CallStatus": "in-progress", "Direction": "outbound-api", "From": session.virtual_number,
+        "Caller": session.virtual_number, "To": session.first_party, "Called": session.first_party,
+    }
+
+
+def answer(client, session, session_uuid=None, call_sid=None, **kwargs):
+    url = callout.answer_url(PUBLIC, session.auth_id, session_uuid or session.session_uuid)
+    return post(client, url, answer_fields(session, call_sid), **kwargs)
+
+
+def event_names(store, tenant):
+    return [event["EventName"] for event in outbox(store, tenant.auth_id)]
+
+
+# -- what to call: a pure function ------------------------------------------------------------------------
+def a_session(**fields) -> Session:
+    now = now_us()
+    base = dict(session_uuid="2b4c1a0e-0000-4000-8000-000000000001", auth_id="MA0123456789ABCDEFGH",
+                first_party=FIRST, second_party=SECOND, virtual_number="+14155550100", created=now, modified=now,
+                expiry=now + 600 * US, initiate_call_to_first_party=True, ring_timeout=45)
+    return Session(**{**base, **fields})
+
+
+def test_the_call_rings_the_first_party_from_the_virtual_number_for_the_ring_timeout():
+    plan = callout.call_out(a_session(), "https://masq.example.com/", now_us())
+    assert plan == callout.CallOut(
+        to=FIRST, from_="+14155550100", timeout=45,
+        url="https://masq.example.com/voice/outbound-answer?t=MA0123456789ABCDEFGH"
+            "&s=2b4c1a0e-0000-4000-8000-000000000001")
+
+
+@pytest.mark.parametrize("fields", [{"expiry": now_us() - US}, {"initiate_call_to_first_party": False},
+                                    {"second_party": ""}], ids=["ended", "not-asked", "single-party"])
+def test_nothing_is_called_for_when_the_session_ended_did_not_ask_or_has_no_one_to_bridge(fields):
+    assert callout.call_out(a_session(**fields), PUBLIC, now_us()) is None
+
+
+def test_carrier_urls_carry_only_url_safe_tokens():
+    with pytest.raises(ValueError):
+        callout.answer_url(PUBLIC, "MA0123456789ABCDEFGH", "a uuid?&t=x")
+
+
+# -- the job, against a loopback Twilio, on the real Redis ---------------------------------------------------
+@pytest.fixture
+def fake_twilio():
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def job_environment(monkeypatch, redis_url, real_store, fake_twilio):
+    """The environment a worker runs the job in: this test's Redis prefix, Twilio on loopback."""
+    for name, value in {"REDIS_URL": redis_url, "QUEUE_REDIS_URL": redis_url,
+                        "MASQ_KEY_PREFIX": real_store.keys.prefix, "MASQ_PUBLIC_URL": PUBLIC,
+                        "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TOKEN,
+                        "TWILIO_API_BASE_URL": fake_twilio.url}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("TWILIO_EDGE", "TWILIO_REGION", "MASQ_SKIP_TWILIO_SIGNATURE"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def real_tenant(real_store):
+    return make_tenant(real_store)
+
+
+def test_the_job_asks_twilio_to_call_the_first_party_from_the_virtual_number(job_environment, fake_twilio,
+                                                                              real_store, real_tenant):
+    session = open_session(real_store, real_tenant, ring_timeout=45)
+    call_sid = call_first_party(real_tenant.auth_id, session.session_uuid)
+    [placed] = fake_twilio.calls
+    assert (call_sid, placed.account_sid, placed.credentials) == (placed.sid, ACCOUNT_SID, (ACCOUNT_SID, TOKEN))
+    assert placed.fields == {
+        "To": FIRST, "From": session.virtual_number, "Method": "POST", "Timeout": "45",
+        "Url": f"{PUBLIC}/voice/outbound-answer?t={real_tenant.auth_id}&s={session.session_uuid}",
+    }
+    # Until the first party answers, nothing is bridged and nothing is recorded.
+    assert read_calls(real_store, real_tenant.auth_id, session.session_uuid, now_us()).count == 0
+    assert outbox(real_store, real_tenant.auth_id) == []
+
+
+def test_the_job_skips_a_session_that_has_ended_or_is_gone(job_environment, fake_twilio, real_store, real_tenant):
+    session = open_session(real_store, real_tenant)
+    sessions.end_session(real_store, real_tenant.auth_id, session.session_uuid, now_us())
+    assert call_first_party(real_tenant.auth_id, session.session_uuid) == ""
+    assert call_first_party(real_tenant.auth_id, str(uuid.uuid4())) == ""
+    assert fake_twilio.calls == []
+
+
+@pytest.mark.parametrize("status", [500, 503, 400])
+def test_a_carrier_failure_makes_the_job_raise_so_rq_retries_it(job_environment, fake_twilio, real_store,
+                                                                real_tenant, status):
+    session = open_session(real_store, real_tenant)
+    fake_twilio.status = status
+    with pytest.raises(TwilioRestException) as raised:
+        call_first_party(real_tenant.auth_id, session.session_uuid)
+    assert raised.value.status == status
+
+
+# -- the answer step ---------------------------------------------------------------------------------------
+@pytest.fixture
+def queue(store):
+    """The `masq` queue on the test's fakeredis server, never worked: tests look at what was enqueued."""
+    server = store.redis.connection_pool.connection_kwargs["server"]
+    return Queue("masq", connection=fakeredis.FakeRedis(server=server))
+
+
+@pytest.fixture
+def app(store, queue):
+    return create_app({"STORE": store, "QUEUE": queue, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC,
+                       "TWILIO_AUTH_TOKEN": TOKEN})
+
+
+def test_the_first_party_answering_is_bridged_to_the_second_party_with_the_inbound_rules(client, store, tenant):
+    session = open_session(store, tenant, record=True, ring_timeout=45, call_time_limit=600,
+                           second_party_play_url="https://cdn.example.com/second.mp3")
+    sid = new_sid()
+    root = xml(answer(client, session, call_sid=sid))
+    assert verbs(root) == ["Dial"]
+    dial, number = root.find("Dial"), root.find("Dial/Number")
+    steps = f"?t={tenant.auth_id}&c={sid}"
+    assert (dial.get("callerId"), dial.get("timeout"), dial.get("timeLimit")) == (session.virtual_number, "45", "600")
+    assert dial.get("record") == "record-from-answer-dual"
+    assert dial.get("action") == f"{PUBLIC}/voice/dial-complete{steps}"
+    assert dial.get("answerOnBridge") is None  # the first party has already answered
+    assert number.text == SECOND
+    assert number.get("statusCallback") == f"{PUBLIC}/voice/leg-status{steps}#rc=3&rp=all"
+    assert number.get("statusCallbackEvent") == "initiated ringing answered completed"
+    assert number.get("url") == f"{PUBLIC}/voice/whisper{steps}"
+
+
+def test_the_first_party_hears_their_play_url_before_the_dial(client, store, tenant):
+    session = open_session(store, tenant, first_party_play_url="https://cdn.example.com/first.mp3")
+    root = xml(answer(client, session))
+    assert [(v.tag, v.text) for v in root][0] == ("Play", "https://cdn.example.com/first.mp3")
+    assert root.find("Dial/Number").text == SECOND
+
+
+def test_the_first_party_is_answered_at_once_and_counted_as_the_caller(client, store, tenant):
+    session = open_session(store, tenant)
+    sid = new_sid()
+    leg_status = xml(answer(client, session, call_sid=sid)).find("Dial/Number").get("statusCallback")
+    [event] = outbox(store, tenant.auth_id)
+    assert (event["EventName"], event["CallUUID"], event["From"], event["To"], event["VirtualNumber"]) == (
+        "SessionFirstPartyAnswer", sid, FIRST, SECOND, session.virtual_number)
+    calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
+    [interaction] = calls.interactions
+    assert (calls.count, calls.in_call(now_us())) == (1, True)
+    assert (interaction.call_sid, interaction.caller_party, interaction.callee, interaction.a_status) == (
+        sid, "first", SECOND, "in-progress")
+    for status in ("ringing", "in-progress"):
+        post(client, leg_status, {"CallSid": new_sid(), "ParentCallSid": sid, "CallStatus": status})
+    assert event_names(store, tenant) == ["SessionFirstPartyAnswer", "SessionSecondPartyRing",
+                                          "SessionSecondPartyAnswer"]
+
+
+def finish_call(client, root, sid):
+    """Play the carrier's part to the end of the bridge: the dialled leg's statuses, the recording, the dial."""
+    dial = root.find("Dial")
+    leg, recording = new_sid(), new_sid("RE")
+    leg_status, recording_status = dial.find("Number").get("statusCallback"), dial.get("recordingStatusCallback")
+    for url, status in [(leg_status, "initiated"), (leg_status, "ringing"), (leg_status, "in-progress"),
+                        (recording_status, "in-progress"), (leg_status, "completed"), (recording_status, "completed")]:
+        if url == leg_status:
+            post(client, url, {"CallSid": leg, "ParentCallSid": sid, "CallStatus": status, "CallDuration": "70"})
+        else:
+            post(client, url, {"CallSid": sid, "RecordingSid": recording, "RecordingStatus": status,
+                               "RecordingUrl": "https://api.twilio.com/rec", "RecordingDuration": "69"})
+    post(client, dial.get("action"), {"CallSid": sid, "DialCallStatus": "completed", "DialCallSid": leg,
+                                      "DialCallDuration": "70", "DialBridged": "true"})
+
+
+def test_a_call_out_is_recorded_exactly_as_a_call_in_from_the_first_party(client, store, tenant):
+    fields = {"record": True, "first_party_play_url": "https://cdn.example.com/first.mp3"}
+    out_session, in_session = open_session(store, tenant, **fields), open_session(store, tenant, **fields)
+    out_sid, in_sid = new_sid(), new_sid()
+    finish_call(client, xml(answer(client, out_session, call_sid=out_sid)), out_sid)
+    finish_call(client, xml(call(client, FIRST, in_session.virtual_number, in_sid)), in_sid)
+
+    def events(session):
+        return [{k: v for k, v in e.items() if k not in PER_CALL} for e in outbox(store, tenant.auth_id)
+                if e["SessionUUID"] == session.session_uuid]
+
+    def interaction(session):
+        calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
+        [one] = calls.interactions
+        return (calls.count, calls.billed, calls.amount, one.caller, one.caller_party, one.callee, one.state,
+                one.a_status, one.b_status, one.billed, one.recording_status)
+
+    assert events(out_session) == events(in_session)
+    assert [e["EventName"] for e in events(out_session)] == [
+        "SessionFirstPartyAnswer", "SessionSecondPartyRing", "SessionSecondPartyAnswer", "SessionRecordingInitiated",
+        "SessionSecondPartyHangup", "SessionRecordingCompleted", "SessionFirstPartyHangup", "SessionPartiesHangup"]
+    assert interaction(out_session) == interaction(in_session)
+
+
+def test_an_answer_for_another_session_is_refused_politely_and_changes_nothing(client, store, tenant):
+    session, other = open_session(store, tenant), open_session(store, tenant)
+    for wrong in (other.session_uuid, str(uuid.uuid4())):
+        root = xml(answer(client, session, session_uuid=wrong))
+        assert verbs(root) == ["Say", "Hangup"]
+    for each in (session, other):
+        assert read_calls(store, tenant.auth_id, each.session_uuid, now_us()).count == 0
+    assert outbox(store, tenant.auth_id) == []
+
+
+def test_an_answer_after_the_session_ended_is_refused_politely(client, store, tenant):
+    session = open_session(store, tenant)
+    sessions.end_session(store, tenant.auth_id, session.session_uuid, now_us())
+    assert verbs(xml(answer(client, session))) == ["Say", "Hangup"]
+    assert outbox(store, tenant.auth_id) == []
+
+
+def test_an_answer_while_another_call_holds_the_session_is_refused_politely(client, store, tenant):
+    session = open_session(store, tenant)
+    call(client, SECOND, session.virtual_number)
+    assert verbs(xml(answer(client, session))) == ["Say", "Hangup"]
+    assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).count == 1
+
+
+def test_an_answer_step_url_that_names_no_session_gets_an_apology(client, store, tenant):
+    session = open_session(store, tenant)
+    url = f"{PUBLIC}/voice/outbound-answer?t={tenant.auth_id}&s=not%20a%20session"
+    assert verbs(xml(post(client, url, answer_fields(session)))) == ["Say", "Hangup"]
+
+
+def test_an_unsigned_answer_is_refused_and_changes_nothing(client, store, tenant):
+    session = open_session(store, tenant)
+    assert answer(client, session, token="another-token").status_code == 403
+    assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).count == 0
+
+
+# -- the enqueue -------------------------------------------------------------------------------------------
+def test_a_plivo_session_that_asks_for_it_enqueues_one_call_to_its_first_party(client, queue, tenant):
+    response = client.post(tenant.plivo_base, json=CALL_OUT, auth=tenant.basic)
+    assert response.status_code == 200, response.get_json()
+    [job] = queue.get_jobs()
+    assert (job.func_name, job.args, job.kwargs) == (
+        "workers.outbound.call_first_party", (tenant.auth_id, response.get_json()["session_uuid"]), {})
+    assert (job.retries_left, job.retry_intervals) == (3, [5, 15, 30])
+
+
+@pytest.mark.parametrize("asked", [{}, {"initiate_call_to_first_party": False}])
+def test_a_plivo_session_that_does_not_ask_enqueues_nothing(client, queue, tenant, asked):
+    response = client.post(tenant.plivo_base, json={"first_party": FIRST, "second_party": SECOND, **asked},
+                           auth=tenant.basic)
+    assert response.status_code == 200
+    assert queue.get_jobs() == []
+
+
+def test_a_cloudtalk_session_enqueues_nothing(client, queue, tenant):
+    response = client.post("/v1/sessions", json={"driver_phone": FIRST, "customer_phone": SECOND},
+                           headers={"X-API-Key": tenant.api_key})
+    assert response.status_code == 201
+    assert queue.get_jobs() == []
+
+
+# -- end to end: the API, a real RQ worker, the loopback Twilio, the answer ------------------------------------
+@pytest.fixture
+def rq_queue(redis_url):
+    """A queue of its own on the real Redis; afterwards only its keys and its jobs' keys are deleted."""
+    connection = redis.Redis.from_url(redis_url)
+    queue = Queue(f"masqtest-{uuid.uuid4().hex[:12]}", connection=connection)
+    yield queue
+    registries = (queue.finished_job_registry, queue.failed_job_registry, queue.scheduled_job_registry,
+                  queue.started_job_registry, queue.deferred_job_registry, queue.canceled_job_registry)
+    job_ids = set(queue.get_job_ids()).union(*(registry.get_job_ids() for registry in registries))
+    for job_id in job_ids:
+        for key in connection.scan_iter(match=f"rq:*{job_id}*"):
+            connection.delete(key)
+    for key in connection.scan_iter(match=f"rq:*{queue.name}*"):
+        connection.delete(key)
+    connection.srem("rq:queues", queue.key)
+    connection.close()
+
+
+@pytest.fixture
+def masq_server(real_store, rq_queue, job_environment):
+    """masq over real HTTP on loopback, enqueueing on `rq_queue`; the job's environment points at it too."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    job_environment.setenv("MASQ_PUBLIC_URL", base)
+    app = create_app({"STORE": real_store, "QUEUE": rq_queue, "MASQ_PUBLIC_URL": base, "TWILIO_AUTH_TOKEN": TOKEN})
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    yield base
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def work(queue):
+    """Run the queue's jobs in this process, as `masq worker` does; the worker's key goes with the queue's."""
+    SimpleWorker([queue], connection=queue.connection, name=f"{queue.name}-worker").work(burst=True)
+
+
+def test_a_session_opened_through_the_api_rings_its_first_party_and_bridges_on_answer(
+        masq_server, rq_queue, fake_twilio, real_store, real_tenant):
+    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=CALL_OUT, auth=real_tenant.basic,
+                            timeout=5)
+    assert created.status_code == 200, created.text
+    session = sessions.get_session(real_store, real_tenant.auth_id, created.json()["session_uuid"])
+    work(rq_queue)
+    [placed] = fake_twilio.calls
+    assert (placed.fields["To"], placed.fields["From"]) == (FIRST, session.virtual_number)
+    [job_id] = rq_queue.finished_job_registry.get_job_ids()
+    assert Job.fetch(job_id, connection=rq_queue.connection).return_value() == placed.sid
+
+    fields = answer_fields(session, placed.sid)
+    answered = requests.post(placed.fields["Url"], data=fields,
+                             headers={"X-Twilio-Signature": sign(placed.fields["Url"], fields)}, timeout=5)
+    assert answered.status_code == 200, answered.text
+    assert "<Number" in answered.text and f">{SECOND}</Number>" in answered.text
+    assert f'callerId="{session.virtual_number}"' in answered.text
+    assert event_names(real_store, real_tenant) == ["SessionFirstPartyAnswer"]
+
+
+def test_a_carrier_failure_leaves_the_job_waiting_for_its_next_try(masq_server, rq_queue, fake_twilio, real_store,
+                                                                    real_tenant):
+    fake_twilio.status = 500
+    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=CALL_OUT, auth=real_tenant.basic,
+                            timeout=5)
+    assert created.status_code == 200, created.text
+    work(rq_queue)
+    [job_id] = rq_queue.scheduled_job_registry.get_job_ids()
+    job = Job.fetch(job_id, connection=rq_queue.connection)
+    assert (job.get_status(), job.retries_left) == ("scheduled", 2)
+    assert fake_twilio.calls == []
