@@ -15,7 +15,7 @@ import redis
 from app.cli_dids import did
 from app.cli_redis import redis as redis_group
 from app.cli_simulate import simulate
-from app.cli_support import fail
+from app.cli_support import dev_twilio_token, fail
 from app.cli_tenants import tenant
 from app.cli_worker import callbacks, worker
 from routing.embedded import EmbeddedRedisError
@@ -28,7 +28,9 @@ First steps, in another shell:
   {masq} did add AUTH_ID +14155550100
   curl -u AUTH_ID:AUTH_TOKEN -H 'Content-Type: application/json' \\
        -d '{{"first_party": "+14155551234", "second_party": "+14155554321"}}' \\
-       {base}/v1/Account/AUTH_ID/Masking/Session/"""
+       {base}/v1/Account/AUTH_ID/Masking/Session/
+Then call the session's virtual number as its first party, with no phone:
+  {masq} simulate call --from +14155551234 --to VIRTUAL_NUMBER"""
 
 
 class MasqGroup(click.Group):
@@ -67,6 +69,7 @@ def serve(host: str, port: int, with_worker: bool) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
     overrides = {} if os.environ.get("MASQ_PUBLIC_URL") else {"MASQ_PUBLIC_URL": base}
+    overrides["TWILIO_AUTH_TOKEN"] = dev_twilio_token(from_environment(), create=True)
     app = create_app(overrides)
     child = None
     if with_worker:  # the worker uses the very Redis the app uses, embedded or not

@@ -6,6 +6,7 @@ import click
 import requests
 
 from app import config
+from app.cli_support import dev_twilio_token
 from app.simulator import CallPlan, Carrier, CarrierError
 
 
@@ -25,13 +26,15 @@ def simulate() -> None:
               help="Seconds the bridged call lasts.")
 @click.option("--replay", is_flag=True, help="Send every callback twice, as a carrier retry would.")
 @click.option("--url", default=None, help="masq's public URL [default: MASQ_PUBLIC_URL].")
-@click.option("--auth-token", default=None, help="The token to sign with [default: TWILIO_AUTH_TOKEN].")
+@click.option("--auth-token", default=None,
+              help="The token to sign with [default: TWILIO_AUTH_TOKEN, else the one `masq serve` made].")
 def call(caller: str, virtual_number: str, digits: tuple[str, ...], outcome: str, talk_seconds: int,
          replay: bool, url: str | None, auth_token: str | None) -> None:
     """Call a virtual number and follow masq's TwiML to the end, printing each step."""
     settings = config.from_environment()
     carrier = Carrier(url or settings["MASQ_PUBLIC_URL"],
-                      auth_token if auth_token is not None else settings["TWILIO_AUTH_TOKEN"], echo=click.echo)
+                      auth_token if auth_token is not None else dev_twilio_token(settings, create=False),
+                      echo=click.echo)
     plan = CallPlan(caller, virtual_number, digits, outcome, talk_seconds, replay)
     try:
         result = carrier.call(plan)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from typing import Any
 
 import click
@@ -18,6 +20,24 @@ def open_store() -> Store:
     store = Store.connect(extensions.redis_url(config), config["MASQ_KEY_PREFIX"])
     click.get_current_context().call_on_close(store.redis.close)
     return store
+
+
+def dev_twilio_token(config: dict[str, Any], create: bool) -> str:
+    """Return TWILIO_AUTH_TOKEN, or for development the token kept in MASQ_DATA_DIR (made on first use).
+
+    `masq serve` and `masq simulate call` share it, so a simulated call is signed and checked with no set-up.
+    """
+    if config.get("TWILIO_AUTH_TOKEN"):
+        return str(config["TWILIO_AUTH_TOKEN"])
+    path = os.path.join(config["MASQ_DATA_DIR"], "dev-twilio-auth-token")
+    if not os.path.exists(path) and create:
+        os.makedirs(config["MASQ_DATA_DIR"], exist_ok=True)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(secrets.token_hex(20))
+    if not os.path.exists(path):
+        return ""
+    with open(path) as file:
+        return file.read().strip()
 
 
 def emit(payload: Any) -> None:
