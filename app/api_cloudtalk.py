@@ -1,4 +1,4 @@
-"""The CloudTalk-style dialect: `/v1/sessions` and `/v1/did/assignments`, JSON in and out, `X-API-Key` auth."""
+"""The CloudTalk-style dialect: `/v1/sessions` and `/v1/did/…`, JSON in and out, `X-API-Key` auth."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.auth import api_key_auth
+from app.capacity_format import days_of, pool_stats_json
 from app.cloudtalk_format import assignment_json, create_request, dialect_names, session_json
 from app.extensions import call_first_party, store
 from app.requests import body, query
-from routing import numbers, sessions
+from routing import capacity, numbers, sessions
 from routing.clock import now_us
 from routing.errors import InvalidInput
 
@@ -67,3 +68,12 @@ def did_assignments() -> ResponseReturnValue:
     no_parameters({name: value for name, value in params.items() if name not in ASSIGNMENT_PARAMETERS})
     held = numbers.assignments(store(), g.tenant.auth_id, params.get("status"), params.get("on"))
     return jsonify({"assignments": [assignment_json(a) for a in held]})
+
+
+@bp.get("/did/pool", strict_slashes=False)
+@api_key_auth
+def did_pool() -> ResponseReturnValue:
+    params = query()
+    no_parameters({name: value for name, value in params.items() if name != "days"})
+    stats = capacity.pool_stats(store(), g.tenant.auth_id, now_us(), days_of(params))
+    return jsonify(pool_stats_json(stats))

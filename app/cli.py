@@ -13,6 +13,7 @@ import click
 import redis
 
 from app.cli_dids import did
+from app.cli_pool import pool
 from app.cli_redis import redis as redis_group
 from app.cli_simulate import simulate
 from app.cli_support import dev_twilio_token, fail
@@ -96,6 +97,7 @@ def _command_name() -> str:
 
 cli.add_command(tenant)
 cli.add_command(did)
+cli.add_command(pool)
 cli.add_command(redis_group)
 cli.add_command(simulate)
 cli.add_command(worker)

@@ -17,6 +17,8 @@ NUMBERS = ":numbers"
 FREE = ":free:"
 COUNTRIES = ":countries"
 COOLING = ":cooling"
+SUSPENDED = ":suspended"
+CAPACITY = ":capacity:"
 ROUTE = ":route:"
 SESSION = ":s:"
 CREATED = ":created"
@@ -31,6 +33,7 @@ SEEN = ":seen:"
 EVENT_RETRIES = ":event-retries"
 EVENT_FAILURES = ":event-failures"
 DEAD_LETTERS = ":dead-letters"
+RATE_LIMIT = ":rate-limit"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ class Keys:
         """Sorted set: DIDs resting after release, scored by the µs they become free."""
         return f"{self.tenant_base(auth_id)}{COOLING}"
 
+    def suspended(self, auth_id: str) -> str:
+        """Set: the tenant's suspended DIDs, so that counting them never reads the pool."""
+        return f"{self.tenant_base(auth_id)}{SUSPENDED}"
+
     def route(self, auth_id: str, number: str) -> str:
         """Hash: who a call to `number` reaches; field `*` is the DID's dedicated session.
 
@@ -103,6 +110,14 @@ class Keys:
     def assignment_seq(self, auth_id: str) -> str:
         """Counter: the last assignment id."""
         return f"{self.tenant_base(auth_id)}{ASSIGNMENT_SEQ}"
+
+    def capacity(self, auth_id: str, day: int) -> str:
+        """Hash with a TTL: one UTC day's pool figures by hour (`opened:15`, `peak:15`, …); `day` counts from 1970.
+
+        Fields are `name:hour`, hour 0–23: sessions `opened`, the `peak` of sessions open at once, opens refused
+        by an `exhausted` pool, sessions `ended` and their total length `ended_us`.
+        """
+        return f"{self.tenant_base(auth_id)}{CAPACITY}{day}"
 
     # -- calls --------------------------------------------------------------------------------------------
     def call_state(self, auth_id: str, session_uuid: str) -> str:
@@ -137,6 +152,11 @@ class Keys:
     def dead_letters(self, auth_id: str) -> str:
         """Hash: outbox entry id → JSON of an event that could not be delivered (kept until replayed)."""
         return f"{self.tenant_base(auth_id)}{DEAD_LETTERS}"
+
+    # -- the REST APIs ------------------------------------------------------------------------------------
+    def rate_limit(self, auth_id: str) -> str:
+        """String with a TTL: the theoretical arrival time of the tenant's next API request, in µs (GCRA)."""
+        return f"{self.tenant_base(auth_id)}{RATE_LIMIT}"
 
 
 def lua_names() -> dict[str, str]:

@@ -13,11 +13,27 @@ from routing.keys import lua_names
 
 # How long an ended session stays readable (Plivo keeps 90 days of sessions).
 RETENTION_DAYS = 90
+# How long a day's pool figures are kept after their last change: the longest window read (30 days) spans 31 days.
+CAPACITY_DAYS = 32
 
 _PRELUDE = r"""
 local T = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local RETENTION_MS = $retention_ms
+local CAPACITY_MS = $capacity_ms
+
+-- The tenant's pool figures for the hour holding `at` (µs): that UTC day's hash, and the hour's field suffix.
+local function figures(at)
+  local hour = math.floor(at / 3600000000)
+  return T .. '$capacity' .. string.format('%d', math.floor(hour / 24)), ':' .. string.format('%d', hour % 24)
+end
+
+-- Add `by` to the figure `name` of the hour holding `at`.
+local function tally(at, name, by)
+  local k, h = figures(at)
+  redis.call('HINCRBY', k, name .. h, string.format('%.0f', by))
+  redis.call('PEXPIRE', k, CAPACITY_MS)
+end
 
 -- Put an idle, active DID back in its country's free set.
 local function free_number(num)
@@ -34,7 +50,14 @@ local function release(member, at)
   local uuid = string.sub(member, 1, a - 1)
   local num = string.sub(member, a + 1, b - 1)
   local cool = tonumber(string.sub(member, b + 1))
-  redis.call('ZREM', T .. '$expiry', member)
+  if redis.call('ZREM', T .. '$expiry', member) == 1 then
+    -- The session's length, for the pool's figures; `created` is read as written (cjson would round it).
+    local created = tonumber(string.match(redis.call('GET', T .. '$session' .. uuid) or '', '"created":(%d+)'))
+    if created then
+      tally(at, 'ended', 1)
+      tally(at, 'ended_us', at - created)
+    end
+  end
   -- An ended session stays readable for the retention period, then Redis forgets it.
   redis.call('PEXPIRE', T .. '$session' .. uuid, math.max(1, math.floor((at - NOW) / 1000) + RETENTION_MS))
   local nk = T .. '$number' .. num
@@ -144,13 +167,19 @@ else
     end
   end
 end
-if not num then return {'err', 'exhausted'} end
+if not num then
+  tally(NOW, 'exhausted', 1)
+  return {'err', 'exhausted'}
+end
 redis.call('HSET', T .. '$number' .. num, 'session', uuid)
 redis.call('HSET', T .. '$route' .. num, '*', uuid)
 local body = string.gsub(blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)
 redis.call('SET', T .. '$session' .. uuid, body)
 redis.call('ZADD', T .. '$expiry', expiry, uuid .. '|' .. num .. '|' .. cool)
 redis.call('ZADD', T .. '$created', created, uuid)
+tally(NOW, 'opened', 1)
+local open, k, h = redis.call('ZCOUNT', T .. '$expiry', '(' .. ARGV[2], '+inf'), figures(NOW)
+if open > tonumber(redis.call('HGET', k, 'peak' .. h) or '0') then redis.call('HSET', k, 'peak' .. h, open) end
 return {'ok', num}
 """
 
@@ -196,6 +225,7 @@ local num, status = ARGV[3], ARGV[4]
 local nk = T .. '$number' .. num
 local st = redis.call('HMGET', nk, 'status', 'country')
 if not st[1] then return 'missing' end
+redis.call(status == 'suspended' and 'SADD' or 'SREM', T .. '$suspended', num)
 if st[1] == status then return 'ok' end
 redis.call('HSET', nk, 'status', status)
 if status == 'suspended' then
@@ -217,6 +247,7 @@ if st[1] ~= '' then return 'busy' end
 set_assignment(num, {status = 'released', released_at = NOW})
 redis.call('SREM', T .. '$free' .. st[2], num)
 redis.call('ZREM', T .. '$cooling', num)
+redis.call('SREM', T .. '$suspended', num)
 redis.call('SREM', T .. '$numbers', num)
 redis.call('DEL', nk, T .. '$route' .. num)
 return 'ok'
@@ -225,4 +256,5 @@ return 'ok'
 
 def build(body: str) -> str:
     """Return the full source of a script: the shared prelude, then `body`, names filled in."""
-    return Template(_PRELUDE + body).substitute(lua_names(), retention_ms=RETENTION_DAYS * 86_400_000)
+    return Template(_PRELUDE + body).substitute(lua_names(), retention_ms=RETENTION_DAYS * 86_400_000,
+                                                capacity_ms=CAPACITY_DAYS * 86_400_000)

@@ -1,0 +1,45 @@
+"""A pool's capacity figures as JSON, the same for `GET /v1/did/pool` and `masq pool stats`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from routing.capacity import DEFAULT_DAYS, MAX_DAYS, PoolStats
+from routing.clock import from_us
+from routing.errors import InvalidInput
+
+
+def days_of(params: Mapping[str, str]) -> int:
+    """Return the window asked for with `days` (default 7): a whole number of days from 1 to 30."""
+    text = params.get("days", str(DEFAULT_DAYS)).strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_DAYS:
+        raise InvalidInput("days", f"must be a whole number from 1 to {MAX_DAYS}")
+    return int(text)
+
+
+def hour_time(us: int) -> str:
+    """Format the start of an hour as ISO 8601 with a `Z`: `2026-11-23T15:00:00Z`."""
+    return from_us(us).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pool_stats_json(stats: PoolStats) -> dict[str, Any]:
+    """Return the pool's figures as the API shows them."""
+    average = stats.average_session_seconds
+    return {
+        "size": stats.size,
+        "in_use": stats.in_use,
+        "free": stats.free,
+        "cooling": stats.cooling,
+        "suspended": stats.suspended,
+        "days": stats.days,
+        "since": hour_time(stats.since),
+        "peak_concurrent": [{"hour": hour_time(p.hour), "peak": p.peak} for p in stats.hourly_peaks],
+        "overall_peak": stats.peak,
+        "exhausted": stats.exhausted,
+        "sessions_opened": stats.opened,
+        "sessions_ended": stats.ended,
+        "average_session_seconds": None if average is None else round(average, 1),
+        "recommended_size": stats.recommended_size,
+        "warning": stats.warning,
+    }

@@ -1,0 +1,148 @@
+"""Capacity planning for a tenant's pool: how full it is now, how full it got, and the size it should have.
+
+Nothing here reads the pool or the sessions. The scripts keep one small hash per tenant and UTC day
+(`Keys.capacity`) with figures by hour: sessions opened, the most open at once when one opened, opens refused
+by an exhausted pool, and sessions ended with their total length. Each day's hash expires `CAPACITY_DAYS`
+after its last change. The number of sessions open at the start of an hour with no opening in it comes from
+those counts, walking forward from the start of the window: open then = open now − opened since + ended since.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from routing import scripts
+from routing.clock import US
+from routing.errors import InvalidInput
+from routing.store import Store
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 30
+HOUR = 3600 * US
+HOT_PERCENT = 80  # a peak at this share of the pool or above is a warning
+HEADROOM = 1.5  # recommend this many DIDs per session open at the peak
+_RECLAIM_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class HourPeak:
+    """The most sessions open at once during one UTC hour starting at `hour` (µs)."""
+
+    hour: int
+    peak: int
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A tenant's pool now, and its use over the last `days` (by whole UTC hours from `since`, µs)."""
+
+    size: int
+    in_use: int
+    free: int
+    cooling: int
+    suspended: int
+    days: int
+    since: int
+    hourly_peaks: tuple[HourPeak, ...]
+    peak: int
+    exhausted: int
+    opened: int
+    ended: int
+    average_session_seconds: float | None
+    recommended_size: int
+    warning: str | None
+
+
+def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -> PoolStats:
+    """Return the size and use of the tenant's pool, its hourly peaks over `days`, and the size it should have.
+
+    A suspended DID is counted in `suspended` whatever else it does: it may also carry an open session or
+    cool off.
+    """
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput("days", f"must be a whole number from 1 to {MAX_DAYS}")
+    # End what is due first (bounded, as every allocation does), so that TTL ends are counted and DIDs placed.
+    store.run(scripts.RECLAIM, auth_id, now, _RECLAIM_LIMIT)
+    keys = store.keys
+    last_hour = now // HOUR
+    first_hour = last_hour - days * 24 + 1
+    day_numbers = range(first_hour // 24, last_hour // 24 + 1)
+    countries = sorted(str(c) for c in store.redis.smembers(keys.countries(auth_id)))
+    with store.redis.pipeline() as pipe:
+        pipe.scard(keys.numbers(auth_id))
+        pipe.zcount(keys.open_by_expiry(auth_id), f"({now}", "+inf")
+        pipe.zcard(keys.open_by_expiry(auth_id))
+        pipe.zcard(keys.cooling(auth_id))
+        pipe.scard(keys.suspended(auth_id))
+        for country in countries:
+            pipe.scard(keys.free(auth_id, country))
+        for day in day_numbers:
+            pipe.hgetall(keys.capacity(auth_id, day))
+        size, in_use, unreleased, cooling, suspended, *rest = pipe.execute()
+    free = sum(rest[:len(countries)])
+    hours = _by_hour(day_numbers, rest[len(countries):], first_hour, last_hour)
+    opened, ended = _total(hours, "opened"), _total(hours, "ended")
+    peaks = _hourly_peaks(hours, unreleased - opened + ended, first_hour, last_hour)
+    peak = max((p.peak for p in peaks), default=0)
+    exhausted = _total(hours, "exhausted")
+    recommended = recommended_size(peak, exhausted)
+    return PoolStats(
+        size=size, in_use=in_use, free=free, cooling=cooling, suspended=suspended, days=days,
+        since=first_hour * HOUR, hourly_peaks=peaks, peak=peak, exhausted=exhausted, opened=opened, ended=ended,
+        average_session_seconds=_total(hours, "ended_us") / ended / US if ended else None,
+        recommended_size=recommended, warning=warning(size, peak, exhausted, days, recommended),
+    )
+
+
+def recommended_size(peak: int, exhausted: int) -> int:
+    """Return 1.5 × the peak, rounded up; at least 1 when an open was refused for want of a DID."""
+    return max(math.ceil(peak * HEADROOM), 1 if exhausted else 0)
+
+
+def warning(size: int, peak: int, exhausted: int, days: int, recommended: int) -> str | None:
+    """Return why the pool runs hot, or None when it does not."""
+    reasons = []
+    if exhausted:
+        reasons.append(f"the pool was exhausted {_count(exhausted, 'time')} in the last {_count(days, 'day')}")
+    if peak and peak * 100 >= size * HOT_PERCENT:
+        share = f"{peak * 100 // size} % of the pool's {_count(size, 'DID')}" if size else "more than the pool holds"
+        reasons.append(f"the peak of {_count(peak, 'open session')} is {share}")
+    if not reasons:
+        return None
+    return " and ".join(reasons) + f"; recommended size {recommended}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _by_hour(day_numbers: range, hashes: list[dict[str, str]], first: int, last: int) -> dict[int, dict[str, int]]:
+    """Return the figures of the hours from `first` to `last` (hour numbers since 1970) by hour."""
+    hours: dict[int, dict[str, int]] = defaultdict(dict)
+    for day, figures in zip(day_numbers, hashes, strict=True):
+        for field, value in figures.items():
+            name, _, hour_of_day = field.partition(":")
+            hour = day * 24 + int(hour_of_day)
+            if first <= hour <= last:
+                hours[hour][name] = int(value)
+    return hours
+
+
+def _total(hours: dict[int, dict[str, int]], name: str) -> int:
+    return sum(figures.get(name, 0) for figures in hours.values())
+
+
+def _hourly_peaks(hours: dict[int, dict[str, int]], open_at_start: int, first: int,
+                  last: int) -> tuple[HourPeak, ...]:
+    """Return each hour's peak: the sessions open when it began, or the most when one opened, if more."""
+    peaks = []
+    level = max(open_at_start, 0)
+    for hour in range(first, last + 1):
+        figures = hours.get(hour, {})
+        peak = max(level, figures.get("peak", 0))
+        if peak:
+            peaks.append(HourPeak(hour * HOUR, peak))
+        level = max(level + figures.get("opened", 0) - figures.get("ended", 0), 0)
+    return tuple(peaks)
