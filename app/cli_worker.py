@@ -15,13 +15,13 @@ from routing.clock import iso_time
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty (for scripts and tests).")
 def worker(threads: int, burst: bool) -> None:
     """Run jobs, expire sessions on time and deliver tenant callbacks (the Procfile's worker)."""
-    import logging
-
     from app.config import from_environment
+    from app.logs import configure_logging
     from workers import runner
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    runner.run(from_environment(), threads=threads, burst=burst)
+    config = from_environment()
+    configure_logging(config["MASQ_LOG_LEVEL"])
+    runner.run(config, threads=threads, burst=burst)
 
 
 @click.group()

@@ -37,4 +37,9 @@ def from_environment() -> dict[str, Any]:
         # How long a worker may hold an event silently before another takes it over (a killed worker).
         "MASQ_CALLBACK_CLAIM_IDLE_MS": os.environ.get("MASQ_CALLBACK_CLAIM_IDLE_MS", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MASQ_MAX_BODY_BYTES", str(64 * 1024))),
+        # Requests each tenant may make on the REST APIs per window of seconds (0: no limit); carrier webhooks
+        # are never limited.
+        "MASQ_RATE_LIMIT": int(os.environ.get("MASQ_RATE_LIMIT", "100")),
+        "MASQ_RATE_WINDOW": float(os.environ.get("MASQ_RATE_WINDOW", "1")),
+        "MASQ_LOG_LEVEL": os.environ.get("MASQ_LOG_LEVEL", "INFO").strip().upper(),
     }

@@ -8,6 +8,7 @@ import uuid
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from app.logs import request_ids
 from routing import errors
 
 log = logging.getLogger("masq.http")
@@ -48,9 +49,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        return error_response(status, error.description or error.name)
+        response = error_response(status, error.description or error.name)
+        if "Allow" in (headers := dict(error.get_headers())):  # a 405 must say which methods the path takes
+            response.headers["Allow"] = headers["Allow"]
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, request.path, extra=request_ids())
         return error_response(503, "masq could not finish this request; try again shortly")

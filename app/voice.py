@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.errors import error_response
 from app.extensions import store
+from app.logs import request_ids
 from app.twilio_signature import twilio_signed
 from routing import call_state, callflow, callout, twiml
 from routing.call_state import DialOutcome, LegStatus, RecordingStatus, as_int, carrier_time
@@ -128,7 +129,7 @@ def carrier_fallback(error: Exception) -> Response:
     Status and recording callbacks have no caller: a bad request is a 400, a failure inside masq a 503 so
     that the carrier retries (their URLs ask for retries; replays change nothing).
     """
-    log.exception("voice step %s failed", request.path)
+    log.exception("voice step %s failed", request.path, extra=request_ids())
     if request.endpoint in _CALLBACKS:
         return Response(status=400 if isinstance(error, RoutingError) else 503)
     if request.endpoint == "voice.whisper":

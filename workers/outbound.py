@@ -31,11 +31,13 @@ def call_first_party(auth_id: str, session_uuid: str) -> str:
     config = from_environment()
     plan = planned_call(config, auth_id, session_uuid)
     if plan is None:
-        log.info("session %s no longer calls for a call to its first party; skipped", session_uuid)
+        log.info("session %s no longer calls for a call to its first party; skipped", session_uuid,
+                 extra={"auth_id": auth_id, "session_uuid": session_uuid})
         return ""
     call = twilio_client(config).calls.create(to=plan.to, from_=plan.from_, url=plan.url, method="POST",
                                               timeout=plan.timeout)
-    log.info("called the first party of session %s: %s", session_uuid, call.sid)
+    log.info("called the first party of session %s: %s", session_uuid, call.sid,
+             extra={"auth_id": auth_id, "session_uuid": session_uuid, "call_sid": call.sid})
     return str(call.sid)
 
 

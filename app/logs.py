@@ -1,0 +1,139 @@
+"""Logs as JSON lines on stderr, for the web app and the worker, with one access line per HTTP request.
+
+What is written is chosen field by field: never a request's body or headers. As a safety net the formatter
+also masks anything shaped like a phone number (`+14155****34`) and blanks anything shaped like a credential,
+in the message, the traceback and every extra field.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+
+from routing.phone import mask
+
+# E.164 with its `+` (or `%2B`), and 10 to 15 bare digits as Plivo writes parties; not digits inside an id
+# (a CallSid, a uuid's last group, a decimal) nor part of a longer run (a time in µs).
+PHONE = re.compile(r"(?<![\w+])(?:\+|%2[Bb])[1-9]\d{6,14}(?!\d)|(?<![\w.+%-])[1-9]\d{9,14}(?![\w-]|\.\d)")
+# masq's API keys and auth tokens, and credentials as an Authorization header carries them.
+CREDENTIAL = re.compile(r"\bmk_[A-Za-z0-9]+_[\w-]+|\b(?:Basic|Bearer)\s+[\w+/=.~-]{8,}"
+                        r"|(?<![\w-])[A-Za-z0-9]{40}(?![\w-])")
+# An extra field named like one of these is never written, whatever it holds.
+SECRET_NAME = re.compile(r"token|key|secret|passw|pin|authorization|signature|cookie|credential", re.IGNORECASE)
+REDACTED = "[redacted]"
+# Libraries whose INFO lines would repeat the access line or spell out each REST call.
+QUIET = ("werkzeug", "twilio.http_client")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+access_log = logging.getLogger("masq.access")
+
+
+def scrub(text: str) -> str:
+    """Return `text` with phone numbers masked and credentials blanked."""
+    return CREDENTIAL.sub(REDACTED, PHONE.sub(lambda m: mask(m.group()), text))
+
+
+def clean(name: str, value: Any) -> Any:
+    """Return an extra field's value as it may be written."""
+    if SECRET_NAME.search(name):
+        return REDACTED
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return scrub(str(value)) if PHONE.fullmatch(str(value)) else value
+    if isinstance(value, dict):
+        return {str(k): clean(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [clean(name, v) for v in value]
+    return scrub(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: `ts`, `level`, `logger`, `message`, then the request's id and the extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+        }
+        if has_request_context():
+            tenant = g.get("tenant")
+            line.update(request_id=g.get("request_id"), auth_id=tenant.auth_id if tenant else None)
+        for name, value in vars(record).items():
+            if name not in _STANDARD and not name.startswith("_"):
+                line[name] = clean(name, value)
+        if record.exc_info:
+            line["exc"] = scrub(self.formatException(record.exc_info))
+        if record.stack_info:
+            line["stack"] = scrub(self.formatStack(record.stack_info))
+        return json.dumps({k: v for k, v in line.items() if v is not None and v != ""}, default=str)
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to `sys.stderr` as it is at each line, so a swapped stream (a test's, the CLI runner's) is used."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def configure_logging(level: str | int = "INFO") -> None:
+    """Send every log line to stderr as JSON; calling it again changes only the level."""
+    root = logging.getLogger()
+    if not any(isinstance(handler, StderrHandler) for handler in root.handlers):
+        handler = StderrHandler()
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def request_ids() -> dict[str, str]:
+    """Return the tenant, call and session the current request names, as log fields.
+
+    From the authenticated tenant, the path, the call step's URL (`t`, `c`, `s`), and the carrier's form
+    only if a view already read it: reading it here could fail (a body too large) or wait on the client.
+    """
+    args, path = request.args, request.view_args or {}
+    form = request.__dict__.get("form") or {}  # werkzeug keeps a form it has read there
+    tenant = g.get("tenant")
+    fields = {
+        "auth_id": tenant.auth_id if tenant else args.get("t", ""),
+        "call_sid": args.get("c") or form.get("CallSid", ""),
+        "session_uuid": path.get("session_uuid") or path.get("session_id") or args.get("s", ""),
+    }
+    return {name: str(value)[:64] for name, value in fields.items() if value}
+
+
+def init_app(app: Flask) -> None:
+    """Configure logging at MASQ_LOG_LEVEL and write one access line per request."""
+    configure_logging(app.config.get("MASQ_LOG_LEVEL") or "INFO")
+
+    @app.before_request
+    def start_clock() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def access_line(response: Response) -> Response:
+        started = g.get("request_started")
+        duration = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
+        if g.get("request_id"):
+            response.headers["X-Request-Id"] = g.request_id
+        access_log.info("%s %s %d", request.method, request.path, response.status_code, extra={
+            **request_ids(), "method": request.method, "path": request.path, "status": response.status_code,
+            "duration_ms": duration})
+        return response
