@@ -29,7 +29,7 @@ def as_int(value: object, field: str, low: int, high: int) -> int:
     """Return an integer (or a string of digits) within [low, high]."""
     if isinstance(value, bool):
         raise InvalidInput(field, "must be an integer")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):  # not isdigit(): "²" is a digit
         value = int(value.strip())
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -46,7 +46,10 @@ def as_url(value: object, field: str) -> str:
         return ""
     if not isinstance(value, str) or len(value) > 2048:
         raise InvalidInput(field, "must be an http or https URL")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # e.g. an unbalanced `[` in the host: "Invalid IPv6 URL"
+        raise InvalidInput(field, "must be an http or https URL") from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInput(field, "must be an http or https URL")
     return value
@@ -74,7 +77,7 @@ def as_pin(value: object, field: str) -> str:
     """Return a PIN of 4 to 15 digits."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not value.isdigit() or not 4 <= len(value) <= 15:
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or not 4 <= len(value) <= 15:
         raise InvalidInput(field, "must be 4 to 15 digits")
     return value
 

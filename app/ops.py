@@ -1,0 +1,52 @@
+"""Operating masq: liveness, readiness and the OpenAPI document, none of them behind authentication."""
+
+from __future__ import annotations
+
+import redis
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+from app import openapi
+from app.extensions import store
+
+bp = Blueprint("ops", __name__)
+
+READY_TIMEOUT = 1.0  # seconds; `MASQ_READY_TIMEOUT` in the app's config overrides it
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Answer that the process is up; touches nothing else."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """Answer 200 when Redis answers a PING in time, else 503 saying why."""
+    try:
+        ping(store().redis, float(current_app.config.get("MASQ_READY_TIMEOUT", READY_TIMEOUT)))
+    except (redis.RedisError, OSError) as exc:
+        return jsonify({"status": "unavailable", "error": f"redis: {exc}"}), 503
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> ResponseReturnValue:
+    """Return the OpenAPI 3.1 document of masq's HTTP API."""
+    return jsonify(openapi.document())
+
+
+def ping(client: redis.Redis, timeout: float) -> None:
+    """PING Redis on a connection of its own that gives up after `timeout` seconds.
+
+    A fresh connection, so that a probe neither waits on the pool's sockets nor changes their timeouts.
+    """
+    pool = client.connection_pool
+    connection = pool.connection_class(
+        **{**pool.connection_kwargs, "socket_timeout": timeout, "socket_connect_timeout": timeout})
+    try:
+        connection.send_command("PING")
+        if connection.read_response() not in (True, "PONG", b"PONG"):
+            raise redis.ResponseError("PING did not answer PONG")
+    finally:
+        connection.disconnect()

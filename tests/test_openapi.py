@@ -1,0 +1,367 @@
+"""The OpenAPI document tells the truth: valid, complete, bound for bound the code's, and the API keeps to it."""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+
+import hypothesis
+import jsonschema_rs
+import pytest
+import redis
+import schemathesis
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app import cloudtalk_format, create_app, openapi
+from routing import capacity, sessions, tenants
+from routing.clock import US, now_us
+from routing.errors import InvalidInput
+from routing.session import Session
+from routing.session_options import CREATE_FIELDS, DEFAULT_SESSION_EXPIRY, UPDATE_FIELDS
+from routing.session_query import check_query
+from tests.conftest import make_tenant
+from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, xml
+
+DOC = openapi.document()
+OPERATIONS = [(path, method.upper()) for path, item in DOC["paths"].items() for method in item
+              if method != "parameters"]
+CONFORMS = [status_code_conformance, content_type_conformance, response_schema_conformance,
+            response_headers_conformance]
+CHECKS = [not_a_server_error, *CONFORMS]
+
+POOL = [f"+1415555{n:04d}" for n in range(100, 140)]
+FIRST, SECOND = "+14155551234", "+14155554321"
+# Stand-ins the fuzzer draws for a session id; each test maps them to a session of that kind in its own store.
+KINDS = ["called", "in-call", "single-party", "pin", "subaccount", "timed-out", "completed", "another-account"]
+SLOTS = {kind: str(uuid.UUID(int=n)) for n, kind in enumerate(KINDS, start=1)}
+# Strings that look like numbers or URLs to a careless parser ("²".isdigit() is true; urlsplit raises on "[").
+TRICKY = ["²", "①", "١٢", "--5", " 7 ", "1e3", "0x10", "NaN", "https://[x", "http://[::1"]
+TRICKY_FIELDS = ["query.limit", "query.offset", "query.duration__gt", "query.created_time", "query.on", "query.days",
+                 "body.session_expiry", "body.ring_timeout", "body.ttl_minutes", "body.callback_url",
+                 "body.pin_prompt_play", "body.first_party_pin"]
+PARTY_FIELDS = ["body.first_party", "body.second_party", "body.driver_phone", "body.customer_phone"]
+
+# Deterministic for CI (derandomized, no example database). The dictionaries steer a share of the generated
+# values to sessions that exist, to parties that can open a session, and to strings that tripped parsers.
+CONFIG = schemathesis.Config.from_dict({
+    "generation": {"deterministic": True, "database": "none", "max-examples": 25},
+    "dictionaries": {"sessions": {"values": list(SLOTS.values())}, "tricky": {"values": TRICKY},
+                     "parties": {"values": [FIRST, SECOND, "+14155559999"]}},
+    "parameters": {
+        "path.session_uuid": {"dictionary": "sessions", "probability": 0.8},
+        "path.session_id": {"dictionary": "sessions", "probability": 0.8},
+        **{name: {"dictionary": "tricky", "probability": 0.3} for name in TRICKY_FIELDS},
+        **{name: {"dictionary": "parties", "probability": 0.8} for name in PARTY_FIELDS},
+    },
+})
+# schemathesis writes into the document it is given, so it gets a copy.
+schema = schemathesis.openapi.from_dict(copy.deepcopy(DOC), config=CONFIG)
+
+
+def app_on(store, **config):
+    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN,
+                       **config})
+
+
+@pytest.fixture
+def app(store):
+    return app_on(store, MASQ_RATE_LIMIT=0)  # the fuzzer sends hundreds of requests a second
+
+
+def place_call(client, virtual_number: str, hang_up: bool) -> None:
+    """Call `virtual_number` as FIRST, as the carrier would; with `hang_up`, the recorded call also ends."""
+    sid = new_sid()
+    dial = xml(call(client, FIRST, virtual_number, sid)).find("Dial")
+    if hang_up:
+        post(client, dial.get("recordingStatusCallback"), {
+            "CallSid": sid, "RecordingSid": new_sid("RE"), "RecordingStatus": "completed",
+            "RecordingUrl": "https://api.twilio.com/rec", "RecordingDuration": "61"})
+        post(client, dial.get("action"), {"CallSid": sid, "DialCallStatus": "completed", "DialCallSid": new_sid(),
+                                          "DialCallDuration": "61", "DialBridged": "true"})
+
+
+@pytest.fixture
+def seeded(store, client):
+    """A tenant and its sessions of every kind the API can show, keyed by the slot the fuzzer draws for each."""
+    tenant = make_tenant(store, POOL)
+    now = now_us()
+    sub = tenants.create_tenant(store, "acme-sub", now, parent=tenant.auth_id)
+    other = make_tenant(store, ["+14155550190"], name="other")
+
+    def open_(auth_id=tenant.auth_id, at=now, **fields) -> Session:
+        return sessions.open_session(store, auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, at)
+
+    called, in_call, completed = open_(record=True), open_(callback_url="https://hooks.example.com/masq"), open_()
+    place_call(client, called.virtual_number, hang_up=True)
+    place_call(client, in_call.virtual_number, hang_up=False)
+    sessions.end_session(store, tenant.auth_id, completed.session_uuid, now)
+    kinds = [
+        called, in_call,
+        open_(second_party=None, create_session_with_single_party=True),
+        open_(is_pin_authentication_required=True, generate_pin=True, pin_prompt_play="https://cdn.example.com/p.mp3",
+              force_pin_authentication=True),
+        open_(subaccount=sub.auth_id, virtual_number_cooloff_period=60),
+        open_(at=now - 7200 * US, session_expiry=60),
+        completed,
+        open_(auth_id=other.auth_id),
+    ]
+    return tenant, dict(zip(SLOTS.values(), [s.session_uuid for s in kinds], strict=True))
+
+
+def credentials(case, tenant) -> dict:
+    """Return the call arguments that authenticate `case` as `tenant`, as its dialect expects."""
+    if case.path.startswith("/v1/Account/"):
+        return {"auth": tenant.basic}
+    return {"headers": {"X-API-Key": tenant.api_key}} if case.path.startswith("/v1/") else {}
+
+
+def path_parameters(path: str, tenant, session_uuid: str) -> dict:
+    return {name: tenant.auth_id if name == "auth_id" else session_uuid for name in re.findall(r"\{(\w+)\}", path)}
+
+
+def case_for(path: str, method: str, tenant, session_uuid: str, **given):
+    """Return a request for one documented operation, with the given query or body."""
+    return schema[path][method].Case(path_parameters=path_parameters(path, tenant, session_uuid), **given)
+
+
+# -- fuzzing ------------------------------------------------------------------------------------------------------
+@schema.parametrize()
+# One store serves every example of an operation, on purpose: later examples meet the sessions and the pool
+# that earlier ones changed.
+@hypothesis.settings(deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+def test_the_api_keeps_to_its_document(case, app, seeded):
+    tenant, slots = seeded
+    for name in ("session_uuid", "session_id"):
+        if name in case.path_parameters:
+            case.path_parameters[name] = slots.get(case.path_parameters[name], case.path_parameters[name])
+    if "auth_id" in case.path_parameters:
+        case.path_parameters["auth_id"] = tenant.auth_id
+    case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant))
+
+
+# -- the document itself ------------------------------------------------------------------------------------------
+def schemas_in(node):
+    """Yield every JSON Schema the document holds: components, parameters, bodies and answers."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "schema" or (key == "schemas" and node is DOC["components"]):
+                yield from ([value] if key == "schema" else value.values())
+            else:
+                yield from schemas_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from schemas_in(item)
+
+
+def test_the_served_document_is_valid_openapi_3_1(app):
+    served = schemathesis.openapi.from_wsgi("/openapi.json", app)
+
+    served.validate()
+    assert served.raw_schema["openapi"].startswith("3.1.")
+    found = list(schemas_in(DOC))
+    assert len(found) > 50
+    for each in found:
+        jsonschema_rs.meta.validate(each)
+
+
+def test_the_document_is_served_as_json_without_credentials(client):
+    response = client.get("/openapi.json")
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_json() == DOC
+
+
+def test_every_rest_route_is_documented_and_every_documented_operation_is_routed(app):
+    def template(rule: str) -> str:
+        return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule).rstrip("/")
+
+    routed = {(method, template(rule.rule)) for rule in app.url_map.iter_rules()
+              if rule.endpoint != "static" and not rule.endpoint.startswith("voice.")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routed == {(method, path.rstrip("/")) for path, method in OPERATIONS}
+    urls = app.url_map.bind("masq.example.com")
+    for path, method in OPERATIONS:
+        urls.match(re.sub(r"\{\w+\}", "x", path), method=method)  # the documented spelling routes as it is
+
+
+def body_of(path: str, method: str = "post") -> dict:
+    return DOC["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+
+
+def test_the_request_bodies_name_exactly_the_fields_the_code_takes():
+    assert set(body_of(openapi.PLIVO)["properties"]) == set(CREATE_FIELDS)
+    assert set(body_of(openapi.PLIVO_SESSION)["properties"]) == set(UPDATE_FIELDS) | {"session_uuid"}
+    assert set(body_of("/v1/sessions")["properties"]) == set(cloudtalk_format.CREATE_FIELDS)
+    assert body_of("/v1/sessions")["required"] == list(cloudtalk_format.REQUIRED)
+
+
+FIELDS = [
+    *(pytest.param(name, spec, CREATE_FIELDS[name], id=f"plivo-{name}")
+      for name, spec in body_of(openapi.PLIVO)["properties"].items()),
+    *(pytest.param(name, spec, cloudtalk_format.CREATE_FIELDS[name], id=f"cloudtalk-{name}")
+      for name, spec in body_of("/v1/sessions")["properties"].items()),
+]
+
+
+@pytest.mark.parametrize(("name", "spec", "checker"), [f for f in FIELDS if "minimum" in f.values[1]])
+def test_each_documented_integer_bound_is_the_codes(name, spec, checker):
+    assert checker(spec["minimum"], name) == spec["minimum"]
+    assert checker(spec["maximum"], name) == spec["maximum"]
+    for outside in (spec["minimum"] - 1, spec["maximum"] + 1):
+        with pytest.raises(InvalidInput):
+            checker(outside, name)
+
+
+@pytest.mark.parametrize(("name", "spec", "checker"), [f for f in FIELDS if "enum" in f.values[1]])
+def test_each_documented_choice_is_taken_and_nothing_else(name, spec, checker):
+    for choice in spec["enum"]:
+        assert checker(choice, name) == choice
+    with pytest.raises(InvalidInput):
+        checker("other", name)
+
+
+def test_the_documented_defaults_are_the_codes():
+    create = body_of(openapi.PLIVO)["properties"]
+    for name, spec in create.items():
+        if "default" in spec and name in Session.__dataclass_fields__:
+            assert Session.__dataclass_fields__[name].default == spec["default"], name
+    assert create["session_expiry"]["default"] == DEFAULT_SESSION_EXPIRY
+    assert body_of("/v1/sessions")["properties"]["ttl_minutes"]["default"] == cloudtalk_format.DEFAULT_TTL_MINUTES
+
+
+def test_the_pool_window_is_the_codes():
+    days = DOC["paths"]["/v1/did/pool"]["get"]["parameters"][0]["schema"]
+    assert (days["minimum"], days["maximum"], days["default"]) == (1, capacity.MAX_DAYS, capacity.DEFAULT_DAYS)
+
+
+LIST_FILTERS = {p["name"]: p["schema"] for p in DOC["paths"][openapi.PLIVO]["get"]["parameters"]}
+
+
+@pytest.mark.parametrize("name", list(LIST_FILTERS))
+def test_each_documented_list_filter_is_taken_within_its_bounds(name):
+    spec = LIST_FILTERS[name]
+    for value in spec.get("enum") or spec.get("examples") or [spec.get("minimum", "x"), spec.get("maximum", "x")]:
+        check_query({name: str(value)})
+    if "maximum" in spec:
+        for outside in (spec["minimum"] - 1, spec["maximum"] + 1):
+            with pytest.raises(InvalidInput):
+                check_query({name: str(outside)})
+
+
+# -- documented answers, state by state ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_of_session_reads_as_documented(app, seeded, kind):
+    tenant, slots = seeded
+    reads = [(openapi.PLIVO_SESSION, None), ("/v1/sessions/{session_id}", None), (openapi.PLIVO, {"limit": 20}),
+             (openapi.PLIVO, {"status": "expired"})]
+    for path, query in reads:
+        case = case_for(path, "GET", tenant, slots[SLOTS[kind]], query=query)
+
+        response = case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant))
+
+        one = "{session" in path
+        assert response.status_code == (404 if one and kind == "another-account" else 200)
+
+
+def test_a_session_with_calls_shows_its_interactions_as_documented(app, seeded):
+    tenant, slots = seeded
+    for kind, status in (("called", "active"), ("in-call", "in-progress")):
+        case = case_for(openapi.PLIVO_SESSION, "GET", tenant, slots[SLOTS[kind]])
+
+        shown = case.call_and_validate(app=app, checks=CHECKS, auth=tenant.basic).json()["response"]
+
+        assert shown["status"] == status
+        assert shown["total_call_count"] == 1 and len(shown["interaction"]) == 1
+
+
+PARTIES = {"first_party": FIRST, "second_party": SECOND}
+DRIVE = {"driver_phone": FIRST, "customer_phone": SECOND}
+
+
+@pytest.mark.parametrize(("path", "query", "body"), [
+    pytest.param(openapi.PLIVO, {"limit": "²"}, None, id="list-limit-superscript"),
+    pytest.param(openapi.PLIVO, {"offset": "①"}, None, id="list-offset-circled"),
+    pytest.param(openapi.PLIVO, {"duration__gt": "--5"}, None, id="list-duration-two-minus"),
+    pytest.param(openapi.PLIVO, None, {**PARTIES, "session_expiry": "²"}, id="create-expiry-superscript"),
+    pytest.param(openapi.PLIVO, None, {**PARTIES, "callback_url": "https://[x"}, id="create-url-open-bracket"),
+    pytest.param(openapi.PLIVO, None, {**PARTIES, "is_pin_authentication_required": True, "first_party_pin": "²²²²",
+                                       "second_party_pin": "1234", "pin_prompt_play": "https://cdn.example.com/p"},
+                 id="create-pin-superscript"),
+    pytest.param(openapi.PLIVO_SESSION, None, {"ring_timeout": "①"}, id="update-ring-circled"),
+    pytest.param("/v1/sessions", None, {**DRIVE, "ttl_minutes": "²"}, id="cloudtalk-ttl-superscript"),
+    pytest.param("/v1/sessions", None, {**DRIVE, "callback_url": "http://[::1"}, id="cloudtalk-url-open-bracket"),
+])
+def test_numbers_and_urls_a_careless_parser_would_take_are_documented_400s(app, seeded, path, query, body):
+    tenant, slots = seeded
+    given = {"query": query} if query else {"body": body, "media_type": "application/json"}
+    case = case_for(path, "GET" if query else "POST", tenant, slots[SLOTS["called"]], **given)
+
+    response = case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant))
+
+    assert response.status_code == 400
+
+
+SECURED = [(path, method) for path, method in OPERATIONS if path.startswith("/v1/")]
+WITH_BODIES = [(path, method) for path, method in OPERATIONS if "requestBody" in DOC["paths"][path][method.lower()]]
+
+
+@pytest.mark.parametrize(("path", "method"), SECURED)
+def test_without_credentials_each_operation_answers_a_documented_401(app, seeded, path, method):
+    tenant, slots = seeded
+    case = case_for(path, method, tenant, slots[SLOTS["called"]])
+
+    assert case.call_and_validate(app=app, checks=CHECKS).status_code == 401
+
+
+@pytest.mark.parametrize(("path", "method"), SECURED)
+def test_over_the_rate_limit_each_operation_answers_a_documented_429(store, seeded, path, method):
+    tenant, slots = seeded
+    limited = app_on(store, MASQ_RATE_LIMIT=1, MASQ_RATE_WINDOW=60)
+    case = case_for(path, method, tenant, slots[SLOTS["called"]])
+    case.call(app=limited, **credentials(case, tenant))
+
+    assert case.call_and_validate(app=limited, checks=CHECKS, **credentials(case, tenant)).status_code == 429
+
+
+@pytest.mark.parametrize(("path", "method"), WITH_BODIES)
+def test_a_body_over_the_limit_answers_a_documented_413(app, seeded, path, method):
+    tenant, slots = seeded
+    case = case_for(path, method, tenant, slots[SLOTS["called"]], media_type="application/json",
+                    body={"callback_url": "https://example.com/" + "x" * 70_000})
+
+    assert case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant)).status_code == 413
+
+
+@pytest.mark.parametrize(("path", "method"), SECURED)
+def test_with_redis_down_each_operation_answers_a_documented_503(app, seeded, monkeypatch, path, method):
+    tenant, slots = seeded
+    case = case_for(path, method, tenant, slots[SLOTS["called"]])
+
+    def down(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(app.extensions["masq.store"].redis, "execute_command", down)
+
+    assert case.call_and_validate(app=app, checks=CONFORMS, **credentials(case, tenant)).status_code == 503
+
+
+@pytest.mark.parametrize("path", list(DOC["paths"]))
+def test_a_method_a_path_does_not_list_answers_405_in_the_error_shape_with_allow(client, seeded, path):
+    tenant, slots = seeded
+    url = path.format(**path_parameters(path, tenant, slots[SLOTS["called"]]))
+    listed = {method.upper() for method in DOC["paths"][path] if method != "parameters"}
+    error = jsonschema_rs.validator_for(DOC["components"]["schemas"]["Error"])
+    for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - listed:
+        response = client.open(url, method=method, auth=tenant.basic)
+
+        assert response.status_code == 405, method
+        assert error.is_valid(response.get_json())
+        assert listed <= {allowed.strip() for allowed in response.headers["Allow"].split(",")}

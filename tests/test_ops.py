@@ -1,0 +1,96 @@
+"""Liveness and readiness: up means the process answers, ready means Redis answers a PING in time."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import fakeredis
+import pytest
+
+from app import create_app
+from routing.keys import Keys
+from routing.store import Store
+
+
+def app_on(store: Store, **config: object):
+    return create_app({"STORE": store, "TESTING": True, **config})
+
+
+@pytest.fixture
+def server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def fake_store(server) -> Store:
+    return Store(fakeredis.FakeRedis(server=server, decode_responses=True), Keys("test:"))
+
+
+@pytest.fixture
+def silent_port():
+    """A port that accepts connections and never answers, as a hung Redis does."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def test_healthz_says_the_process_is_up(client):
+    response = client.get("/healthz")
+
+    assert (response.status_code, response.get_json()) == (200, {"status": "ok"})
+    assert response.mimetype == "application/json"
+
+
+def test_healthz_touches_nothing_so_it_stays_up_with_redis_down(server, fake_store):
+    server.connected = False
+
+    assert app_on(fake_store).test_client().get("/healthz").status_code == 200
+
+
+def test_readyz_is_ready_when_redis_answers(client):
+    response = client.get("/readyz")
+
+    assert (response.status_code, response.get_json()) == (200, {"status": "ok"})
+
+
+def test_readyz_is_ready_on_a_real_redis(real_store):
+    assert app_on(real_store).test_client().get("/readyz").status_code == 200
+
+
+def test_readyz_is_unavailable_when_redis_is_down(server, fake_store):
+    server.connected = False
+
+    response = app_on(fake_store).test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+
+
+def test_readyz_is_unavailable_when_nothing_listens_and_says_why():
+    response = app_on(Store.connect("redis://127.0.0.1:1")).test_client().get("/readyz")
+
+    assert response.status_code == 503
+    body = response.get_json()
+    assert set(body) == {"status", "error"}
+    assert body["status"] == "unavailable"
+    assert "127.0.0.1:1" in body["error"]
+
+
+def test_readyz_gives_up_on_a_redis_that_never_answers_within_its_timeout(silent_port):
+    app = app_on(Store.connect(f"redis://127.0.0.1:{silent_port}"), MASQ_READY_TIMEOUT=0.2)
+
+    started = time.monotonic()
+    response = app.test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert time.monotonic() - started < 2
+
+
+def test_the_operational_endpoints_need_no_credentials_and_take_only_get(client):
+    for path in ("/healthz", "/readyz", "/openapi.json"):
+        assert client.get(path).status_code == 200
+        response = client.post(path)
+        assert response.status_code == 405
+        assert "GET" in response.headers["Allow"]
