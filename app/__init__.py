@@ -16,12 +16,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from app import errors, extensions, logs
+    from app import errors, extensions, logs, metrics
     from app.api_plivo import bp as plivo_bp
 
     logs.init_app(app)
     extensions.init_app(app)
     errors.init_app(app)
+    metrics.init_app(app)
     app.register_blueprint(plivo_bp)
     _register_optional(app)
     return app

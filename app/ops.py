@@ -6,7 +6,7 @@ import redis
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from app import openapi
+from app import metrics, openapi
 from app.extensions import store
 
 bp = Blueprint("ops", __name__)
@@ -28,6 +28,12 @@ def readyz() -> ResponseReturnValue:
     except (redis.RedisError, OSError) as exc:
         return jsonify({"status": "unavailable", "error": f"redis: {exc}"}), 503
     return jsonify({"status": "ok"})
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> ResponseReturnValue:
+    """Return Prometheus metrics: webhook latency, sessions, pools, callback deliveries, queue depth."""
+    return metrics.exposition()
 
 
 @bp.get("/openapi.json")

@@ -135,6 +135,7 @@ def delivered(store: Store, auth_id: str, events: list[Event]) -> None:
         pipe.xdel(store.keys.events(auth_id), *ids)
         pipe.zrem(store.keys.event_retries(auth_id), *ids)
         pipe.hdel(store.keys.event_failures(auth_id), *ids)
+        pipe.hincrby(store.keys.tenant(auth_id), "callbacks_delivered", len(ids))
         pipe.execute()
 
 
@@ -152,7 +153,9 @@ def failed(store: Store, auth_id: str, event: Event, error: str, now: int, retry
             pipe.xdel(stream, entry_id)
             pipe.zrem(store.keys.event_retries(auth_id), entry_id)
             pipe.hdel(store.keys.event_failures(auth_id), entry_id)
+            pipe.hincrby(store.keys.tenant(auth_id), "callbacks_dead", 1)
         else:
+            pipe.hincrby(store.keys.tenant(auth_id), "callbacks_failed", 1)
             pipe.zadd(store.keys.event_retries(auth_id), {entry_id: now + policy.backoff[attempts - 1] * US})
             pipe.hset(store.keys.event_failures(auth_id), entry_id,
                       json.dumps({"attempts": attempts, "error": error, "at": now}))

@@ -100,6 +100,7 @@ local function announce_timeout(uuid, at)
   local ck = T .. '$call_state' .. uuid
   local seq = redis.call('HINCRBY', ck, 'seq', 1)
   redis.call('PEXPIRE', ck, math.max(1, math.floor((at - NOW) / 1000) + RETENTION_MS))
+  redis.call('HINCRBY', T, 'sessions_expired', 1)
   redis.call('XADD', T .. '$events', '*', 'EventName', 'SessionTimeout', 'EventTimestamp', plivo_time(at),
     'SessionUUID', uuid, 'From', s.first_party or '', 'To', s.second_party or '',
     'VirtualNumber', s.virtual_number or '', 'SequenceNumber', tostring(seq))
@@ -169,6 +170,7 @@ else
 end
 if not num then
   tally(NOW, 'exhausted', 1)
+  redis.call('HINCRBY', T, 'sessions_refused', 1)
   return {'err', 'exhausted'}
 end
 redis.call('HSET', T .. '$number' .. num, 'session', uuid)
@@ -178,6 +180,7 @@ redis.call('SET', T .. '$session' .. uuid, body)
 redis.call('ZADD', T .. '$expiry', expiry, uuid .. '|' .. num .. '|' .. cool)
 redis.call('ZADD', T .. '$created', created, uuid)
 tally(NOW, 'opened', 1)
+redis.call('HINCRBY', T, 'sessions_opened', 1)
 local open, k, h = redis.call('ZCOUNT', T .. '$expiry', '(' .. ARGV[2], '+inf'), figures(NOW)
 if open > tonumber(redis.call('HGET', k, 'peak' .. h) or '0') then redis.call('HSET', k, 'peak' .. h, open) end
 return {'ok', num}
@@ -192,6 +195,7 @@ if not score or tonumber(score) <= NOW then return 'ended' end
 redis.call('SET', sk, ARGV[5])
 if ARGV[7] == '' then
   release(ARGV[6], NOW)
+  redis.call('HINCRBY', T, 'sessions_completed', 1)
 else
   redis.call('ZADD', T .. '$expiry', ARGV[7], ARGV[6])
 end

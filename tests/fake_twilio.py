@@ -8,10 +8,13 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl
 
+from tests.receiver import QuietServer
+
 CALLS = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls\.json")
+
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class FakeTwilio:
 
     status: int = 201
     calls: list[CreatedCall] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
+    _server: QuietServer | None = None
 
     @property
     def url(self) -> str:
@@ -75,7 +78,7 @@ class FakeTwilio:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -28,6 +28,9 @@ def ops_paths() -> Json:
         }, **public)},
         "/openapi.json": {"get": operation("openapi", "This document", "ops", {
             "200": answer("The OpenAPI document", {"type": "object"})}, **public)},
+        "/metrics": {"get": operation("metrics", "Prometheus metrics", "ops", {
+            "200": {"description": "Webhook latency, sessions, pools, callback deliveries and queue depth",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}}, **public)},
     }
 
 
