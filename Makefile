@@ -7,10 +7,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PIP := $(VENV)/bin/pip --disable-pip-version-check
 
-.PHONY: run test install clean
+.PHONY: run demo test install clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/masq serve --host $(HOST) --port $(PORT)
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/masq demo
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

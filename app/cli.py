@@ -15,7 +15,7 @@ import redis
 from app.cli_dids import did
 from app.cli_pool import pool
 from app.cli_redis import redis as redis_group
-from app.cli_simulate import simulate
+from app.cli_simulate import demo, simulate
 from app.cli_support import dev_twilio_token, fail
 from app.cli_tenants import tenant
 from app.cli_worker import callbacks, worker
@@ -74,7 +74,9 @@ def serve(host: str, port: int, with_worker: bool) -> None:
     app = create_app(overrides)
     child = None
     if with_worker:  # the worker uses the very Redis the app uses, embedded or not
-        env = {**os.environ, "REDIS_URL": store_url(from_environment()), **overrides}
+        # For development the worker may call loopback callback URLs (the demo's inbox) unless told otherwise.
+        env = {"MASQ_ALLOW_PRIVATE_CALLBACKS": "1", **os.environ, "REDIS_URL": store_url(from_environment()),
+               **overrides}
         child = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, stdout=sys.stderr)
     click.echo(FIRST_STEPS.format(base=base, masq=_command_name()))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker too when told to stop
@@ -100,6 +102,7 @@ cli.add_command(did)
 cli.add_command(pool)
 cli.add_command(redis_group)
 cli.add_command(simulate)
+cli.add_command(demo)
 cli.add_command(worker)
 cli.add_command(callbacks)
 

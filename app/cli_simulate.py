@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 import requests
 
@@ -41,3 +43,18 @@ def call(caller: str, virtual_number: str, digits: tuple[str, ...], outcome: str
     except (CarrierError, requests.RequestException) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"ending: {result.ending}")
+
+
+@click.command()
+@click.option("--url", default=None, help="masq's public URL [default: MASQ_PUBLIC_URL].")
+def demo(url: str | None) -> None:
+    """Show masq end to end against a running `masq serve`: a session, a simulated call and its callbacks."""
+    from app import demo as walkthrough
+    from app.cli_support import open_store
+
+    settings = config.from_environment()
+    try:
+        walkthrough.run(open_store(), url or settings["MASQ_PUBLIC_URL"], dev_twilio_token(settings, create=False),
+                        click.echo, os.path.join(settings["MASQ_DATA_DIR"], "demo-tenant.json"))
+    except (CarrierError, requests.RequestException) as exc:
+        raise click.ClickException(f"{exc} (is `masq serve` running?)") from exc

@@ -1,0 +1,112 @@
+"""The demo a new user runs second: a tenant, a session, a simulated call, and the callbacks it brings.
+
+It drives a running masq (`masq serve`) only through its public doors — the REST API, the carrier webhooks
+(signed like Twilio) and the tenant's callback URL — so what it prints is what a real tenant would see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+import requests
+
+from app.simulator import CallPlan, Carrier
+from routing import numbers, tenants
+from routing.clock import now_us
+from routing.errors import RoutingError
+from routing.store import Store
+
+DEMO_DIDS = ["+14155550100", "+14155550101"]
+DRIVER, RIDER = "+14155551234", "+14155554321"
+
+
+@dataclass
+class Inbox:
+    """A loopback HTTP server standing in for the tenant's callback URL."""
+
+    events: list[dict[str, str]] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    def start(self) -> str:
+        """Start listening; return the callback URL."""
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                inbox.events.append(dict(parse_qsl(self.rfile.read(length).decode())))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/callbacks"
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def demo_tenant(store: Store, saved: str) -> tenants.Credentials:
+    """Return the demo tenant kept in the file `saved`, making it (and giving it the demo DIDs) the first time."""
+    if os.path.exists(saved):
+        with open(saved) as file:
+            credentials = tenants.Credentials(**json.load(file))
+        try:
+            tenants.authenticate_basic(store, credentials.auth_id, credentials.auth_token)
+            return credentials
+        except RoutingError:
+            pass  # another Redis, or its data is gone: make a new one
+    credentials = tenants.create_tenant(store, "demo", now_us())
+    numbers.add_numbers(store, credentials.auth_id, DEMO_DIDS, now_us())
+    os.makedirs(os.path.dirname(saved) or ".", exist_ok=True)
+    with open(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        json.dump(asdict(credentials), file)
+    return credentials
+
+
+def run(store: Store, base_url: str, carrier_token: str, say: Callable[[str], None], saved: str,
+        wait: float = 15.0) -> int:
+    """Run the demo against masq at `base_url`; return how many callbacks arrived."""
+    credentials = demo_tenant(store, saved)
+    auth = (credentials.auth_id, credentials.auth_token)
+    say(f"tenant {credentials.auth_id} (saved in {saved}) holds {', '.join(DEMO_DIDS)}")
+    inbox = Inbox()
+    callback_url = inbox.start()
+    try:
+        sessions_url = f"{base_url}/v1/Account/{credentials.auth_id}/Masking/Session/"
+        response = requests.post(
+            sessions_url, auth=auth, timeout=10,
+            json={"first_party": DRIVER, "second_party": RIDER, "callback_url": callback_url, "record": True})
+        response.raise_for_status()
+        session = response.json()
+        say(f"session {session['session_uuid']}: {DRIVER} and {RIDER} reach each other on {session['virtual_number']}")
+        result = Carrier(base_url, carrier_token, echo=lambda line: say("  " + line)).call(
+            CallPlan(DRIVER, session["virtual_number"], talk_seconds=65))
+        say(f"the call ended: {result.ending}; callbacks at {callback_url}:")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not any(e.get("EventName") == "SessionPartiesHangup"
+                                                      for e in inbox.events):
+            time.sleep(0.1)
+        for event in sorted(inbox.events, key=lambda e: int(e.get("SequenceNumber", 0))):
+            shown = {k: event[k] for k in ("SequenceNumber", "EventName", "Duration", "Amount") if event.get(k)}
+            say("  " + json.dumps(shown))
+        requests.delete(f"{sessions_url}{session['session_uuid']}/", auth=auth, timeout=10)
+        if not inbox.events:
+            say("  none arrived: is a worker running (masq serve starts one), and may it call loopback "
+                "(MASQ_ALLOW_PRIVATE_CALLBACKS=1, the default of masq serve)?")
+        return len(inbox.events)
+    finally:
+        inbox.stop()
