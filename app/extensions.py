@@ -34,7 +34,9 @@ def init_app(app: Flask) -> None:
     app.extensions["masq.store"] = store
     queue = app.config.get("QUEUE")
     if queue is None:
-        connection = queue_connection(app.config.get("QUEUE_REDIS_URL") or url, store)
+        # A store handed in (as tests do) brings its queue along: its own server, whatever the environment says.
+        queue_url = app.config.get("QUEUE_REDIS_URL") if app.config.get("STORE") is None else ""
+        connection = queue_connection(queue_url or url, store)
         queue = Queue(app.config.get("MASQ_QUEUE") or "masq", connection=connection)
     app.extensions["masq.queue"] = queue
 

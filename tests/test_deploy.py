@@ -77,11 +77,14 @@ def test_the_web_process_serves_on_the_platforms_port_with_gunicorn(platform_env
         stop(web)
 
 
-def test_the_worker_process_runs_until_the_platform_stops_it(platform_env):
+def test_the_worker_process_runs_until_the_platform_stops_it(platform_env, redis_url):
+    from tests.test_worker_flows import forget_queue
+
     worker = start(procfile()["worker"], platform_env)
     try:
         time.sleep(2)
         assert worker.poll() is None
     finally:
         stop(worker)
+        forget_queue(redis_url, platform_env["MASQ_QUEUE"])
     assert worker.returncode in (0, -signal.SIGTERM)

@@ -66,11 +66,21 @@ class WorkerProcess:
                 self.kill()
 
 
+def forget_queue(redis_url: str, queue: str) -> None:
+    """Delete the RQ keys named after a test's own queue (its registries and worker sets)."""
+    import redis
+
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter(match=f"rq:*{queue}*", count=1000):
+            client.delete(key)
+
+
 @pytest.fixture
 def worker(redis_url, real_store):
     process = WorkerProcess(redis_url, real_store.keys.prefix)
     yield process
     process.stop()
+    forget_queue(redis_url, process.env["MASQ_QUEUE"])
 
 
 def wait_for(predicate, seconds: float = 15.0) -> None:
