@@ -16,6 +16,7 @@ from app.requests import body, query
 from routing import sessions
 from routing.clock import now_us
 from routing.errors import InvalidInput
+from routing.interactions import CallState
 from routing.session_query import check_query
 
 bp = Blueprint("api_plivo", __name__, url_prefix="/v1/Account/<auth_id>/Masking/Session")
@@ -40,8 +41,9 @@ def _body_for(session_uuid: str) -> dict[str, Any]:
 def create() -> ResponseReturnValue:
     session = sessions.open_session(store(), g.tenant.auth_id, body(), now_us())
     call_first_party(session)
+    # A session opened a moment ago has had no call yet: no need to read its calls back.
     return reply({"session_uuid": session.session_uuid, "virtual_number": session.virtual_number,
-                  "message": "Session created", "session": session_object(session, session.created)})
+                  "message": "Session created", "session": session_object(session, session.created, calls=CallState())})
 
 
 @bp.get("", strict_slashes=False)
