@@ -1,0 +1,103 @@
+"""Filling a store with DIDs and open sessions fast enough for 100,000 of each.
+
+`routing.numbers.add_numbers` and `routing.sessions.open_session` make a round trip or two per number or
+session and read every new phone number with phonenumbers: 100,000 sessions would take over a minute
+here. The functions here run the very same Lua scripts (`scripts.ADD_NUMBER`,
+`scripts.ALLOCATE`) with the very same arguments, thousands to a pipeline, and check the request once with
+the domain's own `check_create`. tests/test_bench_smoke.py holds them to leaving exactly the state the
+domain functions leave.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from routing import scripts
+from routing.clock import US
+from routing.phone import country_of, to_e164
+from routing.session import Session
+from routing.session_options import check_create
+from routing.store import Store
+
+CHUNK = 2000
+FIRST_PARTY = "+14155551234"
+SECOND_PARTY = "+14155554321"
+
+
+def did_numbers(count: int, start: int = 0) -> list[str]:
+    """Return `count` distinct valid US numbers (San Francisco, exchanges 200–899)."""
+    if start + count > 7_000_000:
+        raise ValueError("not that many numbers in the plan")
+    numbers = [f"+1415{2_000_000 + start + i:07d}" for i in range(count)]
+    for sample in numbers[:: max(1, count // 50)]:  # the webhook would turn away a number it cannot read
+        to_e164(sample, "number")
+    return numbers
+
+
+def _script(store: Store, body: str) -> Any:
+    return store.redis.register_script(scripts.build(body))
+
+
+def add_numbers(store: Store, auth_id: str, numbers: list[str], now: int) -> None:
+    """Put E.164 `numbers` in the tenant's pool as `routing.numbers.add_numbers` does, pipelined."""
+    add = _script(store, scripts.ADD_NUMBER)
+    tenant, base = store.keys.tenant(auth_id), store.keys.tenant_base(auth_id)
+    # In the North American plan the area code decides the country: read it once per area code.
+    area_country: dict[str, str] = {}
+    for start in range(0, len(numbers), CHUNK):
+        with store.redis.pipeline(transaction=False) as pipe:
+            for number in numbers[start:start + CHUNK]:
+                if not number.startswith("+1"):
+                    country = country_of(number)
+                elif number[:5] in area_country:
+                    country = area_country[number[:5]]
+                else:
+                    country = area_country[number[:5]] = country_of(number)
+                record = {"number": number, "country": country, "assigned_at": now, "released_at": None,
+                          "status": "active"}
+                pipe.set(store.keys.did_owner(number), auth_id, nx=True)
+                add(keys=[tenant], args=[base, now, number, country, json.dumps(record)], client=pipe)
+            replies = pipe.execute()
+        if not all(replies):
+            raise RuntimeError(f"some of {numbers[start]}… were already in a pool")
+
+
+def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int,
+                  now: int) -> list[tuple[str, str]]:
+    """Open `count` sessions from one Plivo-style request as `routing.sessions.open_session` does, pipelined.
+
+    Session i is opened at `now + i` µs. Return each session's uuid and the virtual number it took, in order.
+    """
+    request = check_create(raw)
+    fields = dict(request.fields)
+    first, second = fields.pop("first_party"), fields.pop("second_party", "")
+    country = country_of(first)
+    allocate = _script(store, scripts.ALLOCATE)
+    tenant, base = store.keys.tenant(auth_id), store.keys.tenant_base(auth_id)
+    taken: list[tuple[str, str]] = []
+    for start in range(0, count, CHUNK):
+        uuids = []
+        with store.redis.pipeline(transaction=False) as pipe:
+            for i in range(start, min(count, start + CHUNK)):
+                at = now + i
+                session = Session(session_uuid=str(uuid.uuid4()), auth_id=auth_id, virtual_number="",
+                                  first_party=first, second_party=second, created=at, modified=at,
+                                  expiry=at + request.session_expiry * US, **fields)
+                uuids.append(session.session_uuid)
+                allocate(keys=[tenant], client=pipe, args=[
+                    base, at, session.session_uuid, session.to_json(), session.expiry, session.created,
+                    session.virtual_number_cooloff_period, country if session.geomatch else "*", country, ""])
+            replies = pipe.execute()
+        for session_uuid, reply in zip(uuids, replies, strict=True):
+            if reply[0] != "ok":
+                raise RuntimeError(f"could not open a session: {reply}")
+            taken.append((session_uuid, str(reply[1])))
+    return taken
+
+
+def session_request(expiry: int = 3600, **extra: Any) -> dict[str, Any]:
+    """Return a Plivo create request between the bench's two parties."""
+    return {"first_party": FIRST_PARTY, "second_party": SECOND_PARTY, "session_expiry": expiry, **extra}
