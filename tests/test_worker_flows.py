@@ -48,22 +48,30 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
+        # A session of its own: RQ's scheduler runs in a child process, which a kill must take down too.
         self.process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--threads", "4"], env=self.env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         return self
 
     def kill(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # whatever of the worker's group is still there
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
 
 
 def forget_queue(redis_url: str, queue: str) -> None:
