@@ -36,7 +36,7 @@ end
 INBOUND = LIBRARY + _STEPS + r"""
 local num, from, sid = ARGV[4], ARGV[5], ARGV[6]
 local status = redis.call('HGET', T .. '$number' .. num, 'status')
-if not status then return {'refuse', 'no-session'} end
+if not status then return {'refuse', 'not-held'} end  -- the tenant does not hold this DID (any more)
 if status ~= 'active' then return {'refuse', 'suspended'} end
 local uuid = redis.call('HGET', T .. '$route' .. num, '*')
 if not uuid then return {'refuse', 'no-session'} end

@@ -110,20 +110,49 @@ def e164_or_empty(raw: str) -> str:
         return ""
 
 
+# DID → tenant, as last read from the index in this process. A DID changes hands rarely, and a stale entry
+# cannot misroute: the inbound script finds the DID no longer held by that tenant (`not-held`), and the call
+# is decided again from a fresh read. Only owners are remembered, never "nobody".
+_owners: dict[tuple[str, str], str] = {}
+_OWNERS_KEPT = 100_000
+
+
 def owner(store: Store, virtual_number: str) -> str | None:
-    """Return the tenant holding the DID (round trip 1)."""
+    """Return the tenant holding the DID, read from the DID → tenant index (round trip 1)."""
     found = store.redis.get(store.keys.did_owner(virtual_number))
-    return str(found) if found else None
+    if not found:
+        return None
+    if len(_owners) >= _OWNERS_KEPT:
+        _owners.clear()
+    _owners[(store.keys.prefix, virtual_number)] = str(found)
+    return str(found)
 
 
 def identify_caller(store: Store, call: IncomingCall, now: int) -> Decision:
-    """Decide what a new call to a virtual number does, recording it on its session when it proceeds."""
-    auth_id = owner(store, call.virtual_number) if call.virtual_number else None
+    """Decide what a new call to a virtual number does, recording it on its session when it proceeds.
+
+    Two Redis round trips at most: the DID's owner (skipped when this process already knows it), then one
+    script that decides and records.
+    """
+    if not call.virtual_number:
+        return Refuse("no-session")
+    known = _owners.get((store.keys.prefix, call.virtual_number))
+    auth_id = known or owner(store, call.virtual_number)
     if auth_id is None:
         return Refuse("no-session")
-    result = store.run(call_scripts.INBOUND, auth_id, now, plivo_time(now), call.virtual_number, call.caller,
-                       call.call_sid)
+    result = _inbound(store, auth_id, call, now)
+    if known and result[:2] == ["refuse", "not-held"]:  # the DID changed hands since: read its owner again
+        _owners.pop((store.keys.prefix, call.virtual_number), None)
+        auth_id = owner(store, call.virtual_number)
+        if auth_id is None:
+            return Refuse("no-session")
+        result = _inbound(store, auth_id, call, now)
     return decision_from(auth_id, call.call_sid, result, answered=False)
+
+
+def _inbound(store: Store, auth_id: str, call: IncomingCall, now: int) -> list[str]:
+    return list(store.run(call_scripts.INBOUND, auth_id, now, plivo_time(now), call.virtual_number, call.caller,
+                          call.call_sid))
 
 
 def check_pin(store: Store, auth_id: str, call_sid: str, digits: str, now: int) -> Decision:
@@ -137,7 +166,7 @@ def decision_from(auth_id: str, call_sid: str, result: list[str], answered: bool
     """Return the decision a call script's reply stands for (`answered`: masq already answered the call)."""
     kind = result[0]
     if kind == "refuse":
-        return HangUp() if answered else Refuse(result[1])
+        return HangUp() if answered else Refuse("no-session" if result[1] == "not-held" else result[1])
     session = Session.from_json(result[1])
     wrong = int(result[3])
     if kind == "unknown":
