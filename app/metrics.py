@@ -65,14 +65,11 @@ def init_app(app: Flask) -> None:
     registry.register(RedisCollector(app))
     app.extensions["masq.metrics"] = registry
 
-    @app.before_request
-    def start_clock() -> None:
-        g.masq_started = time.perf_counter()
-
     @app.after_request
     def observe(response: Response) -> Response:
-        if request.blueprint == "voice" and "masq_started" in g:
-            latency.labels(request.endpoint or "unknown").observe(time.perf_counter() - g.masq_started)
+        started = g.get("request_started")  # set by app.logs for every request
+        if request.blueprint == "voice" and started is not None:
+            latency.labels(request.endpoint or "unknown").observe(time.perf_counter() - started)
         return response
 
 

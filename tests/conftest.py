@@ -120,6 +120,16 @@ def real_store(redis_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
+def env(redis_url: str) -> Iterator[dict[str, str]]:
+    """The environment of a `masq` run on the real Redis, under a key prefix of this test's own."""
+    prefix = f"masqtest:{uuid.uuid4().hex[:12]}:"
+    yield {"REDIS_URL": redis_url, "MASQ_KEY_PREFIX": prefix}
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter(match=prefix + "*", count=1000):
+            client.delete(key)
+
+
+@pytest.fixture
 def live_server(real_store: Store) -> Iterator[str]:
     """masq served over real HTTP on a loopback port, on the real Redis; yields its base URL."""
     port = _free_port()

@@ -48,10 +48,9 @@ def test_a_bridged_call_holds_the_session_as_its_live_interaction(store, tenant)
     assert [(i.call_sid, i.caller_party, i.callee) for i in calls.interactions] == [(sid, "first", SECOND)]
 
 
-def test_the_inbound_decision_takes_two_redis_round_trips(store, tenant, monkeypatch):
-    session = open_session(store, tenant)
-    ring(store, session, STRANGER)  # loads the script once, as the first call of a process does
-    callflow._owners.clear()  # a process that has not seen this DID yet
+
+def commands_sent(store, monkeypatch):
+    """Return a list that fills with the name of every command the store sends from now on."""
     sent = []
     original = store.redis.execute_command
 
@@ -60,6 +59,13 @@ def test_the_inbound_decision_takes_two_redis_round_trips(store, tenant, monkeyp
         return original(*args, **kwargs)
 
     monkeypatch.setattr(store.redis, "execute_command", counting)
+    return sent
+
+def test_the_inbound_decision_takes_two_redis_round_trips(store, tenant, monkeypatch):
+    session = open_session(store, tenant)
+    ring(store, session, STRANGER)  # loads the script once, as the first call of a process does
+    callflow._owners.clear()  # a process that has not seen this DID yet
+    sent = commands_sent(store, monkeypatch)
     assert isinstance(ring(store, session, FIRST), Bridge)
     assert sent == ["GET", "EVALSHA"]
 
@@ -223,14 +229,7 @@ def test_a_sessions_calls_are_kept_as_long_as_the_session_then_forgotten(store, 
 def test_a_process_that_knows_the_dids_owner_decides_in_one_round_trip(store, tenant, monkeypatch):
     session = open_session(store, tenant)
     ring(store, session, STRANGER)  # learns the DID's owner and loads the script
-    sent = []
-    original = store.redis.execute_command
-
-    def counting(*args, **kwargs):
-        sent.append(args[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(store.redis, "execute_command", counting)
+    sent = commands_sent(store, monkeypatch)
     assert isinstance(ring(store, session, FIRST), Bridge)
     assert sent == ["EVALSHA"]
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 from click.testing import CliRunner
 
 from app.capacity_format import hour_time
@@ -374,16 +371,6 @@ def test_the_figures_on_a_real_redis(real_store):
 
 
 # -- the command ------------------------------------------------------------------------------------------------
-@pytest.fixture
-def env(redis_url: str) -> Iterator[dict[str, str]]:
-    """The environment of a `masq` run on the real Redis, under a key prefix of this test's own."""
-    prefix = f"masqtest:{uuid.uuid4().hex[:12]}:"
-    yield {"REDIS_URL": redis_url, "MASQ_KEY_PREFIX": prefix}
-    with redis.Redis.from_url(redis_url) as client:
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            client.delete(key)
-
-
 def masq(env: dict[str, str], *args: str):
     return CliRunner().invoke(cli, list(args), env=env)
 

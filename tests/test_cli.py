@@ -9,12 +9,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from click.testing import CliRunner, Result
 
 from app.cli import cli
@@ -23,16 +21,6 @@ from routing.clock import now_us
 from routing.store import Store
 
 Masq = Callable[..., Result]
-
-
-@pytest.fixture
-def env(redis_url: str) -> Iterator[dict[str, str]]:
-    """The environment of a `masq` run on the real Redis, under a key prefix of this test's own."""
-    prefix = f"masqtest:{uuid.uuid4().hex[:12]}:"
-    yield {"REDIS_URL": redis_url, "MASQ_KEY_PREFIX": prefix}
-    with redis.Redis.from_url(redis_url) as client:
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            client.delete(key)
 
 
 @pytest.fixture
