@@ -71,17 +71,31 @@ def clean(name: str, value: Any) -> Any:
     return scrub(str(value))
 
 
+# The second a line's time stamp falls in, formatted once: every line of a busy second shares it.
+_second: tuple[int, str] = (-1, "")
+
+
+def timestamp(created: float) -> str:
+    """Return `created` (epoch seconds) as ISO 8601 UTC to the millisecond: `2026-11-23T17:10:44.463Z`."""
+    global _second
+    second, millis = divmod(int(created * 1000), 1000)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{cached[1]}.{millis:03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: `ts`, `level`, `logger`, `message`, then the request's id and the extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": scrub(record.getMessage()),
         }
-        if has_request_context():
+        if "request_id" not in record.__dict__ and has_request_context():
             tenant = g.get("tenant")
             line.update(request_id=g.get("request_id"), auth_id=tenant.auth_id if tenant else None)
         for name, value in vars(record).items():
@@ -137,17 +151,29 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def start_clock() -> None:
-        given = request.headers.get("X-Request-Id", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = request_id_from(request.headers.get("X-Request-Id", ""))
         g.request_started = time.perf_counter()
 
     @app.after_request
     def access_line(response: Response) -> Response:
         started = g.get("request_started")
-        duration = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
         if g.get("request_id"):
             response.headers["X-Request-Id"] = g.request_id
-        access_log.info("%s %s %d", request.method, request.path, response.status_code, extra={
-            **request_ids(), "method": request.method, "path": request.path, "status": response.status_code,
-            "duration_ms": duration})
+        if access_log.isEnabledFor(logging.INFO):
+            write_access_line(request.method, request.path, response.status_code, started, request_ids())
         return response
+
+
+def request_id_from(given: str) -> str:
+    """Return the client's X-Request-Id when it is a plain token (a load balancer's), else a new one."""
+    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def write_access_line(method: str, path: str, status: int, started: float | None, fields: dict[str, str]) -> None:
+    """Write the access line of one request that began at `started` (`time.perf_counter()`).
+
+    `fields` are the request's ids (`request_ids()`, or what a handler outside Flask knows of them).
+    """
+    duration = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
+    access_log.info("%s %s %d", method, path, status, extra={
+        **fields, "method": method, "path": path, "status": status, "duration_ms": duration})

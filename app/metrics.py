@@ -64,6 +64,7 @@ def init_app(app: Flask) -> None:
                         buckets=WEBHOOK_BUCKETS, registry=None if multiproc else registry)
     registry.register(RedisCollector(app))
     app.extensions["masq.metrics"] = registry
+    app.extensions["masq.webhook_latency"] = latency  # app.inbound_fast_path records its own requests
 
     @app.after_request
     def observe(response: Response) -> Response:

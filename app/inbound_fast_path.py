@@ -1,0 +1,133 @@
+"""The inbound-call webhook as a plain WSGI handler in front of Flask: the request a caller waits on.
+
+Every new call to a virtual number starts here, and the caller hears ringing until masq answers, so this one
+request skips Flask's per-request machinery (contexts, proxies, hooks, the Response object): on two cores
+that machinery cost more than deciding the call. It takes only the request as Twilio sends it — a POST of a
+form within the size limit, signed with X-Twilio-Signature for the URL as configured — and does what the
+Flask view `app.voice.inbound` does, with the same log lines and metrics. Anything else (no token, a signature
+made for another form of the URL, a bad one, another content type, a body too large or cut short) goes to that
+view unchanged, which answers it as before: 403, 413 or 400.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+from app.logs import request_id_from, write_access_line
+from routing import callflow, twiml
+from routing.clock import now_us
+
+PATH = "/voice/inbound"
+ENDPOINT = "voice.inbound"
+FORM = "application/x-www-form-urlencoded"
+CONTENT_TYPE = "text/xml; charset=utf-8"
+log = logging.getLogger("masq.voice")
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class Form(dict[str, list[str]]):
+    """A form's fields with all their values, readable by twilio's `RequestValidator` (which calls `getall`)."""
+
+    @classmethod
+    def parse(cls, body: bytes) -> Form:
+        """Parse a urlencoded body exactly as werkzeug parses `request.form` (UnicodeDecodeError if not UTF-8)."""
+        form = cls()
+        for name, value in parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote"):
+            form.setdefault(name, []).append(value)
+        return form
+
+    def getall(self, name: str) -> list[str]:
+        """Return every value of field `name`."""
+        return self[name]
+
+    def first(self, name: str) -> str:
+        """Return the first value of field `name`, or `""` (as `request.form.get(name, "")`)."""
+        values = self.get(name)
+        return values[0] if values else ""
+
+
+class InboundFastPath:
+    """WSGI middleware: answers well-formed, signed inbound-call webhooks itself, passes the rest to Flask."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.flask_wsgi: WsgiApp = app.wsgi_app
+        self.latency = app.extensions["masq.webhook_latency"].labels(ENDPOINT)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self.flask_wsgi(environ, start_response)
+        started = time.perf_counter()
+        form = self.signed_form(environ)
+        if form is None:
+            return self.flask_wsgi(environ, start_response)
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
+        call_sid = form.first("CallSid")
+        ids = {"call_sid": call_sid[:64]} if call_sid else {}
+        payload = self.answer(form, ids, request_id).encode()
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload))),
+                                  ("X-Request-Id", request_id)])
+        self.latency.observe(time.perf_counter() - started)
+        write_access_line("POST", PATH, 200, started, {"request_id": request_id, **ids})
+        return [payload]
+
+    def signed_form(self, environ: dict[str, Any]) -> Form | None:
+        """Return the form when this request is one the fast path takes; else None, with the body put back."""
+        config = self.app.config
+        content_type = environ.get("CONTENT_TYPE", "")
+        length = environ.get("CONTENT_LENGTH", "")
+        if content_type.partition(";")[0].strip().lower() != FORM or not length.isdigit():
+            return None
+        limit = config.get("MAX_CONTENT_LENGTH")
+        if limit is not None and int(length) > limit:
+            return None
+        body = environ["wsgi.input"].read(int(length))
+        try:
+            if len(body) != int(length):
+                return None
+            form = Form.parse(body)
+            if config.get("MASQ_SKIP_TWILIO_SIGNATURE"):
+                return form
+            token = config.get("TWILIO_AUTH_TOKEN") or ""
+            signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")
+            if token and signature and self.signed(RequestValidator(token), environ, form, signature):
+                return form
+            return None
+        except UnicodeDecodeError:
+            return None
+        finally:
+            environ["wsgi.input"] = io.BytesIO(body)  # for Flask, whenever it is the one to answer
+
+    def signed(self, validator: RequestValidator, environ: dict[str, Any], form: Form, signature: str) -> bool:
+        """Return whether `signature` signs the form at the configured URL (one HMAC; see app.twilio_signature)."""
+        url = str(self.app.config["MASQ_PUBLIC_URL"]).rstrip("/") + PATH
+        if environ.get("QUERY_STRING"):
+            url += "?" + environ["QUERY_STRING"]
+        return hmac.compare_digest(validator.compute_signature(url, form), signature)
+
+    def answer(self, form: Form, ids: dict[str, str], request_id: str) -> str:
+        """Return the TwiML for the call; when masq itself fails, log it and apologise (never silence)."""
+        links = twiml.Links(str(self.app.config["MASQ_PUBLIC_URL"]).rstrip("/"))
+        try:
+            store = self.app.extensions["masq.store"]
+            call = callflow.incoming_call(form.first("CallSid"), form.first("From"), form.first("To"))
+            return str(twiml.answer(callflow.identify_caller(store, call, now_us()), links))
+        except Exception:
+            log.exception("voice step %s failed", PATH, extra={"request_id": request_id, **ids})
+            return str(twiml.apology())
+
+
+def init_app(app: Flask) -> None:
+    """Put the fast path in front of the app's WSGI callable (after the metrics it records exist)."""
+    app.wsgi_app = InboundFastPath(app)  # type: ignore[method-assign]
