@@ -10,22 +10,43 @@ from flask import Response, current_app, g, request
 
 from app.errors import error_response
 from app.extensions import store
-from routing import rate_limit
 from routing.clock import now_us
 from routing.errors import Unauthenticated
-from routing.tenants import authenticate_api_key, authenticate_basic
+from routing.rate_limit import Admission
+from routing.tenants import Tenant, admit_api_key, admit_basic, authenticate_basic
 
 
-def over_rate_limit(auth_id: str) -> Response | None:
-    """Return a 429 with `Retry-After` when the tenant is over MASQ_RATE_LIMIT per MASQ_RATE_WINDOW s."""
-    limit, window = current_app.config["MASQ_RATE_LIMIT"], current_app.config["MASQ_RATE_WINDOW"]
-    admission = rate_limit.admit(store(), auth_id, now_us(), limit, window)
-    if admission.allowed:
-        return None
+def rate_limit() -> tuple[int, float]:
+    """Return MASQ_RATE_LIMIT and MASQ_RATE_WINDOW: requests a tenant may make per window of seconds."""
+    config = current_app.config
+    return config["MASQ_RATE_LIMIT"], config["MASQ_RATE_WINDOW"]
+
+
+def too_many_requests(admission: Admission) -> Response:
+    """Return the 429, with `Retry-After`, for a tenant over MASQ_RATE_LIMIT per MASQ_RATE_WINDOW s."""
+    limit, window = rate_limit()
     response = error_response(429, f"too many requests: at most {limit} every {window:g} s; "
                                    f"retry after {admission.retry_after} s")
     response.headers["Retry-After"] = str(admission.retry_after)
     return response
+
+
+def basic_credentials(auth_id: str) -> tuple[str, str]:
+    """Return the request's HTTP Basic auth_id and auth token, refusing any that do not name `auth_id`."""
+    credentials = request.authorization
+    if credentials is None or credentials.type != "basic":
+        raise Unauthenticated("authentication required: HTTP Basic with your auth_id and auth_token")
+    username, password = credentials.username or "", credentials.password or ""
+    if username != auth_id:
+        authenticate_basic(store(), username, password)  # wrong credentials are told so first, as for any request
+        raise Unauthenticated("the auth_id in the URL does not match the credentials")
+    return username, password
+
+
+def admitted(tenant: Tenant, admission: Admission, view: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Run `view` for the authenticated `tenant` (set as `g.tenant`) if its rate limit admits the request."""
+    g.tenant = tenant
+    return view(**kwargs) if admission.allowed else too_many_requests(admission)
 
 
 def basic_auth(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,15 +54,9 @@ def basic_auth(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(auth_id: str, **kwargs: Any) -> Any:
-        credentials = request.authorization
-        if credentials is None or credentials.type != "basic":
-            raise Unauthenticated("authentication required: HTTP Basic with your auth_id and auth_token")
-        tenant = authenticate_basic(store(), credentials.username or "", credentials.password or "")
-        if tenant.auth_id != auth_id:
-            raise Unauthenticated("the auth_id in the URL does not match the credentials")
-        g.tenant = tenant
-        refused = over_rate_limit(tenant.auth_id)
-        return refused if refused is not None else view(**kwargs)
+        username, password = basic_credentials(auth_id)
+        tenant, admission = admit_basic(store(), username, password, now_us(), *rate_limit())
+        return admitted(tenant, admission, view, kwargs)
 
     return wrapped
 
@@ -54,8 +69,7 @@ def api_key_auth(view: Callable[..., Any]) -> Callable[..., Any]:
         key = request.headers.get("X-API-Key", "")
         if not key:
             raise Unauthenticated("authentication required: send your API key in X-API-Key")
-        g.tenant = authenticate_api_key(store(), key)
-        refused = over_rate_limit(g.tenant.auth_id)
-        return refused if refused is not None else view(**kwargs)
+        tenant, admission = admit_api_key(store(), key, now_us(), *rate_limit())
+        return admitted(tenant, admission, view, kwargs)
 
     return wrapped

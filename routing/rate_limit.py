@@ -15,19 +15,24 @@ from dataclasses import dataclass
 from routing.clock import US
 from routing.store import Store
 
-# ARGV: T, NOW, the interval between requests (µs), the burst tolerance (µs). The key holds the tenant's
-# theoretical arrival time (TAT); once NOW passes it the tenant has its whole burst again, so it expires then.
-# Returns 0 when the request may go, else the µs until it could.
-ADMIT = r"""
-local interval, tolerance = tonumber(ARGV[3]), tonumber(ARGV[4])
-local key = T .. '$rate_limit'
-local tat = math.max(tonumber(redis.call('GET', key) or NOW), NOW)
-if tat - NOW > tolerance then
-  return tat - NOW - tolerance
+# The GCRA step, as a Lua function other scripts share (the combined check of `routing.tenants` runs it too).
+# `key` holds the tenant's theoretical arrival time (TAT); once NOW passes it the tenant has its whole burst
+# again, so it expires then. Returns 0 when the request may go, else the µs until it could.
+GCRA = r"""
+local function gcra(key, interval, tolerance)
+  local tat = math.max(tonumber(redis.call('GET', key) or NOW), NOW)
+  if tat - NOW > tolerance then
+    return tat - NOW - tolerance
+  end
+  tat = tat + interval
+  redis.call('SET', key, string.format('%d', tat), 'PX', math.floor((tat - NOW) / 1000) + 1)
+  return 0
 end
-tat = tat + interval
-redis.call('SET', key, string.format('%d', tat), 'PX', math.floor((tat - NOW) / 1000) + 1)
-return 0
+"""
+
+# ARGV: T, NOW, the interval between requests (µs), the burst tolerance (µs).
+ADMIT = GCRA + r"""
+return gcra(T .. '$rate_limit', tonumber(ARGV[3]), tonumber(ARGV[4]))
 """
 
 
@@ -42,12 +47,24 @@ class Admission:
 ADMITTED = Admission(True)
 
 
+def spacing(limit: int, window: float) -> tuple[int, int] | None:
+    """Return GCRA's interval between requests and its burst tolerance, in µs; None when there is no limit."""
+    if limit <= 0 or window <= 0:
+        return None
+    interval = max(1, round(window * US) // limit)
+    return interval, (limit - 1) * interval
+
+
+def admission(wait_us: int) -> Admission:
+    """Return the admission for GCRA's answer: go at 0, else wait the µs rounded up to whole seconds."""
+    if wait_us <= 0:
+        return ADMITTED
+    return Admission(False, max(1, -(-wait_us // US)))
+
+
 def admit(store: Store, auth_id: str, now: int, limit: int, window: float) -> Admission:
     """Count one request of the tenant against `limit` requests per `window` seconds; `limit` 0 admits all."""
-    if limit <= 0 or window <= 0:
+    steps = spacing(limit, window)
+    if steps is None:
         return ADMITTED
-    interval = max(1, round(window * US) // limit)
-    wait = int(store.run(ADMIT, auth_id, now, interval, (limit - 1) * interval))
-    if wait <= 0:
-        return ADMITTED
-    return Admission(False, max(1, -(-wait // US)))
+    return admission(int(store.run(ADMIT, auth_id, now, *steps)))

@@ -3,16 +3,52 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
+from routing import rate_limit
 from routing.errors import InvalidInput, NotFound, Unauthenticated
+from routing.rate_limit import Admission
 from routing.store import Store
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
+
+# Check a credential and, only if it is right, count the request against the tenant's rate limit: one round
+# trip, and a caller without the credential can never spend a tenant's allowance. A Lua function, so that a
+# script can go on with the tenant's own work once it passes (see `routing.sessions.OPEN_CHECKED`).
+# `field` is the tenant record's field holding the credential, `given` the credential presented, `interval`
+# and `tolerance` GCRA's, in µs (interval 0: no limit). Returns {'refused'}, {'unknown'} (a credential without
+# a tenant record), or {'ok', name, parent, µs to wait (0: admitted)}.
+CHECK_FUNCTION = rate_limit.GCRA + r"""
+-- Whether `given` equals `stored`, taking a time that depends on the length of `given` only, never on where
+-- they differ (as hmac.compare_digest), so that a caller cannot guess a credential one character at a time.
+local byte, abs = string.byte, math.abs  -- looked up once: per character, the lookups cost more than the sums
+local function same_secret(stored, given)
+  local diff = #stored == #given and 0 or 1
+  for i = 1, #given do
+    diff = diff + abs((byte(stored, i) or 0) - byte(given, i))
+  end
+  return diff == 0
+end
+
+local function check(field, given, interval, tolerance)
+  local rec = redis.call('HMGET', KEYS[1], field, 'name', 'parent')
+  local stored = rec[1] or ''
+  if not same_secret(stored, given) or stored == '' then return {'refused'} end
+  if not rec[2] then return {'unknown'} end
+  local wait = 0
+  if interval > 0 then wait = gcra(T .. '$rate_limit', interval, tolerance) end
+  return {'ok', rec[2], rec[3] or '', wait}
+end
+"""
+
+# ARGV: T, NOW, then the arguments of `check` (see CHECK_FUNCTION).
+CHECK = CHECK_FUNCTION + r"""
+return check(ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
+"""
 
 
 @dataclass(frozen=True)
@@ -78,29 +114,82 @@ def auth_token_of(store: Store, auth_id: str) -> str:
 
 def authenticate_basic(store: Store, auth_id: str, auth_token: str) -> Tenant:
     """Return the tenant whose auth_id and auth token these are, comparing in constant time."""
-    stored = name = parent = None
-    if AUTH_ID.fullmatch(auth_id or ""):
-        # One round trip for the token and the tenant it unlocks (this runs on every API request).
-        stored, name, parent = store.redis.hmget(store.keys.tenant(auth_id), "auth_token", "name", "parent")
-    expected = str(stored or secrets.token_hex(20)).encode()
-    if not hmac.compare_digest(expected, (auth_token or "").encode()) or stored is None:
-        raise Unauthenticated("authentication failed: wrong auth_id or auth_token")
-    if name is None:
-        raise NotFound(f"no account {auth_id!r}")
-    return Tenant(auth_id, str(name), str(parent or ""))
+    return admit_basic(store, auth_id, auth_token, 0, 0, 0)[0]
+
+
+def admit_basic(store: Store, auth_id: str, auth_token: str, now: int, limit: int,
+                window: float) -> tuple[Tenant, Admission]:
+    """Return the tenant whose auth_id and auth token these are, and whether its rate limit admits the request.
+
+    The request counts against `limit` per `window` seconds (see `routing.rate_limit`) only once the token
+    is right; `limit` 0 counts nothing.
+    """
+    result = run_check(store, basic_credential(auth_id, auth_token, limit, window), now)
+    if result is None:
+        raise basic_refusal()
+    return result
+
+
+def basic_refusal() -> Unauthenticated:
+    """Return the error for HTTP Basic credentials that are not a tenant's."""
+    return Unauthenticated("authentication failed: wrong auth_id or auth_token")
 
 
 def authenticate_api_key(store: Store, api_key: str) -> Tenant:
     """Return the tenant owning `api_key`; keys are stored only as SHA-256 digests."""
+    return admit_api_key(store, api_key, 0, 0, 0)[0]
+
+
+def admit_api_key(store: Store, api_key: str, now: int, limit: int, window: float) -> tuple[Tenant, Admission]:
+    """Return the tenant owning `api_key`, and whether its rate limit admits the request (as `admit_basic`)."""
     parts = (api_key or "").split("_")
     auth_id = parts[1] if len(parts) >= 3 and parts[0] == "mk" else ""
-    stored = None
+    credential = None
     if AUTH_ID.fullmatch(auth_id):
-        stored = store.redis.hget(store.keys.tenant(auth_id), "api_key_sha256")
-    expected = str(stored or _hash_key(secrets.token_hex(20)))
-    if not hmac.compare_digest(expected.encode(), _hash_key(api_key or "").encode()) or stored is None:
+        credential = Credential(auth_id, "api_key_sha256", _hash_key(api_key), limit, window)
+    result = run_check(store, credential, now)
+    if result is None:
         raise Unauthenticated("authentication failed: missing or unknown X-API-Key")
-    return get_tenant(store, auth_id)
+    return result
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A credential presented for a tenant, and the rate limit a request that passes counts against."""
+
+    auth_id: str
+    field: str  # the tenant record's field it must match
+    given: str
+    limit: int = 0
+    window: float = 0
+
+    def arguments(self) -> list[object]:
+        """Return the arguments of the Lua `check` (see CHECK_FUNCTION)."""
+        interval, tolerance = rate_limit.spacing(self.limit, self.window) or (0, 0)
+        return [self.field, self.given, interval, tolerance]
+
+
+def basic_credential(auth_id: str, auth_token: str, limit: int = 0, window: float = 0) -> Credential | None:
+    """Return the HTTP Basic credential to check, or None when `auth_id` cannot be any tenant's."""
+    if not AUTH_ID.fullmatch(auth_id or ""):
+        return None
+    return Credential(auth_id, "auth_token", auth_token or "", limit, window)
+
+
+def run_check(store: Store, credential: Credential | None, now: int) -> tuple[Tenant, Admission] | None:
+    """Run CHECK for `credential` (see `checked`); None when there is none to check."""
+    if credential is None:
+        return None
+    return checked(credential, store.run(CHECK, credential.auth_id, now, *credential.arguments()))
+
+
+def checked(credential: Credential, reply: list[Any]) -> tuple[Tenant, Admission] | None:
+    """Return the tenant and its admission from the Lua `check`'s `reply`; None when the credential is wrong."""
+    if reply[0] == "refused":
+        return None
+    if reply[0] == "unknown":
+        raise NotFound(f"no account {credential.auth_id!r}")
+    return Tenant(credential.auth_id, str(reply[1]), str(reply[2])), rate_limit.admission(int(reply[3]))
 
 
 def subaccount_of(store: Store, parent: Tenant, auth_id: str) -> Tenant:

@@ -4,9 +4,13 @@ import re
 import pytest
 
 from routing import tenants
+from routing.clock import US
 from routing.errors import InvalidInput, NotFound, Unauthenticated
+from routing.rate_limit import ADMITTED, Admission
 from routing.tenants import (
     Tenant,
+    admit_api_key,
+    admit_basic,
     auth_token_of,
     authenticate_api_key,
     authenticate_basic,
@@ -126,6 +130,105 @@ def test_basic_auth_with_another_tenants_token_fails(store, tenant):
     other = make_tenant(store, dids=[], name="other")
     with pytest.raises(Unauthenticated):
         authenticate_basic(store, tenant.auth_id, other.auth_token)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda token: token[:-1],
+        lambda token: token + "A",
+        lambda token: "",
+        lambda token: ("B" if token[0] != "B" else "C") + token[1:],
+        lambda token: token[:20] + ("B" if token[20] != "B" else "C") + token[21:],
+        lambda token: token[:-1] + ("B" if token[-1] != "B" else "C"),
+        lambda token: "\0" * len(token),
+        lambda token: "é" * (len(token) // 2),  # as many bytes, other characters
+        lambda token: token * 2,
+    ],
+    ids=["one short", "one long", "empty", "first differs", "middle differs", "last differs", "nul bytes",
+         "multi-byte", "twice"],
+)
+def test_basic_auth_takes_the_token_exactly(store, tenant, change):
+    with pytest.raises(Unauthenticated, match="wrong auth_id or auth_token"):
+        authenticate_basic(store, tenant.auth_id, change(tenant.auth_token))
+
+
+def test_a_record_with_an_empty_token_never_authenticates(store, tenant):
+    store.redis.hset(store.keys.tenant(tenant.auth_id), "auth_token", "")
+
+    with pytest.raises(Unauthenticated):
+        authenticate_basic(store, tenant.auth_id, "")
+
+
+def test_a_token_without_a_tenant_record_is_not_found_as_before(store):
+    store.redis.hset(store.keys.tenant(UNKNOWN_ID), "auth_token", "t" * 40)
+
+    with pytest.raises(NotFound):
+        authenticate_basic(store, UNKNOWN_ID, "t" * 40)
+    with pytest.raises(Unauthenticated):
+        authenticate_basic(store, UNKNOWN_ID, "u" * 40)
+
+
+# -- authentication and the rate limit in one step -------------------------------------------------------
+LIMIT, WINDOW = 3, 60  # one request every 20 s once the burst of 3 is spent
+
+
+def test_admit_basic_counts_a_request_against_the_limit_once_the_token_is_right(store, tenant):
+    answers = [admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW) for _ in range(LIMIT + 1)]
+
+    assert [tenant_ for tenant_, _ in answers] == [Tenant(tenant.auth_id, "acme", "")] * (LIMIT + 1)
+    assert [admission for _, admission in answers] == [ADMITTED] * LIMIT + [Admission(False, 20)]
+    assert admit_basic(store, tenant.auth_id, tenant.auth_token, NOW + 20 * US, LIMIT, WINDOW)[1] == ADMITTED
+
+
+def test_a_wrong_token_never_spends_the_tenants_allowance(store, tenant):
+    for _ in range(3 * LIMIT):
+        with pytest.raises(Unauthenticated):
+            admit_basic(store, tenant.auth_id, tenant.auth_token[:-1] + "x", NOW, LIMIT, WINDOW)
+        with pytest.raises(Unauthenticated):
+            admit_api_key(store, tenant.api_key + "x", NOW, LIMIT, WINDOW)
+
+    assert not store.redis.exists(store.keys.rate_limit(tenant.auth_id))
+    assert [admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)[1]
+            for _ in range(LIMIT)] == [ADMITTED] * LIMIT
+
+
+def test_a_credential_without_a_tenant_record_spends_nothing(store):
+    store.redis.hset(store.keys.tenant(UNKNOWN_ID), "auth_token", "t" * 40)
+
+    with pytest.raises(NotFound):
+        admit_basic(store, UNKNOWN_ID, "t" * 40, NOW, LIMIT, WINDOW)
+    assert not store.redis.exists(store.keys.rate_limit(UNKNOWN_ID))
+
+
+def test_admit_api_key_draws_on_the_same_limit_as_basic_auth(store, tenant):
+    admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)
+    admit_api_key(store, tenant.api_key, NOW, LIMIT, WINDOW)
+
+    assert admit_api_key(store, tenant.api_key, NOW, LIMIT, WINDOW) == (Tenant(tenant.auth_id, "acme", ""), ADMITTED)
+    assert admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)[1] == Admission(False, 20)
+
+
+def test_with_no_limit_authentication_writes_nothing(store, tenant):
+    for limit, window in ((0, 1), (5, 0)):
+        assert admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, limit, window)[1] == ADMITTED
+        assert admit_api_key(store, tenant.api_key, NOW, limit, window)[1] == ADMITTED
+
+    assert not store.redis.exists(store.keys.rate_limit(tenant.auth_id))
+
+
+def test_authentication_and_the_limit_work_alike_on_a_real_redis(real_store):
+    tenant = make_tenant(real_store, dids=[])
+    with pytest.raises(Unauthenticated):
+        admit_basic(real_store, tenant.auth_id, tenant.auth_token.swapcase(), NOW, LIMIT, WINDOW)
+    with pytest.raises(Unauthenticated):
+        admit_api_key(real_store, tenant.api_key[:-1], NOW, LIMIT, WINDOW)
+
+    answers = [admit_basic(real_store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)[1] for _ in range(2)]
+    answers.append(admit_api_key(real_store, tenant.api_key, NOW, LIMIT, WINDOW)[1])
+    answers.append(admit_api_key(real_store, tenant.api_key, NOW, LIMIT, WINDOW)[1])
+
+    assert answers == [ADMITTED] * LIMIT + [Admission(False, 20)]
 
 
 # -- API keys ---------------------------------------------------------------------------------------------
