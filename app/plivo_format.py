@@ -28,6 +28,7 @@ def session_object(session: Session, now: int, listing: bool = False, calls: Cal
     if calls is None:
         calls = calls_of(session, now)
     status = session.status(now)
+    created = plivo_time(session.created)  # a session not changed since it opened shows the same time twice
     body: dict[str, Any] = {
         "first_party": without_plus(session.first_party),
         "second_party": without_plus(session.second_party),
@@ -37,8 +38,8 @@ def session_object(session: Session, now: int, listing: bool = False, calls: Cal
         "session_uuid": session.session_uuid,
         "callback_url": session.callback_url,
         "callback_method": session.callback_method,
-        "created_time": plivo_time(session.created),
-        "modified_time": plivo_time(session.modified),
+        "created_time": created,
+        "modified_time": created if session.modified == session.created else plivo_time(session.modified),
         "expiry_time": plivo_time(session.expiry),
         "duration": session.duration,
         "amount": _amount(session.amount),

@@ -8,10 +8,12 @@ from flask import request
 
 from routing.errors import InvalidInput
 
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
 
 def body() -> dict[str, Any]:
     """Return the request's JSON object (or form fields); an unreadable body is a 400 that says so."""
-    if request.mimetype == "application/x-www-form-urlencoded" or request.mimetype == "multipart/form-data":
+    if request.mimetype in FORMS:
         return request.form.to_dict()
     if not request.get_data(cache=True):
         return {}

@@ -143,47 +143,54 @@ end
 """
 
 # ARGV: T, NOW, uuid, blob, expiry_us, created_us, cooloff_s, country ('*' = any), preferred, wanted
-ALLOCATE = r"""
-reclaim(100)
-local uuid, blob, expiry, created, cool = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local country, preferred, wanted = ARGV[8], ARGV[9], ARGV[10]
-local num
-if wanted ~= '' then
-  local st = redis.call('HMGET', T .. '$number' .. wanted, 'status', 'session', 'country')
-  if not st[1] then return {'err', 'not_in_pool'} end
-  if st[1] ~= 'active' then return {'err', 'suspended'} end
-  if st[2] and st[2] ~= '' then return {'err', 'taken'} end
-  if redis.call('ZSCORE', T .. '$cooling', wanted) then return {'err', 'cooling'} end
-  if country ~= '*' and st[3] ~= country then return {'err', 'country'} end
-  redis.call('SREM', T .. '$free' .. st[3], wanted)
-  num = wanted
-elseif country ~= '*' then
-  num = redis.call('SPOP', T .. '$free' .. country)
-else
-  num = redis.call('SPOP', T .. '$free' .. preferred)
-  if not num then
-    for _, cc in ipairs(redis.call('SMEMBERS', T .. '$countries')) do
-      num = redis.call('SPOP', T .. '$free' .. cc)
-      if num then break end
+# A function, so that a script can run it after steps of its own (see `routing.sessions.OPEN_CHECKED`).
+ALLOCATE_FUNCTION = r"""
+local function allocate()
+  reclaim(100)
+  local uuid, blob, expiry, created, cool = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  local country, preferred, wanted = ARGV[8], ARGV[9], ARGV[10]
+  local num
+  if wanted ~= '' then
+    local st = redis.call('HMGET', T .. '$number' .. wanted, 'status', 'session', 'country')
+    if not st[1] then return {'err', 'not_in_pool'} end
+    if st[1] ~= 'active' then return {'err', 'suspended'} end
+    if st[2] and st[2] ~= '' then return {'err', 'taken'} end
+    if redis.call('ZSCORE', T .. '$cooling', wanted) then return {'err', 'cooling'} end
+    if country ~= '*' and st[3] ~= country then return {'err', 'country'} end
+    redis.call('SREM', T .. '$free' .. st[3], wanted)
+    num = wanted
+  elseif country ~= '*' then
+    num = redis.call('SPOP', T .. '$free' .. country)
+  else
+    num = redis.call('SPOP', T .. '$free' .. preferred)
+    if not num then
+      for _, cc in ipairs(redis.call('SMEMBERS', T .. '$countries')) do
+        num = redis.call('SPOP', T .. '$free' .. cc)
+        if num then break end
+      end
     end
   end
+  if not num then
+    tally(NOW, 'exhausted', 1)
+    redis.call('HINCRBY', T, 'sessions_refused', 1)
+    return {'err', 'exhausted'}
+  end
+  redis.call('HSET', T .. '$number' .. num, 'session', uuid)
+  redis.call('HSET', T .. '$route' .. num, '*', uuid)
+  local body = string.gsub(blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)
+  redis.call('SET', T .. '$session' .. uuid, body)
+  redis.call('ZADD', T .. '$expiry', expiry, uuid .. '|' .. num .. '|' .. cool)
+  redis.call('ZADD', T .. '$created', created, uuid)
+  tally(NOW, 'opened', 1)
+  redis.call('HINCRBY', T, 'sessions_opened', 1)
+  local open, k, h = redis.call('ZCOUNT', T .. '$expiry', '(' .. ARGV[2], '+inf'), figures(NOW)
+  if open > tonumber(redis.call('HGET', k, 'peak' .. h) or '0') then redis.call('HSET', k, 'peak' .. h, open) end
+  return {'ok', num}
 end
-if not num then
-  tally(NOW, 'exhausted', 1)
-  redis.call('HINCRBY', T, 'sessions_refused', 1)
-  return {'err', 'exhausted'}
-end
-redis.call('HSET', T .. '$number' .. num, 'session', uuid)
-redis.call('HSET', T .. '$route' .. num, '*', uuid)
-local body = string.gsub(blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)
-redis.call('SET', T .. '$session' .. uuid, body)
-redis.call('ZADD', T .. '$expiry', expiry, uuid .. '|' .. num .. '|' .. cool)
-redis.call('ZADD', T .. '$created', created, uuid)
-tally(NOW, 'opened', 1)
-redis.call('HINCRBY', T, 'sessions_opened', 1)
-local open, k, h = redis.call('ZCOUNT', T .. '$expiry', '(' .. ARGV[2], '+inf'), figures(NOW)
-if open > tonumber(redis.call('HGET', k, 'peak' .. h) or '0') then redis.call('HSET', k, 'peak' .. h, open) end
-return {'ok', num}
+"""
+
+ALLOCATE = ALLOCATE_FUNCTION + r"""
+return allocate()
 """
 
 # ARGV: T, NOW, uuid, expected blob, new blob, expiry member, new expiry µs ('' = end the session now)

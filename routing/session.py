@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from routing.clock import US
@@ -78,8 +78,12 @@ class Session:
 
     def to_json(self) -> str:
         """Return the compact JSON kept in Redis: defaults are left out to save memory."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
-        return json.dumps(data, separators=(",", ":"))
+        data: dict[str, Any] = {}
+        for name, default in _FIELDS:
+            value = getattr(self, name)
+            if value != default:
+                data[name] = value
+        return _COMPACT.encode(data)
 
     @classmethod
     def from_json(cls, text: str) -> Session:
@@ -88,9 +92,17 @@ class Session:
         return cls(**data)
 
     def evolve(self, **changes: Any) -> Session:
-        """Return a copy with `changes` applied."""
-        return replace(self, **changes)
+        """Return a copy with `changes` applied (as dataclasses.replace, without looking the fields up again)."""
+        values = {name: getattr(self, name) for name, _ in _FIELDS}
+        values.update(changes)
+        return type(self)(**values)
 
     def as_dict(self) -> dict[str, Any]:
         """Return every field, for serialisers."""
         return asdict(self)
+
+
+# Every field's name and default (MISSING when it has none), in order: read on every create and update.
+_FIELDS = tuple((f.name, f.default) for f in fields(Session))
+# `json.dumps(..., separators=...)` builds an encoder on each call; this is the same encoder, built once.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))

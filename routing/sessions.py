@@ -11,11 +11,12 @@ from routing import scripts
 from routing.clock import US
 from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted
 from routing.phone import country_of, to_e164
+from routing.rate_limit import Admission
 from routing.session import EXPIRED, Session
-from routing.session_options import check_create, check_update
+from routing.session_options import SessionRequest, check_create, check_update
 from routing.session_query import SessionQuery
 from routing.store import Store
-from routing.tenants import get_tenant, subaccount_of
+from routing.tenants import CHECK_FUNCTION, Credential, Tenant, checked, get_tenant, subaccount_of
 
 _REFUSALS = {
     "not_in_pool": "is not in this account's pool",
@@ -27,31 +28,89 @@ _REFUSALS = {
 _CAS_TRIES = 8
 
 
+# One round trip for a whole create: check the credential and count the request against the tenant's rate
+# limit (routing.tenants.CHECK_FUNCTION), then, only if both pass, take a DID as ALLOCATE does.
+# ARGV: T, NOW, ALLOCATE's arguments (see `Opening.arguments`), then the check's (see `Credential.arguments`).
+# Returns the check's reply, followed by ALLOCATE's when the check passed.
+OPEN_CHECKED = CHECK_FUNCTION + scripts.ALLOCATE_FUNCTION + r"""
+local verdict = check(ARGV[11], ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]))
+if verdict[1] ~= 'ok' or verdict[4] ~= 0 then return verdict end
+local placed = allocate()
+return {verdict[1], verdict[2], verdict[3], verdict[4], placed[1], placed[2]}
+"""
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A checked create request made into a session whose DID is still to be taken: what ALLOCATE needs."""
+
+    session: Session
+    country: str  # the first party's
+    wanted: str = ""  # a DID asked for by number, in E.164
+
+    def arguments(self) -> list[object]:
+        """Return ALLOCATE's arguments after T and NOW."""
+        session = self.session
+        return [session.session_uuid, session.to_json(), session.expiry, session.created,
+                session.virtual_number_cooloff_period, self.country if session.geomatch else "*", self.country,
+                self.wanted]
+
+    def opened(self, reply: list[Any]) -> Session:
+        """Return the session ALLOCATE's `reply` says it opened, or raise why it could not."""
+        if reply[0] == "err":
+            reason = reply[1]
+            if reason == "exhausted":
+                where = f" in {self.country}" if self.session.geomatch else ""
+                raise PoolExhausted(f"no free virtual number{where}: every number in the pool is in use, "
+                                    "cooling off or suspended")
+            raise NumberUnavailable(f"{self.wanted} {_REFUSALS[reason]}")
+        return self.session.evolve(virtual_number=reply[1])
+
+
 def open_session(store: Store, auth_id: str, raw: Mapping[str, Any], now: int,
                  wanted_number: str | None = None) -> Session:
     """Open a session from a Plivo-style request, taking a free DID of the tenant atomically."""
     request = check_create(raw)
     if "subaccount" in request.fields:
         subaccount_of(store, get_tenant(store, auth_id), request.fields["subaccount"])
+    opening = _opening(auth_id, request, now, wanted_number)
+    return opening.opened(store.run(scripts.ALLOCATE, auth_id, now, *opening.arguments()))
+
+
+def prepare_session(auth_id: str, raw: Mapping[str, Any], now: int, wanted_number: str | None = None) -> Opening:
+    """Check a create request and make its session, reading nothing (the subaccount it names is not looked up)."""
+    return _opening(auth_id, check_create(raw), now, wanted_number)
+
+
+def open_session_checked(store: Store, opening: Opening,
+                         credential: Credential) -> tuple[Tenant, Admission, list[Any]] | None:
+    """Check `credential` and the rate limit of its tenant and, if both pass, take a DID for `opening`.
+
+    One round trip. Return the tenant, its admission and ALLOCATE's reply (for `Opening.opened`; empty when not
+    admitted), or None when the credential is wrong. The opening must be for the credential's tenant and name
+    no subaccount (`open_session` checks that one is the tenant's).
+    """
+    if opening.session.auth_id != credential.auth_id or opening.session.subaccount:
+        raise ValueError("open_session_checked opens only the credential's own tenant's sessions, no subaccount's")
+    reply = store.run(OPEN_CHECKED, credential.auth_id, opening.session.created, *opening.arguments(),
+                      *credential.arguments())
+    result = checked(credential, reply)
+    if result is None:
+        return None
+    tenant, admission = result
+    return tenant, admission, reply[4:]
+
+
+def _opening(auth_id: str, request: SessionRequest, now: int, wanted_number: str | None) -> Opening:
+    """Return the session `request` asks for, opened at `now`, with the DID still to be taken."""
     wanted = to_e164(wanted_number, "virtual_number") if wanted_number else ""
+    fields = dict(request.fields)
     session = Session(
         session_uuid=str(uuid.uuid4()), auth_id=auth_id, virtual_number="",
-        first_party=request.fields.pop("first_party"), second_party=request.fields.pop("second_party", ""),
-        created=now, modified=now, expiry=now + request.session_expiry * US, **request.fields,
+        first_party=fields.pop("first_party"), second_party=fields.pop("second_party", ""),
+        created=now, modified=now, expiry=now + request.session_expiry * US, **fields,
     )
-    country = country_of(session.first_party)
-    result = store.run(
-        scripts.ALLOCATE, auth_id, now, session.session_uuid, session.to_json(), session.expiry, session.created,
-        session.virtual_number_cooloff_period, country if session.geomatch else "*", country, wanted,
-    )
-    if result[0] == "err":
-        reason = result[1]
-        if reason == "exhausted":
-            where = f" in {country}" if session.geomatch else ""
-            raise PoolExhausted(f"no free virtual number{where}: every number in the pool is in use, "
-                                "cooling off or suspended")
-        raise NumberUnavailable(f"{wanted} {_REFUSALS[reason]}")
-    return session.evolve(virtual_number=result[1])
+    return Opening(session, country_of(session.first_party), wanted)
 
 
 def get_session(store: Store, auth_id: str, session_uuid: str) -> Session:

@@ -7,7 +7,9 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import fakeredis
 import pytest
@@ -129,14 +131,23 @@ def env(redis_url: str) -> Iterator[dict[str, str]]:
             client.delete(key)
 
 
-@pytest.fixture
-def live_server(real_store: Store) -> Iterator[str]:
-    """masq served over real HTTP on a loopback port, on the real Redis; yields its base URL."""
+@contextmanager
+def serving(store: Store, **config: Any) -> Iterator[str]:
+    """Serve masq on `store` with `config` over real HTTP on a loopback port for the block; yield its base URL."""
     port = _free_port()
-    app = create_app({"STORE": real_store, "MASQ_PUBLIC_URL": f"http://127.0.0.1:{port}"})
+    app = create_app({"STORE": store, "MASQ_PUBLIC_URL": f"http://127.0.0.1:{port}", **config})
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(real_store: Store) -> Iterator[str]:
+    """masq served over real HTTP on a loopback port, on the real Redis; yields its base URL."""
+    with serving(real_store) as url:
+        yield url

@@ -12,13 +12,12 @@ import pytest
 import requests
 from plivo import exceptions
 from plivo.rest import client as plivo_client
-from werkzeug.serving import make_server
 
 from app import create_app
 from routing import sessions
 from routing.clock import US, now_us
 from routing.rate_limit import ADMITTED, Admission, admit
-from tests.conftest import _free_port, make_tenant
+from tests.conftest import make_tenant, serving
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, xml
 
 LIMIT, WINDOW = 3, 60  # one request every 20 s once the burst of 3 is spent
@@ -216,15 +215,8 @@ def test_carrier_webhooks_are_never_limited_and_do_not_spend_the_tenants_limit(c
 @pytest.fixture
 def limited_server(real_store) -> Iterator[str]:
     """masq with a limit of LIMIT per WINDOW, served over real HTTP on the real Redis; yields its base URL."""
-    port = _free_port()
-    app = create_app({"STORE": real_store, "MASQ_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                      "MASQ_RATE_LIMIT": LIMIT, "MASQ_RATE_WINDOW": WINDOW})
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(real_store, MASQ_RATE_LIMIT=LIMIT, MASQ_RATE_WINDOW=WINDOW) as url:
+        yield url
 
 
 def test_the_plivo_sdk_is_refused_with_a_429_once_over_the_limit(limited_server, real_store, monkeypatch):
