@@ -145,6 +145,26 @@ def test_ids_times_and_counts_are_not_mistaken_for_phone_numbers(text):
     assert format_line(text)["message"] == text
 
 
+@pytest.mark.parametrize("text", [
+    "/v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/8b1a9953-c461-4d7b-9f2a-2c1ddcc9b1f0/",
+    "POST /v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/ 200",
+    "x" * 500,
+])
+def test_long_text_without_numbers_or_credentials_is_written_as_is(text):
+    assert scrub(text) == text
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("GET /v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/+14155551234 404",
+     "GET /v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/+14155****34 404"),
+    ("a long line about a call, and then a number near its end: 14155554321",
+     "a long line about a call, and then a number near its end: 14155****21"),
+    ("a long line with a token far along it: " + "Ab1" * 13 + "Z", "a long line with a token far along it: [redacted]"),
+])
+def test_numbers_and_credentials_anywhere_in_long_text_are_still_hidden(text, shown):
+    assert scrub(text) == shown
+
+
 def test_phone_numbers_in_extra_fields_are_masked_at_any_depth():
     line = format_line("dialled", caller="+14155551234", number=14155554321,
                        legs={"to": ["+447911123456", "keep"]}, session_uuid="1b4e28ba-2fa1-11d2-883f-001234567890")
