@@ -1,4 +1,9 @@
-"""The floor: a bare Flask app that answers every POST with constant TwiML, under the same gunicorn as masq."""
+"""The floors: bare Flask apps that answer every POST with constant TwiML, under the same gunicorn as masq.
+
+`create_app` is the floor the targets are set against. `create_redis_app` also makes the two Redis round trips
+masq's inbound webhook makes (a GET, then a small script), with redis-py as masq uses it: the floor of Flask
+and Redis together, which shows what the round trips alone cost on the same machine.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,26 @@ def create_app() -> Flask:
     @app.post("/", defaults={"path": ""})
     @app.post("/<path:path>")
     def constant(path: str) -> Response:
+        return Response(TWIML, status=200, mimetype="text/xml")
+
+    return app
+
+
+def create_redis_app() -> Flask:
+    """Return the bare app making two Redis round trips (a GET, a one-command script) before answering."""
+    import os
+
+    import redis
+
+    app = Flask(__name__)
+    client = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+    script = client.register_script("redis.call('INCR', KEYS[1]) return ARGV[1]")
+
+    @app.post("/", defaults={"path": ""})
+    @app.post("/<path:path>")
+    def constant(path: str) -> Response:
+        client.get("bench:floor:owner")
+        script(keys=["bench:floor:count"], args=["x"])
         return Response(TWIML, status=200, mimetype="text/xml")
 
     return app

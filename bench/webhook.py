@@ -157,11 +157,14 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
     in_process = BREAKDOWN_CALLS[quick]
     floor_file = write_calls(workdir / "floor-calls.txt", signed_calls(fixtures.did_numbers(2000)))
     floor_runs: list[WrkResult] = []
+    redis_floor_runs: list[WrkResult] = []
     masq_runs: list[WrkResult] = []
     create_runs: list[WrkResult] = []
     with gunicorn("bench.floor_app:create_app()", {}, workdir) as floor, \
+            gunicorn("bench.floor_app:create_redis_app()", {"REDIS_URL": redis_url}, workdir) as redis_floor, \
             gunicorn("app:create_app()", masq_env(redis_url), workdir) as masq:
         warm_up(floor.url, signed_calls(fixtures.did_numbers(SPARE)))
+        warm_up(redis_floor.url, signed_calls(fixtures.did_numbers(SPARE)))
         floor_runs.append(load(floor, floor_file, seconds, 16))
         per_round = int(floor_runs[0].rps * seconds * 1.15) + 200
         n1 = int(floor_runs[0].rps / 16 * single * 1.5) + 100
@@ -181,6 +184,7 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
         for r in range(rounds):
             if r:
                 floor_runs.append(load(floor, floor_file, seconds, 16))
+            redis_floor_runs.append(load(redis_floor, floor_file, seconds, 16, redis_url))
             masq_runs.append(load(masq, files[r], seconds, 16, redis_url))
             if creator:
                 create_runs.append(creator.load(masq, seconds))
@@ -192,16 +196,22 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
     events = sum(int(store.redis.xlen(k)) for k in store.redis.scan_iter(f"{PREFIX}t:*:events"))
     store.redis.close()
     best_floor = max(floor_runs, key=lambda run: run.rps)
+    best_redis_floor = max(redis_floor_runs, key=lambda run: run.rps)
     best = max(masq_runs, key=lambda run: run.rps)
     bad = sum(run.counts.get("non200", 0) + run.counts.get("unexpected", 0) for run in masq_runs)
     detail = {"masq_16_rounds": [run.as_dict() for run in masq_runs],
-              "floor_16_rounds": [run.as_dict() for run in floor_runs], "masq_1": masq1.as_dict(),
+              "floor_16_rounds": [run.as_dict() for run in floor_runs],
+              "redis_floor_16_rounds": [run.as_dict() for run in redis_floor_runs], "masq_1": masq1.as_dict(),
               "floor_1": floor1.as_dict(), "sessions_prepared": len(numbers), "outbox_events_written": events,
               "answers_not_dial_or_not_200": bad, "cpu_us_in_process": cpu}
     rps_ratio = ratio(best.rps, best_floor.rps)
     found = [
         Figure("inbound webhook, requests/s at 16 connections", round(best.rps, 1), "req/s", "≥ 0.5× floor",
                rps_ratio >= 0.5 and bad == 0, round(best_floor.rps, 1), rps_ratio, detail),
+        Figure("inbound webhook against Flask + 2 Redis round trips, requests/s", round(best.rps, 1), "req/s", "—",
+               None, round(best_redis_floor.rps, 1), ratio(best.rps, best_redis_floor.rps),
+               {"redis_floor_vs_floor": ratio(best_redis_floor.rps, best_floor.rps),
+                "redis_floor_p99_ms": best_redis_floor.p99_ms}),
         Figure("inbound webhook, p50 at 16 connections", best.p50_ms, "ms", "—", None,
                best_floor.p50_ms, ratio(best.p50_ms, best_floor.p50_ms)),
         Figure("inbound webhook, p99 at 16 connections", best.p99_ms, "ms", "≤ 10 ms", best.p99_ms <= 10,
