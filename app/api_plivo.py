@@ -8,19 +8,15 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
 
-from app.auth import basic_auth, basic_credentials, rate_limit, too_many_requests
+from app.auth import basic_auth
 from app.extensions import call_first_party, store
-from app.plivo_format import session_object
+from app.plivo_format import session_created, session_object
 from app.requests import body, query
 from routing import sessions
 from routing.clock import now_us
-from routing.errors import InvalidInput, RoutingError
-from routing.interactions import CallState
-from routing.session import Session
+from routing.errors import InvalidInput
 from routing.session_query import check_query
-from routing.tenants import basic_credential, basic_refusal
 
 bp = Blueprint("api_plivo", __name__, url_prefix="/v1/Account/<auth_id>/Masking/Session")
 
@@ -40,49 +36,16 @@ def _body_for(session_uuid: str) -> dict[str, Any]:
 
 
 @bp.post("", strict_slashes=False)
-def create(auth_id: str) -> ResponseReturnValue:
-    """Open a session: the credentials, the rate limit and the DID taken in one round trip to Redis.
-
-    A request that cannot go that way (a body that does not check out, a subaccount to look up) goes the way of
-    every other request, `create_in_steps`: whoever asks is authenticated and counted before being told more.
-    """
-    username, password = basic_credentials(auth_id)
-    credential = basic_credential(username, password, *rate_limit())
-    opening = _opening(auth_id) if credential is not None else None
-    if credential is None or opening is None:
-        answer: ResponseReturnValue = create_in_steps(auth_id=auth_id)
-        return answer
-    outcome = sessions.open_session_checked(store(), opening, credential)
-    if outcome is None:
-        raise basic_refusal()
-    tenant, admission, placed = outcome
-    g.tenant = tenant
-    if not admission.allowed:
-        return too_many_requests(admission)
-    return _created(opening.opened(placed))
-
-
-def _opening(auth_id: str) -> sessions.Opening | None:
-    """Return the session the request asks for, ready to be opened in one step; None when it cannot be."""
-    try:
-        opening = sessions.prepare_session(auth_id, body(), now_us())
-    except (RoutingError, HTTPException):
-        return None  # `create_in_steps` says what is wrong, once it knows who asks
-    return None if opening.session.subaccount else opening
-
-
 @basic_auth
-def create_in_steps() -> ResponseReturnValue:
-    """Open a session as every request goes: authenticate and count the request, then check it and open it."""
-    return _created(sessions.open_session(store(), g.tenant.auth_id, body(), now_us()))
+def create() -> ResponseReturnValue:
+    """Open a session in steps: authenticate and count the request, then check it and take a DID.
 
-
-def _created(session: Session) -> ResponseReturnValue:
-    """Return the answer to a create, once the call to the first party (if asked for) is on its way."""
+    The create as Plivo's SDKs send it is answered before it gets here, in one round trip, by
+    app.create_fast_path; this view answers the rest (and every refusal) the way every request is answered.
+    """
+    session = sessions.open_session(store(), g.tenant.auth_id, body(), now_us())
     call_first_party(session)
-    # A session opened a moment ago has had no call yet: no need to read its calls back.
-    return reply({"session_uuid": session.session_uuid, "virtual_number": session.virtual_number,
-                  "message": "Session created", "session": session_object(session, session.created, calls=CallState())})
+    return reply(session_created(session))
 
 
 @bp.get("", strict_slashes=False)

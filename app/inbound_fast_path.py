@@ -12,16 +12,15 @@ view unchanged, which answers it as before: 403, 413 or 400.
 from __future__ import annotations
 
 import hmac
-import io
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
+from app.fast_path import Environ, StartResponse, WsgiApp, answer, media_type, read_body
 from app.logs import request_id_from, write_access_line
 from routing import callflow, twiml
 from routing.clock import now_us
@@ -31,9 +30,6 @@ ENDPOINT = "voice.inbound"
 FORM = "application/x-www-form-urlencoded"
 CONTENT_TYPE = "text/xml; charset=utf-8"
 log = logging.getLogger("masq.voice")
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class Form(dict[str, list[str]]):
@@ -58,14 +54,14 @@ class Form(dict[str, list[str]]):
 
 
 class InboundFastPath:
-    """WSGI middleware: answers well-formed, signed inbound-call webhooks itself, passes the rest to Flask."""
+    """WSGI middleware: answers well-formed, signed inbound-call webhooks itself, passes the rest to `inner`."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, inner: WsgiApp) -> None:
         self.app = app
-        self.flask_wsgi: WsgiApp = app.wsgi_app
+        self.flask_wsgi = inner
         self.latency = app.extensions["masq.webhook_latency"].labels(ENDPOINT)
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.flask_wsgi(environ, start_response)
         started = time.perf_counter()
@@ -75,48 +71,39 @@ class InboundFastPath:
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
         call_sid = form.first("CallSid")
         ids = {"call_sid": call_sid[:64]} if call_sid else {}
-        payload = self.answer(form, ids, request_id).encode()
-        start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload))),
-                                  ("X-Request-Id", request_id)])
+        body = answer(start_response, 200, CONTENT_TYPE, self.twiml(form, ids, request_id).encode(), request_id)
         self.latency.observe(time.perf_counter() - started)
         write_access_line("POST", PATH, 200, started, {"request_id": request_id, **ids})
-        return [payload]
+        return body
 
-    def signed_form(self, environ: dict[str, Any]) -> Form | None:
+    def signed_form(self, environ: Environ) -> Form | None:
         """Return the form when this request is one the fast path takes; else None, with the body put back."""
         config = self.app.config
-        content_type = environ.get("CONTENT_TYPE", "")
-        length = environ.get("CONTENT_LENGTH", "")
-        if content_type.partition(";")[0].strip().lower() != FORM or not length.isdigit():
+        if media_type(environ) != FORM:
             return None
-        limit = config.get("MAX_CONTENT_LENGTH")
-        if limit is not None and int(length) > limit:
+        body = read_body(environ, config.get("MAX_CONTENT_LENGTH"))
+        if body is None:
             return None
-        body = environ["wsgi.input"].read(int(length))
         try:
-            if len(body) != int(length):
-                return None
             form = Form.parse(body)
-            if config.get("MASQ_SKIP_TWILIO_SIGNATURE"):
-                return form
-            token = config.get("TWILIO_AUTH_TOKEN") or ""
-            signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")
-            if token and signature and self.signed(RequestValidator(token), environ, form, signature):
-                return form
-            return None
         except UnicodeDecodeError:
             return None
-        finally:
-            environ["wsgi.input"] = io.BytesIO(body)  # for Flask, whenever it is the one to answer
+        if config.get("MASQ_SKIP_TWILIO_SIGNATURE"):
+            return form
+        token = config.get("TWILIO_AUTH_TOKEN") or ""
+        signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")
+        if token and signature and self.signed(RequestValidator(token), environ, form, signature):
+            return form
+        return None
 
-    def signed(self, validator: RequestValidator, environ: dict[str, Any], form: Form, signature: str) -> bool:
+    def signed(self, validator: RequestValidator, environ: Environ, form: Form, signature: str) -> bool:
         """Return whether `signature` signs the form at the configured URL (one HMAC; see app.twilio_signature)."""
         url = str(self.app.config["MASQ_PUBLIC_URL"]).rstrip("/") + PATH
         if environ.get("QUERY_STRING"):
             url += "?" + environ["QUERY_STRING"]
         return hmac.compare_digest(validator.compute_signature(url, form), signature)
 
-    def answer(self, form: Form, ids: dict[str, str], request_id: str) -> str:
+    def twiml(self, form: Form, ids: dict[str, str], request_id: str) -> str:
         """Return the TwiML for the call; when masq itself fails, log it and apologise (never silence)."""
         links = twiml.Links(str(self.app.config["MASQ_PUBLIC_URL"]).rstrip("/"))
         try:
@@ -130,4 +117,4 @@ class InboundFastPath:
 
 def init_app(app: Flask) -> None:
     """Put the fast path in front of the app's WSGI callable (after the metrics it records exist)."""
-    app.wsgi_app = InboundFastPath(app)  # type: ignore[method-assign]
+    app.wsgi_app = InboundFastPath(app, app.wsgi_app)  # type: ignore[method-assign]

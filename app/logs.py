@@ -13,6 +13,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -178,7 +179,7 @@ def request_id_from(given: str) -> str:
 
 
 def write_access_line(method: str, path: str, status: int, started: float | None,
-                      fields: dict[str, str | None]) -> None:
+                      fields: Mapping[str, str | None]) -> None:
     """Write the access line of one request that began at `started` (`time.perf_counter()`).
 
     `fields` are the request's ids (`request_ids()`, or what a handler outside Flask knows of them).

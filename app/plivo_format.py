@@ -71,6 +71,12 @@ def session_object(session: Session, now: int, listing: bool = False, calls: Cal
     return body
 
 
+def session_created(session: Session) -> dict[str, Any]:
+    """Return the answer to a create, after its `api_id`: the new session, which has had no call yet."""
+    return {"session_uuid": session.session_uuid, "virtual_number": session.virtual_number,
+            "message": "Session created", "session": session_object(session, session.created, calls=CallState())}
+
+
 def interaction_object(auth_id: str, call: Interaction) -> dict[str, Any]:
     """Return Plivo's Interaction object: one call, its legs' and its recording's resources, its charge.
 

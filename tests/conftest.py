@@ -151,3 +151,16 @@ def live_server(real_store: Store) -> Iterator[str]:
     """masq served over real HTTP on a loopback port, on the real Redis; yields its base URL."""
     with serving(real_store) as url:
         yield url
+
+
+def count_view(app: Flask, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> list[int]:
+    """Count the requests the Flask view `endpoint` answers: one item is appended for each."""
+    answered: list[int] = []
+    view = app.view_functions[endpoint]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        answered.append(1)
+        return view(*args, **kwargs)
+
+    monkeypatch.setitem(app.view_functions, endpoint, counted)
+    return answered
