@@ -158,13 +158,17 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
     floor_file = write_calls(workdir / "floor-calls.txt", signed_calls(fixtures.did_numbers(2000)))
     floor_runs: list[WrkResult] = []
     redis_floor_runs: list[WrkResult] = []
+    one_trip_floor_runs: list[WrkResult] = []
     masq_runs: list[WrkResult] = []
     create_runs: list[WrkResult] = []
     with gunicorn("bench.floor_app:create_app()", {}, workdir) as floor, \
             gunicorn("bench.floor_app:create_redis_app()", {"REDIS_URL": redis_url}, workdir) as redis_floor, \
+            gunicorn("bench.floor_app:create_redis_app()", {"REDIS_URL": redis_url, "FLOOR_ROUND_TRIPS": "1"},
+                     workdir) as one_trip_floor, \
             gunicorn("app:create_app()", masq_env(redis_url), workdir) as masq:
         warm_up(floor.url, signed_calls(fixtures.did_numbers(SPARE)))
         warm_up(redis_floor.url, signed_calls(fixtures.did_numbers(SPARE)))
+        warm_up(one_trip_floor.url, signed_calls(fixtures.did_numbers(SPARE)))
         floor_runs.append(load(floor, floor_file, seconds, 16))
         per_round = int(floor_runs[0].rps * seconds * 1.15) + 200
         n1 = int(floor_runs[0].rps / 16 * single * 1.5) + 100
@@ -187,6 +191,7 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
             redis_floor_runs.append(load(redis_floor, floor_file, seconds, 16, redis_url))
             masq_runs.append(load(masq, files[r], seconds, 16, redis_url))
             if creator:
+                one_trip_floor_runs.append(load(one_trip_floor, floor_file, seconds, 16, redis_url))
                 create_runs.append(creator.load(masq, seconds))
         floor1 = load(floor, floor_file, single, 1)
         masq1 = load(masq, file1, single, 1, redis_url)
@@ -223,5 +228,5 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
                trips["round_trips"] <= 2 and trips["answer_is_dial"], detail=trips),
     ]
     if creator:
-        found += create.figures(creator, create_runs, best_floor, in_process)
+        found += create.figures(creator, create_runs, best_floor, in_process, one_trip_floor_runs)
     return found
