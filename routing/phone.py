@@ -19,7 +19,7 @@ def to_e164(raw: object, field: str) -> str:
     if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip() == "":
         raise InvalidInput(field, "must be a phone number in E.164 form, like +14155550100")
     text = str(raw).strip()
-    if any(ch.isalpha() for ch in text):
+    if not text.lstrip("+").isdigit() and any(ch.isalpha() for ch in text):
         # phonenumbers would read letters as a vanity number or an extension and quietly dial something else.
         raise InvalidInput(field, f"{raw!r} is not a phone number: E.164 has digits only")
     if not text.startswith("+"):
