@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
@@ -51,10 +50,18 @@ def scrub(text: str) -> str:
     return CREDENTIAL.sub(REDACTED, PHONE.sub(lambda m: mask(m.group()), text))
 
 
-@lru_cache(maxsize=1024)
+# Whether each field name seen so far is a secret's: a few dozen names, looked up for every field of every line.
+_SECRET_NAMES: dict[str, bool] = {}
+
+
 def secret_name(name: str) -> bool:
     """Return whether an extra field named `name` must never be written."""
-    return SECRET_NAME.search(name) is not None
+    secret = _SECRET_NAMES.get(name)
+    if secret is None:
+        secret = SECRET_NAME.search(name) is not None
+        if len(_SECRET_NAMES) < 1024:
+            _SECRET_NAMES[name] = secret
+    return secret
 
 
 def clean(name: str, value: Any) -> Any:
@@ -66,7 +73,8 @@ def clean(name: str, value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return value
     if isinstance(value, int):
-        return scrub(str(value)) if PHONE.fullmatch(str(value)) else value
+        # A phone number has at least 7 digits: a status or a count is written as it is.
+        return scrub(str(value)) if abs(value) >= 1_000_000 and PHONE.fullmatch(str(value)) else value
     if isinstance(value, dict):
         return {str(k): clean(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
