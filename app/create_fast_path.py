@@ -44,6 +44,7 @@ class CreateFastPath:
     def __init__(self, app: Flask, inner: WsgiApp) -> None:
         self.app = app
         self.flask_wsgi = inner
+        self._encoder: tuple[tuple[bool, bool, bool], json.JSONEncoder] | None = None
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -67,13 +68,13 @@ class CreateFastPath:
         try:
             session = opening.opened(placed)
         except Conflict as refused:  # the request was counted and the pool said no: answer it here
-            body = self.json(start_response, status_of(refused), {"error": refused.message}, request_id)
+            body = self.answer_json(start_response, status_of(refused), {"error": refused.message}, request_id)
             write_access_line("POST", path, status_of(refused), started, ids)
             return body
         if session.initiate_call_to_first_party:
             with self.app.app_context():
                 call_first_party(session)
-        body = self.json(start_response, 200, session_created(session), request_id)
+        body = self.answer_json(start_response, 200, session_created(session), request_id)
         write_access_line("POST", path, 200, started, ids)
         return body
 
@@ -105,20 +106,28 @@ class CreateFastPath:
             return None
         return opening, credential
 
-    def json(self, start_response: StartResponse, status: int, payload: dict[str, Any],
+    def answer_json(self, start_response: StartResponse, status: int, payload: dict[str, Any],
              request_id: str) -> list[bytes]:
         """Answer `payload` after a fresh `api_id`, encoded exactly as the view's `jsonify` encodes it."""
-        provider = self.app.json
-        options: dict[str, Any] = {"indent": 2} if self.app.debug else {"separators": (",", ":")}
-        text = provider.dumps({"api_id": str(uuid.uuid4()), **payload}, **options) + "\n"
+        text = self.encoder().encode({"api_id": str(uuid.uuid4()), **payload}) + "\n"
         return answer(start_response, status, JSON, text.encode(), request_id)
+
+    def encoder(self) -> json.JSONEncoder:
+        """Return an encoder with the app's JSON settings (`jsonify`'s), built once for as long as they hold."""
+        provider: Any = self.app.json
+        settings = (self.app.debug, provider.ensure_ascii, provider.sort_keys)
+        if self._encoder is None or self._encoder[0] != settings:
+            layout: dict[str, Any] = {"indent": 2} if self.app.debug else {"separators": (",", ":")}
+            self._encoder = settings, json.JSONEncoder(default=provider.default, ensure_ascii=provider.ensure_ascii,
+                                                       sort_keys=provider.sort_keys, **layout)
+        return self._encoder[1]
 
     def failed(self, environ: Environ, start_response: StartResponse, started: float) -> list[bytes]:
         """Log a failure inside masq and answer 503, as the app's handler of unexpected errors does."""
         path = environ.get("PATH_INFO", "")
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
         log.exception("unexpected error on POST %s", path, extra={"request_id": request_id})
-        body = self.json(start_response, 503, {"error": "masq could not finish this request; try again shortly"},
+        body = self.answer_json(start_response, 503, {"error": "masq could not finish this request; try again shortly"},
                          request_id)
         write_access_line("POST", path, 503, started, {"request_id": request_id})
         return body
