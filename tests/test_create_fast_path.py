@@ -150,3 +150,13 @@ def test_the_fast_path_is_in_front_of_flask(app):
     while not isinstance(wsgi, CreateFastPath):
         wsgi = wsgi.flask_wsgi
     assert isinstance(wsgi, CreateFastPath)
+
+
+def test_in_debug_mode_the_answer_is_indented_as_jsonify_indents_it(store, tenant):
+    fast, plain = build(store), build(store)
+    plain.wsgi_app = plain.extensions["masq.flask_wsgi"]  # type: ignore[method-assign]
+    fast.debug = plain.debug = True
+    texts = [app.test_client().post(tenant.plivo_base, auth=tenant.basic, json=PARTIES).get_data(as_text=True)
+             for app in (fast, plain)]
+    assert [text[:12] for text in texts] == ['{\n  "api_id"'] * 2
+    assert [text.count("\n") for text in texts][0] == [text.count("\n") for text in texts][1]
