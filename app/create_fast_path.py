@@ -50,7 +50,10 @@ class CreateFastPath:
         path = environ.get("PATH_INFO", "")
         match = PATH.fullmatch(path) if environ.get("REQUEST_METHOD") == "POST" else None
         started = time.perf_counter()
-        taken = self.checked_request(environ, match.group(1)) if match else None
+        try:
+            taken = self.checked_request(environ, match.group(1)) if match else None
+        except Exception:  # nothing was read from Redis: the view decides what this request gets
+            taken = None
         if taken is None:
             return self.flask_wsgi(environ, start_response)
         opening, credential = taken
@@ -63,11 +66,20 @@ class CreateFastPath:
         if outcome is None or not outcome[1].allowed:
             return self.flask_wsgi(environ, start_response)
         tenant, _, placed = outcome
+        try:
+            return self.opened(environ, start_response, started, opening, placed, tenant.auth_id)
+        except Exception:
+            return self.failed(environ, start_response, started)
+
+    def opened(self, environ: Environ, start_response: StartResponse, started: float, opening: sessions.Opening,
+               placed: list[Any], auth_id: str) -> list[bytes]:
+        """Answer a create the script admitted: the new session, or the pool's 409 (the request was counted)."""
+        path = environ.get("PATH_INFO", "")
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
-        ids = {"request_id": request_id, "auth_id": tenant.auth_id}
+        ids = {"request_id": request_id, "auth_id": auth_id}
         try:
             session = opening.opened(placed)
-        except Conflict as refused:  # the request was counted and the pool said no: answer it here
+        except Conflict as refused:
             body = self.answer_json(start_response, status_of(refused), {"error": refused.message}, request_id)
             write_access_line("POST", path, status_of(refused), started, ids)
             return body

@@ -65,7 +65,10 @@ class InboundFastPath:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.flask_wsgi(environ, start_response)
         started = time.perf_counter()
-        form = self.signed_form(environ)
+        try:
+            form = self.signed_form(environ)
+        except Exception:  # nothing was decided yet: the view decides what this request gets
+            form = None
         if form is None:
             return self.flask_wsgi(environ, start_response)
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))

@@ -160,3 +160,26 @@ def test_in_debug_mode_the_answer_is_indented_as_jsonify_indents_it(store, tenan
              for app in (fast, plain)]
     assert [text[:12] for text in texts] == ['{\n  "api_id"'] * 2
     assert [text.count("\n") for text in texts][0] == [text.count("\n") for text in texts][1]
+
+
+def test_a_failure_before_redis_is_left_to_the_view(client, tenant, monkeypatch, flask_creates):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sessions, "prepare_session", broken)
+
+    assert client.post(tenant.plivo_base, auth=tenant.basic, json=PARTIES).status_code == 200
+    assert flask_creates == [1]
+
+
+def test_a_failure_after_the_script_is_a_503_not_a_500(client, tenant, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sessions.Opening, "opened", broken)
+    capsys.readouterr()
+
+    response = client.post(tenant.plivo_base, auth=tenant.basic, json=PARTIES)
+
+    assert response.status_code == 503 and set(response.get_json()) == {"api_id", "error"}
+    assert "unexpected error on POST" in capsys.readouterr().err

@@ -213,3 +213,15 @@ def test_the_fast_path_wraps_flask_once(app):
         wsgi = wsgi.flask_wsgi
     assert wrappers.count(InboundFastPath) == 1
     assert wsgi == app.extensions["masq.flask_wsgi"]
+
+
+def test_a_failure_before_the_decision_is_left_to_the_flask_view(client, store, tenant, flask_views, monkeypatch):
+    session = open_session(store, tenant)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Form, "parse", broken)
+
+    assert verbs(xml(call(client, FIRST, session.virtual_number))) == ["Dial"]
+    assert flask_views == [1]
