@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.errors import status_of
+from app.errors import UNEXPECTED, status_of
 from app.extensions import call_first_party
 from app.fast_path import Environ, StartResponse, WsgiApp, answer, media_type, read_body
 from app.logs import request_id_from, write_access_line
@@ -119,7 +119,7 @@ class CreateFastPath:
         return opening, credential
 
     def answer_json(self, start_response: StartResponse, status: int, payload: dict[str, Any],
-             request_id: str) -> list[bytes]:
+                    request_id: str) -> list[bytes]:
         """Answer `payload` after a fresh `api_id`, encoded exactly as the view's `jsonify` encodes it."""
         text = self.encoder().encode({"api_id": str(uuid.uuid4()), **payload}) + "\n"
         return answer(start_response, status, JSON, text.encode(), request_id)
@@ -139,8 +139,7 @@ class CreateFastPath:
         path = environ.get("PATH_INFO", "")
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
         log.exception("unexpected error on POST %s", path, extra={"request_id": request_id})
-        body = self.answer_json(start_response, 503, {"error": "masq could not finish this request; try again shortly"},
-                         request_id)
+        body = self.answer_json(start_response, 503, {"error": UNEXPECTED}, request_id)
         write_access_line("POST", path, 503, started, {"request_id": request_id})
         return body
 

@@ -12,6 +12,8 @@ from app.logs import request_ids
 from routing import errors
 
 log = logging.getLogger("masq.http")
+# What a request that failed inside masq is told: a 503, so that a client retries it.
+UNEXPECTED = "masq could not finish this request; try again shortly"
 
 STATUS = {
     errors.InvalidInput: 400,
@@ -57,4 +59,4 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.path, extra=request_ids())
-        return error_response(503, "masq could not finish this request; try again shortly")
+        return error_response(503, UNEXPECTED)
