@@ -55,17 +55,24 @@ def list_all() -> ResponseReturnValue:
     params = query()
     filters = check_query(params)
     page = sessions.list_sessions(store(), g.tenant.auth_id, filters, now)
-    return reply({"response": {
-        "meta": {
-            "limit": filters.limit,
-            "next": _page_link(params, filters.offset + filters.limit)
-            if filters.offset + filters.limit < page.total_count else None,
-            "offset": filters.offset,
-            "previous": _page_link(params, max(filters.offset - filters.limit, 0)) if filters.offset > 0 else None,
-            "total_count": page.total_count,
-        },
-        "objects": [session_object(s, now, listing=True) for s in page.sessions],
-    }})
+    return reply(
+        {
+            "response": {
+                "meta": {
+                    "limit": filters.limit,
+                    "next": _page_link(params, filters.offset + filters.limit)
+                    if filters.offset + filters.limit < page.total_count
+                    else None,
+                    "offset": filters.offset,
+                    "previous": _page_link(params, max(filters.offset - filters.limit, 0))
+                    if filters.offset > 0
+                    else None,
+                    "total_count": page.total_count,
+                },
+                "objects": [session_object(s, now, listing=True) for s in page.sessions],
+            }
+        }
+    )
 
 
 @bp.get("/<session_uuid>", strict_slashes=False)
@@ -92,5 +99,8 @@ def expire(session_uuid: str) -> ResponseReturnValue:
 
 
 def _page_link(params: dict[str, str], offset: int) -> str:
-    return request.base_url.removeprefix(request.host_url.rstrip("/")) + "?" + urlencode(
-        {**params, "offset": offset, "limit": params.get("limit", 20)})
+    return (
+        request.base_url.removeprefix(request.host_url.rstrip("/"))
+        + "?"
+        + urlencode({**params, "offset": offset, "limit": params.get("limit", 20)})
+    )

@@ -25,8 +25,9 @@ def rate_limit() -> tuple[int, float]:
 def too_many_requests(admission: Admission) -> Response:
     """Return the 429, with `Retry-After`, for a tenant over MASQ_RATE_LIMIT per MASQ_RATE_WINDOW s."""
     limit, window = rate_limit()
-    response = error_response(429, f"too many requests: at most {limit} every {window:g} s; "
-                                   f"retry after {admission.retry_after} s")
+    response = error_response(
+        429, f"too many requests: at most {limit} every {window:g} s; retry after {admission.retry_after} s"
+    )
     response.headers["Retry-After"] = str(admission.retry_after)
     return response
 

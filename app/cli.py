@@ -56,8 +56,13 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="The port.")
-@click.option("--worker/--no-worker", "with_worker", default=True, show_default=True,
-              help="Also run `masq worker` (callbacks, expiry, call-outs) beside the web app.")
+@click.option(
+    "--worker/--no-worker",
+    "with_worker",
+    default=True,
+    show_default=True,
+    help="Also run `masq worker` (callbacks, expiry, call-outs) beside the web app.",
+)
 def serve(host: str, port: int, with_worker: bool) -> None:
     """Run the web app for development, with a worker beside it.
 
@@ -75,8 +80,12 @@ def serve(host: str, port: int, with_worker: bool) -> None:
     child = None
     if with_worker:  # the worker uses the very Redis the app uses, embedded or not
         # For development the worker may call loopback callback URLs (the demo's inbox) unless told otherwise.
-        env = {"MASQ_ALLOW_PRIVATE_CALLBACKS": "1", **os.environ, "REDIS_URL": store_url(from_environment()),
-               **overrides}
+        env = {
+            "MASQ_ALLOW_PRIVATE_CALLBACKS": "1",
+            **os.environ,
+            "REDIS_URL": store_url(from_environment()),
+            **overrides,
+        }
         child = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, stdout=sys.stderr)
     click.echo(FIRST_STEPS.format(base=base, masq=_command_name()))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker too when told to stop

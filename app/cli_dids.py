@@ -59,24 +59,35 @@ def release(auth_id: str, number: str) -> None:
 
 @did.command(name="list")
 @click.argument("auth_id")
-@click.option("--status", type=click.Choice(numbers.ASSIGNMENT_STATUSES),
-              help="Only assignments in this state (default: active, or all with --on).")
-@click.option("--on", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-              help="Only assignments held at any time on this day (UTC).")
+@click.option(
+    "--status",
+    type=click.Choice(numbers.ASSIGNMENT_STATUSES),
+    help="Only assignments in this state (default: active, or all with --on).",
+)
+@click.option(
+    "--on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Only assignments held at any time on this day (UTC).",
+)
 def list_(auth_id: str, status: str | None, on: datetime | None) -> None:
     """List the account's assignments of DIDs."""
     store = open_store()
     tenants.get_tenant(store, auth_id)
     found = numbers.assignments(store, auth_id, status, on.date().isoformat() if on else None)
-    emit({"auth_id": auth_id, "assignments": [
-        {**asdict(a), "assigned_at": iso_time(a.assigned_at), "released_at": iso_time(a.released_at)}
-        for a in found
-    ]})
+    emit(
+        {
+            "auth_id": auth_id,
+            "assignments": [
+                {**asdict(a), "assigned_at": iso_time(a.assigned_at), "released_at": iso_time(a.released_at)}
+                for a in found
+            ],
+        }
+    )
 
 
 def _set_status(auth_id: str, number: str, suspended: bool) -> None:
     store = open_store()
     tenants.get_tenant(store, auth_id)
     numbers.set_suspended(store, auth_id, number, suspended, now_us())
-    emit({"auth_id": auth_id, "number": to_e164(number, "number"),
-          "status": "suspended" if suspended else "active"})
+    emit({"auth_id": auth_id, "number": to_e164(number, "number"), "status": "suspended" if suspended else "active"})

@@ -17,8 +17,13 @@ def pool() -> None:
 
 @pool.command()
 @click.argument("auth_id")
-@click.option("--days", default=capacity.DEFAULT_DAYS, show_default=True,
-              type=click.IntRange(1, capacity.MAX_DAYS), help="How many days back the peaks and averages cover.")
+@click.option(
+    "--days",
+    default=capacity.DEFAULT_DAYS,
+    show_default=True,
+    type=click.IntRange(1, capacity.MAX_DAYS),
+    help="How many days back the peaks and averages cover.",
+)
 def stats(auth_id: str, days: int) -> None:
     """Show the pool's size and use, its hourly peaks, refused opens, and the size it should have."""
     store = open_store()

@@ -24,19 +24,38 @@ def simulate() -> None:
 @click.option("--answer", "outcome", flag_value="answer", default=True, help="The callee answers (default).")
 @click.option("--busy", "outcome", flag_value="busy", help="The callee is busy.")
 @click.option("--no-answer", "outcome", flag_value="no-answer", help="The callee does not answer.")
-@click.option("--talk", "talk_seconds", type=click.IntRange(0, 86400), default=42, show_default=True,
-              help="Seconds the bridged call lasts.")
+@click.option(
+    "--talk",
+    "talk_seconds",
+    type=click.IntRange(0, 86400),
+    default=42,
+    show_default=True,
+    help="Seconds the bridged call lasts.",
+)
 @click.option("--replay", is_flag=True, help="Send every callback twice, as a carrier retry would.")
 @click.option("--url", default=None, help="masq's public URL [default: MASQ_PUBLIC_URL].")
-@click.option("--auth-token", default=None,
-              help="The token to sign with [default: TWILIO_AUTH_TOKEN, else the one `masq serve` made].")
-def call(caller: str, virtual_number: str, digits: tuple[str, ...], outcome: str, talk_seconds: int,
-         replay: bool, url: str | None, auth_token: str | None) -> None:
+@click.option(
+    "--auth-token",
+    default=None,
+    help="The token to sign with [default: TWILIO_AUTH_TOKEN, else the one `masq serve` made].",
+)
+def call(
+    caller: str,
+    virtual_number: str,
+    digits: tuple[str, ...],
+    outcome: str,
+    talk_seconds: int,
+    replay: bool,
+    url: str | None,
+    auth_token: str | None,
+) -> None:
     """Call a virtual number and follow masq's TwiML to the end, printing each step."""
     settings = config.from_environment()
-    carrier = Carrier(url or settings["MASQ_PUBLIC_URL"],
-                      auth_token if auth_token is not None else dev_twilio_token(settings, create=False),
-                      echo=click.echo)
+    carrier = Carrier(
+        url or settings["MASQ_PUBLIC_URL"],
+        auth_token if auth_token is not None else dev_twilio_token(settings, create=False),
+        echo=click.echo,
+    )
     plan = CallPlan(caller, virtual_number, digits, outcome, talk_seconds, replay)
     try:
         result = carrier.call(plan)
@@ -54,7 +73,12 @@ def demo(url: str | None) -> None:
 
     settings = config.from_environment()
     try:
-        walkthrough.run(open_store(), url or settings["MASQ_PUBLIC_URL"], dev_twilio_token(settings, create=False),
-                        click.echo, os.path.join(settings["MASQ_DATA_DIR"], "demo-tenant.json"))
+        walkthrough.run(
+            open_store(),
+            url or settings["MASQ_PUBLIC_URL"],
+            dev_twilio_token(settings, create=False),
+            click.echo,
+            os.path.join(settings["MASQ_DATA_DIR"], "demo-tenant.json"),
+        )
     except (CarrierError, requests.RequestException) as exc:
         raise click.ClickException(f"{exc} (is `masq serve` running?)") from exc

@@ -10,8 +10,13 @@ from routing.clock import iso_time
 
 
 @click.command()
-@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 256),
-              help="Callback deliveries in flight at once.")
+@click.option(
+    "--threads",
+    default=32,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Callback deliveries in flight at once.",
+)
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty (for scripts and tests).")
 def worker(threads: int, burst: bool) -> None:
     """Run jobs, expire sessions on time and deliver tenant callbacks (the Procfile's worker)."""
@@ -34,11 +39,21 @@ def callbacks() -> None:
 def failed(auth_id: str) -> None:
     """List the tenant's dead letters: events given up on after every retry."""
     store = open_store()
-    emit({"auth_id": auth_id, "failed": [
-        {"id": d.entry_id, "event": d.fields, "attempts": d.attempts, "error": d.error,
-         "failed_at": iso_time(d.failed_at)}
-        for d in outbox.dead_letters(store, auth_id)
-    ]})
+    emit(
+        {
+            "auth_id": auth_id,
+            "failed": [
+                {
+                    "id": d.entry_id,
+                    "event": d.fields,
+                    "attempts": d.attempts,
+                    "error": d.error,
+                    "failed_at": iso_time(d.failed_at),
+                }
+                for d in outbox.dead_letters(store, auth_id)
+            ],
+        }
+    )
 
 
 @callbacks.command("replay")

@@ -71,8 +71,15 @@ class CreateFastPath:
         except Exception:
             return self.failed(environ, start_response, started)
 
-    def opened(self, environ: Environ, start_response: StartResponse, started: float, opening: sessions.Opening,
-               placed: list[Any], auth_id: str) -> list[bytes]:
+    def opened(
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        started: float,
+        opening: sessions.Opening,
+        placed: list[Any],
+        auth_id: str,
+    ) -> list[bytes]:
         """Answer a create the script admitted: the new session, or the pool's 409 (the request was counted)."""
         path = environ.get("PATH_INFO", "")
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
@@ -118,8 +125,9 @@ class CreateFastPath:
             return None
         return opening, credential
 
-    def answer_json(self, start_response: StartResponse, status: int, payload: dict[str, Any],
-                    request_id: str) -> list[bytes]:
+    def answer_json(
+        self, start_response: StartResponse, status: int, payload: dict[str, Any], request_id: str
+    ) -> list[bytes]:
         """Answer `payload` after a fresh `api_id`, encoded exactly as the view's `jsonify` encodes it."""
         text = self.encoder().encode({"api_id": str(uuid.uuid4()), **payload}) + "\n"
         return answer(start_response, status, JSON, text.encode(), request_id)
@@ -130,8 +138,12 @@ class CreateFastPath:
         settings = (self.app.debug, provider.ensure_ascii, provider.sort_keys)
         if self._encoder is None or self._encoder[0] != settings:
             layout: dict[str, Any] = {"indent": 2} if self.app.debug else {"separators": (",", ":")}
-            self._encoder = settings, json.JSONEncoder(default=provider.default, ensure_ascii=provider.ensure_ascii,
-                                                       sort_keys=provider.sort_keys, **layout)
+            self._encoder = (
+                settings,
+                json.JSONEncoder(
+                    default=provider.default, ensure_ascii=provider.ensure_ascii, sort_keys=provider.sort_keys, **layout
+                ),
+            )
         return self._encoder[1]
 
     def failed(self, environ: Environ, start_response: StartResponse, started: float) -> list[bytes]:

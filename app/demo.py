@@ -77,8 +77,9 @@ def demo_tenant(store: Store, saved: str) -> tenants.Credentials:
     return credentials
 
 
-def run(store: Store, base_url: str, carrier_token: str, say: Callable[[str], None], saved: str,
-        wait: float = 15.0) -> int:
+def run(
+    store: Store, base_url: str, carrier_token: str, say: Callable[[str], None], saved: str, wait: float = 15.0
+) -> int:
     """Run the demo against masq at `base_url`; return how many callbacks arrived."""
     credentials = demo_tenant(store, saved)
     auth = (credentials.auth_id, credentials.auth_token)
@@ -88,25 +89,32 @@ def run(store: Store, base_url: str, carrier_token: str, say: Callable[[str], No
     try:
         sessions_url = f"{base_url}/v1/Account/{credentials.auth_id}/Masking/Session/"
         response = requests.post(
-            sessions_url, auth=auth, timeout=10,
-            json={"first_party": DRIVER, "second_party": RIDER, "callback_url": callback_url, "record": True})
+            sessions_url,
+            auth=auth,
+            timeout=10,
+            json={"first_party": DRIVER, "second_party": RIDER, "callback_url": callback_url, "record": True},
+        )
         response.raise_for_status()
         session = response.json()
         say(f"session {session['session_uuid']}: {DRIVER} and {RIDER} reach each other on {session['virtual_number']}")
         result = Carrier(base_url, carrier_token, echo=lambda line: say("  " + line)).call(
-            CallPlan(DRIVER, session["virtual_number"], talk_seconds=65))
+            CallPlan(DRIVER, session["virtual_number"], talk_seconds=65)
+        )
         say(f"the call ended: {result.ending}; callbacks at {callback_url}:")
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and not any(e.get("EventName") == "SessionPartiesHangup"
-                                                      for e in inbox.events):
+        while time.monotonic() < deadline and not any(
+            e.get("EventName") == "SessionPartiesHangup" for e in inbox.events
+        ):
             time.sleep(0.1)
         for event in sorted(inbox.events, key=lambda e: int(e.get("SequenceNumber", 0))):
             shown = {k: event[k] for k in ("SequenceNumber", "EventName", "Duration", "Amount") if event.get(k)}
             say("  " + json.dumps(shown))
         requests.delete(f"{sessions_url}{session['session_uuid']}/", auth=auth, timeout=10)
         if not inbox.events:
-            say("  none arrived: is a worker running (masq serve starts one), and may it call loopback "
-                "(MASQ_ALLOW_PRIVATE_CALLBACKS=1, the default of masq serve)?")
+            say(
+                "  none arrived: is a worker running (masq serve starts one), and may it call loopback "
+                "(MASQ_ALLOW_PRIVATE_CALLBACKS=1, the default of masq serve)?"
+            )
         return len(inbox.events)
     finally:
         inbox.stop()

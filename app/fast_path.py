@@ -37,9 +37,12 @@ def read_body(environ: Environ, limit: int | None) -> bytes | None:
     return body if len(body) == int(length) else None
 
 
-def answer(start_response: StartResponse, status: int, content_type: str, payload: bytes,
-           request_id: str) -> list[bytes]:
+def answer(
+    start_response: StartResponse, status: int, content_type: str, payload: bytes, request_id: str
+) -> list[bytes]:
     """Start the response with the headers Flask would send (and the request's id), and return its body."""
-    start_response(REASONS[status], [("Content-Type", content_type), ("Content-Length", str(len(payload))),
-                                     ("X-Request-Id", request_id)])
+    start_response(
+        REASONS[status],
+        [("Content-Type", content_type), ("Content-Length", str(len(payload))), ("X-Request-Id", request_id)],
+    )
     return [payload]

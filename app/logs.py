@@ -25,8 +25,10 @@ from routing.phone import mask
 # (a CallSid, a uuid's last group, a decimal) nor part of a longer run (a time in µs).
 PHONE = re.compile(r"(?<![\w+])(?:\+|%2[Bb])[1-9]\d{6,14}(?!\d)|(?<![\w.+%-])[1-9]\d{9,14}(?![\w-]|\.\d)")
 # masq's API keys and auth tokens, and credentials as an Authorization header carries them.
-CREDENTIAL = re.compile(r"\bmk_[A-Za-z0-9]+_[\w-]+|\b(?:Basic|Bearer)\s+[\w+/=.~-]{8,}"
-                        r"|(?<![\w-])[A-Za-z0-9]{40}(?![\w-])")
+CREDENTIAL = re.compile(
+    r"\bmk_[A-Za-z0-9]+_[\w-]+|\b(?:Basic|Bearer)\s+[\w+/=.~-]{8,}"
+    r"|(?<![\w-])[A-Za-z0-9]{40}(?![\w-])"
+)
 # An extra field named like one of these is never written, whatever it holds.
 SECRET_NAME = re.compile(r"token|key|secret|passw|pin|authorization|signature|cookie|credential", re.IGNORECASE)
 REDACTED = "[redacted]"
@@ -186,12 +188,18 @@ def request_id_from(given: str) -> str:
     return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-def write_access_line(method: str, path: str, status: int, started: float | None,
-                      fields: Mapping[str, str | None]) -> None:
+def write_access_line(
+    method: str, path: str, status: int, started: float | None, fields: Mapping[str, str | None]
+) -> None:
     """Write the access line of one request that began at `started` (`time.perf_counter()`).
 
     `fields` are the request's ids (`request_ids()`, or what a handler outside Flask knows of them).
     """
     duration = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
-    access_log.info("%s %s %d", method, path, status, extra={
-        **fields, "method": method, "path": path, "status": status, "duration_ms": duration})
+    access_log.info(
+        "%s %s %d",
+        method,
+        path,
+        status,
+        extra={**fields, "method": method, "path": path, "status": status, "duration_ms": duration},
+    )

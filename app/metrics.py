@@ -33,8 +33,9 @@ class RedisCollector(Collector):
         store = self.app.extensions["masq.store"]
         figures = metrics.all_figures(store, now_us())
         sessions = CounterMetricFamily("masq_sessions", "Sessions by what happened to them", labels=["tenant", "event"])
-        callbacks = CounterMetricFamily("masq_callback_deliveries", "Tenant callback deliveries by outcome",
-                                        labels=["tenant", "outcome"])
+        callbacks = CounterMetricFamily(
+            "masq_callback_deliveries", "Tenant callback deliveries by outcome", labels=["tenant", "outcome"]
+        )
         pool = GaugeMetricFamily("masq_pool_numbers", "DIDs in each tenant's pool by state", labels=["tenant", "state"])
         owed = GaugeMetricFamily("masq_callbacks_owed", "Tenant events not yet delivered", labels=["tenant", "state"])
         for tenant in figures:
@@ -60,8 +61,13 @@ def init_app(app: Flask) -> None:
     multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if multiproc:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    latency = Histogram("masq_webhook_seconds", "Time to answer a carrier webhook", ["step"],
-                        buckets=WEBHOOK_BUCKETS, registry=None if multiproc else registry)
+    latency = Histogram(
+        "masq_webhook_seconds",
+        "Time to answer a carrier webhook",
+        ["step"],
+        buckets=WEBHOOK_BUCKETS,
+        registry=None if multiproc else registry,
+    )
     registry.register(RedisCollector(app))
     app.extensions["masq.metrics"] = registry
     app.extensions["masq.webhook_latency"] = latency  # app.inbound_fast_path records its own requests

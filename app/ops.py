@@ -49,7 +49,8 @@ def ping(client: redis.Redis, timeout: float) -> None:
     """
     pool = client.connection_pool
     connection = pool.connection_class(
-        **{**pool.connection_kwargs, "socket_timeout": timeout, "socket_connect_timeout": timeout})
+        **{**pool.connection_kwargs, "socket_timeout": timeout, "socket_connect_timeout": timeout}
+    )
     try:
         connection.send_command("PING")
         if connection.read_response() not in (True, "PONG", b"PONG"):

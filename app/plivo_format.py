@@ -13,9 +13,18 @@ from routing.interactions import CallState, Interaction, read_calls
 from routing.phone import without_plus
 from routing.session import ACTIVE, IN_PROGRESS, Session
 
-_PIN_FIELDS = ("is_pin_authentication_required", "generate_pin", "generate_pin_length", "first_party_pin",
-               "second_party_pin", "pin_prompt_play", "pin_retry", "pin_retry_wait", "incorrect_pin_play",
-               "unknown_caller_play")
+_PIN_FIELDS = (
+    "is_pin_authentication_required",
+    "generate_pin",
+    "generate_pin_length",
+    "first_party_pin",
+    "second_party_pin",
+    "pin_prompt_play",
+    "pin_retry",
+    "pin_retry_wait",
+    "incorrect_pin_play",
+    "unknown_caller_play",
+)
 
 
 def resource_uri(session: Session) -> str:
@@ -73,8 +82,12 @@ def session_object(session: Session, now: int, listing: bool = False, calls: Cal
 
 def session_created(session: Session) -> dict[str, Any]:
     """Return the answer to a create, after its `api_id`: the new session, which has had no call yet."""
-    return {"session_uuid": session.session_uuid, "virtual_number": session.virtual_number,
-            "message": "Session created", "session": session_object(session, session.created, calls=CallState())}
+    return {
+        "session_uuid": session.session_uuid,
+        "virtual_number": session.virtual_number,
+        "message": "Session created",
+        "session": session_object(session, session.created, calls=CallState()),
+    }
 
 
 def interaction_object(auth_id: str, call: Interaction) -> dict[str, Any]:

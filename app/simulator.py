@@ -57,8 +57,14 @@ def sid(prefix: str) -> str:
 class Carrier:
     """Twilio, as far as masq can tell, at `base_url` with `auth_token`."""
 
-    def __init__(self, base_url: str, auth_token: str, http: requests.Session | None = None,
-                 echo: Callable[[str], None] | None = None, max_documents: int = 20) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        auth_token: str,
+        http: requests.Session | None = None,
+        echo: Callable[[str], None] | None = None,
+        max_documents: int = 20,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.validator = RequestValidator(auth_token)
         self.http = http or requests.Session()
@@ -71,9 +77,16 @@ class Carrier:
         if plan.outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
         result = CallResult(sid("CA"))
-        base = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", "CallSid": result.call_sid,
-                "From": plan.caller, "Caller": plan.caller, "To": plan.virtual_number,
-                "Called": plan.virtual_number, "Direction": "inbound"}
+        base = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": "2010-04-01",
+            "CallSid": result.call_sid,
+            "From": plan.caller,
+            "Caller": plan.caller,
+            "To": plan.virtual_number,
+            "Called": plan.virtual_number,
+            "Direction": "inbound",
+        }
         self._say(result, f"call {result.call_sid}: {plan.caller} → {plan.virtual_number}")
         digits = list(plan.digits)
         url, params = self.base_url + "/voice/inbound", {**base, "CallStatus": "ringing"}
@@ -85,8 +98,15 @@ class Carrier:
             url, params = step
         raise CarrierError(f"more than {self.max_documents} TwiML documents for one call")
 
-    def _run(self, document: ET.Element, url: str, plan: CallPlan, base: dict[str, str], digits: list[str],
-             result: CallResult) -> tuple[str, dict[str, str]] | None:
+    def _run(
+        self,
+        document: ET.Element,
+        url: str,
+        plan: CallPlan,
+        base: dict[str, str],
+        digits: list[str],
+        result: CallResult,
+    ) -> tuple[str, dict[str, str]] | None:
         """Run one TwiML document; return the next request to make, or None when the call is over."""
         status = {**base, "CallStatus": "in-progress"}
         for verb in document:
@@ -117,18 +137,28 @@ class Carrier:
         self._say(result, "the call ends")
         return None
 
-    def _dial(self, dial: ET.Element, url: str, plan: CallPlan, base: dict[str, str],
-              result: CallResult) -> dict[str, str]:
+    def _dial(
+        self, dial: ET.Element, url: str, plan: CallPlan, base: dict[str, str], result: CallResult
+    ) -> dict[str, str]:
         """Dial the `<Number>` and report its leg as Twilio does; return the dial action's fields."""
         number = dial.find("Number")
         if number is None or not (number.text or "").strip():
             raise CarrierError("<Dial> without a <Number>")
         result.dialled = (number.text or "").strip()
         leg = sid("CA")
-        self._say(result, f"masq dials {result.dialled} showing {dial.get('callerId')} "
-                          f"(ring {dial.get('timeout')}s, limit {dial.get('timeLimit')}s)")
-        leg_fields = {"AccountSid": self.account_sid, "CallSid": leg, "ParentCallSid": base["CallSid"],
-                      "From": dial.get("callerId", ""), "To": result.dialled, "Direction": "outbound-dial"}
+        self._say(
+            result,
+            f"masq dials {result.dialled} showing {dial.get('callerId')} "
+            f"(ring {dial.get('timeout')}s, limit {dial.get('timeLimit')}s)",
+        )
+        leg_fields = {
+            "AccountSid": self.account_sid,
+            "CallSid": leg,
+            "ParentCallSid": base["CallSid"],
+            "From": dial.get("callerId", ""),
+            "To": result.dialled,
+            "Direction": "outbound-dial",
+        }
         wanted = (number.get("statusCallbackEvent") or "completed").split()
         answered = plan.outcome == "answer"
         statuses = ["initiated"] + (["busy"] if plan.outcome == "busy" else ["ringing"])
@@ -141,24 +171,45 @@ class Carrier:
             self._say(result, f"dialled leg {status}")
             if number.get("statusCallback") and _EVENT_OF.get(status, "completed") in wanted:
                 extra = {"CallDuration": str(talk)} if status in ("completed", "busy", "no-answer") else {}
-                self._callback(urljoin(url, number.get("statusCallback", "")),
-                               {**leg_fields, "CallStatus": status, "SequenceNumber": str(seq), **extra}, plan)
+                self._callback(
+                    urljoin(url, number.get("statusCallback", "")),
+                    {**leg_fields, "CallStatus": status, "SequenceNumber": str(seq), **extra},
+                    plan,
+                )
             if dial.get("record") and status in ("in-progress", "completed"):
                 self._recording(dial, url, base, plan, result, recording, status, talk)
         result.dial_status = "completed" if answered else plan.outcome
         result.ending = "bridged" if answered else plan.outcome
-        return {"DialCallStatus": result.dial_status, "DialCallSid": leg, "DialCallDuration": str(talk),
-                "DialBridged": "true" if answered else "false"}
+        return {
+            "DialCallStatus": result.dial_status,
+            "DialCallSid": leg,
+            "DialCallDuration": str(talk),
+            "DialBridged": "true" if answered else "false",
+        }
 
-    def _recording(self, dial: ET.Element, url: str, base: dict[str, str], plan: CallPlan, result: CallResult,
-                   recording: str, status: str, talk: int) -> None:
+    def _recording(
+        self,
+        dial: ET.Element,
+        url: str,
+        base: dict[str, str],
+        plan: CallPlan,
+        result: CallResult,
+        recording: str,
+        status: str,
+        talk: int,
+    ) -> None:
         callback = dial.get("recordingStatusCallback")
         if not callback or status not in (dial.get("recordingStatusCallbackEvent") or "completed").split():
             return
-        fields = {"AccountSid": self.account_sid, "CallSid": base["CallSid"], "RecordingSid": recording,
-                  "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/"
-                                  f"{recording}", "RecordingChannels": "2", "RecordingSource": "DialVerb",
-                  "RecordingStatus": status}
+        fields = {
+            "AccountSid": self.account_sid,
+            "CallSid": base["CallSid"],
+            "RecordingSid": recording,
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/{recording}",
+            "RecordingChannels": "2",
+            "RecordingSource": "DialVerb",
+            "RecordingStatus": status,
+        }
         if status == "completed":
             fields["RecordingDuration"] = str(talk)
         self._say(result, f"recording {status}")
@@ -191,8 +242,9 @@ class Carrier:
     def _post(self, url: str, params: dict[str, str], headers: dict[str, str] | None = None) -> requests.Response:
         url = url.split("#", 1)[0]
         signature = self.validator.compute_signature(url, params)
-        return self.http.post(url, data=params, headers={"X-Twilio-Signature": signature, **(headers or {})},
-                              timeout=15)
+        return self.http.post(
+            url, data=params, headers={"X-Twilio-Signature": signature, **(headers or {})}, timeout=15
+        )
 
     def _hear(self, result: CallResult, verb: ET.Element) -> None:
         what = (verb.text or "").strip()

@@ -87,8 +87,13 @@ def whisper() -> Response:
 def dial_complete() -> Response:
     auth_id, call_sid = call_tokens()
     form = request.form
-    outcome = DialOutcome(call_sid, form.get("DialCallStatus", "failed"), form.get("DialCallSid", ""),
-                          as_int(form.get("DialCallDuration")), retry_token())
+    outcome = DialOutcome(
+        call_sid,
+        form.get("DialCallStatus", "failed"),
+        form.get("DialCallSid", ""),
+        as_int(form.get("DialCallDuration")),
+        retry_token(),
+    )
     call_state.finish_dial(store(), auth_id, outcome, now_us())
     return as_twiml(twiml.hang_up())
 
@@ -98,8 +103,9 @@ def dial_complete() -> Response:
 def leg_status() -> tuple[str, int]:
     auth_id, call_sid = call_tokens()
     form = request.form
-    report = LegStatus(call_sid, form.get("CallSid", ""), form.get("CallStatus", ""),
-                       as_int(form.get("CallDuration")), retry_token())
+    report = LegStatus(
+        call_sid, form.get("CallSid", ""), form.get("CallStatus", ""), as_int(form.get("CallDuration")), retry_token()
+    )
     call_state.record_leg_status(store(), auth_id, report, now_us())
     return "", 204
 
@@ -109,10 +115,16 @@ def leg_status() -> tuple[str, int]:
 def recording_status() -> tuple[str, int]:
     auth_id, call_sid = call_tokens()
     form = request.form
-    report = RecordingStatus(call_sid, form.get("RecordingSid", ""), form.get("RecordingStatus", ""),
-                             form.get("RecordingUrl", ""), as_int(form.get("RecordingDuration")), retry_token(),
-                             started=carrier_time(form.get("RecordingStartTime")),
-                             error_code=form.get("ErrorCode", ""))
+    report = RecordingStatus(
+        call_sid,
+        form.get("RecordingSid", ""),
+        form.get("RecordingStatus", ""),
+        form.get("RecordingUrl", ""),
+        as_int(form.get("RecordingDuration")),
+        retry_token(),
+        started=carrier_time(form.get("RecordingStartTime")),
+        error_code=form.get("ErrorCode", ""),
+    )
     call_state.record_recording(store(), auth_id, report, now_us())
     return "", 204
 

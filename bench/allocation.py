@@ -34,8 +34,10 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
     """Return the allocation figure: median ALLOCATE time in Redis, pool of 100,000 over pool of 100."""
     large_size, rounds = (10_000, 10) if quick else (100_000, 25)
     store = Store.connect(redis_url, PREFIX)
-    pools = {100: _pool(store, "bench-pool-100", 100, 5_000_000),
-             large_size: _pool(store, "bench-pool-large", large_size, 5_100_000)}
+    pools = {
+        100: _pool(store, "bench-pool-100", 100, 5_000_000),
+        large_size: _pool(store, "bench-pool-large", large_size, 5_100_000),
+    }
     sha = store.redis.register_script(scripts.build(scripts.ALLOCATE)).sha
     store.redis.config_set("slowlog-max-len", 4 * PER_ROUND)
     request = fixtures.session_request()
@@ -61,18 +63,33 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
         store.redis.config_set("slowlog-log-slower-than", 10_000)
     small, large = (statistics.median(in_redis[100]), statistics.median(in_redis[large_size]))
     detail = {
-        f"pool_{size}": {"allocations": len(whole_call[size]), "open_sessions_meanwhile": size // 2,
-                         "allocate_in_redis_us_median": statistics.median(in_redis[size]),
-                         "allocate_in_redis_us_p90": _p90(in_redis[size]),
-                         "open_session_call_us_median": round(statistics.median(whole_call[size]), 1),
-                         "open_session_call_us_p90": round(_p90(whole_call[size]), 1)}
-        for size in pools}
-    detail["open_session_call_ratio"] = round(statistics.median(whole_call[large_size])
-                                              / statistics.median(whole_call[100]), 3)
+        f"pool_{size}": {
+            "allocations": len(whole_call[size]),
+            "open_sessions_meanwhile": size // 2,
+            "allocate_in_redis_us_median": statistics.median(in_redis[size]),
+            "allocate_in_redis_us_p90": _p90(in_redis[size]),
+            "open_session_call_us_median": round(statistics.median(whole_call[size]), 1),
+            "open_session_call_us_p90": round(_p90(whole_call[size]), 1),
+        }
+        for size in pools
+    }
+    detail["open_session_call_ratio"] = round(
+        statistics.median(whole_call[large_size]) / statistics.median(whole_call[100]), 3
+    )
     store.redis.close()
     value = round(large / small, 3)
-    return [Figure(f"allocation cost, pool of {large_size:,} vs pool of 100 (ALLOCATE in Redis)", value, "×",
-                   "ratio ≤ 1.2", value <= 1.2, None, value, detail)]
+    return [
+        Figure(
+            f"allocation cost, pool of {large_size:,} vs pool of 100 (ALLOCATE in Redis)",
+            value,
+            "×",
+            "ratio ≤ 1.2",
+            value <= 1.2,
+            None,
+            value,
+            detail,
+        )
+    ]
 
 
 def _p90(values: list[int] | list[float]) -> float:

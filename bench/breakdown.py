@@ -31,11 +31,23 @@ from routing.store import Store
 def environ(method: str, path: str, body: bytes, content_type: str, headers: dict[str, str]) -> dict[str, Any]:
     """Return a WSGI environ for one request, as gunicorn would build it."""
     env: dict[str, Any] = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1:8000",
-        "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
-        "wsgi.version": (1, 0), "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)),
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
     }
     env.update({"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()})
     return env
@@ -61,8 +73,9 @@ def cpu_us(step: Callable[[], object], count: int) -> float:
     return round(best / count * 1e6, 1)
 
 
-def cpu_us_in_turns(variants: dict[str, tuple[Callable[[], object], Callable[[], Any]]],
-                    count: int) -> dict[str, float]:
+def cpu_us_in_turns(
+    variants: dict[str, tuple[Callable[[], object], Callable[[], Any]]], count: int
+) -> dict[str, float]:
     """Return the CPU µs per call of each variant (a step, and a context to run it in), measured in turns.
 
     Each of REPEATS rounds runs `count` calls of every variant in turn; the least of each is kept, so that a
@@ -123,28 +136,43 @@ def inbound(redis_url: str, calls: list[tuple[str, str]], count: int) -> dict[st
     """
     from app import create_app
 
-    app = create_app({**_config(redis_url), "MASQ_PUBLIC_URL": webhook.PUBLIC_URL,
-                      "TWILIO_AUTH_TOKEN": webhook.TOKEN})
+    app = create_app({**_config(redis_url), "MASQ_PUBLIC_URL": webhook.PUBLIC_URL, "TWILIO_AUTH_TOKEN": webhook.TOKEN})
     floor = floor_app.create_app()
     pending = iter(calls)
 
     def one(target: Any = app) -> bytes:
         body, signature = next(pending)
-        env = environ("POST", webhook.PATH, body.encode(), "application/x-www-form-urlencoded",
-                      {"X-Twilio-Signature": signature})
+        env = environ(
+            "POST", webhook.PATH, body.encode(), "application/x-www-form-urlencoded", {"X-Twilio-Signature": signature}
+        )
         return b"".join(target(env, _start_response))
 
     with quiet_stderr():
         if b"<Dial" not in one():
             raise RuntimeError("the in-process inbound call was not bridged")
         floor_env = calls[0]
-        result: dict[str, Any] = cpu_us_in_turns({
-            "masq_wsgi": (one, nullcontext),
-            "masq_wsgi_without_access_log": (one, access_log_off),
-            "floor_wsgi": (lambda: b"".join(floor(environ(
-                "POST", webhook.PATH, floor_env[0].encode(), "application/x-www-form-urlencoded",
-                {"X-Twilio-Signature": floor_env[1]}), _start_response)), nullcontext),
-        }, count)
+        result: dict[str, Any] = cpu_us_in_turns(
+            {
+                "masq_wsgi": (one, nullcontext),
+                "masq_wsgi_without_access_log": (one, access_log_off),
+                "floor_wsgi": (
+                    lambda: b"".join(
+                        floor(
+                            environ(
+                                "POST",
+                                webhook.PATH,
+                                floor_env[0].encode(),
+                                "application/x-www-form-urlencoded",
+                                {"X-Twilio-Signature": floor_env[1]},
+                            ),
+                            _start_response,
+                        )
+                    ),
+                    nullcontext,
+                ),
+            },
+            count,
+        )
 
     body, signature = calls[0]
     form = MultiDict(parse_qsl(body))
@@ -194,11 +222,17 @@ def create(redis_url: str, auth_id: str, token: str, count: int, rate_limit: int
             raise RuntimeError("the in-process create did not create a session")
         with counting_round_trips() as trips:
             one()
-        result: dict[str, Any] = {"round_trips": trips[0], **cpu_us_in_turns({
-            "masq_wsgi": (one, nullcontext),
-            "masq_wsgi_without_access_log": (one, access_log_off),
-            "floor_wsgi": (lambda: one(floor), nullcontext),
-        }, count)}
+        result: dict[str, Any] = {
+            "round_trips": trips[0],
+            **cpu_us_in_turns(
+                {
+                    "masq_wsgi": (one, nullcontext),
+                    "masq_wsgi_without_access_log": (one, access_log_off),
+                    "floor_wsgi": (lambda: one(floor), nullcontext),
+                },
+                count,
+            ),
+        }
     return result
 
 

@@ -32,8 +32,18 @@ PREFIX = "bench:"
 # Redis does not hold the process (masq makes two round trips per call), and HTTP keep-alive as carriers and
 # wrk use it (gunicorn's sync worker closes every connection); 8 threads each, so 16 connections never
 # queue for a thread.
-GUNICORN_SETTINGS = ("--workers", "2", "--worker-class", "gthread", "--threads", "8", "--backlog", "2048",
-                     "--log-level", "warning")
+GUNICORN_SETTINGS = (
+    "--workers",
+    "2",
+    "--worker-class",
+    "gthread",
+    "--threads",
+    "8",
+    "--backlog",
+    "2048",
+    "--log-level",
+    "warning",
+)
 
 
 def free_port() -> int:
@@ -70,13 +80,20 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> Non
 
 
 @contextmanager
-def started(command: list[str], env: Mapping[str, str] | None = None, port: int | None = None,
-            log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def started(
+    command: list[str], env: Mapping[str, str] | None = None, port: int | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run `command` for the duration of the block (waiting for `port` to listen), and stop it after."""
     with ExitStack() as stack:
         out = stack.enter_context(open(log, "ab")) if log else subprocess.DEVNULL
-        process = subprocess.Popen(command, env={**os.environ, **(env or {})}, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **(env or {})},
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             if port is not None:
                 wait_for_port(port, process)
@@ -100,8 +117,23 @@ def private_redis(workdir: Path) -> Iterator[str]:
     """Run a throw-away Redis (no persistence) on a free loopback port; yield its URL."""
     port = free_port()
     directory = Path(tempfile.mkdtemp(prefix="redis-", dir=workdir))
-    command = [redis_server_binary(), "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-               "--daemonize", "no", "--dir", str(directory), "--loglevel", "warning"]
+    command = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        HOST,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        str(directory),
+        "--loglevel",
+        "warning",
+    ]
     with started(command, port=port, log=directory / "redis.log"):
         url = f"redis://{HOST}:{port}/0"
         client = redis.Redis.from_url(url)
@@ -151,8 +183,9 @@ class Server:
 
 
 @contextmanager
-def gunicorn(app_spec: str, env: Mapping[str, str], workdir: Path,
-             settings: tuple[str, ...] = GUNICORN_SETTINGS) -> Iterator[Server]:
+def gunicorn(
+    app_spec: str, env: Mapping[str, str], workdir: Path, settings: tuple[str, ...] = GUNICORN_SETTINGS
+) -> Iterator[Server]:
     """Serve `app_spec` with `settings` on a free loopback port."""
     port = free_port()
     command = [str(BIN / "gunicorn"), "--bind", f"{HOST}:{port}", *settings, app_spec]
@@ -167,6 +200,7 @@ def redis_pid(url: str) -> int:
 
 def machine_busy(seconds: float = 0.5) -> float:
     """Return the share of all the machine's CPU time (0 to 1) that something used over the next `seconds`."""
+
     def sample() -> tuple[int, int]:
         ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
@@ -211,8 +245,10 @@ def ensure_wrk() -> str:
         found = shutil.which("wrk")
         if found:
             return found
-    raise SystemExit("the HTTP figures need wrk: install it (Debian/Ubuntu: `sudo apt-get install wrk`, "
-                     "macOS: `brew install wrk`) and run the bench again")
+    raise SystemExit(
+        "the HTTP figures need wrk: install it (Debian/Ubuntu: `sudo apt-get install wrk`, "
+        "macOS: `brew install wrk`) and run the bench again"
+    )
 
 
 @dataclass
@@ -231,9 +267,17 @@ class WrkResult:
 
     def as_dict(self) -> dict[str, object]:
         """Return the result for results.json."""
-        return {"requests": self.requests, "seconds": round(self.seconds, 2), "rps": round(self.rps, 1),
-                "p50_ms": self.p50_ms, "p90_ms": self.p90_ms, "p99_ms": self.p99_ms,
-                "socket_errors": self.socket_errors, **self.counts, "cpu_ms_per_request": self.cpu_ms_per_request}
+        return {
+            "requests": self.requests,
+            "seconds": round(self.seconds, 2),
+            "rps": round(self.rps, 1),
+            "p50_ms": self.p50_ms,
+            "p90_ms": self.p90_ms,
+            "p99_ms": self.p99_ms,
+            "socket_errors": self.socket_errors,
+            **self.counts,
+            "cpu_ms_per_request": self.cpu_ms_per_request,
+        }
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -257,21 +301,46 @@ def parse_wrk(output: str) -> WrkResult:
     if line:
         counts = {k: int(v) for k, v in (pair.split("=") for pair in line.group(1).split())}
     return WrkResult(
-        requests=int(done.group(1)), seconds=_ms(done.group(2) + done.group(3)) / 1000, rps=float(rps.group(1)),
-        p50_ms=percentiles[50], p90_ms=percentiles[90], p99_ms=percentiles[99],
-        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0, counts=counts,
+        requests=int(done.group(1)),
+        seconds=_ms(done.group(2) + done.group(3)) / 1000,
+        rps=float(rps.group(1)),
+        p50_ms=percentiles[50],
+        p90_ms=percentiles[90],
+        p99_ms=percentiles[99],
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+        counts=counts,
     )
 
 
-def run_wrk(url: str, script: Path, seconds: float, args: list[str] | None = None, connections: int = 16,
-            threads: int = 2, server: Server | None = None, redis_url: str = "") -> WrkResult:
+def run_wrk(
+    url: str,
+    script: Path,
+    seconds: float,
+    args: list[str] | None = None,
+    connections: int = 16,
+    threads: int = 2,
+    server: Server | None = None,
+    redis_url: str = "",
+) -> WrkResult:
     """Run wrk against `url` with a Lua script for `seconds`, and return what it measured.
 
     With `server` and `redis_url`, also say how much CPU each request cost the server, Redis and wrk itself:
     on two cores they share, that is where the time goes.
     """
-    command = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-               "--timeout", "5s", "-s", str(script), url, "--", *(args or [])]
+    command = [
+        ensure_wrk(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        *(args or []),
+    ]
     server_before = server.cpu_seconds() if server else 0.0
     redis_before = cpu_seconds(redis_pid(redis_url)) if redis_url else 0.0
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -281,8 +350,10 @@ def run_wrk(url: str, script: Path, seconds: float, args: list[str] | None = Non
         raise RuntimeError(f"wrk failed ({finished.returncode}): {finished.stderr or finished.stdout}")
     result = parse_wrk(finished.stdout)
     per = 1000 / max(1, result.requests)
-    cpu = {"wrk": (children_after.ru_utime + children_after.ru_stime - children_before.ru_utime
-                   - children_before.ru_stime) * per}
+    cpu = {
+        "wrk": (children_after.ru_utime + children_after.ru_stime - children_before.ru_utime - children_before.ru_stime)
+        * per
+    }
     if server:
         cpu["server"] = (server.cpu_seconds() - server_before) * per
     if redis_url:
@@ -341,10 +412,16 @@ class Figure:
 
     def as_dict(self) -> dict[str, object]:
         """Return the figure for results.json."""
-        return {"figure": self.name, "value": self.value, "unit": self.unit, "floor": self.floor,
-                "ratio": self.ratio, "target": self.target,
-                "result": self.result,
-                "detail": self.detail}
+        return {
+            "figure": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "floor": self.floor,
+            "ratio": self.ratio,
+            "target": self.target,
+            "result": self.result,
+            "detail": self.detail,
+        }
 
 
 def ratio(value: float, floor: float) -> float:

@@ -46,15 +46,23 @@ class Creator:
         """Create a few sessions so that every gunicorn worker has connected and loaded its scripts."""
         with requests.Session() as http:
             for _ in range(count):
-                http.post(server.url + self.path, data=json.dumps(fixtures.session_request()), timeout=10,
-                          headers={"Content-Type": "application/json", "Authorization": f"Basic {self.basic}"},
-                          ).raise_for_status()
+                http.post(
+                    server.url + self.path,
+                    data=json.dumps(fixtures.session_request()),
+                    timeout=10,
+                    headers={"Content-Type": "application/json", "Authorization": f"Basic {self.basic}"},
+                ).raise_for_status()
 
     def load(self, server: Server, seconds: float) -> WrkResult:
         """Run wrk's create requests against masq at 16 connections."""
-        return run_wrk(server.url + self.path, lua("create.lua"), seconds,
-                       [self.basic, json.dumps(fixtures.session_request()), '"Session created"'],
-                       server=server, redis_url=self.redis_url)
+        return run_wrk(
+            server.url + self.path,
+            lua("create.lua"),
+            seconds,
+            [self.basic, json.dumps(fixtures.session_request()), '"Session created"'],
+            server=server,
+            redis_url=self.redis_url,
+        )
 
 
 def prepare(redis_url: str, dids: int) -> Creator:
@@ -67,21 +75,41 @@ def prepare(redis_url: str, dids: int) -> Creator:
     return Creator(redis_url, credentials.auth_id, credentials.auth_token)
 
 
-def figures(creator: Creator, runs: list[WrkResult], floor: WrkResult, in_process: int,
-            one_trip_floor_runs: list[WrkResult]) -> list[Figure]:
+def figures(
+    creator: Creator, runs: list[WrkResult], floor: WrkResult, in_process: int, one_trip_floor_runs: list[WrkResult]
+) -> list[Figure]:
     """Return the create figures: the best of masq's rounds against the best of the floor's, and against the
     best of the floor making one Redis round trip (as a create does)."""
     best = max(runs, key=lambda run: run.rps)
-    cpu = breakdown.create(creator.redis_url, creator.auth_id, creator.auth_token, in_process,
-                           RATE_LIMIT_OUT_OF_REACH)
+    cpu = breakdown.create(creator.redis_url, creator.auth_id, creator.auth_token, in_process, RATE_LIMIT_OUT_OF_REACH)
     bad = sum(run.counts.get("non200", 0) + run.counts.get("unexpected", 0) for run in runs)
     created = ratio(best.rps, floor.rps)
-    detail: dict[str, Any] = {"masq_16_rounds": [run.as_dict() for run in runs], "answers_not_created": bad,
-                              "cpu_us_in_process": cpu}
+    detail: dict[str, Any] = {
+        "masq_16_rounds": [run.as_dict() for run in runs],
+        "answers_not_created": bad,
+        "cpu_us_in_process": cpu,
+    }
     one_trip = max(one_trip_floor_runs, key=lambda run: run.rps)
     detail["one_trip_floor_16_rounds"] = [run.as_dict() for run in one_trip_floor_runs]
-    return [Figure("session create (Plivo API), requests/s at 16 connections", round(best.rps, 1), "req/s",
-                   "≥ 0.35× floor", created >= 0.35 and bad == 0, round(floor.rps, 1), created, detail),
-            Figure("session create against Flask + 1 Redis round trip, requests/s", round(best.rps, 1), "req/s",
-                   "—", None, round(one_trip.rps, 1), ratio(best.rps, one_trip.rps),
-                   {"one_trip_floor_vs_floor": ratio(one_trip.rps, floor.rps)})]
+    return [
+        Figure(
+            "session create (Plivo API), requests/s at 16 connections",
+            round(best.rps, 1),
+            "req/s",
+            "≥ 0.35× floor",
+            created >= 0.35 and bad == 0,
+            round(floor.rps, 1),
+            created,
+            detail,
+        ),
+        Figure(
+            "session create against Flask + 1 Redis round trip, requests/s",
+            round(best.rps, 1),
+            "req/s",
+            "—",
+            None,
+            round(one_trip.rps, 1),
+            ratio(best.rps, one_trip.rps),
+            {"one_trip_floor_vs_floor": ratio(one_trip.rps, floor.rps)},
+        ),
+    ]

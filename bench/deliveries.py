@@ -48,12 +48,20 @@ def event_fields(sessions: list[tuple[str, str]], count: int) -> list[dict[str, 
     events = []
     for i in range(count):
         session_uuid, number = sessions[i % len(sessions)]
-        events.append({
-            "EventName": "SessionSecondPartyRing", "EventTimestamp": stamp, "SessionUUID": session_uuid,
-            "CallUUID": f"CA{i:032x}", "From": fixtures.FIRST_PARTY, "To": fixtures.SECOND_PARTY,
-            "VirtualNumber": number, "PinAuthenticationStatus": "", "PinRetryCounter": "0",
-            "SequenceNumber": str(i // len(sessions) + 1),
-        })
+        events.append(
+            {
+                "EventName": "SessionSecondPartyRing",
+                "EventTimestamp": stamp,
+                "SessionUUID": session_uuid,
+                "CallUUID": f"CA{i:032x}",
+                "From": fixtures.FIRST_PARTY,
+                "To": fixtures.SECOND_PARTY,
+                "VirtualNumber": number,
+                "PinAuthenticationStatus": "",
+                "PinRetryCounter": "0",
+                "SequenceNumber": str(i // len(sessions) + 1),
+            }
+        )
     return events
 
 
@@ -68,19 +76,25 @@ def masq_worker_rate(workdir: Path, redis_url: str, receiver_url: str, count: in
     now = now_us()
     auth_id = tenants.create_tenant(store, "bench-deliveries", now).auth_id
     fixtures.add_numbers(store, auth_id, fixtures.did_numbers(SESSIONS, start=did_start), now)
-    sessions = fixtures.open_sessions(store, auth_id, fixtures.session_request(callback_url=receiver_url + "/cb"),
-                                      SESSIONS, now)
+    sessions = fixtures.open_sessions(
+        store, auth_id, fixtures.session_request(callback_url=receiver_url + "/cb"), SESSIONS, now
+    )
     events = event_fields(sessions, count)
     stream = store.keys.events(auth_id)
-    env = {"REDIS_URL": redis_url, "QUEUE_REDIS_URL": redis_url, "MASQ_KEY_PREFIX": PREFIX,
-           "MASQ_ALLOW_PRIVATE_CALLBACKS": "1", "MASQ_QUEUE": "bench-masq"}
+    env = {
+        "REDIS_URL": redis_url,
+        "QUEUE_REDIS_URL": redis_url,
+        "MASQ_KEY_PREFIX": PREFIX,
+        "MASQ_ALLOW_PRIVATE_CALLBACKS": "1",
+        "MASQ_QUEUE": "bench-masq",
+    }
     with started([sys.executable, "-m", "app.cli", "worker"], env=env, log=workdir / "masq-worker.log") as worker:
         _wait_for_group(store, stream, worker.pid)
         before, cpu_before = received(receiver_url), cpu_seconds(worker.pid)
         began = time.perf_counter()
         for start in range(0, count, 1000):
             with store.redis.pipeline(transaction=False) as pipe:
-                for fields in events[start:start + 1000]:
+                for fields in events[start : start + 1000]:
                     pipe.xadd(stream, fields)  # type: ignore[arg-type]
                 pipe.execute()
         while store.redis.xlen(stream):
@@ -91,8 +105,13 @@ def masq_worker_rate(workdir: Path, redis_url: str, receiver_url: str, count: in
         cpu = cpu_seconds(worker.pid) - cpu_before
     delivered = received(receiver_url) - before
     store.redis.close()
-    return {"events": count, "delivered": delivered, "seconds": round(seconds, 3), "per_second": count / seconds,
-            "worker_cpu_ms_per_event": round(cpu * 1000 / count, 3)}
+    return {
+        "events": count,
+        "delivered": delivered,
+        "seconds": round(seconds, 3),
+        "per_second": count / seconds,
+        "worker_cpu_ms_per_event": round(cpu * 1000 / count, 3),
+    }
 
 
 def _wait_for_group(store: Store, stream: str, pid: int) -> None:
@@ -108,8 +127,9 @@ def _wait_for_group(store: Store, stream: str, pid: int) -> None:
     raise RuntimeError(f"masq's worker (pid {pid}) did not start claiming within 30 s")
 
 
-def rq_worker_rate(workdir: Path, redis_url: str, receiver_url: str, count: int, did_start: int,
-                   preload: bool = True) -> dict[str, float]:
+def rq_worker_rate(
+    workdir: Path, redis_url: str, receiver_url: str, count: int, did_start: int, preload: bool = True
+) -> dict[str, float]:
     """Enqueue `count` events as one RQ job each and let `rq worker --burst` (forking per job) work them.
 
     With `preload`, the worker imports the job's module before it forks (see bench/rq_preload.py).
@@ -124,13 +144,34 @@ def rq_worker_rate(workdir: Path, redis_url: str, receiver_url: str, count: int,
     connection = redis.Redis.from_url(redis_url)
     queue = Queue(RQ_QUEUE, connection=connection)
     url = receiver_url + "/cb"
-    jobs = queue.enqueue_many([
-        Queue.prepare_data(send_one, args=(url, "POST", fields, credentials.auth_token,
-                                           f"{fields['SessionUUID']}-{fields['SequenceNumber']}"), result_ttl=600)
-        for fields in event_fields(sessions, count)])
+    jobs = queue.enqueue_many(
+        [
+            Queue.prepare_data(
+                send_one,
+                args=(
+                    url,
+                    "POST",
+                    fields,
+                    credentials.auth_token,
+                    f"{fields['SessionUUID']}-{fields['SequenceNumber']}",
+                ),
+                result_ttl=600,
+            )
+            for fields in event_fields(sessions, count)
+        ]
+    )
     before = received(receiver_url)
-    command = [str(BIN / "rq"), "worker", "--burst", "--url", redis_url, "--logging_level", "WARNING",
-               *(["-c", "bench.rq_preload"] if preload else []), RQ_QUEUE]
+    command = [
+        str(BIN / "rq"),
+        "worker",
+        "--burst",
+        "--url",
+        redis_url,
+        "--logging_level",
+        "WARNING",
+        *(["-c", "bench.rq_preload"] if preload else []),
+        RQ_QUEUE,
+    ]
     began = time.perf_counter()
     with started(command, log=workdir / "rq-worker.log") as worker:
         worker.wait(TIMEOUT_S)
@@ -141,10 +182,15 @@ def rq_worker_rate(workdir: Path, redis_url: str, receiver_url: str, count: int,
     last = max(job.ended_at for job in finished if job.ended_at)
     seconds = (last - first).total_seconds()
     connection.close()
-    return {"events": count, "preloaded": preload, "delivered": received(receiver_url) - before,
-            "jobs_finished": len(finished),
-            "seconds_first_start_to_last_end": round(seconds, 3), "seconds_with_startup": round(wall, 3),
-            "per_second": len(finished) / seconds if seconds > 0 else 0.0}
+    return {
+        "events": count,
+        "preloaded": preload,
+        "delivered": received(receiver_url) - before,
+        "jobs_finished": len(finished),
+        "seconds_first_start_to_last_end": round(seconds, 3),
+        "seconds_with_startup": round(wall, 3),
+        "per_second": len(finished) / seconds if seconds > 0 else 0.0,
+    }
 
 
 def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
@@ -160,16 +206,30 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
         for r in range(ROUNDS):
             masq_rounds.append(masq_worker_rate(workdir, redis_url, receiver_url, masq_count, 4_000_000 + r * 1000))
             rq_rounds.append(rq_worker_rate(workdir, redis_url, receiver_url, rq_count, 4_100_000 + r * 1000))
-        cold = rq_worker_rate(workdir, redis_url, receiver_url, cold_count, 4_200_000, preload=False) \
-            if cold_count else None
+        cold = (
+            rq_worker_rate(workdir, redis_url, receiver_url, cold_count, 4_200_000, preload=False)
+            if cold_count
+            else None
+        )
     masq = max(masq_rounds, key=lambda got: got["per_second"])
     forking = max(rq_rounds, key=lambda got: got["per_second"])
     rate, floor = round(masq["per_second"], 1), round(forking["per_second"], 1)
     times = ratio(rate, floor)
     complete = all(got["delivered"] == masq_count for got in masq_rounds) and all(
-        got["jobs_finished"] == rq_count for got in rq_rounds)
+        got["jobs_finished"] == rq_count for got in rq_rounds
+    )
     detail: dict[str, object] = {"masq_rounds": masq_rounds, "rq_default_worker_rounds": rq_rounds}
     if cold:
         detail["rq_default_worker_without_preload"] = cold
-    return [Figure("callback deliveries/s, one masq worker process", rate, "events/s", "≥ 10× RQ default, ≥ 500/s",
-                   times >= 10 and rate >= 500 and complete, floor, times, detail)]
+    return [
+        Figure(
+            "callback deliveries/s, one masq worker process",
+            rate,
+            "events/s",
+            "≥ 10× RQ default, ≥ 500/s",
+            times >= 10 and rate >= 500 and complete,
+            floor,
+            times,
+            detail,
+        )
+    ]

@@ -61,12 +61,20 @@ class Pool:
         still_open = int(self.store.redis.zcard(self.store.keys.open_by_expiry(self.auth_id)))
         announced = int(self.store.redis.xlen(self.store.keys.events(self.auth_id)))
         if self.ended != self.due or still_open != self.not_due or announced != self.due:
-            raise RuntimeError(f"the sweep ended {self.ended} (of {self.due} due), left {still_open} open "
-                               f"(of {self.not_due}), announced {announced}")
+            raise RuntimeError(
+                f"the sweep ended {self.ended} (of {self.due} due), left {still_open} open "
+                f"(of {self.not_due}), announced {announced}"
+            )
         seconds = sum(self.turns)
-        return {"due": self.due, "not_due": self.not_due, "ended": self.ended, "seconds": round(seconds, 3),
-                "reclaims": len(self.turns), "redis_cpu_seconds": round(self.redis_cpu, 2),
-                "per_second": round(self.ended / seconds)}
+        return {
+            "due": self.due,
+            "not_due": self.not_due,
+            "ended": self.ended,
+            "seconds": round(seconds, 3),
+            "reclaims": len(self.turns),
+            "redis_cpu_seconds": round(self.redis_cpu, 2),
+            "per_second": round(self.ended / seconds),
+        }
 
 
 @contextmanager
@@ -103,11 +111,30 @@ def run(workdir: Path, quick: bool) -> list[Figure]:
         alone_report, beside_report = alone.report(), beside.report()
         pairs = [b / a for a, b in zip(alone.full_turns, beside.full_turns, strict=False)]
     flat = round(statistics.median(pairs), 3)
-    detail = {"alone": alone_report, "beside_not_due": beside_report,
-              "ratio_of_sums": round(beside_report["seconds"] / alone_report["seconds"], 3)}
+    detail = {
+        "alone": alone_report,
+        "beside_not_due": beside_report,
+        "ratio_of_sums": round(beside_report["seconds"] / alone_report["seconds"], 3),
+    }
     return [
-        Figure(f"expiry sweep, {due:,} sessions due at once", alone_report["seconds"], "s", "≤ 10 s",
-               alone_report["seconds"] <= 10, None, None, {"alone": alone_report}),
-        Figure(f"expiry sweep, {due:,} due beside {due:,} not due (floor: alone)", beside_report["seconds"], "s",
-               "ratio ≈ 1 (≤ 1.2)", flat <= 1.2, alone_report["seconds"], flat, detail),
+        Figure(
+            f"expiry sweep, {due:,} sessions due at once",
+            alone_report["seconds"],
+            "s",
+            "≤ 10 s",
+            alone_report["seconds"] <= 10,
+            None,
+            None,
+            {"alone": alone_report},
+        ),
+        Figure(
+            f"expiry sweep, {due:,} due beside {due:,} not due (floor: alone)",
+            beside_report["seconds"],
+            "s",
+            "ratio ≈ 1 (≤ 1.2)",
+            flat <= 1.2,
+            alone_report["seconds"],
+            flat,
+            detail,
+        ),
     ]

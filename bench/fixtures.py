@@ -49,15 +49,20 @@ def add_numbers(store: Store, auth_id: str, numbers: list[str], now: int) -> Non
     area_country: dict[str, str] = {}
     for start in range(0, len(numbers), CHUNK):
         with store.redis.pipeline(transaction=False) as pipe:
-            for number in numbers[start:start + CHUNK]:
+            for number in numbers[start : start + CHUNK]:
                 if not number.startswith("+1"):
                     country = country_of(number)
                 elif number[:5] in area_country:
                     country = area_country[number[:5]]
                 else:
                     country = area_country[number[:5]] = country_of(number)
-                record = {"number": number, "country": country, "assigned_at": now, "released_at": None,
-                          "status": "active"}
+                record = {
+                    "number": number,
+                    "country": country,
+                    "assigned_at": now,
+                    "released_at": None,
+                    "status": "active",
+                }
                 pipe.set(store.keys.did_owner(number), auth_id, nx=True)
                 add(keys=[tenant], args=[base, now, number, country, json.dumps(record)], client=pipe)
             replies = pipe.execute()
@@ -65,8 +70,7 @@ def add_numbers(store: Store, auth_id: str, numbers: list[str], now: int) -> Non
             raise RuntimeError(f"some of {numbers[start]}… were already in a pool")
 
 
-def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int,
-                  now: int) -> list[tuple[str, str]]:
+def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int, now: int) -> list[tuple[str, str]]:
     """Open `count` sessions from one Plivo-style request as `routing.sessions.open_session` does, pipelined.
 
     Session i is opened at `now + i` µs. Return each session's uuid and the virtual number it took, in order.
@@ -83,13 +87,34 @@ def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int
         with store.redis.pipeline(transaction=False) as pipe:
             for i in range(start, min(count, start + CHUNK)):
                 at = now + i
-                session = Session(session_uuid=str(uuid.uuid4()), auth_id=auth_id, virtual_number="",
-                                  first_party=first, second_party=second, created=at, modified=at,
-                                  expiry=at + request.session_expiry * US, **fields)
+                session = Session(
+                    session_uuid=str(uuid.uuid4()),
+                    auth_id=auth_id,
+                    virtual_number="",
+                    first_party=first,
+                    second_party=second,
+                    created=at,
+                    modified=at,
+                    expiry=at + request.session_expiry * US,
+                    **fields,
+                )
                 uuids.append(session.session_uuid)
-                allocate(keys=[tenant], client=pipe, args=[
-                    base, at, session.session_uuid, session.to_json(), session.expiry, session.created,
-                    session.virtual_number_cooloff_period, country if session.geomatch else "*", country, ""])
+                allocate(
+                    keys=[tenant],
+                    client=pipe,
+                    args=[
+                        base,
+                        at,
+                        session.session_uuid,
+                        session.to_json(),
+                        session.expiry,
+                        session.created,
+                        session.virtual_number_cooloff_period,
+                        country if session.geomatch else "*",
+                        country,
+                        "",
+                    ],
+                )
             replies = pipe.execute()
         for session_uuid, reply in zip(uuids, replies, strict=True):
             if reply[0] != "ok":

@@ -47,9 +47,11 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
     by_number = dict((number, uuid) for uuid, number in opened)
     parts = {
         "session JSON (string key)": statistics.mean(
-            _usage(store, store.keys.session(auth_id, by_number[n])) for n in sampled),
+            _usage(store, store.keys.session(auth_id, by_number[n])) for n in sampled
+        ),
         "route hash (route:{DID} → session)": statistics.mean(
-            _usage(store, store.keys.route(auth_id, n)) for n in sampled),
+            _usage(store, store.keys.route(auth_id, n)) for n in sampled
+        ),
         "session id in the DID's hash": statistics.mean(_usage(store, store.keys.number(auth_id, n)) for n in sampled)
         - statistics.mean(number_before),
         "expiry index (sorted set member)": _usage(store, store.keys.open_by_expiry(auth_id), whole=True) / count,
@@ -58,12 +60,27 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
     }
     parts = {name: round(value, 1) for name, value in parts.items()}
     parts["the rest (key table growth, allocator)"] = round(per_session - sum(parts.values()), 1)
-    detail = {"sessions": count, "used_memory_before": before, "used_memory_after": after,
-              "keys_before": keys_before, "keys_after": int(store.redis.dbsize()),
-              "bytes_per_session_by_key": parts}
+    detail = {
+        "sessions": count,
+        "used_memory_before": before,
+        "used_memory_after": after,
+        "keys_before": keys_before,
+        "keys_after": int(store.redis.dbsize()),
+        "bytes_per_session_by_key": parts,
+    }
     store.redis.close()
-    return [Figure(f"Redis memory per open session ({count:,} sessions)", round(per_session, 1), "bytes",
-                   "≤ 1.5 KB", per_session <= TARGET_BYTES, None, None, detail)]
+    return [
+        Figure(
+            f"Redis memory per open session ({count:,} sessions)",
+            round(per_session, 1),
+            "bytes",
+            "≤ 1.5 KB",
+            per_session <= TARGET_BYTES,
+            None,
+            None,
+            detail,
+        )
+    ]
 
 
 def _usage(store: Store, key: str, whole: bool = False) -> int:

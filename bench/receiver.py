@@ -37,7 +37,7 @@ class Callbacks(asyncio.Protocol):
             total = end + 4 + (int(found.group(1)) if found else 0)
             if len(self.buffer) < total:
                 return
-            request_line = self.buffer[:self.buffer.find(b"\r\n")]
+            request_line = self.buffer[: self.buffer.find(b"\r\n")]
             self.buffer = self.buffer[total:]
             assert self.transport is not None
             if request_line.startswith(b"GET /_count "):

@@ -39,15 +39,26 @@ HERE = Path(__file__).resolve().parent
 
 def machine() -> dict[str, object]:
     """Return what the figures were measured on."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     redis_version = _output([redis_server_binary(), "--version"])
     wrk = shutil.which("wrk")
-    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "redis": redis_version.split("v=")[1].split()[0] if "v=" in redis_version else redis_version,
-            "wrk": _output([wrk, "--version"]).split(" [")[0] if wrk else "", "kernel": platform.release(),
-            "gunicorn": f"{importlib.metadata.version('gunicorn')} {' '.join(GUNICORN_SETTINGS)}",
-            "masq_revision": _revision()}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "redis": redis_version.split("v=")[1].split()[0] if "v=" in redis_version else redis_version,
+        "wrk": _output([wrk, "--version"]).split(" [")[0] if wrk else "",
+        "kernel": platform.release(),
+        "gunicorn": f"{importlib.metadata.version('gunicorn')} {' '.join(GUNICORN_SETTINGS)}",
+        "masq_revision": _revision(),
+    }
 
 
 def _output(command: list[str]) -> str:
@@ -68,8 +79,16 @@ def table(figures: list[Figure]) -> str:
     """Return the figures as a text table."""
     rows = [("figure", "value", "floor", "ratio", "target", "result")]
     for f in figures:
-        rows.append((f.name, f"{_number(f.value)} {f.unit}", _number(f.floor) if f.floor is not None else "—",
-                     f"{f.ratio:.3f}" if f.ratio is not None else "—", f.target, f.result))
+        rows.append(
+            (
+                f.name,
+                f"{_number(f.value)} {f.unit}",
+                _number(f.floor) if f.floor is not None else "—",
+                f"{f.ratio:.3f}" if f.ratio is not None else "—",
+                f.target,
+                f.result,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -101,8 +120,10 @@ def measure(names: list[str], quick: bool, workdir: Path, say: Callable[[str], N
         say(f"{name}: done in {time.monotonic() - began:.0f} s")
 
     if "webhook" in names or "create" in names:  # one run: they take turns with the floor
-        attempt("webhook, create" if "create" in names else "webhook", lambda: _with_redis(
-            workdir, lambda url: webhook.run(workdir, quick, url, with_create="create" in names)))
+        attempt(
+            "webhook, create" if "create" in names else "webhook",
+            lambda: _with_redis(workdir, lambda url: webhook.run(workdir, quick, url, with_create="create" in names)),
+        )
     if "allocation" in names:
         attempt("allocation", lambda: _with_redis(workdir, lambda url: allocation.run(workdir, quick, url)))
     if "memory" in names:
@@ -124,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter loads: a smoke run")
     parser.add_argument("--only", default=",".join(NAMES), help=f"comma-separated, of: {', '.join(NAMES)}")
-    parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results.json, "
-                                                  "or bench/results-quick.json with --quick)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="where to write the results (default: bench/results.json, or bench/results-quick.json with --quick)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = set(names) - set(NAMES)
@@ -139,16 +163,31 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="masq-bench-") as tmp:
         figures = measure(names, args.quick, Path(tmp), say)
     seconds = round(time.monotonic() - began, 1)
-    command = "python -m bench.run" + (" --quick" if args.quick else "") + (
-        f" --only {args.only}" if names != list(NAMES) else "")
+    command = (
+        "python -m bench.run"
+        + (" --quick" if args.quick else "")
+        + (f" --only {args.only}" if names != list(NAMES) else "")
+    )
     print(table(figures))
     print(f"\n{command}: {seconds:.0f} s on {os.cpu_count()} cores")
     partial = names != list(NAMES)
-    out = args.json or HERE / ("results-quick.json" if args.quick else "results-partial.json" if partial
-                               else "results.json")
-    out.write_text(json.dumps({"command": command, "started_at": started_at, "seconds": seconds,
-                               "machine": machine(), "figures": [f.as_dict() for f in figures]},
-                              indent=2, ensure_ascii=False) + "\n")
+    out = args.json or HERE / (
+        "results-quick.json" if args.quick else "results-partial.json" if partial else "results.json"
+    )
+    out.write_text(
+        json.dumps(
+            {
+                "command": command,
+                "started_at": started_at,
+                "seconds": seconds,
+                "machine": machine(),
+                "figures": [f.as_dict() for f in figures],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
     print(f"results: {out}")
     return 1 if any(f.detail.get("error") for f in figures) else 0
 

@@ -38,9 +38,19 @@ SINGLE_SECONDS = {False: 3.0, True: 2.0}
 
 def inbound_fields(caller: str, virtual_number: str, call_sid: str) -> dict[str, str]:
     """Return the fields of Twilio's voice webhook for a new inbound call."""
-    return {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": call_sid, "CallStatus": "ringing",
-            "Direction": "inbound", "From": caller, "Caller": caller, "To": virtual_number,
-            "Called": virtual_number, "FromCountry": "US", "ToCountry": "US"}
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "CallSid": call_sid,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "From": caller,
+        "Caller": caller,
+        "To": virtual_number,
+        "Called": virtual_number,
+        "FromCountry": "US",
+        "ToCountry": "US",
+    }
 
 
 def signed_calls(numbers: list[str]) -> list[tuple[str, str]]:
@@ -66,8 +76,7 @@ def prepare(redis_url: str, count: int) -> list[str]:
     auth_id = tenants.create_tenant(store, "bench-webhook", now).auth_id
     numbers = fixtures.did_numbers(count)
     fixtures.add_numbers(store, auth_id, numbers, now)
-    taken = fixtures.open_sessions(store, auth_id, fixtures.session_request(first_party_play_url=PLAY_URL),
-                                   count, now)
+    taken = fixtures.open_sessions(store, auth_id, fixtures.session_request(first_party_play_url=PLAY_URL), count, now)
     if sorted(number for _, number in taken) != sorted(numbers):
         raise RuntimeError("not every DID got a session")
     store.redis.close()
@@ -78,15 +87,27 @@ def warm_up(base_url: str, calls: list[tuple[str, str]]) -> None:
     """Send a few calls so that every gunicorn worker has connected and loaded its scripts."""
     with requests.Session() as http:
         for body, signature in calls:
-            http.post(base_url + PATH, data=body, timeout=10, headers={
-                "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+            http.post(
+                base_url + PATH,
+                data=body,
+                timeout=10,
+                headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+            )
 
 
 def load(server: Server, path: Path, seconds: float, connections: int, redis_url: str = "") -> WrkResult:
     """Run wrk through the calls in `path` at `connections` connections."""
     threads = min(WRK_THREADS, connections)
-    return run_wrk(server.url + PATH, lua("inbound.lua"), seconds, [str(path), str(threads), "<Dial"],
-                   connections=connections, threads=threads, server=server, redis_url=redis_url)
+    return run_wrk(
+        server.url + PATH,
+        lua("inbound.lua"),
+        seconds,
+        [str(path), str(threads), "<Dial"],
+        connections=connections,
+        threads=threads,
+        server=server,
+        redis_url=redis_url,
+    )
 
 
 def count_round_trips(redis_url: str, calls: list[tuple[str, str]]) -> dict[str, Any]:
@@ -98,13 +119,25 @@ def count_round_trips(redis_url: str, calls: list[tuple[str, str]]) -> dict[str,
     """
     from app import create_app
 
-    app = create_app({"REDIS_URL": redis_url, "QUEUE_REDIS_URL": redis_url, "MASQ_KEY_PREFIX": PREFIX,
-                      "MASQ_PUBLIC_URL": PUBLIC_URL, "TWILIO_AUTH_TOKEN": TOKEN, "MASQ_SKIP_TWILIO_SIGNATURE": False})
+    app = create_app(
+        {
+            "REDIS_URL": redis_url,
+            "QUEUE_REDIS_URL": redis_url,
+            "MASQ_KEY_PREFIX": PREFIX,
+            "MASQ_PUBLIC_URL": PUBLIC_URL,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "MASQ_SKIP_TWILIO_SIGNATURE": False,
+        }
+    )
     client = app.test_client()
 
     def post(call: tuple[str, str]) -> str:
-        response = client.post(PATH, data=call[0], content_type="application/x-www-form-urlencoded",
-                               headers={"X-Twilio-Signature": call[1]})
+        response = client.post(
+            PATH,
+            data=call[0],
+            content_type="application/x-www-form-urlencoded",
+            headers={"X-Twilio-Signature": call[1]},
+        )
         return response.get_data(as_text=True)
 
     post(calls[0])
@@ -130,17 +163,28 @@ def count_round_trips(redis_url: str, calls: list[tuple[str, str]]) -> dict[str,
     watcher.close()
     top = [str(c["command"]).split(" ")[0] for c in seen if c.get("client_type") != "lua"]
     inner = [c for c in seen if c.get("client_type") == "lua"]
-    return {"round_trips": writes[0], "commands": top, "commands_inside_scripts": len(inner),
-            "answer_is_dial": "<Dial" in twiml}
+    return {
+        "round_trips": writes[0],
+        "commands": top,
+        "commands_inside_scripts": len(inner),
+        "answer_is_dial": "<Dial" in twiml,
+    }
 
 
 def masq_env(redis_url: str) -> dict[str, str]:
     """Return the environment masq's gunicorn runs with (the create figure's tenant is never rate limited)."""
     from bench.create import RATE_LIMIT_OUT_OF_REACH
 
-    return {"REDIS_URL": redis_url, "QUEUE_REDIS_URL": redis_url, "MASQ_KEY_PREFIX": PREFIX,
-            "MASQ_PUBLIC_URL": PUBLIC_URL, "TWILIO_AUTH_TOKEN": TOKEN, "MASQ_SKIP_TWILIO_SIGNATURE": "0",
-            "MASQ_RATE_LIMIT": str(RATE_LIMIT_OUT_OF_REACH), "MASQ_RATE_WINDOW": "1"}
+    return {
+        "REDIS_URL": redis_url,
+        "QUEUE_REDIS_URL": redis_url,
+        "MASQ_KEY_PREFIX": PREFIX,
+        "MASQ_PUBLIC_URL": PUBLIC_URL,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "MASQ_SKIP_TWILIO_SIGNATURE": "0",
+        "MASQ_RATE_LIMIT": str(RATE_LIMIT_OUT_OF_REACH),
+        "MASQ_RATE_WINDOW": "1",
+    }
 
 
 def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) -> list[Figure]:
@@ -161,11 +205,14 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
     one_trip_floor_runs: list[WrkResult] = []
     masq_runs: list[WrkResult] = []
     create_runs: list[WrkResult] = []
-    with gunicorn("bench.floor_app:create_app()", {}, workdir) as floor, \
-            gunicorn("bench.floor_app:create_redis_app()", {"REDIS_URL": redis_url}, workdir) as redis_floor, \
-            gunicorn("bench.floor_app:create_redis_app()", {"REDIS_URL": redis_url, "FLOOR_ROUND_TRIPS": "1"},
-                     workdir) as one_trip_floor, \
-            gunicorn("app:create_app()", masq_env(redis_url), workdir) as masq:
+    with (
+        gunicorn("bench.floor_app:create_app()", {}, workdir) as floor,
+        gunicorn("bench.floor_app:create_redis_app()", {"REDIS_URL": redis_url}, workdir) as redis_floor,
+        gunicorn(
+            "bench.floor_app:create_redis_app()", {"REDIS_URL": redis_url, "FLOOR_ROUND_TRIPS": "1"}, workdir
+        ) as one_trip_floor,
+        gunicorn("app:create_app()", masq_env(redis_url), workdir) as masq,
+    ):
         warm_up(floor.url, signed_calls(fixtures.did_numbers(SPARE)))
         warm_up(redis_floor.url, signed_calls(fixtures.did_numbers(SPARE)))
         warm_up(one_trip_floor.url, signed_calls(fixtures.did_numbers(SPARE)))
@@ -174,15 +221,20 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
         n1 = int(floor_runs[0].rps / 16 * single * 1.5) + 100
         numbers = prepare(redis_url, per_round * rounds + n1 + SPARE + breakdown.calls_needed(in_process))
         calls = signed_calls(numbers)
-        files = [write_calls(workdir / f"calls-16-{r}.txt", calls[r * per_round:(r + 1) * per_round])
-                 for r in range(rounds)]
+        files = [
+            write_calls(workdir / f"calls-16-{r}.txt", calls[r * per_round : (r + 1) * per_round])
+            for r in range(rounds)
+        ]
         taken = per_round * rounds
-        file1 = write_calls(workdir / "calls-1.txt", calls[taken:taken + n1])
-        spare = calls[taken + n1:taken + n1 + SPARE]
-        in_process_calls = calls[taken + n1 + SPARE:]
-        creator = create.prepare(redis_url, per_round * rounds + 100 + breakdown.calls_needed(in_process)) \
-            if with_create else None
-        warm_up(masq.url, spare[:SPARE - 2])
+        file1 = write_calls(workdir / "calls-1.txt", calls[taken : taken + n1])
+        spare = calls[taken + n1 : taken + n1 + SPARE]
+        in_process_calls = calls[taken + n1 + SPARE :]
+        creator = (
+            create.prepare(redis_url, per_round * rounds + 100 + breakdown.calls_needed(in_process))
+            if with_create
+            else None
+        )
+        warm_up(masq.url, spare[: SPARE - 2])
         if creator:
             creator.warm_up(masq)
         for r in range(rounds):
@@ -195,7 +247,7 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
                 create_runs.append(creator.load(masq, seconds))
         floor1 = load(floor, floor_file, single, 1)
         masq1 = load(masq, file1, single, 1, redis_url)
-    trips = count_round_trips(redis_url, spare[SPARE - 2:])
+    trips = count_round_trips(redis_url, spare[SPARE - 2 :])
     cpu = breakdown.inbound(redis_url, in_process_calls, in_process)
     store = Store.connect(redis_url, PREFIX)
     events = sum(int(store.redis.xlen(k)) for k in store.redis.scan_iter(f"{PREFIX}t:*:events"))
@@ -204,28 +256,78 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
     best_redis_floor = max(redis_floor_runs, key=lambda run: run.rps)
     best = max(masq_runs, key=lambda run: run.rps)
     bad = sum(run.counts.get("non200", 0) + run.counts.get("unexpected", 0) for run in masq_runs)
-    detail = {"masq_16_rounds": [run.as_dict() for run in masq_runs],
-              "floor_16_rounds": [run.as_dict() for run in floor_runs],
-              "redis_floor_16_rounds": [run.as_dict() for run in redis_floor_runs], "masq_1": masq1.as_dict(),
-              "floor_1": floor1.as_dict(), "sessions_prepared": len(numbers), "outbox_events_written": events,
-              "answers_not_dial_or_not_200": bad, "cpu_us_in_process": cpu}
+    detail = {
+        "masq_16_rounds": [run.as_dict() for run in masq_runs],
+        "floor_16_rounds": [run.as_dict() for run in floor_runs],
+        "redis_floor_16_rounds": [run.as_dict() for run in redis_floor_runs],
+        "masq_1": masq1.as_dict(),
+        "floor_1": floor1.as_dict(),
+        "sessions_prepared": len(numbers),
+        "outbox_events_written": events,
+        "answers_not_dial_or_not_200": bad,
+        "cpu_us_in_process": cpu,
+    }
     rps_ratio = ratio(best.rps, best_floor.rps)
     found = [
-        Figure("inbound webhook, requests/s at 16 connections", round(best.rps, 1), "req/s", "≥ 0.5× floor",
-               rps_ratio >= 0.5 and bad == 0, round(best_floor.rps, 1), rps_ratio, detail),
-        Figure("inbound webhook against Flask + 2 Redis round trips, requests/s", round(best.rps, 1), "req/s", "—",
-               None, round(best_redis_floor.rps, 1), ratio(best.rps, best_redis_floor.rps),
-               {"redis_floor_vs_floor": ratio(best_redis_floor.rps, best_floor.rps),
-                "redis_floor_p99_ms": best_redis_floor.p99_ms}),
-        Figure("inbound webhook, p50 at 16 connections", best.p50_ms, "ms", "—", None,
-               best_floor.p50_ms, ratio(best.p50_ms, best_floor.p50_ms)),
-        Figure("inbound webhook, p99 at 16 connections", best.p99_ms, "ms", "≤ 10 ms", best.p99_ms <= 10,
-               best_floor.p99_ms, ratio(best.p99_ms, best_floor.p99_ms)),
-        Figure("inbound webhook, p50 at 1 connection (service time)", masq1.p50_ms, "ms", "—", None,
-               floor1.p50_ms, ratio(masq1.p50_ms, floor1.p50_ms), {"p99_ms": masq1.p99_ms,
-                                                                 "floor_p99_ms": floor1.p99_ms}),
-        Figure("Redis round trips before the TwiML (inbound)", trips["round_trips"], "round trips", "≤ 2",
-               trips["round_trips"] <= 2 and trips["answer_is_dial"], detail=trips),
+        Figure(
+            "inbound webhook, requests/s at 16 connections",
+            round(best.rps, 1),
+            "req/s",
+            "≥ 0.5× floor",
+            rps_ratio >= 0.5 and bad == 0,
+            round(best_floor.rps, 1),
+            rps_ratio,
+            detail,
+        ),
+        Figure(
+            "inbound webhook against Flask + 2 Redis round trips, requests/s",
+            round(best.rps, 1),
+            "req/s",
+            "—",
+            None,
+            round(best_redis_floor.rps, 1),
+            ratio(best.rps, best_redis_floor.rps),
+            {
+                "redis_floor_vs_floor": ratio(best_redis_floor.rps, best_floor.rps),
+                "redis_floor_p99_ms": best_redis_floor.p99_ms,
+            },
+        ),
+        Figure(
+            "inbound webhook, p50 at 16 connections",
+            best.p50_ms,
+            "ms",
+            "—",
+            None,
+            best_floor.p50_ms,
+            ratio(best.p50_ms, best_floor.p50_ms),
+        ),
+        Figure(
+            "inbound webhook, p99 at 16 connections",
+            best.p99_ms,
+            "ms",
+            "≤ 10 ms",
+            best.p99_ms <= 10,
+            best_floor.p99_ms,
+            ratio(best.p99_ms, best_floor.p99_ms),
+        ),
+        Figure(
+            "inbound webhook, p50 at 1 connection (service time)",
+            masq1.p50_ms,
+            "ms",
+            "—",
+            None,
+            floor1.p50_ms,
+            ratio(masq1.p50_ms, floor1.p50_ms),
+            {"p99_ms": masq1.p99_ms, "floor_p99_ms": floor1.p99_ms},
+        ),
+        Figure(
+            "Redis round trips before the TwiML (inbound)",
+            trips["round_trips"],
+            "round trips",
+            "≤ 2",
+            trips["round_trips"] <= 2 and trips["answer_is_dial"],
+            detail=trips,
+        ),
     ]
     if creator:
         found += create.figures(creator, create_runs, best_floor, in_process, one_trip_floor_runs)

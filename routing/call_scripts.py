@@ -33,7 +33,10 @@ end
 """
 
 # ARGV: T, NOW, stamp, virtual number, caller number ('' when withheld), CallSid
-INBOUND = LIBRARY + _STEPS + r"""
+INBOUND = (
+    LIBRARY
+    + _STEPS
+    + r"""
 local num, from, sid = ARGV[4], ARGV[5], ARGV[6]
 local status = redis.call('HGET', T .. '$number' .. num, 'status')
 if not status then return {'refuse', 'not-held'} end  -- the tenant does not hold this DID (any more)
@@ -88,9 +91,13 @@ if answered then emit(I, 'SessionFirstPartyAnswer', sid, {}) end
 if I.pin ~= '' then emit(I, 'SessionPinAuthenticationStatus', sid, {}) end
 return reply(I, blob)
 """
+)
 
 # ARGV: T, NOW, stamp, CallSid, digits ('' when the caller entered nothing)
-PIN_CHECK = LIBRARY + _STEPS + r"""
+PIN_CHECK = (
+    LIBRARY
+    + _STEPS
+    + r"""
 local sid, digits = ARGV[4], ARGV[5]
 local I = load(ikey(sid))
 if not I.session then return {'refuse', 'no-call'} end
@@ -129,3 +136,4 @@ end
 redis.call('HSET', ckey(I.session), 'last', NOW)
 return {'retry', blob, '', I.tries}
 """
+)

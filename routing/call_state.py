@@ -86,25 +86,61 @@ def hangup_cause(status: str) -> str:
 
 def record_leg_status(store: Store, auth_id: str, report: LegStatus, now: int) -> str:
     """Apply a leg status callback; return `ok`, `duplicate` or `unknown`."""
-    return str(store.run(status_scripts.LEG_STATUS, auth_id, now, plivo_time(now), report.call_sid,
-                         report.leg_sid, report.status, max(report.duration, 0), hangup_cause(report.status),
-                         report.token))
+    return str(
+        store.run(
+            status_scripts.LEG_STATUS,
+            auth_id,
+            now,
+            plivo_time(now),
+            report.call_sid,
+            report.leg_sid,
+            report.status,
+            max(report.duration, 0),
+            hangup_cause(report.status),
+            report.token,
+        )
+    )
 
 
 def finish_dial(store: Store, auth_id: str, outcome: DialOutcome, now: int) -> str:
     """End the call's interaction when its `<Dial>` is over; return `ok`, `duplicate` or `unknown`."""
-    return str(store.run(status_scripts.DIAL_DONE, auth_id, now, plivo_time(now), outcome.call_sid,
-                         outcome.status, outcome.leg_sid, max(outcome.duration, 0), hangup_cause(outcome.status),
-                         outcome.token))
+    return str(
+        store.run(
+            status_scripts.DIAL_DONE,
+            auth_id,
+            now,
+            plivo_time(now),
+            outcome.call_sid,
+            outcome.status,
+            outcome.leg_sid,
+            max(outcome.duration, 0),
+            hangup_cause(outcome.status),
+            outcome.token,
+        )
+    )
 
 
 def record_recording(store: Store, auth_id: str, report: RecordingStatus, now: int) -> str:
     """Apply a recording status callback; return `ok`, `duplicate` or `unknown`."""
     started = report.started or now - max(report.duration, 0) * US
     ended = started + max(report.duration, 0) * US if report.status == "completed" else None
-    return str(store.run(status_scripts.RECORDING, auth_id, now, plivo_time(now), report.call_sid,
-                         report.recording_sid, report.url, report.status, max(report.duration, 0), report.token,
-                         plivo_time(started), plivo_time(ended), report.error_code))
+    return str(
+        store.run(
+            status_scripts.RECORDING,
+            auth_id,
+            now,
+            plivo_time(now),
+            report.call_sid,
+            report.recording_sid,
+            report.url,
+            report.status,
+            max(report.duration, 0),
+            report.token,
+            plivo_time(started),
+            plivo_time(ended),
+            report.error_code,
+        )
+    )
 
 
 def as_int(raw: str | None) -> int:

@@ -151,8 +151,9 @@ def identify_caller(store: Store, call: IncomingCall, now: int) -> Decision:
 
 
 def _inbound(store: Store, auth_id: str, call: IncomingCall, now: int) -> list[str]:
-    return list(store.run(call_scripts.INBOUND, auth_id, now, plivo_time(now), call.virtual_number, call.caller,
-                          call.call_sid))
+    return list(
+        store.run(call_scripts.INBOUND, auth_id, now, plivo_time(now), call.virtual_number, call.caller, call.call_sid)
+    )
 
 
 def check_pin(store: Store, auth_id: str, call_sid: str, digits: str, now: int) -> Decision:

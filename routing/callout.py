@@ -23,9 +23,13 @@ ANSWER_STEP = "outbound-answer"
 # ARGV: T, NOW, stamp, virtual number, first party, CallSid, the session the call was placed for.
 # The inbound step runs unchanged inside a function, so that checking the session before it and recording
 # the first party's answer after it happen in the same atomic script.
-ANSWER = LIBRARY + r"""
+ANSWER = (
+    LIBRARY
+    + r"""
 local inbound = function()
-""" + call_scripts.INBOUND + r"""
+"""
+    + call_scripts.INBOUND
+    + r"""
 end
 if redis.call('HGET', T .. '$route' .. ARGV[4], '*') ~= ARGV[7] then return {'refuse', 'not-this-session'} end
 local result = inbound()
@@ -38,6 +42,7 @@ if result[1] == 'bridge' and (I.a_answered or '') == '' then
 end
 return result
 """
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ def answer(store: Store, auth_id: str, session_uuid: str, call: IncomingCall, no
     caller is the first party (the carrier's To), the DID the virtual number (its From). The call is already
     answered, so a refusal (the DID now routes to another session, or to none) is a hang-up.
     """
-    result = store.run(ANSWER, auth_id, now, plivo_time(now), call.virtual_number, call.caller, call.call_sid,
-                       session_uuid)
+    result = store.run(
+        ANSWER, auth_id, now, plivo_time(now), call.virtual_number, call.caller, call.call_sid, session_uuid
+    )
     return callflow.decision_from(auth_id, call.call_sid, result, answered=True)

@@ -81,18 +81,29 @@ def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -
         for day in day_numbers:
             pipe.hgetall(keys.capacity(auth_id, day))
         size, in_use, unreleased, cooling, suspended, *rest = pipe.execute()
-    free = sum(rest[:len(countries)])
-    hours = _by_hour(day_numbers, rest[len(countries):], first_hour, last_hour)
+    free = sum(rest[: len(countries)])
+    hours = _by_hour(day_numbers, rest[len(countries) :], first_hour, last_hour)
     opened, ended = _total(hours, "opened"), _total(hours, "ended")
     peaks = _hourly_peaks(hours, unreleased - opened + ended, first_hour, last_hour)
     peak = max((p.peak for p in peaks), default=0)
     exhausted = _total(hours, "exhausted")
     recommended = recommended_size(peak, exhausted)
     return PoolStats(
-        size=size, in_use=in_use, free=free, cooling=cooling, suspended=suspended, days=days,
-        since=first_hour * HOUR, hourly_peaks=peaks, peak=peak, exhausted=exhausted, opened=opened, ended=ended,
+        size=size,
+        in_use=in_use,
+        free=free,
+        cooling=cooling,
+        suspended=suspended,
+        days=days,
+        since=first_hour * HOUR,
+        hourly_peaks=peaks,
+        peak=peak,
+        exhausted=exhausted,
+        opened=opened,
+        ended=ended,
         average_session_seconds=_total(hours, "ended_us") / ended / US if ended else None,
-        recommended_size=recommended, warning=warning(size, peak, exhausted, days, recommended),
+        recommended_size=recommended,
+        warning=warning(size, peak, exhausted, days, recommended),
     )
 
 
@@ -134,8 +145,7 @@ def _total(hours: dict[int, dict[str, int]], name: str) -> int:
     return sum(figures.get(name, 0) for figures in hours.values())
 
 
-def _hourly_peaks(hours: dict[int, dict[str, int]], open_at_start: int, first: int,
-                  last: int) -> tuple[HourPeak, ...]:
+def _hourly_peaks(hours: dict[int, dict[str, int]], open_at_start: int, first: int, last: int) -> tuple[HourPeak, ...]:
     """Return each hour's peak: the sessions open when it began, or the most when one opened, if more."""
     peaks = []
     level = max(open_at_start, 0)

@@ -98,19 +98,44 @@ def status(port: int) -> Status:
             info = client.info()
         except redis.RedisError:
             return Status(port, url_for(port), running=False)
-        return Status(port, url_for(port), running=True, pid=int(info["process_id"]),
-                      version=str(info["redis_version"]), data_dir=_data_dir_of(client),
-                      append_only=bool(int(info.get("aof_enabled", 0))))
+        return Status(
+            port,
+            url_for(port),
+            running=True,
+            pid=int(info["process_id"]),
+            version=str(info["redis_version"]),
+            data_dir=_data_dir_of(client),
+            append_only=bool(int(info.get("aof_enabled", 0))),
+        )
 
 
 def _spawn(directory: str, port: int) -> None:
     log = os.path.join(directory, "redis.log")
-    command = [server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
-               "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "yes",
-               "--pidfile", os.path.join(directory, "redis.pid"), "--logfile", log]
+    command = [
+        server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        directory,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        os.path.join(directory, "redis.pid"),
+        "--logfile",
+        log,
+    ]
     try:
-        started = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True, check=False)
+        started = subprocess.run(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
+        )
     except OSError as exc:
         raise EmbeddedRedisError(f"cannot run {command[0]}: {exc}") from exc
     if started.returncode != 0:
@@ -124,8 +149,14 @@ def _spawn(directory: str, port: int) -> None:
 
 def _client(port: int) -> redis.Redis:
     # No retries: a refused connection means "not running", and SHUTDOWN closing the socket is success.
-    return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_connect_timeout=0.5,
-                       socket_timeout=5, retry=Retry(NoBackoff(), 0))
+    return redis.Redis(
+        host="127.0.0.1",
+        port=port,
+        decode_responses=True,
+        socket_connect_timeout=0.5,
+        socket_timeout=5,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def _answers(port: int) -> bool:

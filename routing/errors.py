@@ -1,12 +1,12 @@
 """Every error the domain raises, under one base.
 
-    RoutingError
-    ├── InvalidInput        a field is missing or out of bounds (names the field)
-    ├── NotFound            no such tenant, session or number for this tenant
-    ├── Conflict            the request is valid but the state forbids it
-    │   ├── NumberUnavailable   a specific number is taken, cooling, suspended or not in the pool
-    │   └── PoolExhausted       no free number fits the request
-    └── Unauthenticated     credentials missing or wrong
+RoutingError
+├── InvalidInput        a field is missing or out of bounds (names the field)
+├── NotFound            no such tenant, session or number for this tenant
+├── Conflict            the request is valid but the state forbids it
+│   ├── NumberUnavailable   a specific number is taken, cooling, suspended or not in the pool
+│   └── PoolExhausted       no free number fits the request
+└── Unauthenticated     credentials missing or wrong
 """
 
 from __future__ import annotations

@@ -43,14 +43,23 @@ class Interaction:
     def from_hash(cls, raw: dict[str, str]) -> Interaction:
         """Return the interaction kept as the Redis hash `raw`."""
         return cls(
-            call_sid=raw.get("sid", ""), caller=raw.get("from", ""), caller_party=raw.get("caller", ""),
-            callee=raw.get("callee", ""), state=raw.get("state", ""), started=int(raw.get("started", 0)),
-            ended=int(raw["ended"]) if raw.get("ended") else None, pin=raw.get("pin", ""),
+            call_sid=raw.get("sid", ""),
+            caller=raw.get("from", ""),
+            caller_party=raw.get("caller", ""),
+            callee=raw.get("callee", ""),
+            state=raw.get("state", ""),
+            started=int(raw.get("started", 0)),
+            ended=int(raw["ended"]) if raw.get("ended") else None,
+            pin=raw.get("pin", ""),
             wrong_pins=int(raw.get("tries", 0)),
             a_status="completed" if raw.get("ended") else ("in-progress" if raw.get("a_answered") else "ringing"),
-            b_sid=raw.get("b_sid", ""), b_status=raw.get("b_status", ""), billed=int(raw.get("billed", 0)),
-            amount=as_amount(raw.get("amount")), recording_sid=raw.get("rec_sid", ""),
-            recording_url=raw.get("rec_url", ""), recording_status=raw.get("rec_status", ""),
+            b_sid=raw.get("b_sid", ""),
+            b_status=raw.get("b_status", ""),
+            billed=int(raw.get("billed", 0)),
+            amount=as_amount(raw.get("amount")),
+            recording_sid=raw.get("rec_sid", ""),
+            recording_url=raw.get("rec_url", ""),
+            recording_status=raw.get("rec_status", ""),
         )
 
 
@@ -75,9 +84,12 @@ class CallState:
         """Return the state from `status_scripts.READ_CALLS`' flat lists."""
         totals = _pairs(reply[0])
         return cls(
-            live=totals.get("live", ""), live_until=int(totals.get("live_until", 0)),
-            count=int(totals.get("count", 0)), billed=int(totals.get("billed", 0)),
-            amount=as_amount(totals.get("amount")), last=int(totals["last"]) if totals.get("last") else None,
+            live=totals.get("live", ""),
+            live_until=int(totals.get("live_until", 0)),
+            count=int(totals.get("count", 0)),
+            billed=int(totals.get("billed", 0)),
+            amount=as_amount(totals.get("amount")),
+            last=int(totals["last"]) if totals.get("last") else None,
             interactions=[Interaction.from_hash(_pairs(flat)) for flat in reply[1:] if flat],
         )
 

@@ -42,9 +42,15 @@ def tenant_figures(store: Store, auth_id: str, now: int) -> TenantFigures:
         values, outbox, retrying, dead = pipe.execute()
     names = (*SESSION_COUNTERS, *CALLBACK_COUNTERS)
     return TenantFigures(
-        auth_id=auth_id, counters={name: int(value or 0) for name, value in zip(names, values, strict=True)},
-        free=stats.free, in_use=stats.in_use, cooling=stats.cooling, suspended=stats.suspended,
-        outbox=int(outbox), retrying=int(retrying), dead=int(dead),
+        auth_id=auth_id,
+        counters={name: int(value or 0) for name, value in zip(names, values, strict=True)},
+        free=stats.free,
+        in_use=stats.in_use,
+        cooling=stats.cooling,
+        suspended=stats.suspended,
+        outbox=int(outbox),
+        retrying=int(retrying),
+        dead=int(dead),
     )
 
 

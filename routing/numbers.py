@@ -39,8 +39,13 @@ def add_numbers(store: Store, auth_id: str, raw_numbers: list[str], now: int) ->
         owner_key = store.keys.did_owner(number)
         if not store.redis.set(owner_key, auth_id, nx=True) and store.redis.get(owner_key) != auth_id:
             raise Conflict(f"{number} belongs to another account")
-        record = {"number": number, "country": country_of(number), "assigned_at": now,
-                  "released_at": None, "status": "active"}
+        record = {
+            "number": number,
+            "country": country_of(number),
+            "assigned_at": now,
+            "released_at": None,
+            "status": "active",
+        }
         if store.run(scripts.ADD_NUMBER, auth_id, now, number, record["country"], json.dumps(record)):
             added.append(number)
     return added
@@ -98,5 +103,3 @@ def owner_of(store: Store, number: str) -> str | None:
     """Return the auth_id holding `number` (E.164) now, if any."""
     owner = store.redis.get(store.keys.did_owner(number))
     return str(owner) if owner else None
-
-

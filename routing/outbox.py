@@ -91,8 +91,9 @@ def _ensure_group(store: Store, auth_id: str) -> None:
     _groups_made.add(stream)
 
 
-def claim(store: Store, auth_id: str, consumer: str, now: int, count: int = 200,
-          policy: Policy = DEFAULT_POLICY) -> list[Event]:
+def claim(
+    store: Store, auth_id: str, consumer: str, now: int, count: int = 200, policy: Policy = DEFAULT_POLICY
+) -> list[Event]:
     """Return up to `count` events to deliver: new ones, ones a dead worker held, and retries now due."""
     _ensure_group(store, auth_id)
     stream = store.keys.events(auth_id)
@@ -108,8 +109,9 @@ def claim(store: Store, auth_id: str, consumer: str, now: int, count: int = 200,
     for _, items in reply or []:
         entries.extend(items)
     if len(entries) < count:
-        stale: Any = store.redis.xautoclaim(stream, GROUP, consumer, policy.claim_idle_ms, "0-0",
-                                            count=count - len(entries))
+        stale: Any = store.redis.xautoclaim(
+            stream, GROUP, consumer, policy.claim_idle_ms, "0-0", count=count - len(entries)
+        )
         entries.extend(e for e in stale[1] if e[0] is not None)  # Redis 6.2 answers nil for a deleted entry
     if len(entries) < count:
         for entry_id, flat in store.run(LEASE_DUE_RETRIES, auth_id, now, count - len(entries), LEASE):
@@ -117,8 +119,11 @@ def claim(store: Store, auth_id: str, consumer: str, now: int, count: int = 200,
     failures: list[Any] = []
     if entries:
         failures = store.redis.hmget(store.keys.event_failures(auth_id), [e[0] for e in entries])
-    return [Event(str(entry_id), {str(k): str(v) for k, v in fields.items()}, _attempts(failure))
-            for (entry_id, fields), failure in zip(entries, failures, strict=True) if fields]
+    return [
+        Event(str(entry_id), {str(k): str(v) for k, v in fields.items()}, _attempts(failure))
+        for (entry_id, fields), failure in zip(entries, failures, strict=True)
+        if fields
+    ]
 
 
 def _attempts(failure: str | None) -> int:
@@ -139,8 +144,9 @@ def delivered(store: Store, auth_id: str, events: list[Event]) -> None:
         pipe.execute()
 
 
-def failed(store: Store, auth_id: str, event: Event, error: str, now: int, retry: bool = True,
-           policy: Policy = DEFAULT_POLICY) -> bool:
+def failed(
+    store: Store, auth_id: str, event: Event, error: str, now: int, retry: bool = True, policy: Policy = DEFAULT_POLICY
+) -> bool:
     """Settle `event` as failed: park it for its next retry, or make it a dead letter; return whether dead."""
     attempts = event.attempts + 1
     dead = not retry or attempts > len(policy.backoff)
@@ -157,8 +163,11 @@ def failed(store: Store, auth_id: str, event: Event, error: str, now: int, retry
         else:
             pipe.hincrby(store.keys.tenant(auth_id), "callbacks_failed", 1)
             pipe.zadd(store.keys.event_retries(auth_id), {entry_id: now + policy.backoff[attempts - 1] * US})
-            pipe.hset(store.keys.event_failures(auth_id), entry_id,
-                      json.dumps({"attempts": attempts, "error": error, "at": now}))
+            pipe.hset(
+                store.keys.event_failures(auth_id),
+                entry_id,
+                json.dumps({"attempts": attempts, "error": error, "at": now}),
+            )
         pipe.execute()
     return dead
 

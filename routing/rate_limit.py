@@ -31,9 +31,12 @@ end
 """
 
 # ARGV: T, NOW, the interval between requests (µs), the burst tolerance (µs).
-ADMIT = GCRA + r"""
+ADMIT = (
+    GCRA
+    + r"""
 return gcra(T .. '$rate_limit', tonumber(ARGV[3]), tonumber(ARGV[4]))
 """
+)
 
 
 @dataclass(frozen=True)

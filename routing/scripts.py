@@ -189,9 +189,12 @@ local function allocate()
 end
 """
 
-ALLOCATE = ALLOCATE_FUNCTION + r"""
+ALLOCATE = (
+    ALLOCATE_FUNCTION
+    + r"""
 return allocate()
 """
+)
 
 # ARGV: T, NOW, uuid, expected blob, new blob, expiry member, new expiry µs ('' = end the session now)
 REPLACE_SESSION = r"""
@@ -267,5 +270,6 @@ return 'ok'
 
 def build(body: str) -> str:
     """Return the full source of a script: the shared prelude, then `body`, names filled in."""
-    return Template(_PRELUDE + body).substitute(lua_names(), retention_ms=RETENTION_DAYS * 86_400_000,
-                                                capacity_ms=CAPACITY_DAYS * 86_400_000)
+    return Template(_PRELUDE + body).substitute(
+        lua_names(), retention_ms=RETENTION_DAYS * 86_400_000, capacity_ms=CAPACITY_DAYS * 86_400_000
+    )

@@ -134,9 +134,19 @@ CREATE_FIELDS: dict[str, Callable[[object, str], Any]] = {
 
 # What an open session lets a tenant change (first/second party only while one is missing).
 UPDATE_FIELDS = (
-    "session_expiry", "call_time_limit", "record", "record_file_format", "recording_callback_url",
-    "recording_callback_method", "callback_url", "callback_method", "ring_timeout",
-    "first_party_play_url", "second_party_play_url", "first_party", "second_party",
+    "session_expiry",
+    "call_time_limit",
+    "record",
+    "record_file_format",
+    "recording_callback_url",
+    "recording_callback_method",
+    "callback_url",
+    "callback_method",
+    "ring_timeout",
+    "first_party_play_url",
+    "second_party_play_url",
+    "first_party",
+    "second_party",
 )
 
 
@@ -178,8 +188,15 @@ def check_create(raw: Mapping[str, Any]) -> SessionRequest:
 
 def check_pins(given: dict[str, Any]) -> None:
     """Apply the PIN rules: both PINs (or generate_pin) and a prompt when PINs are required; PINs differ."""
-    pin_fields = ("generate_pin", "generate_pin_length", "first_party_pin", "second_party_pin",
-                  "pin_prompt_play", "incorrect_pin_play", "force_pin_authentication")
+    pin_fields = (
+        "generate_pin",
+        "generate_pin_length",
+        "first_party_pin",
+        "second_party_pin",
+        "pin_prompt_play",
+        "incorrect_pin_play",
+        "force_pin_authentication",
+    )
     if not given.get("is_pin_authentication_required", False):
         for name in pin_fields:
             if given.get(name):

@@ -17,7 +17,11 @@ from routing.session_options import as_int
 DEFAULT_WINDOW = 7 * 86_400 * US
 MAX_WINDOW = 30 * 86_400 * US
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "": operator.eq, "__gt": operator.gt, "__gte": operator.ge, "__lt": operator.lt, "__lte": operator.le,
+    "": operator.eq,
+    "__gt": operator.gt,
+    "__gte": operator.ge,
+    "__lt": operator.lt,
+    "__lte": operator.le,
 }
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 _PARTY_FIELDS = ("first_party", "second_party", "virtual_number")
@@ -70,8 +74,14 @@ class SessionQuery:
 
     def needs_sessions(self) -> bool:
         """Return whether filtering needs each session's data, not just the creation index."""
-        return bool(self.status != "all" or self.parties or self.subaccount or self.expiry or self.duration
-                    or any(op == "" for op, _ in self.created))
+        return bool(
+            self.status != "all"
+            or self.parties
+            or self.subaccount
+            or self.expiry
+            or self.duration
+            or any(op == "" for op, _ in self.created)
+        )
 
     def matches(self, session: Session, now: int) -> bool:
         """Return whether `session` passes every filter."""

@@ -32,12 +32,16 @@ _CAS_TRIES = 8
 # limit (routing.tenants.CHECK_FUNCTION), then, only if both pass, take a DID as ALLOCATE does.
 # ARGV: T, NOW, ALLOCATE's arguments (see `Opening.arguments`), then the check's (see `Credential.arguments`).
 # Returns the check's reply, followed by ALLOCATE's when the check passed.
-OPEN_CHECKED = CHECK_FUNCTION + scripts.ALLOCATE_FUNCTION + r"""
+OPEN_CHECKED = (
+    CHECK_FUNCTION
+    + scripts.ALLOCATE_FUNCTION
+    + r"""
 local verdict = check(ARGV[11], ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]))
 if verdict[1] ~= 'ok' or verdict[4] ~= 0 then return verdict end
 local placed = allocate()
 return {verdict[1], verdict[2], verdict[3], verdict[4], placed[1], placed[2]}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,16 @@ class Opening:
     def arguments(self) -> list[object]:
         """Return ALLOCATE's arguments after T and NOW."""
         session = self.session
-        return [session.session_uuid, session.to_json(), session.expiry, session.created,
-                session.virtual_number_cooloff_period, self.country if session.geomatch else "*", self.country,
-                self.wanted]
+        return [
+            session.session_uuid,
+            session.to_json(),
+            session.expiry,
+            session.created,
+            session.virtual_number_cooloff_period,
+            self.country if session.geomatch else "*",
+            self.country,
+            self.wanted,
+        ]
 
     def opened(self, reply: list[Any]) -> Session:
         """Return the session ALLOCATE's `reply` says it opened, or raise why it could not."""
@@ -61,14 +72,16 @@ class Opening:
             reason = reply[1]
             if reason == "exhausted":
                 where = f" in {self.country}" if self.session.geomatch else ""
-                raise PoolExhausted(f"no free virtual number{where}: every number in the pool is in use, "
-                                    "cooling off or suspended")
+                raise PoolExhausted(
+                    f"no free virtual number{where}: every number in the pool is in use, cooling off or suspended"
+                )
             raise NumberUnavailable(f"{self.wanted} {_REFUSALS[reason]}")
         return self.session.evolve(virtual_number=reply[1])
 
 
-def open_session(store: Store, auth_id: str, raw: Mapping[str, Any], now: int,
-                 wanted_number: str | None = None) -> Session:
+def open_session(
+    store: Store, auth_id: str, raw: Mapping[str, Any], now: int, wanted_number: str | None = None
+) -> Session:
     """Open a session from a Plivo-style request, taking a free DID of the tenant atomically."""
     request = check_create(raw)
     if "subaccount" in request.fields:
@@ -82,8 +95,9 @@ def prepare_session(auth_id: str, raw: Mapping[str, Any], now: int, wanted_numbe
     return _opening(auth_id, check_create(raw), now, wanted_number)
 
 
-def open_session_checked(store: Store, opening: Opening,
-                         credential: Credential) -> tuple[Tenant, Admission, list[Any]] | None:
+def open_session_checked(
+    store: Store, opening: Opening, credential: Credential
+) -> tuple[Tenant, Admission, list[Any]] | None:
     """Check `credential` and the rate limit of its tenant and, if both pass, take a DID for `opening`.
 
     One round trip. Return the tenant, its admission and ALLOCATE's reply (for `Opening.opened`; empty when not
@@ -92,8 +106,9 @@ def open_session_checked(store: Store, opening: Opening,
     """
     if opening.session.auth_id != credential.auth_id or opening.session.subaccount:
         raise ValueError("open_session_checked opens only the credential's own tenant's sessions, no subaccount's")
-    reply = store.run(OPEN_CHECKED, credential.auth_id, opening.session.created, *opening.arguments(),
-                      *credential.arguments())
+    reply = store.run(
+        OPEN_CHECKED, credential.auth_id, opening.session.created, *opening.arguments(), *credential.arguments()
+    )
     result = checked(credential, reply)
     if result is None:
         return None
@@ -106,9 +121,15 @@ def _opening(auth_id: str, request: SessionRequest, now: int, wanted_number: str
     wanted = to_e164(wanted_number, "virtual_number") if wanted_number else ""
     fields = dict(request.fields)
     session = Session(
-        session_uuid=str(uuid.uuid4()), auth_id=auth_id, virtual_number="",
-        first_party=fields.pop("first_party"), second_party=fields.pop("second_party", ""),
-        created=now, modified=now, expiry=now + request.session_expiry * US, **fields,
+        session_uuid=str(uuid.uuid4()),
+        auth_id=auth_id,
+        virtual_number="",
+        first_party=fields.pop("first_party"),
+        second_party=fields.pop("second_party", ""),
+        created=now,
+        modified=now,
+        expiry=now + request.session_expiry * US,
+        **fields,
     )
     return Opening(session, country_of(session.first_party), wanted)
 
@@ -134,8 +155,16 @@ def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[s
             raise InvalidInput("second_party", "must differ from first_party")
         expiry = now + expiry_seconds * US if expiry_seconds is not None else current.expiry
         updated = current.evolve(modified=now, expiry=expiry, **changes)
-        outcome = store.run(scripts.REPLACE_SESSION, auth_id, now, session_uuid, current.to_json(), updated.to_json(),
-                            current.expiry_member, updated.expiry)
+        outcome = store.run(
+            scripts.REPLACE_SESSION,
+            auth_id,
+            now,
+            session_uuid,
+            current.to_json(),
+            updated.to_json(),
+            current.expiry_member,
+            updated.expiry,
+        )
         if outcome == "ok":
             return updated
         if outcome == "ended":
@@ -150,8 +179,16 @@ def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Sess
         if current.status(now) == EXPIRED:
             raise Conflict(f"session {session_uuid} has already expired")
         ended = current.evolve(modified=now, expiry=now, ended_by="request")
-        outcome = store.run(scripts.REPLACE_SESSION, auth_id, now, session_uuid, current.to_json(), ended.to_json(),
-                            current.expiry_member, "")
+        outcome = store.run(
+            scripts.REPLACE_SESSION,
+            auth_id,
+            now,
+            session_uuid,
+            current.to_json(),
+            ended.to_json(),
+            current.expiry_member,
+            "",
+        )
         if outcome == "ok":
             return ended
         if outcome == "ended":
@@ -183,8 +220,8 @@ def list_sessions(store: Store, auth_id: str, query: SessionQuery, now: int) -> 
     matched: list[Session] = []
     window = [str(i) for i in store.redis.zrevrangebyscore(index, high, low)]
     for start in range(0, len(window), 500):
-        matched.extend(s for s in _load(store, auth_id, window[start:start + 500]) if query.matches(s, now))
-    return Page(matched[query.offset:query.offset + query.limit], len(matched))
+        matched.extend(s for s in _load(store, auth_id, window[start : start + 500]) if query.matches(s, now))
+    return Page(matched[query.offset : query.offset + query.limit], len(matched))
 
 
 def _load(store: Store, auth_id: str, ids: list[str]) -> list[Session]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from routing.call_lua import LIBRARY
 
 # ARGV: T, NOW, stamp, caller CallSid, dialled leg's CallSid, CallStatus, CallDuration, hangup cause, token
-LEG_STATUS = LIBRARY + r"""
+LEG_STATUS = (
+    LIBRARY
+    + r"""
 local sid, leg, status, duration, cause, token = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]) or 0, ARGV[8], ARGV[9]
 local RANKS = {queued = 1, initiated = 1, ringing = 2, ['in-progress'] = 3, completed = 4, busy = 4,
                ['no-answer'] = 4, failed = 4, canceled = 4}
@@ -38,9 +40,12 @@ redis.call('HSET', ckey(I.session), 'last', NOW)
 remember(token)
 return 'ok'
 """
+)
 
 # ARGV: T, NOW, stamp, caller CallSid, DialCallStatus, DialCallSid, DialCallDuration, hangup cause, token
-DIAL_DONE = LIBRARY + r"""
+DIAL_DONE = (
+    LIBRARY
+    + r"""
 local sid, status, leg, duration, cause, token = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]) or 0, ARGV[8], ARGV[9]
 if seen(token) then return 'duplicate' end
 local I = load(ikey(sid))
@@ -63,10 +68,13 @@ emit(I, 'SessionPartiesHangup', sid,
 remember(token)
 return 'ok'
 """
+)
 
 # ARGV: T, NOW, stamp, caller CallSid, RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration, token,
 #       start stamp, end stamp ('' until completed), carrier error code
-RECORDING = LIBRARY + r"""
+RECORDING = (
+    LIBRARY
+    + r"""
 local sid, rec, url, status, duration, token = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local started, ended, error_code = ARGV[10], ARGV[11], ARGV[12]
 local EVENTS = {['in-progress'] = 'SessionRecordingInitiated', completed = 'SessionRecordingCompleted',
@@ -89,6 +97,7 @@ emit(I, EVENTS[status], sid, {'RecordingUUID', rec, 'RecordingURL', url, 'Record
 remember(token)
 return 'ok'
 """
+)
 
 # ARGV: T, NOW, session uuid, how many interactions (the latest)
 READ_CALLS = r"""

@@ -22,7 +22,9 @@ AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
 # `field` is the tenant record's field holding the credential, `given` the credential presented, `interval`
 # and `tolerance` GCRA's, in µs (interval 0: no limit). Returns {'refused'}, {'unknown'} (a credential without
 # a tenant record), or {'ok', name, parent, µs to wait (0: admitted)}.
-CHECK_FUNCTION = rate_limit.GCRA + r"""
+CHECK_FUNCTION = (
+    rate_limit.GCRA
+    + r"""
 -- Whether `given` equals `stored`, taking a time that depends on the length of `given` only, never on where
 -- they differ (as hmac.compare_digest), so that a caller cannot guess a credential one character at a time.
 local byte, abs = string.byte, math.abs  -- looked up once: per character, the lookups cost more than the sums
@@ -44,11 +46,15 @@ local function check(field, given, interval, tolerance)
   return {'ok', rec[2], rec[3] or '', wait}
 end
 """
+)
 
 # ARGV: T, NOW, then the arguments of `check` (see CHECK_FUNCTION).
-CHECK = CHECK_FUNCTION + r"""
+CHECK = (
+    CHECK_FUNCTION
+    + r"""
 return check(ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
 """
+)
 
 
 @dataclass(frozen=True)
@@ -87,9 +93,15 @@ def create_tenant(store: Store, name: str, now: int, parent: str | None = None) 
         created = store.redis.hsetnx(store.keys.tenant(auth_id), "name", name)
         if created:
             break
-    store.redis.hset(store.keys.tenant(auth_id), mapping={
-        "auth_token": auth_token, "api_key_sha256": _hash_key(api_key), "parent": parent or "", "created": now,
-    })
+    store.redis.hset(
+        store.keys.tenant(auth_id),
+        mapping={
+            "auth_token": auth_token,
+            "api_key_sha256": _hash_key(api_key),
+            "parent": parent or "",
+            "created": now,
+        },
+    )
     store.redis.sadd(store.keys.tenants(), auth_id)
     return Credentials(auth_id, auth_token, api_key)
 
@@ -117,8 +129,9 @@ def authenticate_basic(store: Store, auth_id: str, auth_token: str) -> Tenant:
     return admit_basic(store, auth_id, auth_token, 0, 0, 0)[0]
 
 
-def admit_basic(store: Store, auth_id: str, auth_token: str, now: int, limit: int,
-                window: float) -> tuple[Tenant, Admission]:
+def admit_basic(
+    store: Store, auth_id: str, auth_token: str, now: int, limit: int, window: float
+) -> tuple[Tenant, Admission]:
     """Return the tenant whose auth_id and auth token these are, and whether its rate limit admits the request.
 
     The request counts against `limit` per `window` seconds (see `routing.rate_limit`) only once the token

@@ -73,8 +73,12 @@ def ask_pin(decision: AskPin, links: Links) -> VoiceResponse:
         _play_or_say(response, session.incorrect_pin_play, WRONG_PIN)
     lengths = {len(session.first_party_pin), len(session.second_party_pin)}
     gather = response.gather(
-        input="dtmf", action=links.step("pin-check", decision.auth_id, decision.call_sid), method="POST",
-        timeout=session.pin_retry_wait, finish_on_key="#", action_on_empty_result=True,
+        input="dtmf",
+        action=links.step("pin-check", decision.auth_id, decision.call_sid),
+        method="POST",
+        timeout=session.pin_retry_wait,
+        finish_on_key="#",
+        action_on_empty_result=True,
         num_digits=lengths.pop() if len(lengths) == 1 else None,
     )
     _play_or_say(gather, session.pin_prompt_play, ENTER_PIN)
@@ -107,14 +111,18 @@ def bridge(decision: Bridge, links: Links) -> VoiceResponse:
         timeout=min(max(session.ring_timeout, RING_RANGE[0]), RING_RANGE[1]),
         time_limit=min(max(session.call_time_limit, 1), MAX_TIME_LIMIT),
         answer_on_bridge=True if not decision.answered and not decision.caller_play_url else None,
-        action=links.step("dial-complete", decision.auth_id, decision.call_sid), method="POST",
+        action=links.step("dial-complete", decision.auth_id, decision.call_sid),
+        method="POST",
         **recording,
     )
     whisper = links.step("whisper", decision.auth_id, decision.call_sid) if decision.callee_play_url else None
     dial.number(
-        decision.callee, url=whisper, method="POST" if whisper else None,
+        decision.callee,
+        url=whisper,
+        method="POST" if whisper else None,
         status_callback=links.step("leg-status", decision.auth_id, decision.call_sid, True),
-        status_callback_method="POST", status_callback_event=LEG_EVENTS,
+        status_callback_method="POST",
+        status_callback_event=LEG_EVENTS,
     )
     return response
 

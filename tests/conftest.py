@@ -60,8 +60,11 @@ def make_tenant(store: Store, dids: list[str] | None = None, name: str = "acme")
 
 def timed_out(store, auth_id):
     """Return the uuids announced with SessionTimeout events in the tenant's outbox, in order."""
-    return [fields["SessionUUID"] for _, fields in store.redis.xrange(store.keys.events(auth_id))
-            if fields["EventName"] == "SessionTimeout"]
+    return [
+        fields["SessionUUID"]
+        for _, fields in store.redis.xrange(store.keys.events(auth_id))
+        if fields["EventName"] == "SessionTimeout"
+    ]
 
 
 # -- fast: fakeredis -------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from tests.receiver import QuietServer
 CALLS = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls\.json")
 
 
-
 @dataclass(frozen=True)
 class CreatedCall:
     """One `POST …/Calls.json` as the fake saw it: the account in the path, the Basic credentials, the form."""
@@ -52,20 +51,35 @@ class FakeTwilio:
                 fields = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
                 found = CALLS.fullmatch(self.path)
                 if found is None:
-                    return self._json(404, {"code": 20404, "message": "The requested resource was not found",
-                                            "status": 404})
+                    return self._json(
+                        404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+                    )
                 if fake.status >= 400:
-                    return self._json(fake.status, {"code": 20500, "message": "Internal Server Error",
-                                                    "more_info": "https://www.twilio.com/docs/errors/20500",
-                                                    "status": fake.status})
+                    return self._json(
+                        fake.status,
+                        {
+                            "code": 20500,
+                            "message": "Internal Server Error",
+                            "more_info": "https://www.twilio.com/docs/errors/20500",
+                            "status": fake.status,
+                        },
+                    )
                 user, _, password = base64.b64decode(self.headers.get("Authorization", "")[6:]).decode().partition(":")
                 sid = "CA" + uuid.uuid4().hex
                 fake.calls.append(CreatedCall(found[1], (user, password), fields, sid))
-                self._json(201, {
-                    "sid": sid, "account_sid": found[1], "to": fields.get("To"), "from": fields.get("From"),
-                    "status": "queued", "direction": "outbound-api", "api_version": "2010-04-01",
-                    "uri": f"/2010-04-01/Accounts/{found[1]}/Calls/{sid}.json",
-                })
+                self._json(
+                    201,
+                    {
+                        "sid": sid,
+                        "account_sid": found[1],
+                        "to": fields.get("To"),
+                        "from": fields.get("From"),
+                        "status": "queued",
+                        "direction": "outbound-api",
+                        "api_version": "2010-04-01",
+                        "uri": f"/2010-04-01/Accounts/{found[1]}/Calls/{sid}.json",
+                    },
+                )
 
             def _json(self, status: int, payload: dict[str, object]) -> None:
                 body = json.dumps(payload).encode()

@@ -20,8 +20,9 @@ def auth(tenant) -> dict[str, str]:
 
 def create(client, tenant, **fields):
     """Post a create request for DRIVER and CUSTOMER with `fields` on top."""
-    return client.post("/v1/sessions", json={"driver_phone": DRIVER, "customer_phone": CUSTOMER, **fields},
-                       headers=auth(tenant))
+    return client.post(
+        "/v1/sessions", json={"driver_phone": DRIVER, "customer_phone": CUSTOMER, **fields}, headers=auth(tenant)
+    )
 
 
 def parse_iso(text: str) -> datetime:
@@ -31,8 +32,13 @@ def parse_iso(text: str) -> datetime:
 
 def open_directly(store, tenant, now: int, **fields):
     """Open a session through the domain, for states this dialect cannot ask for."""
-    return sessions.open_session(store, tenant.auth_id, {"first_party": DRIVER, "second_party": CUSTOMER, **fields},
-                                 now, wanted_number=tenant.numbers[0])
+    return sessions.open_session(
+        store,
+        tenant.auth_id,
+        {"first_party": DRIVER, "second_party": CUSTOMER, **fields},
+        now,
+        wanted_number=tenant.numbers[0],
+    )
 
 
 # -- sessions ---------------------------------------------------------------------------------------------
@@ -41,8 +47,16 @@ def test_creating_a_session_answers_201_with_a_number_from_the_pool(client, tena
 
     assert response.status_code == 201
     session = response.get_json()
-    assert list(session)[:8] == ["id", "status", "driver_phone", "customer_phone", "masked_e164", "created_at",
-                                 "expires_at", "ttl_minutes"]
+    assert list(session)[:8] == [
+        "id",
+        "status",
+        "driver_phone",
+        "customer_phone",
+        "masked_e164",
+        "created_at",
+        "expires_at",
+        "ttl_minutes",
+    ]
     assert session["status"] == "active"
     assert session["driver_phone"] == DRIVER
     assert session["customer_phone"] == CUSTOMER
@@ -53,8 +67,9 @@ def test_creating_a_session_answers_201_with_a_number_from_the_pool(client, tena
 
 
 def test_ttl_callback_record_and_geomatch_reach_the_domain(client, tenant, store):
-    response = create(client, tenant, ttl_minutes=30, callback_url="https://hooks.example.com/masq",
-                      record=True, geomatch=False)
+    response = create(
+        client, tenant, ttl_minutes=30, callback_url="https://hooks.example.com/masq", record=True, geomatch=False
+    )
 
     assert response.status_code == 201
     body = response.get_json()
@@ -135,18 +150,25 @@ def test_complete_takes_no_parameters(client, tenant):
 
 
 # -- authentication and tenancy ---------------------------------------------------------------------------
-@pytest.mark.parametrize("method, path", [
-    ("post", "/v1/sessions"),
-    ("get", "/v1/sessions/00000000-0000-4000-8000-000000000000"),
-    ("post", "/v1/sessions/00000000-0000-4000-8000-000000000000/complete"),
-    ("get", "/v1/did/assignments"),
-])
-@pytest.mark.parametrize("headers", [
-    {},
-    {"X-API-Key": ""},
-    {"X-API-Key": "mk_MA000000000000000000_nope"},
-    {"X-API-Key": "not-a-key"},
-], ids=["missing", "empty", "unknown", "malformed"])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("post", "/v1/sessions"),
+        ("get", "/v1/sessions/00000000-0000-4000-8000-000000000000"),
+        ("post", "/v1/sessions/00000000-0000-4000-8000-000000000000/complete"),
+        ("get", "/v1/did/assignments"),
+    ],
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": ""},
+        {"X-API-Key": "mk_MA000000000000000000_nope"},
+        {"X-API-Key": "not-a-key"},
+    ],
+    ids=["missing", "empty", "unknown", "malformed"],
+)
 def test_a_request_without_a_valid_api_key_is_refused(client, tenant, method, path, headers):
     body = {"json": {"driver_phone": DRIVER, "customer_phone": CUSTOMER}} if method == "post" else {}
 
@@ -200,12 +222,16 @@ def _not_in_pool(client, store, tenant) -> str:
     return STRANGER
 
 
-@pytest.mark.parametrize("arrange, reason", [
-    (_taken, "already carries an open session"),
-    (_suspended, "is suspended"),
-    (_cooling, "cooling off"),
-    (_not_in_pool, "is not in this account's pool"),
-], ids=["taken", "suspended", "cooling", "not-in-pool"])
+@pytest.mark.parametrize(
+    "arrange, reason",
+    [
+        (_taken, "already carries an open session"),
+        (_suspended, "is suspended"),
+        (_cooling, "cooling off"),
+        (_not_in_pool, "is not in this account's pool"),
+    ],
+    ids=["taken", "suspended", "cooling", "not-in-pool"],
+)
 def test_a_masked_number_that_cannot_be_handed_out_is_a_conflict(client, store, tenant, arrange, reason):
     wanted = arrange(client, store, tenant)
 
@@ -226,28 +252,31 @@ def test_an_exhausted_pool_is_a_conflict(client, tenant):
 
 
 # -- bad input --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fields, field", [
-    ({"driver_phone": "abc"}, "driver_phone"),
-    ({"driver_phone": ""}, "driver_phone"),
-    ({"driver_phone": None}, "driver_phone"),
-    ({"driver_phone": True}, "driver_phone"),
-    ({"customer_phone": "+1"}, "customer_phone"),
-    ({"customer_phone": None}, "customer_phone"),
-    ({"customer_phone": DRIVER}, "customer_phone"),
-    ({"ttl_minutes": 0}, "ttl_minutes"),
-    ({"ttl_minutes": 1441}, "ttl_minutes"),
-    ({"ttl_minutes": -5}, "ttl_minutes"),
-    ({"ttl_minutes": 1.5}, "ttl_minutes"),
-    ({"ttl_minutes": "soon"}, "ttl_minutes"),
-    ({"ttl_minutes": True}, "ttl_minutes"),
-    ({"masked_e164": "nope"}, "masked_e164"),
-    ({"callback_url": "ftp://hooks.example.com"}, "callback_url"),
-    ({"record": "maybe"}, "record"),
-    ({"geomatch": 1}, "geomatch"),
-    ({"first_party": DRIVER}, "first_party"),
-    ({"session_expiry": 600}, "session_expiry"),
-    ({"colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"driver_phone": "abc"}, "driver_phone"),
+        ({"driver_phone": ""}, "driver_phone"),
+        ({"driver_phone": None}, "driver_phone"),
+        ({"driver_phone": True}, "driver_phone"),
+        ({"customer_phone": "+1"}, "customer_phone"),
+        ({"customer_phone": None}, "customer_phone"),
+        ({"customer_phone": DRIVER}, "customer_phone"),
+        ({"ttl_minutes": 0}, "ttl_minutes"),
+        ({"ttl_minutes": 1441}, "ttl_minutes"),
+        ({"ttl_minutes": -5}, "ttl_minutes"),
+        ({"ttl_minutes": 1.5}, "ttl_minutes"),
+        ({"ttl_minutes": "soon"}, "ttl_minutes"),
+        ({"ttl_minutes": True}, "ttl_minutes"),
+        ({"masked_e164": "nope"}, "masked_e164"),
+        ({"callback_url": "ftp://hooks.example.com"}, "callback_url"),
+        ({"record": "maybe"}, "record"),
+        ({"geomatch": 1}, "geomatch"),
+        ({"first_party": DRIVER}, "first_party"),
+        ({"session_expiry": 600}, "session_expiry"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
 def test_bad_create_input_is_a_400_naming_the_field(client, tenant, fields, field):
     response = create(client, tenant, **fields)
 
@@ -265,13 +294,16 @@ def test_a_customer_equal_to_the_driver_is_refused_in_this_dialects_words(client
     assert response.get_json()["error"] == "customer_phone: must differ from driver_phone"
 
 
-@pytest.mark.parametrize("data, content_type", [
-    ("driver_phone=+14155551234", "application/x-www-form-urlencoded"),
-    ("hello", "text/plain"),
-    ("{not json", "application/json"),
-    ('["+14155551234"]', "application/json"),
-    ('"+14155551234"', "application/json"),
-])
+@pytest.mark.parametrize(
+    "data, content_type",
+    [
+        ("driver_phone=+14155551234", "application/x-www-form-urlencoded"),
+        ("hello", "text/plain"),
+        ("{not json", "application/json"),
+        ('["+14155551234"]', "application/json"),
+        ('"+14155551234"', "application/json"),
+    ],
+)
 def test_a_body_that_is_not_a_json_object_is_a_400_naming_the_body(client, tenant, data, content_type):
     response = client.post("/v1/sessions", data=data, content_type=content_type, headers=auth(tenant))
 
@@ -314,12 +346,15 @@ def mixed_pool(store, tenant):
     return tenant
 
 
-@pytest.mark.parametrize("status, held", [
-    ("active", [0]),
-    ("suspended", [1]),
-    ("released", [2]),
-    ("all", [0, 1, 2]),
-])
+@pytest.mark.parametrize(
+    "status, held",
+    [
+        ("active", [0]),
+        ("suspended", [1]),
+        ("released", [2]),
+        ("all", [0, 1, 2]),
+    ],
+)
 def test_assignments_filter_by_status(client, mixed_pool, status, held):
     listed = assignments(client, mixed_pool, status=status)
 
@@ -334,14 +369,17 @@ def test_a_released_number_shows_when_and_as_released(client, mixed_pool):
     assert parse_iso(released["released_at"]) >= parse_iso(released["assigned_at"])
 
 
-@pytest.mark.parametrize("days_from_release, status, held", [
-    (0, None, [0, 1, 2]),
-    (0, "released", [2]),
-    (0, "active", [0]),
-    (-1, None, []),
-    (1, None, [0, 1]),
-    (1, "released", []),
-])
+@pytest.mark.parametrize(
+    "days_from_release, status, held",
+    [
+        (0, None, [0, 1, 2]),
+        (0, "released", [2]),
+        (0, "active", [0]),
+        (-1, None, []),
+        (1, None, [0, 1]),
+        (1, "released", []),
+    ],
+)
 def test_assignments_on_a_day_list_what_was_held_that_day(client, mixed_pool, days_from_release, status, held):
     released_on = date.fromisoformat(assignments(client, mixed_pool, status="released")[0]["released_at"][:10])
     params = {"on": (released_on + timedelta(days=days_from_release)).isoformat()}
@@ -353,13 +391,16 @@ def test_assignments_on_a_day_list_what_was_held_that_day(client, mixed_pool, da
     assert [a["e164"] for a in listed] == [mixed_pool.numbers[i] for i in held]
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"status": "gone"}, "status"),
-    ({"on": "yesterday"}, "on"),
-    ({"on": "2024-13-01"}, "on"),
-    ({"country": "US"}, "country"),
-    ([("status", "active"), ("status", "released")], "status"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"status": "gone"}, "status"),
+        ({"on": "yesterday"}, "on"),
+        ({"on": "2024-13-01"}, "on"),
+        ({"country": "US"}, "country"),
+        ([("status", "active"), ("status", "released")], "status"),
+    ],
+)
 def test_bad_assignment_queries_are_a_400_naming_the_parameter(client, tenant, params, field):
     response = client.get("/v1/did/assignments", query_string=params, headers=auth(tenant))
 
@@ -378,8 +419,12 @@ def test_a_session_is_created_read_and_completed_over_real_http(live_server, rea
     tenant = make_tenant(real_store)
     headers = auth(tenant)
 
-    created = requests.post(f"{live_server}/v1/sessions", headers=headers, timeout=10,
-                            json={"driver_phone": DRIVER, "customer_phone": CUSTOMER, "ttl_minutes": 15})
+    created = requests.post(
+        f"{live_server}/v1/sessions",
+        headers=headers,
+        timeout=10,
+        json={"driver_phone": DRIVER, "customer_phone": CUSTOMER, "ttl_minutes": 15},
+    )
     assert created.status_code == 201, created.text
     session = created.json()
     assert session["masked_e164"] in tenant.numbers
@@ -394,5 +439,7 @@ def test_a_session_is_created_read_and_completed_over_real_http(live_server, rea
 
     again = requests.post(f"{live_server}/v1/sessions/{session['id']}/complete", headers=headers, timeout=10)
     assert again.status_code == 409
-    assert requests.get(f"{live_server}/v1/sessions/{session['id']}", headers=headers,
-                        timeout=10).json()["status"] == "completed"
+    assert (
+        requests.get(f"{live_server}/v1/sessions/{session['id']}", headers=headers, timeout=10).json()["status"]
+        == "completed"
+    )

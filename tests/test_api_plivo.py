@@ -194,8 +194,17 @@ def test_create_answers_like_plivos_create_fixture(client, tenant):
     assert session["created_time"] == session["modified_time"]
     assert moment(session["expiry_time"]) - moment(session["created_time"]) == timedelta(seconds=6000)
     assert session["duration"] == 6000
-    for key in ("first_party_pin", "second_party_pin", "pin_prompt_play", "pin_retry", "pin_retry_wait",
-                "callback_url", "callback_method", "recording_callback_method", "unknown_caller_play"):
+    for key in (
+        "first_party_pin",
+        "second_party_pin",
+        "pin_prompt_play",
+        "pin_retry",
+        "pin_retry_wait",
+        "callback_url",
+        "callback_method",
+        "recording_callback_method",
+        "unknown_caller_play",
+    ):
         assert session[key] == EVERYTHING[key], key
 
 
@@ -245,9 +254,19 @@ def test_list_answers_like_plivos_list_fixture(client, tenant):
 def test_update_answers_like_plivos_update_fixture_and_counts_the_new_expiry_from_the_update(client, tenant):
     created = opened(client, tenant, session_expiry=6000)["session"]
 
-    response = send(client, "POST", tenant.plivo_base + created["session_uuid"] + "/", tenant.basic,
-                    json={"session_uuid": created["session_uuid"], "session_expiry": 600, "call_time_limit": 14600,
-                          "record": True, "ring_timeout": 45})
+    response = send(
+        client,
+        "POST",
+        tenant.plivo_base + created["session_uuid"] + "/",
+        tenant.basic,
+        json={
+            "session_uuid": created["session_uuid"],
+            "session_expiry": 600,
+            "call_time_limit": 14600,
+            "record": True,
+            "ring_timeout": 45,
+        },
+    )
 
     assert response.status_code == 200
     body = response.get_json()
@@ -269,8 +288,13 @@ def test_update_answers_like_plivos_update_fixture_and_counts_the_new_expiry_fro
 def test_delete_answers_like_plivos_delete_fixture_and_expires_the_session(client, tenant):
     created = opened(client, tenant)
 
-    response = send(client, "DELETE", tenant.plivo_base + created["session_uuid"] + "/", tenant.basic,
-                    json={"session_uuid": created["session_uuid"]})
+    response = send(
+        client,
+        "DELETE",
+        tenant.plivo_base + created["session_uuid"] + "/",
+        tenant.basic,
+        json={"session_uuid": created["session_uuid"]},
+    )
 
     assert response.status_code == 200
     body = response.get_json()
@@ -338,12 +362,20 @@ def test_a_session_uuid_in_the_body_that_differs_from_the_url_is_a_400_and_chang
     assert_error(response, 400, "session_uuid")
     after = send(client, "GET", url, tenant.basic).get_json()["response"]
     assert (after["status"], after["ring_timeout"], after["modified_time"]) == (
-        "active", 120, created["session"]["modified_time"])
+        "active",
+        120,
+        created["session"]["modified_time"],
+    )
 
 
 def test_a_form_encoded_create_is_read_too(client, tenant):
-    response = send(client, "POST", tenant.plivo_base, tenant.basic,
-                    data={"first_party": "14155551234", "second_party": "14155554321", "record": "true"})
+    response = send(
+        client,
+        "POST",
+        tenant.plivo_base,
+        tenant.basic,
+        data={"first_party": "14155551234", "second_party": "14155554321", "record": "true"},
+    )
 
     assert response.status_code in (200, 201)
     assert response.get_json()["session"]["record"] is True
@@ -398,14 +430,36 @@ def test_every_answer_has_its_own_api_id_errors_included(client, tenant):
         ({"recording_callback_method": 1}, "recording_callback_method"),
         ({"colour": "blue"}, "colour"),
         ({"first_party_pin": "1234"}, "first_party_pin"),
-        ({"is_pin_authentication_required": True, "first_party_pin": "1234",
-          "pin_prompt_play": "https://hooks.example.com/p.xml"}, "second_party_pin"),
-        ({"is_pin_authentication_required": True, "first_party_pin": "1234", "second_party_pin": "1234",
-          "pin_prompt_play": "https://hooks.example.com/p.xml"}, "second_party_pin"),
-        ({"is_pin_authentication_required": True, "first_party_pin": "12", "second_party_pin": "1234",
-          "pin_prompt_play": "https://hooks.example.com/p.xml"}, "first_party_pin"),
-        ({"is_pin_authentication_required": True, "first_party_pin": "1234", "second_party_pin": "1235"},
-         "pin_prompt_play"),
+        (
+            {
+                "is_pin_authentication_required": True,
+                "first_party_pin": "1234",
+                "pin_prompt_play": "https://hooks.example.com/p.xml",
+            },
+            "second_party_pin",
+        ),
+        (
+            {
+                "is_pin_authentication_required": True,
+                "first_party_pin": "1234",
+                "second_party_pin": "1234",
+                "pin_prompt_play": "https://hooks.example.com/p.xml",
+            },
+            "second_party_pin",
+        ),
+        (
+            {
+                "is_pin_authentication_required": True,
+                "first_party_pin": "12",
+                "second_party_pin": "1234",
+                "pin_prompt_play": "https://hooks.example.com/p.xml",
+            },
+            "first_party_pin",
+        ),
+        (
+            {"is_pin_authentication_required": True, "first_party_pin": "1234", "second_party_pin": "1235"},
+            "pin_prompt_play",
+        ),
         ({"pin_retry": 6}, "pin_retry"),
         ({"virtual_number_cooloff_period": -1}, "virtual_number_cooloff_period"),
         ({"subaccount": "not-a-subaccount"}, "subaccount"),
@@ -504,8 +558,13 @@ def test_a_listing_filter_given_twice_is_a_400(client, tenant):
 # -- 401 --------------------------------------------------------------------------------------------------
 def _every_operation(tenant: TenantFixture, session_uuid: str, base: str | None = None) -> list[tuple[str, str]]:
     base = base or tenant.plivo_base
-    return [("POST", base), ("GET", base), ("GET", base + session_uuid + "/"), ("POST", base + session_uuid + "/"),
-            ("DELETE", base + session_uuid + "/")]
+    return [
+        ("POST", base),
+        ("GET", base),
+        ("GET", base + session_uuid + "/"),
+        ("POST", base + session_uuid + "/"),
+        ("DELETE", base + session_uuid + "/"),
+    ]
 
 
 @pytest.mark.parametrize(

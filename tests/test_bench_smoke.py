@@ -35,6 +35,7 @@ BENCH-COUNTS non200=3 unexpected=1 repeated=0
 
 def state(store: Store, auth_id: str, session_uuids: list[str]) -> dict[str, object]:
     """Return every key of the tenant but its record, with values, with its ids replaced by placeholders."""
+
     def plain(text: str) -> str:
         text = text.replace(auth_id, "AUTH")
         for session_uuid in session_uuids:
@@ -62,8 +63,14 @@ def value_of(store: Store, key: str, kind: str) -> object:
     return store.redis.lrange(key, 0, -1)
 
 
-@pytest.mark.parametrize("extra", [{}, {"first_party_play_url": "https://media.example.com/hi.mp3"},
-                                   {"callback_url": "https://hooks.example.com/cb", "session_expiry": 60}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"first_party_play_url": "https://media.example.com/hi.mp3"},
+        {"callback_url": "https://hooks.example.com/cb", "session_expiry": 60},
+    ],
+)
 def test_bench_fixtures_leave_what_the_domain_functions_leave(extra):
     now = now_us()
     request = fixtures.session_request(**extra)

@@ -14,17 +14,18 @@ FIRST, SECOND = "+14155551234", "+14155554321"
 @pytest.fixture
 def live_call(store, tenant):
     """A session with a bridged call from its first party: (session, caller CallSid, dialled CallSid, start µs)."""
-    session = sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND},
-                                    now_us())
+    session = sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
     sid, start = new_sid(), now_us()
     callflow.identify_caller(store, callflow.incoming_call(sid, FIRST, session.virtual_number), start)
     return session, sid, new_sid(), start
 
 
 def snapshot(store, tenant, session, sid):
-    return (store.redis.hgetall(store.keys.interaction(tenant.auth_id, sid)),
-            store.redis.hgetall(store.keys.call_state(tenant.auth_id, session.session_uuid)),
-            outbox(store, tenant.auth_id))
+    return (
+        store.redis.hgetall(store.keys.interaction(tenant.auth_id, sid)),
+        store.redis.hgetall(store.keys.call_state(tenant.auth_id, session.session_uuid)),
+        outbox(store, tenant.auth_id),
+    )
 
 
 def names(store, tenant):
@@ -41,8 +42,9 @@ def test_a_charge_is_the_rate_times_whole_minutes_in_decimal():
     assert billing.charge(60, Decimal("0.1")) + billing.charge(60, Decimal("0.2")) == Decimal("0.3")
 
 
-@pytest.mark.parametrize(("a", "b"), [("0", "0.0050"), ("0.0050", "0.0100"), ("9.9999", "0.0001"),
-                                      ("123", "0.45"), ("0.1", "0.2")])
+@pytest.mark.parametrize(
+    ("a", "b"), [("0", "0.0050"), ("0.0050", "0.0100"), ("9.9999", "0.0001"), ("123", "0.45"), ("0.1", "0.2")]
+)
 def test_redis_adds_amounts_exactly_as_decimal_does(store, tenant, a, b):
     result = store.run(call_lua.LIBRARY + "return dec_add(ARGV[4], ARGV[5])", tenant.auth_id, 0, "", a, b)
     assert Decimal(result) == Decimal(a) + Decimal(b)
@@ -50,8 +52,9 @@ def test_redis_adds_amounts_exactly_as_decimal_does(store, tenant, a, b):
 
 @pytest.mark.parametrize(("rate", "minutes"), [("0.0050", 0), ("0.0050", 3), ("0.0123", 240), ("1.5", 7)])
 def test_redis_multiplies_a_rate_by_minutes_exactly_as_decimal_does(store, tenant, rate, minutes):
-    result = store.run(call_lua.LIBRARY + "return dec_mul(ARGV[4], tonumber(ARGV[5]))", tenant.auth_id, 0, "",
-                       rate, minutes)
+    result = store.run(
+        call_lua.LIBRARY + "return dec_mul(ARGV[4], tonumber(ARGV[5]))", tenant.auth_id, 0, "", rate, minutes
+    )
     assert Decimal(result) == Decimal(rate) * minutes
 
 
@@ -62,13 +65,22 @@ def test_a_bridged_call_reports_each_leg_event_and_adds_up_the_charges(store, te
         record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, status), start + US)
     record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "completed", 61), start + 62 * US)
     finish_dial(store, tenant.auth_id, DialOutcome(sid, "completed", leg, 61), start + 62 * US)
-    assert names(store, tenant) == ["SessionSecondPartyRing", "SessionFirstPartyAnswer", "SessionSecondPartyAnswer",
-                                    "SessionSecondPartyHangup", "SessionFirstPartyHangup", "SessionPartiesHangup"]
+    assert names(store, tenant) == [
+        "SessionSecondPartyRing",
+        "SessionFirstPartyAnswer",
+        "SessionSecondPartyAnswer",
+        "SessionSecondPartyHangup",
+        "SessionFirstPartyHangup",
+        "SessionPartiesHangup",
+    ]
     events = outbox(store, tenant.auth_id)
     assert [e["SequenceNumber"] for e in events] == ["1", "2", "3", "4", "5", "6"]
     callee_hangup, caller_hangup, parties = events[3], events[4], events[5]
-    assert (callee_hangup["Duration"], callee_hangup["BilledDuration"], callee_hangup["Amount"]) == ("61", "120",
-                                                                                                  "0.0240")
+    assert (callee_hangup["Duration"], callee_hangup["BilledDuration"], callee_hangup["Amount"]) == (
+        "61",
+        "120",
+        "0.0240",
+    )
     assert (caller_hangup["Duration"], caller_hangup["BilledDuration"]) == ("61", "120")
     assert (parties["BilledDuration"], Decimal(parties["Amount"])) == ("240", Decimal("0.0480"))
     assert callee_hangup["CallUUID"] == leg and caller_hangup["CallUUID"] == sid
@@ -81,9 +93,18 @@ def test_events_are_flat_dicts_of_plivos_callback_names(store, tenant, live_call
     session, sid, leg, start = live_call
     record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "ringing"), start)
     event = outbox(store, tenant.auth_id)[0]
-    assert event == {**event, "EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid,
-                     "CallUUID": leg, "From": FIRST, "To": SECOND, "VirtualNumber": session.virtual_number,
-                     "PinAuthenticationStatus": "", "PinRetryCounter": "0", "SequenceNumber": "1"}
+    assert event == {
+        **event,
+        "EventName": "SessionSecondPartyRing",
+        "SessionUUID": session.session_uuid,
+        "CallUUID": leg,
+        "From": FIRST,
+        "To": SECOND,
+        "VirtualNumber": session.virtual_number,
+        "PinAuthenticationStatus": "",
+        "PinRetryCounter": "0",
+        "SequenceNumber": "1",
+    }
     assert event["EventTimestamp"].endswith("+0000 UTC")
 
 
@@ -108,8 +129,10 @@ def test_a_retry_with_the_same_idempotency_token_changes_nothing(store, tenant, 
     session, sid, leg, start = live_call
     record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "ringing", token="tok-1"), start)
     before = snapshot(store, tenant, session, sid)
-    assert record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "in-progress", token="tok-1"),
-                             start) == "duplicate"
+    assert (
+        record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "in-progress", token="tok-1"), start)
+        == "duplicate"
+    )
     assert snapshot(store, tenant, session, sid) == before
 
 
@@ -147,17 +170,23 @@ def test_recording_events_follow_the_recording_once_each(store, tenant, live_cal
     session, sid, leg, start = live_call
     rec = new_sid("RE")
     for status in ("completed", "in-progress", "completed"):
-        record_recording(store, tenant.auth_id, RecordingStatus(sid, rec, status, "https://rec.example/" + rec, 42),
-                         start)
+        record_recording(
+            store, tenant.auth_id, RecordingStatus(sid, rec, status, "https://rec.example/" + rec, 42), start
+        )
     assert names(store, tenant) == ["SessionRecordingCompleted"]
     event = outbox(store, tenant.auth_id)[0]
     assert (event["RecordingUUID"], event["RecordingDuration"]) == (rec, "42")
     assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).interactions[0].recording_sid == rec
 
 
-@pytest.mark.parametrize(("status", "event"), [("in-progress", "SessionRecordingInitiated"),
-                                               ("absent", "SessionRecordingFailed"),
-                                               ("failed", "SessionRecordingFailed")])
+@pytest.mark.parametrize(
+    ("status", "event"),
+    [
+        ("in-progress", "SessionRecordingInitiated"),
+        ("absent", "SessionRecordingFailed"),
+        ("failed", "SessionRecordingFailed"),
+    ],
+)
 def test_each_recording_status_becomes_its_event(store, tenant, live_call, status, event):
     session, sid, leg, start = live_call
     record_recording(store, tenant.auth_id, RecordingStatus(sid, new_sid("RE"), status), start)

@@ -24,8 +24,14 @@ def delivery(url: str, method: str = "POST") -> Delivery:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1/cb", "http://localhost/cb", "http://10.1.2.3/cb", "http://192.168.1.1/cb",
-        "http://172.16.0.9/cb", "http://169.254.169.254/latest/meta-data", "http://[::1]/cb", "http://0.0.0.0/cb",
+        "http://127.0.0.1/cb",
+        "http://localhost/cb",
+        "http://10.1.2.3/cb",
+        "http://192.168.1.1/cb",
+        "http://172.16.0.9/cb",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/cb",
+        "http://0.0.0.0/cb",
     ],
 )
 def test_private_loopback_and_metadata_addresses_are_refused(url):
@@ -62,8 +68,14 @@ def test_a_2xx_is_delivered_with_a_signature_the_plivo_sdk_accepts(receiver, met
     got = receiver.requests[0]
     assert got.method == method and got.params == {"EventName": "SessionTimeout", "SequenceNumber": "1"}
     assert got.headers["Idempotency-Key"] == "evt-1"
-    assert validate_v3_signature(method, receiver.url, got.headers["X-Plivo-Signature-V3-Nonce"], TOKEN,
-                                 got.headers["X-Plivo-Signature-V3"], got.params)
+    assert validate_v3_signature(
+        method,
+        receiver.url,
+        got.headers["X-Plivo-Signature-V3-Nonce"],
+        TOKEN,
+        got.headers["X-Plivo-Signature-V3"],
+        got.params,
+    )
 
 
 @pytest.mark.parametrize("status", [302, 400, 404, 500, 503])

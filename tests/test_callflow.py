@@ -7,13 +7,18 @@ from routing.interactions import outbox, read_calls
 from tests.twilio_helpers import new_sid
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
-PINS = {"is_pin_authentication_required": True, "first_party_pin": "1234", "second_party_pin": "5678",
-        "pin_prompt_play": "https://cdn.example.com/pin.mp3"}
+PINS = {
+    "is_pin_authentication_required": True,
+    "first_party_pin": "1234",
+    "second_party_pin": "5678",
+    "pin_prompt_play": "https://cdn.example.com/pin.mp3",
+}
 
 
 def open_session(store, tenant, now=None, **fields):
-    return sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **fields},
-                                 now or now_us())
+    return sessions.open_session(
+        store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, now or now_us()
+    )
 
 
 def ring(store, session, caller, call_sid=None, now=None):
@@ -48,7 +53,6 @@ def test_a_bridged_call_holds_the_session_as_its_live_interaction(store, tenant)
     assert [(i.call_sid, i.caller_party, i.callee) for i in calls.interactions] == [(sid, "first", SECOND)]
 
 
-
 def commands_sent(store, monkeypatch):
     """Return a list that fills with the name of every command the store sends from now on."""
     sent = []
@@ -60,6 +64,7 @@ def commands_sent(store, monkeypatch):
 
     monkeypatch.setattr(store.redis, "execute_command", counting)
     return sent
+
 
 def test_the_inbound_decision_takes_two_redis_round_trips(store, tenant, monkeypatch):
     session = open_session(store, tenant)
@@ -104,8 +109,9 @@ def test_a_completed_session_is_refused(store, tenant):
 
 
 def test_a_single_party_session_connects_no_one(store, tenant):
-    session = sessions.open_session(store, tenant.auth_id,
-                                    {"first_party": FIRST, "create_session_with_single_party": True}, now_us())
+    session = sessions.open_session(
+        store, tenant.auth_id, {"first_party": FIRST, "create_session_with_single_party": True}, now_us()
+    )
     assert ring(store, session, FIRST) == Refuse("single-party")
 
 
@@ -146,8 +152,10 @@ def test_a_registered_caller_skips_the_pin_and_is_recorded_as_an_authorized_call
     session = open_session(store, tenant, **PINS)
     assert isinstance(ring(store, session, SECOND), Bridge)
     event = outbox(store, tenant.auth_id)[-1]
-    assert (event["EventName"], event["PinAuthenticationStatus"]) == ("SessionPinAuthenticationStatus",
-                                                                     "AuthorizedCaller")
+    assert (event["EventName"], event["PinAuthenticationStatus"]) == (
+        "SessionPinAuthenticationStatus",
+        "AuthorizedCaller",
+    )
 
 
 def test_forced_pin_authentication_asks_registered_callers_too(store, tenant):
@@ -168,8 +176,7 @@ def test_a_pin_makes_the_caller_that_party(store, tenant, pin, party, callee):
 
 
 def test_a_wrong_pin_is_retried_then_the_call_is_given_up(store, tenant):
-    session = open_session(store, tenant, pin_retry=2, incorrect_pin_play="https://cdn.example.com/wrong.mp3",
-                           **PINS)
+    session = open_session(store, tenant, pin_retry=2, incorrect_pin_play="https://cdn.example.com/wrong.mp3", **PINS)
     sid = new_sid()
     ring(store, session, STRANGER, sid)
     first = callflow.check_pin(store, tenant.auth_id, sid, "0000", now_us())
@@ -177,8 +184,11 @@ def test_a_wrong_pin_is_retried_then_the_call_is_given_up(store, tenant):
     third = callflow.check_pin(store, tenant.auth_id, sid, "9999", now_us())
     assert (first.wrong, second.wrong) == (1, 2)
     assert third == PinFailed("https://cdn.example.com/wrong.mp3")
-    failures = [e["PinRetryCounter"] for e in outbox(store, tenant.auth_id) if e["PinAuthenticationStatus"] == "failed"
-                and e["EventName"] == "SessionPinAuthenticationStatus"]
+    failures = [
+        e["PinRetryCounter"]
+        for e in outbox(store, tenant.auth_id)
+        if e["PinAuthenticationStatus"] == "failed" and e["EventName"] == "SessionPinAuthenticationStatus"
+    ]
     assert failures == ["1", "2", "3"]
     calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
     assert not calls.in_call(now_us()) and calls.interactions[0].state == "failed"
@@ -207,8 +217,12 @@ def test_a_session_that_ends_during_the_pin_prompt_hangs_the_caller_up(store, te
 
 
 def test_the_whisper_is_the_called_partys_play_url(store, tenant):
-    session = open_session(store, tenant, first_party_play_url="https://cdn.example.com/first.mp3",
-                           second_party_play_url="https://cdn.example.com/second.mp3")
+    session = open_session(
+        store,
+        tenant,
+        first_party_play_url="https://cdn.example.com/first.mp3",
+        second_party_play_url="https://cdn.example.com/second.mp3",
+    )
     sid = new_sid()
     ring(store, session, SECOND, sid)
     assert callflow.whisper_url(store, tenant.auth_id, sid) == "https://cdn.example.com/first.mp3"
@@ -221,8 +235,11 @@ def test_a_sessions_calls_are_kept_as_long_as_the_session_then_forgotten(store, 
     ring(store, session, FIRST, sid)
     keep_ms = session.expiry // 1000 + 90 * 86_400_000
     keys = store.keys
-    for key in (keys.interaction(tenant.auth_id, sid), keys.call_state(tenant.auth_id, session.session_uuid),
-                keys.interactions(tenant.auth_id, session.session_uuid)):
+    for key in (
+        keys.interaction(tenant.auth_id, sid),
+        keys.call_state(tenant.auth_id, session.session_uuid),
+        keys.interactions(tenant.auth_id, session.session_uuid),
+    ):
         assert abs(store.redis.pexpiretime(key) - keep_ms) <= 50  # kept relative to the call's own clock
 
 

@@ -27,8 +27,16 @@ from workers.outbound import call_first_party
 FIRST, SECOND = "+14155551234", "+14155554321"
 CALL_OUT = {"first_party": FIRST, "second_party": SECOND, "initiate_call_to_first_party": True}
 # What tells one call from another in an event; the rest must be the same for a call-out and a call-in.
-PER_CALL = ("EventTimestamp", "SessionUUID", "CallUUID", "VirtualNumber", "Duration", "RecordingStartTime",
-            "RecordingEndTime", "RecordingUUID")
+PER_CALL = (
+    "EventTimestamp",
+    "SessionUUID",
+    "CallUUID",
+    "VirtualNumber",
+    "Duration",
+    "RecordingStartTime",
+    "RecordingEndTime",
+    "RecordingUUID",
+)
 
 
 def open_session(store, tenant, **fields):
@@ -38,9 +46,15 @@ def open_session(store, tenant, **fields):
 def answer_fields(session: Session, call_sid: str | None = None) -> dict[str, str]:
     """Return the fields Twilio posts when the first party answers masq's call: From is the virtual number."""
     return {
-        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": call_sid or new_sid(),
-        "CallStatus": "in-progress", "Direction": "outbound-api", "From": session.virtual_number,
-        "Caller": session.virtual_number, "To": session.first_party, "Called": session.first_party,
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "CallSid": call_sid or new_sid(),
+        "CallStatus": "in-progress",
+        "Direction": "outbound-api",
+        "From": session.virtual_number,
+        "Caller": session.virtual_number,
+        "To": session.first_party,
+        "Called": session.first_party,
     }
 
 
@@ -56,22 +70,37 @@ def event_names(store, tenant):
 # -- what to call: a pure function ------------------------------------------------------------------------
 def a_session(**fields) -> Session:
     now = now_us()
-    base = dict(session_uuid="2b4c1a0e-0000-4000-8000-000000000001", auth_id="MA0123456789ABCDEFGH",
-                first_party=FIRST, second_party=SECOND, virtual_number="+14155550100", created=now, modified=now,
-                expiry=now + 600 * US, initiate_call_to_first_party=True, ring_timeout=45)
+    base = dict(
+        session_uuid="2b4c1a0e-0000-4000-8000-000000000001",
+        auth_id="MA0123456789ABCDEFGH",
+        first_party=FIRST,
+        second_party=SECOND,
+        virtual_number="+14155550100",
+        created=now,
+        modified=now,
+        expiry=now + 600 * US,
+        initiate_call_to_first_party=True,
+        ring_timeout=45,
+    )
     return Session(**{**base, **fields})
 
 
 def test_the_call_rings_the_first_party_from_the_virtual_number_for_the_ring_timeout():
     plan = callout.call_out(a_session(), "https://masq.example.com/", now_us())
     assert plan == callout.CallOut(
-        to=FIRST, from_="+14155550100", timeout=45,
+        to=FIRST,
+        from_="+14155550100",
+        timeout=45,
         url="https://masq.example.com/voice/outbound-answer?t=MA0123456789ABCDEFGH"
-            "&s=2b4c1a0e-0000-4000-8000-000000000001")
+        "&s=2b4c1a0e-0000-4000-8000-000000000001",
+    )
 
 
-@pytest.mark.parametrize("fields", [{"expiry": now_us() - US}, {"initiate_call_to_first_party": False},
-                                    {"second_party": ""}], ids=["ended", "not-asked", "single-party"])
+@pytest.mark.parametrize(
+    "fields",
+    [{"expiry": now_us() - US}, {"initiate_call_to_first_party": False}, {"second_party": ""}],
+    ids=["ended", "not-asked", "single-party"],
+)
 def test_nothing_is_called_for_when_the_session_ended_did_not_ask_or_has_no_one_to_bridge(fields):
     assert callout.call_out(a_session(**fields), PUBLIC, now_us()) is None
 
@@ -92,10 +121,15 @@ def fake_twilio():
 @pytest.fixture
 def job_environment(monkeypatch, redis_url, real_store, fake_twilio):
     """The environment a worker runs the job in: this test's Redis prefix, Twilio on loopback."""
-    for name, value in {"REDIS_URL": redis_url, "QUEUE_REDIS_URL": redis_url,
-                        "MASQ_KEY_PREFIX": real_store.keys.prefix, "MASQ_PUBLIC_URL": PUBLIC,
-                        "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TOKEN,
-                        "TWILIO_API_BASE_URL": fake_twilio.url}.items():
+    for name, value in {
+        "REDIS_URL": redis_url,
+        "QUEUE_REDIS_URL": redis_url,
+        "MASQ_KEY_PREFIX": real_store.keys.prefix,
+        "MASQ_PUBLIC_URL": PUBLIC,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_BASE_URL": fake_twilio.url,
+    }.items():
         monkeypatch.setenv(name, value)
     for name in ("TWILIO_EDGE", "TWILIO_REGION", "MASQ_SKIP_TWILIO_SIGNATURE"):
         monkeypatch.delenv(name, raising=False)
@@ -107,14 +141,18 @@ def real_tenant(real_store):
     return make_tenant(real_store)
 
 
-def test_the_job_asks_twilio_to_call_the_first_party_from_the_virtual_number(job_environment, fake_twilio,
-                                                                              real_store, real_tenant):
+def test_the_job_asks_twilio_to_call_the_first_party_from_the_virtual_number(
+    job_environment, fake_twilio, real_store, real_tenant
+):
     session = open_session(real_store, real_tenant, ring_timeout=45)
     call_sid = call_first_party(real_tenant.auth_id, session.session_uuid)
     [placed] = fake_twilio.calls
     assert (call_sid, placed.account_sid, placed.credentials) == (placed.sid, ACCOUNT_SID, (ACCOUNT_SID, TOKEN))
     assert placed.fields == {
-        "To": FIRST, "From": session.virtual_number, "Method": "POST", "Timeout": "45",
+        "To": FIRST,
+        "From": session.virtual_number,
+        "Method": "POST",
+        "Timeout": "45",
         "Url": f"{PUBLIC}/voice/outbound-answer?t={real_tenant.auth_id}&s={session.session_uuid}",
     }
     # Until the first party answers, nothing is bridged and nothing is recorded.
@@ -131,8 +169,9 @@ def test_the_job_skips_a_session_that_has_ended_or_is_gone(job_environment, fake
 
 
 @pytest.mark.parametrize("status", [500, 503, 400])
-def test_a_carrier_failure_makes_the_job_raise_so_rq_retries_it(job_environment, fake_twilio, real_store,
-                                                                real_tenant, status):
+def test_a_carrier_failure_makes_the_job_raise_so_rq_retries_it(
+    job_environment, fake_twilio, real_store, real_tenant, status
+):
     session = open_session(real_store, real_tenant)
     fake_twilio.status = status
     with pytest.raises(TwilioRestException) as raised:
@@ -150,13 +189,20 @@ def queue(store):
 
 @pytest.fixture
 def app(store, queue):
-    return create_app({"STORE": store, "QUEUE": queue, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC,
-                       "TWILIO_AUTH_TOKEN": TOKEN})
+    return create_app(
+        {"STORE": store, "QUEUE": queue, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN}
+    )
 
 
 def test_the_first_party_answering_is_bridged_to_the_second_party_with_the_inbound_rules(client, store, tenant):
-    session = open_session(store, tenant, record=True, ring_timeout=45, call_time_limit=600,
-                           second_party_play_url="https://cdn.example.com/second.mp3")
+    session = open_session(
+        store,
+        tenant,
+        record=True,
+        ring_timeout=45,
+        call_time_limit=600,
+        second_party_play_url="https://cdn.example.com/second.mp3",
+    )
     sid = new_sid()
     root = xml(answer(client, session, call_sid=sid))
     assert verbs(root) == ["Dial"]
@@ -185,16 +231,28 @@ def test_the_first_party_is_answered_at_once_and_counted_as_the_caller(client, s
     leg_status = xml(answer(client, session, call_sid=sid)).find("Dial/Number").get("statusCallback")
     [event] = outbox(store, tenant.auth_id)
     assert (event["EventName"], event["CallUUID"], event["From"], event["To"], event["VirtualNumber"]) == (
-        "SessionFirstPartyAnswer", sid, FIRST, SECOND, session.virtual_number)
+        "SessionFirstPartyAnswer",
+        sid,
+        FIRST,
+        SECOND,
+        session.virtual_number,
+    )
     calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
     [interaction] = calls.interactions
     assert (calls.count, calls.in_call(now_us())) == (1, True)
     assert (interaction.call_sid, interaction.caller_party, interaction.callee, interaction.a_status) == (
-        sid, "first", SECOND, "in-progress")
+        sid,
+        "first",
+        SECOND,
+        "in-progress",
+    )
     for status in ("ringing", "in-progress"):
         post(client, leg_status, {"CallSid": new_sid(), "ParentCallSid": sid, "CallStatus": status})
-    assert event_names(store, tenant) == ["SessionFirstPartyAnswer", "SessionSecondPartyRing",
-                                          "SessionSecondPartyAnswer"]
+    assert event_names(store, tenant) == [
+        "SessionFirstPartyAnswer",
+        "SessionSecondPartyRing",
+        "SessionSecondPartyAnswer",
+    ]
 
 
 def finish_call(client, root, sid):
@@ -202,15 +260,39 @@ def finish_call(client, root, sid):
     dial = root.find("Dial")
     leg, recording = new_sid(), new_sid("RE")
     leg_status, recording_status = dial.find("Number").get("statusCallback"), dial.get("recordingStatusCallback")
-    for url, status in [(leg_status, "initiated"), (leg_status, "ringing"), (leg_status, "in-progress"),
-                        (recording_status, "in-progress"), (leg_status, "completed"), (recording_status, "completed")]:
+    for url, status in [
+        (leg_status, "initiated"),
+        (leg_status, "ringing"),
+        (leg_status, "in-progress"),
+        (recording_status, "in-progress"),
+        (leg_status, "completed"),
+        (recording_status, "completed"),
+    ]:
         if url == leg_status:
             post(client, url, {"CallSid": leg, "ParentCallSid": sid, "CallStatus": status, "CallDuration": "70"})
         else:
-            post(client, url, {"CallSid": sid, "RecordingSid": recording, "RecordingStatus": status,
-                               "RecordingUrl": "https://api.twilio.com/rec", "RecordingDuration": "69"})
-    post(client, dial.get("action"), {"CallSid": sid, "DialCallStatus": "completed", "DialCallSid": leg,
-                                      "DialCallDuration": "70", "DialBridged": "true"})
+            post(
+                client,
+                url,
+                {
+                    "CallSid": sid,
+                    "RecordingSid": recording,
+                    "RecordingStatus": status,
+                    "RecordingUrl": "https://api.twilio.com/rec",
+                    "RecordingDuration": "69",
+                },
+            )
+    post(
+        client,
+        dial.get("action"),
+        {
+            "CallSid": sid,
+            "DialCallStatus": "completed",
+            "DialCallSid": leg,
+            "DialCallDuration": "70",
+            "DialBridged": "true",
+        },
+    )
 
 
 def test_a_call_out_is_recorded_exactly_as_a_call_in_from_the_first_party(client, store, tenant):
@@ -221,19 +303,40 @@ def test_a_call_out_is_recorded_exactly_as_a_call_in_from_the_first_party(client
     finish_call(client, xml(call(client, FIRST, in_session.virtual_number, in_sid)), in_sid)
 
     def events(session):
-        return [{k: v for k, v in e.items() if k not in PER_CALL} for e in outbox(store, tenant.auth_id)
-                if e["SessionUUID"] == session.session_uuid]
+        return [
+            {k: v for k, v in e.items() if k not in PER_CALL}
+            for e in outbox(store, tenant.auth_id)
+            if e["SessionUUID"] == session.session_uuid
+        ]
 
     def interaction(session):
         calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
         [one] = calls.interactions
-        return (calls.count, calls.billed, calls.amount, one.caller, one.caller_party, one.callee, one.state,
-                one.a_status, one.b_status, one.billed, one.recording_status)
+        return (
+            calls.count,
+            calls.billed,
+            calls.amount,
+            one.caller,
+            one.caller_party,
+            one.callee,
+            one.state,
+            one.a_status,
+            one.b_status,
+            one.billed,
+            one.recording_status,
+        )
 
     assert events(out_session) == events(in_session)
     assert [e["EventName"] for e in events(out_session)] == [
-        "SessionFirstPartyAnswer", "SessionSecondPartyRing", "SessionSecondPartyAnswer", "SessionRecordingInitiated",
-        "SessionSecondPartyHangup", "SessionRecordingCompleted", "SessionFirstPartyHangup", "SessionPartiesHangup"]
+        "SessionFirstPartyAnswer",
+        "SessionSecondPartyRing",
+        "SessionSecondPartyAnswer",
+        "SessionRecordingInitiated",
+        "SessionSecondPartyHangup",
+        "SessionRecordingCompleted",
+        "SessionFirstPartyHangup",
+        "SessionPartiesHangup",
+    ]
     assert interaction(out_session) == interaction(in_session)
 
 
@@ -279,21 +382,26 @@ def test_a_plivo_session_that_asks_for_it_enqueues_one_call_to_its_first_party(c
     assert response.status_code == 200, response.get_json()
     [job] = queue.get_jobs()
     assert (job.func_name, job.args, job.kwargs) == (
-        "workers.outbound.call_first_party", (tenant.auth_id, response.get_json()["session_uuid"]), {})
+        "workers.outbound.call_first_party",
+        (tenant.auth_id, response.get_json()["session_uuid"]),
+        {},
+    )
     assert (job.retries_left, job.retry_intervals) == (3, [5, 15, 30])
 
 
 @pytest.mark.parametrize("asked", [{}, {"initiate_call_to_first_party": False}])
 def test_a_plivo_session_that_does_not_ask_enqueues_nothing(client, queue, tenant, asked):
-    response = client.post(tenant.plivo_base, json={"first_party": FIRST, "second_party": SECOND, **asked},
-                           auth=tenant.basic)
+    response = client.post(
+        tenant.plivo_base, json={"first_party": FIRST, "second_party": SECOND, **asked}, auth=tenant.basic
+    )
     assert response.status_code == 200
     assert queue.get_jobs() == []
 
 
 def test_a_cloudtalk_session_enqueues_nothing(client, queue, tenant):
-    response = client.post("/v1/sessions", json={"driver_phone": FIRST, "customer_phone": SECOND},
-                           headers={"X-API-Key": tenant.api_key})
+    response = client.post(
+        "/v1/sessions", json={"driver_phone": FIRST, "customer_phone": SECOND}, headers={"X-API-Key": tenant.api_key}
+    )
     assert response.status_code == 201
     assert queue.get_jobs() == []
 
@@ -305,8 +413,14 @@ def rq_queue(redis_url):
     connection = redis.Redis.from_url(redis_url)
     queue = Queue(f"masqtest-{uuid.uuid4().hex[:12]}", connection=connection)
     yield queue
-    registries = (queue.finished_job_registry, queue.failed_job_registry, queue.scheduled_job_registry,
-                  queue.started_job_registry, queue.deferred_job_registry, queue.canceled_job_registry)
+    registries = (
+        queue.finished_job_registry,
+        queue.failed_job_registry,
+        queue.scheduled_job_registry,
+        queue.started_job_registry,
+        queue.deferred_job_registry,
+        queue.canceled_job_registry,
+    )
     job_ids = set(queue.get_job_ids()).union(*(registry.get_job_ids() for registry in registries))
     for job_id in job_ids:
         for key in connection.scan_iter(match=f"rq:*{job_id}*"):
@@ -338,9 +452,9 @@ def work(queue):
 
 
 def test_a_session_opened_through_the_api_rings_its_first_party_and_bridges_on_answer(
-        masq_server, rq_queue, fake_twilio, real_store, real_tenant):
-    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=CALL_OUT, auth=real_tenant.basic,
-                            timeout=5)
+    masq_server, rq_queue, fake_twilio, real_store, real_tenant
+):
+    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=CALL_OUT, auth=real_tenant.basic, timeout=5)
     assert created.status_code == 200, created.text
     session = sessions.get_session(real_store, real_tenant.auth_id, created.json()["session_uuid"])
     work(rq_queue)
@@ -350,19 +464,20 @@ def test_a_session_opened_through_the_api_rings_its_first_party_and_bridges_on_a
     assert Job.fetch(job_id, connection=rq_queue.connection).return_value() == placed.sid
 
     fields = answer_fields(session, placed.sid)
-    answered = requests.post(placed.fields["Url"], data=fields,
-                             headers={"X-Twilio-Signature": sign(placed.fields["Url"], fields)}, timeout=5)
+    answered = requests.post(
+        placed.fields["Url"], data=fields, headers={"X-Twilio-Signature": sign(placed.fields["Url"], fields)}, timeout=5
+    )
     assert answered.status_code == 200, answered.text
     assert "<Number" in answered.text and f">{SECOND}</Number>" in answered.text
     assert f'callerId="{session.virtual_number}"' in answered.text
     assert event_names(real_store, real_tenant) == ["SessionFirstPartyAnswer"]
 
 
-def test_a_carrier_failure_leaves_the_job_waiting_for_its_next_try(masq_server, rq_queue, fake_twilio, real_store,
-                                                                    real_tenant):
+def test_a_carrier_failure_leaves_the_job_waiting_for_its_next_try(
+    masq_server, rq_queue, fake_twilio, real_store, real_tenant
+):
     fake_twilio.status = 500
-    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=CALL_OUT, auth=real_tenant.basic,
-                            timeout=5)
+    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=CALL_OUT, auth=real_tenant.basic, timeout=5)
     assert created.status_code == 200, created.text
     work(rq_queue)
     [job_id] = rq_queue.scheduled_job_registry.get_job_ids()

@@ -101,9 +101,17 @@ def test_a_quiet_pool_recommends_nothing_and_warns_of_nothing(store, tenant):
     assert stats.average_session_seconds is None
 
 
-@pytest.mark.parametrize(("peak", "exhausted", "recommended"), [
-    (0, 0, 0), (0, 3, 1), (1, 0, 2), (2, 0, 3), (3, 1, 5), (10, 0, 15),
-])
+@pytest.mark.parametrize(
+    ("peak", "exhausted", "recommended"),
+    [
+        (0, 0, 0),
+        (0, 3, 1),
+        (1, 0, 2),
+        (2, 0, 3),
+        (3, 1, 5),
+        (10, 0, 15),
+    ],
+)
 def test_the_recommended_size_is_one_and_a_half_times_the_peak_rounded_up(peak, exhausted, recommended):
     assert recommended_size(peak, exhausted) == recommended
 
@@ -119,8 +127,10 @@ def test_opens_refused_by_an_exhausted_pool_are_counted_and_warned_of(store):
     stats = pool_stats(store, one.auth_id, at(11))
 
     assert (stats.exhausted, stats.peak, stats.recommended_size) == (2, 1, 2)
-    assert stats.warning == ("the pool was exhausted 2 times in the last 7 days and the peak of 1 open session is "
-                             "100 % of the pool's 1 DID; recommended size 2")
+    assert stats.warning == (
+        "the pool was exhausted 2 times in the last 7 days and the peak of 1 open session is "
+        "100 % of the pool's 1 DID; recommended size 2"
+    )
 
 
 def test_a_refused_wanted_number_is_not_an_exhausted_pool(store, tenant):
@@ -141,11 +151,14 @@ def test_an_exhausted_pool_with_no_session_open_still_asks_for_one_did(store, te
     assert stats.warning == "the pool was exhausted 1 time in the last 7 days; recommended size 1"
 
 
-@pytest.mark.parametrize(("open_at_once", "warning"), [
-    (3, None),
-    (4, "the peak of 4 open sessions is 80 % of the pool's 5 DIDs; recommended size 6"),
-    (5, "the peak of 5 open sessions is 100 % of the pool's 5 DIDs; recommended size 8"),
-])
+@pytest.mark.parametrize(
+    ("open_at_once", "warning"),
+    [
+        (3, None),
+        (4, "the peak of 4 open sessions is 80 % of the pool's 5 DIDs; recommended size 6"),
+        (5, "the peak of 5 open sessions is 100 % of the pool's 5 DIDs; recommended size 8"),
+    ],
+)
 def test_a_peak_at_80_percent_of_the_pool_is_a_warning(store, five, open_at_once, warning):
     for minute in range(open_at_once):
         start(store, five, at(10, minute))
@@ -182,23 +195,48 @@ def test_counts_follow_opens_ends_suspensions_releases_and_cool_offs(store):
     start(store, four, at(10, 1), wanted=DIDS[1])
     numbers.set_suspended(store, four.auth_id, DIDS[2], True, at(10, 2))
     assert counts(pool_stats(store, four.auth_id, at(10, 3))) == {
-        "size": 4, "in_use": 2, "free": 1, "cooling": 0, "suspended": 1}
+        "size": 4,
+        "in_use": 2,
+        "free": 1,
+        "cooling": 0,
+        "suspended": 1,
+    }
 
     end(store, four, cooled, at(10, 5))  # cools off until 10:15
     assert counts(pool_stats(store, four.auth_id, at(10, 6))) == {
-        "size": 4, "in_use": 1, "free": 1, "cooling": 1, "suspended": 1}
+        "size": 4,
+        "in_use": 1,
+        "free": 1,
+        "cooling": 1,
+        "suspended": 1,
+    }
 
     numbers.release_number(store, four.auth_id, DIDS[2], at(10, 7))
     assert counts(pool_stats(store, four.auth_id, at(10, 8))) == {
-        "size": 3, "in_use": 1, "free": 1, "cooling": 1, "suspended": 0}
+        "size": 3,
+        "in_use": 1,
+        "free": 1,
+        "cooling": 1,
+        "suspended": 0,
+    }
 
     assert counts(pool_stats(store, four.auth_id, at(10, 16))) == {
-        "size": 3, "in_use": 1, "free": 2, "cooling": 0, "suspended": 0}
+        "size": 3,
+        "in_use": 1,
+        "free": 2,
+        "cooling": 0,
+        "suspended": 0,
+    }
 
     numbers.set_suspended(store, four.auth_id, DIDS[1], True, at(10, 17))  # suspended while in use
     numbers.set_suspended(store, four.auth_id, DIDS[1], True, at(10, 18))
     assert counts(pool_stats(store, four.auth_id, at(10, 19))) == {
-        "size": 3, "in_use": 1, "free": 2, "cooling": 0, "suspended": 1}
+        "size": 3,
+        "in_use": 1,
+        "free": 2,
+        "cooling": 0,
+        "suspended": 1,
+    }
 
     numbers.set_suspended(store, four.auth_id, DIDS[1], False, at(10, 20))
     assert pool_stats(store, four.auth_id, at(10, 21)).suspended == 0
@@ -209,7 +247,12 @@ def test_free_numbers_of_every_country_are_counted(store):
     open_session(store, mixed.auth_id, GB_CALLER, at(10))
 
     assert counts(pool_stats(store, mixed.auth_id, at(10, 1))) == {
-        "size": 2, "in_use": 1, "free": 1, "cooling": 0, "suspended": 0}
+        "size": 2,
+        "in_use": 1,
+        "free": 1,
+        "cooling": 0,
+        "suspended": 0,
+    }
 
 
 # -- the window -------------------------------------------------------------------------------------------------
@@ -225,12 +268,12 @@ def test_the_window_holds_only_the_last_days_asked_for(store, tenant):
     today = pool_stats(store, tenant.auth_id, at(12), days=1)
     week = pool_stats(store, tenant.auth_id, at(12))
 
-    assert (today.days, today.opened, today.ended, today.exhausted, today.average_session_seconds) == (
-        1, 1, 1, 0, 600)
+    assert (today.days, today.opened, today.ended, today.exhausted, today.average_session_seconds) == (1, 1, 1, 0, 600)
     assert peaks(today) == [(hour(11), 1)]
     assert (week.days, week.opened, week.ended, week.exhausted, week.peak) == (7, 3, 3, 1, 2)
     assert peaks(week) == [(hour(9, day=-3), 2)] + [(hour(h, day=-3), 1) for h in range(10, 24)] + [
-        (hour(h, day=-2), 1) for h in range(10)] + [(hour(11), 1)]
+        (hour(h, day=-2), 1) for h in range(10)
+    ] + [(hour(11), 1)]
     assert week.average_session_seconds == (30 * 60 + 86_400 + 600) / 3
     assert week.since == to_us(DAY + timedelta(hours=13 - 7 * 24))
 
@@ -280,21 +323,45 @@ def auth(tenant) -> dict[str, str]:
 
 
 def test_the_pool_answers_its_figures_as_json(client, tenant):
-    opened = [client.post("/v1/sessions", json={"driver_phone": DRIVER, "customer_phone": CUSTOMER},
-                          headers=auth(tenant)).get_json() for _ in range(2)]
+    opened = [
+        client.post(
+            "/v1/sessions", json={"driver_phone": DRIVER, "customer_phone": CUSTOMER}, headers=auth(tenant)
+        ).get_json()
+        for _ in range(2)
+    ]
     client.post(f"/v1/sessions/{opened[0]['id']}/complete", headers=auth(tenant))
 
     response = client.get("/v1/did/pool", headers=auth(tenant))
 
     assert response.status_code == 200
     body = response.get_json()
-    assert list(body) == ["size", "in_use", "free", "cooling", "suspended", "days", "since", "peak_concurrent",
-                          "overall_peak", "exhausted", "sessions_opened", "sessions_ended",
-                          "average_session_seconds", "recommended_size", "warning"]
+    assert list(body) == [
+        "size",
+        "in_use",
+        "free",
+        "cooling",
+        "suspended",
+        "days",
+        "since",
+        "peak_concurrent",
+        "overall_peak",
+        "exhausted",
+        "sessions_opened",
+        "sessions_ended",
+        "average_session_seconds",
+        "recommended_size",
+        "warning",
+    ]
     assert [sorted(entry) for entry in body["peak_concurrent"]] == [["hour", "peak"]]
     assert body["peak_concurrent"][0]["peak"] == 2
     assert {k: body[k] for k in ("size", "in_use", "free", "cooling", "suspended", "days")} == {
-        "size": 3, "in_use": 1, "free": 2, "cooling": 0, "suspended": 0, "days": 7}
+        "size": 3,
+        "in_use": 1,
+        "free": 2,
+        "cooling": 0,
+        "suspended": 0,
+        "days": 7,
+    }
     assert (body["overall_peak"], body["exhausted"], body["sessions_opened"], body["sessions_ended"]) == (2, 0, 2, 1)
     assert isinstance(body["average_session_seconds"], float)
     assert (body["recommended_size"], body["warning"]) == (3, None)
@@ -343,7 +410,12 @@ def test_another_tenants_sessions_and_numbers_do_not_show(client, store, tenant)
     theirs = client.get("/v1/did/pool", headers=auth(other)).get_json()
 
     assert (mine["size"], mine["in_use"], mine["overall_peak"], mine["exhausted"], mine["warning"]) == (
-        3, 0, 0, 0, None)
+        3,
+        0,
+        0,
+        0,
+        None,
+    )
     assert (theirs["size"], theirs["in_use"], theirs["overall_peak"], theirs["exhausted"]) == (1, 1, 1, 1)
 
 
@@ -364,8 +436,10 @@ def test_the_figures_on_a_real_redis(real_store):
     assert (stats.peak, stats.exhausted, stats.opened, stats.ended) == (3, 1, 3, 2)
     assert stats.average_session_seconds == (150 + 120) / 2  # cjson would be tens of µs off
     assert peaks(stats) == [(hour(10), 3)]
-    assert stats.warning == ("the pool was exhausted 1 time in the last 7 days and the peak of 3 open sessions is "
-                             "100 % of the pool's 3 DIDs; recommended size 5")
+    assert stats.warning == (
+        "the pool was exhausted 1 time in the last 7 days and the peak of 3 open sessions is "
+        "100 % of the pool's 3 DIDs; recommended size 5"
+    )
     figures = real_store.keys.capacity(pool.auth_id, at(10) // (86_400 * US))
     assert 31 * 86_400_000 < real_store.redis.pttl(figures) <= scripts.CAPACITY_DAYS * 86_400_000
 
@@ -390,7 +464,12 @@ def test_masq_pool_stats_prints_the_figures_as_json(env):
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert (printed["auth_id"], printed["size"], printed["in_use"], printed["free"], printed["days"]) == (
-        auth_id, 2, 1, 1, 2)
+        auth_id,
+        2,
+        1,
+        1,
+        2,
+    )
     assert (printed["overall_peak"], printed["sessions_opened"], printed["recommended_size"]) == (1, 1, 2)
     assert printed["warning"] is None
 

@@ -143,7 +143,8 @@ def test_did_suspend_resume_and_release_show_in_the_assignments(masq):
     suspended = ok(masq("did", "suspend", auth_id, "14155550100"))
     assert suspended == {"auth_id": auth_id, "number": "+14155550100", "status": "suspended"}
     assert [a["number"] for a in ok(masq("did", "list", auth_id, "--status", "suspended"))["assignments"]] == [
-        "+14155550100"]
+        "+14155550100"
+    ]
 
     assert ok(masq("did", "resume", auth_id, "+14155550100"))["status"] == "active"
     assert ok(masq("did", "release", auth_id, "+14155550101"))["status"] == "released"
@@ -164,7 +165,8 @@ def test_did_list_on_a_day_shows_every_number_held_that_day(masq, cli_store):
     before = ok(masq("did", "list", auth_id, "--on", "2023-11-13"))["assignments"]
 
     assert [(a["number"], a["status"], a["assigned_at"]) for a in held] == [
-        ("+14155550100", "released", "2023-11-14T22:13:20.000000Z")]
+        ("+14155550100", "released", "2023-11-14T22:13:20.000000Z")
+    ]
     assert before == []
 
 
@@ -211,9 +213,14 @@ def test_redis_stop_refuses_a_server_that_keeps_its_data_elsewhere(tmp_path):
 # -- serve ------------------------------------------------------------------------------------------------
 def test_serve_answers_http_and_prints_where_it_listens_and_how_to_start(env):
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                              env={**os.environ, **env}, cwd=Path(__file__).parent.parent,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         status = _first_status(f"http://127.0.0.1:{port}/v1/Account/MA{'0' * 18}/Masking/Session/")
     finally:

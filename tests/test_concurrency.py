@@ -95,8 +95,12 @@ def test_racing_updates_of_one_session_each_land_whole_or_not_at_all(live_server
     base = f"{live_server}{tenant.plivo_base}"
     session_uuid = http("POST", base, tenant, json=PARTIES)[1]["session_uuid"]
 
-    results = race(lambda i: http("POST", f"{base}{session_uuid}/", tenant,
-                                  json={"ring_timeout": 15 + i, "call_time_limit": 60 + i}), THREADS)
+    results = race(
+        lambda i: http(
+            "POST", f"{base}{session_uuid}/", tenant, json={"ring_timeout": 15 + i, "call_time_limit": 60 + i}
+        ),
+        THREADS,
+    )
 
     assert {status for status, _ in results} <= {200, 409}
     assert sum(status == 200 for status, _ in results) >= 1

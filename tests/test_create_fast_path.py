@@ -16,8 +16,15 @@ from tests.conftest import count_view, make_tenant
 
 FIRST, SECOND = "+14155551234", "+14155554321"
 PARTIES = {"first_party": FIRST, "second_party": SECOND}
-VOLATILE = ("api_id", "session_uuid", "virtual_number", "created_time", "modified_time", "expiry_time",
-            "last_interaction_time")
+VOLATILE = (
+    "api_id",
+    "session_uuid",
+    "virtual_number",
+    "created_time",
+    "modified_time",
+    "expiry_time",
+    "last_interaction_time",
+)
 
 
 def build(store, **config):
@@ -53,10 +60,18 @@ def test_the_answer_is_the_one_the_flask_view_gives(store):
     tenant = make_tenant(store, [f"+1415555{n:04d}" for n in range(200, 210)])
     fast, plain = build(store), build(store)
     plain.wsgi_app = plain.extensions["masq.flask_wsgi"]  # type: ignore[method-assign]
-    requests = [PARTIES, {**PARTIES, "record": True, "session_expiry": 600, "callback_url": "https://t.example/cb"},
-                {**PARTIES, "is_pin_authentication_required": True, "first_party_pin": "1234",
-                 "second_party_pin": "5678", "pin_prompt_play": "https://cdn.example.com/p.mp3"},
-                {"first_party": FIRST, "create_session_with_single_party": True}]
+    requests = [
+        PARTIES,
+        {**PARTIES, "record": True, "session_expiry": 600, "callback_url": "https://t.example/cb"},
+        {
+            **PARTIES,
+            "is_pin_authentication_required": True,
+            "first_party_pin": "1234",
+            "second_party_pin": "5678",
+            "pin_prompt_play": "https://cdn.example.com/p.mp3",
+        },
+        {"first_party": FIRST, "create_session_with_single_party": True},
+    ]
     for body in requests:
         answers = [app.test_client().post(tenant.plivo_base, auth=tenant.basic, json=body) for app in (fast, plain)]
         assert [a.status_code for a in answers] == [200, 200]
@@ -81,8 +96,21 @@ def test_an_exhausted_pool_is_a_409_as_the_view_says_it(store, flask_creates, cl
     assert flask_creates == []
 
 
-@pytest.mark.parametrize("case", ["wrong token", "other account", "no auth", "bearer", "bad base64", "not json",
-                                  "json list", "bad field", "form body", "subaccount"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "wrong token",
+        "other account",
+        "no auth",
+        "bearer",
+        "bad base64",
+        "not json",
+        "json list",
+        "bad field",
+        "form body",
+        "subaccount",
+    ],
+)
 def test_what_the_fast_path_does_not_take_goes_to_the_flask_view(client, store, tenant, flask_creates, case):
     sub = tenants.create_tenant(store, "sub", now_us(), parent=tenant.auth_id).auth_id
     auth = {"wrong token": (tenant.auth_id, "nope"), "other account": ("MA" + "Z" * 18, tenant.auth_token)}
@@ -105,8 +133,18 @@ def test_what_the_fast_path_does_not_take_goes_to_the_flask_view(client, store, 
 
     response = client.post(tenant.plivo_base, **kwargs)
 
-    expected = {"wrong token": 401, "other account": 401, "no auth": 401, "bearer": 401, "bad base64": 401,
-                "not json": 400, "json list": 400, "bad field": 400, "form body": 200, "subaccount": 200}
+    expected = {
+        "wrong token": 401,
+        "other account": 401,
+        "no auth": 401,
+        "bearer": 401,
+        "bad base64": 401,
+        "not json": 400,
+        "json list": 400,
+        "bad field": 400,
+        "form body": 200,
+        "subaccount": 200,
+    }
     assert response.status_code == expected[case], response.get_json()
     assert flask_creates == [1]
 
@@ -134,8 +172,7 @@ def test_redis_down_is_a_503_logged_and_no_500(client, store, tenant, monkeypatc
 
     assert response.status_code == 503 and set(response.get_json()) == {"api_id", "error"}
     logged = [json.loads(text) for text in capsys.readouterr().err.splitlines()]
-    assert any(line["message"] == f"unexpected error on POST {tenant.plivo_base}" and "exc" in line
-               for line in logged)
+    assert any(line["message"] == f"unexpected error on POST {tenant.plivo_base}" and "exc" in line for line in logged)
 
 
 def test_a_session_opened_on_the_fast_path_is_the_domains(client, store, tenant):
@@ -156,8 +193,10 @@ def test_in_debug_mode_the_answer_is_indented_as_jsonify_indents_it(store, tenan
     fast, plain = build(store), build(store)
     plain.wsgi_app = plain.extensions["masq.flask_wsgi"]  # type: ignore[method-assign]
     fast.debug = plain.debug = True
-    texts = [app.test_client().post(tenant.plivo_base, auth=tenant.basic, json=PARTIES).get_data(as_text=True)
-             for app in (fast, plain)]
+    texts = [
+        app.test_client().post(tenant.plivo_base, auth=tenant.basic, json=PARTIES).get_data(as_text=True)
+        for app in (fast, plain)
+    ]
     assert [text[:12] for text in texts] == ['{\n  "api_id"'] * 2
     assert [text.count("\n") for text in texts][0] == [text.count("\n") for text in texts][1]
 

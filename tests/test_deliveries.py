@@ -53,10 +53,17 @@ def open_session(store, auth_id, **options):
 def add_event(store, auth_id, session, name="SessionFirstPartyAnswer", seq=1, **extra):
     """Append an event shaped like the ones the call scripts append; return its fields."""
     fields = {
-        "EventName": name, "EventTimestamp": "2023-11-14 22:13:20.000000 +0000 UTC",
-        "SessionUUID": session.session_uuid, "CallUUID": "CA0123456789abcdef0123456789abcdef",
-        "From": FIRST, "To": SECOND, "VirtualNumber": session.virtual_number,
-        "PinAuthenticationStatus": "", "PinRetryCounter": "0", **extra, "SequenceNumber": str(seq),
+        "EventName": name,
+        "EventTimestamp": "2023-11-14 22:13:20.000000 +0000 UTC",
+        "SessionUUID": session.session_uuid,
+        "CallUUID": "CA0123456789abcdef0123456789abcdef",
+        "From": FIRST,
+        "To": SECOND,
+        "VirtualNumber": session.virtual_number,
+        "PinAuthenticationStatus": "",
+        "PinRetryCounter": "0",
+        **extra,
+        "SequenceNumber": str(seq),
     }
     store.redis.xadd(store.keys.events(auth_id), fields)
     return fields
@@ -73,8 +80,10 @@ def by_sequence(received):
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_events_go_to_the_sessions_callback_url_with_its_method(store, tenant, sender, receiver, method):
     session = open_session(store, tenant.auth_id, callback_url=receiver.url, callback_method=method)
-    sent = [add_event(store, tenant.auth_id, session, "SessionFirstPartyAnswer", 1),
-            add_event(store, tenant.auth_id, session, "SessionSecondPartyRing", 2)]
+    sent = [
+        add_event(store, tenant.auth_id, session, "SessionFirstPartyAnswer", 1),
+        add_event(store, tenant.auth_id, session, "SessionSecondPartyRing", 2),
+    ]
 
     report = deliver(store, tenant.auth_id, sender)
 
@@ -88,11 +97,19 @@ def test_events_go_to_the_sessions_callback_url_with_its_method(store, tenant, s
 
 
 def test_recording_events_go_to_the_recording_callback_url_with_its_method(store, tenant, sender, receiver, recorder):
-    session = open_session(store, tenant.auth_id, callback_url=receiver.url, callback_method="POST",
-                           recording_callback_url=recorder.url, recording_callback_method="GET")
+    session = open_session(
+        store,
+        tenant.auth_id,
+        callback_url=receiver.url,
+        callback_method="POST",
+        recording_callback_url=recorder.url,
+        recording_callback_method="GET",
+    )
     call = add_event(store, tenant.auth_id, session, "SessionFirstPartyHangup", 1)
-    recordings = [add_event(store, tenant.auth_id, session, name, seq, RecordingUUID="RE1", RecordingFormat="mp3")
-                  for seq, name in enumerate(["SessionRecordingInitiated", "SessionRecordingCompleted"], start=2)]
+    recordings = [
+        add_event(store, tenant.auth_id, session, name, seq, RecordingUUID="RE1", RecordingFormat="mp3")
+        for seq, name in enumerate(["SessionRecordingInitiated", "SessionRecordingCompleted"], start=2)
+    ]
 
     report = deliver(store, tenant.auth_id, sender)
 
@@ -103,7 +120,8 @@ def test_recording_events_go_to_the_recording_callback_url_with_its_method(store
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_every_callback_carries_a_signature_the_plivo_sdk_accepts_and_an_idempotency_key(
-        store, tenant, sender, receiver, method):
+    store, tenant, sender, receiver, method
+):
     session = open_session(store, tenant.auth_id, callback_url=receiver.url, callback_method=method)
     for seq in (1, 2):
         add_event(store, tenant.auth_id, session, seq=seq)
@@ -125,8 +143,9 @@ def test_events_with_nowhere_to_go_are_settled_without_a_request(store, tenant, 
     no_recordings = open_session(store, tenant.auth_id, callback_url=receiver.url)
     add_event(store, tenant.auth_id, silent, "SessionFirstPartyAnswer", 1)
     add_event(store, tenant.auth_id, no_recordings, "SessionRecordingCompleted", 1)
-    store.redis.xadd(store.keys.events(tenant.auth_id), {"EventName": "SessionTimeout", "SessionUUID": "gone",
-                                                         "SequenceNumber": "1"})
+    store.redis.xadd(
+        store.keys.events(tenant.auth_id), {"EventName": "SessionTimeout", "SessionUUID": "gone", "SequenceNumber": "1"}
+    )
 
     report = deliver(store, tenant.auth_id, sender)
 
@@ -170,7 +189,8 @@ def test_a_receiver_that_keeps_failing_ends_in_the_dead_letters(store, tenant, s
 
 
 def test_a_loopback_callback_is_refused_without_a_request_and_retried_when_private_addresses_are_not_allowed(
-        store, tenant, receiver):
+    store, tenant, receiver
+):
     session = open_session(store, tenant.auth_id, callback_url=receiver.url)
     add_event(store, tenant.auth_id, session)
     public_only = Sender(threads=1, allow_private=False)
@@ -222,4 +242,7 @@ def test_the_idempotency_key_falls_back_to_the_entry_id_without_a_sequence_numbe
 
     assert delivery is not None
     assert (delivery.url, delivery.method, delivery.idempotency_key) == (
-        "https://tenant.example.com/cb", "POST", f"{session.session_uuid}-1700000000000-0")
+        "https://tenant.example.com/cb",
+        "POST",
+        f"{session.session_uuid}-1700000000000-0",
+    )

@@ -34,13 +34,25 @@ def get(url: str) -> int:
 @pytest.fixture
 def platform_env(redis_url, real_store):
     venv_bin = str(Path(os.sys.executable).parent)
-    return {**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}", "REDIS_URL": redis_url,
-            "MASQ_KEY_PREFIX": real_store.keys.prefix, "WEB_CONCURRENCY": "2", "MASQ_QUEUE": "masqtest-deploy"}
+    return {
+        **os.environ,
+        "PATH": f"{venv_bin}:{os.environ['PATH']}",
+        "REDIS_URL": redis_url,
+        "MASQ_KEY_PREFIX": real_store.keys.prefix,
+        "WEB_CONCURRENCY": "2",
+        "MASQ_QUEUE": "masqtest-deploy",
+    }
 
 
 def start(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["bash", "-c", f"exec {command}"], env=env, cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

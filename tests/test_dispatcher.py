@@ -50,8 +50,12 @@ class Clock:
 
 
 def open_session(store, auth_id, expiry_seconds=60, now=NOW, **options):
-    return sessions.open_session(store, auth_id, {"first_party": "+14155551234", "second_party": "+14155554321",
-                                                  "session_expiry": expiry_seconds, **options}, now)
+    return sessions.open_session(
+        store,
+        auth_id,
+        {"first_party": "+14155551234", "second_party": "+14155554321", "session_expiry": expiry_seconds, **options},
+        now,
+    )
 
 
 def wait_for(condition, seconds=5.0):
@@ -135,8 +139,10 @@ def test_a_tick_delivers_every_tenants_outbox_and_finds_new_tenants(store, tenan
     worker.tick()
     newcomer = make_tenant(store, OTHER_NUMBERS, "newcomer")
     late = open_session(store, newcomer.auth_id, 60, callback_url=receiver.url)
-    store.redis.xadd(store.keys.events(newcomer.auth_id), {
-        "EventName": "SessionFirstPartyAnswer", "SessionUUID": late.session_uuid, "SequenceNumber": "1"})
+    store.redis.xadd(
+        store.keys.events(newcomer.auth_id),
+        {"EventName": "SessionFirstPartyAnswer", "SessionUUID": late.session_uuid, "SequenceNumber": "1"},
+    )
 
     clock.now = NOW + TENANTS_EVERY
     report = worker.tick()
@@ -148,8 +154,10 @@ def test_a_tick_delivers_every_tenants_outbox_and_finds_new_tenants(store, tenan
 def test_run_stops_when_its_event_is_set(real_store, sender, receiver):
     tenant = make_tenant(real_store)
     session = open_session(real_store, tenant.auth_id, 60, now=now_us(), callback_url=receiver.url)
-    real_store.redis.xadd(real_store.keys.events(tenant.auth_id), {
-        "EventName": "SessionFirstPartyAnswer", "SessionUUID": session.session_uuid, "SequenceNumber": "1"})
+    real_store.redis.xadd(
+        real_store.keys.events(tenant.auth_id),
+        {"EventName": "SessionFirstPartyAnswer", "SessionUUID": session.session_uuid, "SequenceNumber": "1"},
+    )
 
     thread, stop = run_in_thread(Dispatcher(real_store, sender, policy=FAST))
     wait_for(lambda: len(receiver.requests) == 1)
@@ -163,8 +171,10 @@ def test_run_stops_when_its_event_is_set(real_store, sender, receiver):
 def test_run_survives_a_tick_that_fails(real_store, sender, receiver, monkeypatch, caplog):
     tenant = make_tenant(real_store)
     session = open_session(real_store, tenant.auth_id, 60, now=now_us(), callback_url=receiver.url)
-    real_store.redis.xadd(real_store.keys.events(tenant.auth_id), {
-        "EventName": "SessionFirstPartyAnswer", "SessionUUID": session.session_uuid, "SequenceNumber": "1"})
+    real_store.redis.xadd(
+        real_store.keys.events(tenant.auth_id),
+        {"EventName": "SessionFirstPartyAnswer", "SessionUUID": session.session_uuid, "SequenceNumber": "1"},
+    )
     real_deliver, calls = dispatcher_module.deliver_batch, []
 
     def redis_down_once(*args, **kwargs):

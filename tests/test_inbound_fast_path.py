@@ -22,8 +22,9 @@ URL = PUBLIC + "/voice/inbound"
 
 
 def build(store, **config) -> Flask:
-    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN,
-                       **config})
+    return create_app(
+        {"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN, **config}
+    )
 
 
 @pytest.fixture
@@ -38,8 +39,9 @@ def flask_views(app, monkeypatch):
 
 
 def open_session(store, tenant, **options):
-    return sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **options},
-                                 now_us())
+    return sessions.open_session(
+        store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **options}, now_us()
+    )
 
 
 def raw_post(client, body: bytes, content_type: str, signature: str, path: str = "/voice/inbound"):
@@ -59,8 +61,12 @@ def test_a_signed_call_is_answered_without_the_flask_view(client, store, tenant,
     assert response.headers["X-Request-Id"] == "lb-7.abc"
     assert flask_views == []
     [line] = [json.loads(text) for text in capsys.readouterr().err.splitlines() if '"masq.access"' in text]
-    assert (line["method"], line["path"], line["status"], line["request_id"]) == ("POST", "/voice/inbound", 200,
-                                                                                   "lb-7.abc")
+    assert (line["method"], line["path"], line["status"], line["request_id"]) == (
+        "POST",
+        "/voice/inbound",
+        200,
+        "lb-7.abc",
+    )
     assert line["call_sid"].startswith("CA") and line["duration_ms"] >= 0
 
 
@@ -82,8 +88,15 @@ def test_every_decision_is_the_one_the_flask_view_makes(store, tenant):
         ({"second_party_play_url": "https://cdn.example.com/b.mp3"}, SECOND),
         ({}, STRANGER),
         ({"unknown_caller_play": "https://cdn.example.com/u.mp3"}, STRANGER),
-        ({"is_pin_authentication_required": True, "first_party_pin": "1234", "second_party_pin": "5678",
-          "pin_prompt_play": "https://cdn.example.com/p.mp3"}, STRANGER),
+        (
+            {
+                "is_pin_authentication_required": True,
+                "first_party_pin": "1234",
+                "second_party_pin": "5678",
+                "pin_prompt_play": "https://cdn.example.com/p.mp3",
+            },
+            STRANGER,
+        ),
         ({}, "anonymous"),
     ]
     for options, caller in cases:
@@ -109,8 +122,9 @@ def test_a_second_call_on_a_live_session_hears_busy(client, store, tenant, flask
 
 
 @pytest.mark.parametrize("signature", ["", "bm90IGEgc2lnbmF0dXJl", sign(URL, {"CallSid": "CAx"})])
-def test_a_bad_or_missing_signature_goes_to_the_flask_view_which_refuses_it(client, store, tenant, flask_views,
-                                                                          signature):
+def test_a_bad_or_missing_signature_goes_to_the_flask_view_which_refuses_it(
+    client, store, tenant, flask_views, signature
+):
     session = open_session(store, tenant)
     response = call(client, FIRST, session.virtual_number, signature=signature)
     assert response.status_code == 403 and response.is_json
@@ -157,8 +171,12 @@ def test_a_field_given_twice_is_signed_with_both_values(client, store, tenant, f
 def test_other_content_types_go_to_the_flask_view(client, store, tenant, flask_views):
     session = open_session(store, tenant)
     fields = inbound_fields(FIRST, session.virtual_number)
-    response = client.post("/voice/inbound", data=fields, content_type="multipart/form-data",
-                           headers={"X-Twilio-Signature": sign(URL, fields)})
+    response = client.post(
+        "/voice/inbound",
+        data=fields,
+        content_type="multipart/form-data",
+        headers={"X-Twilio-Signature": sign(URL, fields)},
+    )
     assert verbs(xml(response)) == ["Dial"]
     assert flask_views == [1]
 

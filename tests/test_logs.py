@@ -92,7 +92,8 @@ def test_a_session_request_names_its_session_in_both_dialects(client, store, ten
     client.get(f"/v1/sessions/{session.session_uuid}", headers={"X-API-Key": tenant.api_key})
 
     assert [(line["session_uuid"], line["auth_id"]) for line in access_lines(capsys)] == [
-        (session.session_uuid, tenant.auth_id)] * 2
+        (session.session_uuid, tenant.auth_id)
+    ] * 2
 
 
 def test_a_carrier_webhook_line_names_its_call(client, store, tenant, capsys):
@@ -121,53 +122,77 @@ def test_rate_limited_and_too_large_requests_are_logged_with_their_status(store,
 
 
 # -- masking -----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "shown"), [
-    ("call from +14155551234", "call from +14155****34"),
-    ("+447911123456 rang 14155554321", "+447911****56 rang 14155****21"),
-    ("first_party=%2B14155551234&x=1", "first_party=%2B14155****34&x=1"),
-    ("tel:+2348011112222.", "tel:+2348011****22."),
-    ("short +2901234 too", "short +2****34 too"),
-])
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("call from +14155551234", "call from +14155****34"),
+        ("+447911123456 rang 14155554321", "+447911****56 rang 14155****21"),
+        ("first_party=%2B14155551234&x=1", "first_party=%2B14155****34&x=1"),
+        ("tel:+2348011112222.", "tel:+2348011****22."),
+        ("short +2901234 too", "short +2****34 too"),
+    ],
+)
 def test_phone_numbers_in_messages_are_masked(text, shown):
     assert format_line(text)["message"] == shown
     assert format_line("%s", text)["message"] == shown
 
 
-@pytest.mark.parametrize("text", [
-    "CA987ce6cd71aa4e929cb4af86a81523456789012",   # a CallSid ending in digits
-    "1b4e28ba-2fa1-11d2-883f-001234567890",         # a uuid whose last group is all digits
-    "at 1700000000123456 µs",                       # a time in µs
-    "MA12345678901234567X",                         # an auth_id
-    "took 1234567890.25 s",                         # a decimal
-    "expired 12 sessions",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CA987ce6cd71aa4e929cb4af86a81523456789012",  # a CallSid ending in digits
+        "1b4e28ba-2fa1-11d2-883f-001234567890",  # a uuid whose last group is all digits
+        "at 1700000000123456 µs",  # a time in µs
+        "MA12345678901234567X",  # an auth_id
+        "took 1234567890.25 s",  # a decimal
+        "expired 12 sessions",
+    ],
+)
 def test_ids_times_and_counts_are_not_mistaken_for_phone_numbers(text):
     assert format_line(text)["message"] == text
 
 
-@pytest.mark.parametrize("text", [
-    "/v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/8b1a9953-c461-4d7b-9f2a-2c1ddcc9b1f0/",
-    "POST /v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/ 200",
-    "x" * 500,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/8b1a9953-c461-4d7b-9f2a-2c1ddcc9b1f0/",
+        "POST /v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/ 200",
+        "x" * 500,
+    ],
+)
 def test_long_text_without_numbers_or_credentials_is_written_as_is(text):
     assert scrub(text) == text
 
 
-@pytest.mark.parametrize(("text", "shown"), [
-    ("GET /v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/+14155551234 404",
-     "GET /v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/+14155****34 404"),
-    ("a long line about a call, and then a number near its end: 14155554321",
-     "a long line about a call, and then a number near its end: 14155****21"),
-    ("a long line with a token far along it: " + "Ab1" * 13 + "Z", "a long line with a token far along it: [redacted]"),
-])
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "GET /v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/+14155551234 404",
+            "GET /v1/Account/MAYTT2G2FO13HAVQWV1N/Masking/Session/+14155****34 404",
+        ),
+        (
+            "a long line about a call, and then a number near its end: 14155554321",
+            "a long line about a call, and then a number near its end: 14155****21",
+        ),
+        (
+            "a long line with a token far along it: " + "Ab1" * 13 + "Z",
+            "a long line with a token far along it: [redacted]",
+        ),
+    ],
+)
 def test_numbers_and_credentials_anywhere_in_long_text_are_still_hidden(text, shown):
     assert scrub(text) == shown
 
 
 def test_phone_numbers_in_extra_fields_are_masked_at_any_depth():
-    line = format_line("dialled", caller="+14155551234", number=14155554321,
-                       legs={"to": ["+447911123456", "keep"]}, session_uuid="1b4e28ba-2fa1-11d2-883f-001234567890")
+    line = format_line(
+        "dialled",
+        caller="+14155551234",
+        number=14155554321,
+        legs={"to": ["+447911123456", "keep"]},
+        session_uuid="1b4e28ba-2fa1-11d2-883f-001234567890",
+    )
 
     assert line["caller"] == "+14155****34"
     assert line["number"] == "14155****21"
@@ -188,11 +213,20 @@ def test_numbers_in_a_traceback_are_masked():
 
 # -- secrets ----------------------------------------------------------------------------------------------------
 def test_fields_named_like_secrets_are_never_written():
-    line = format_line("x", auth_token="s3cr3t", api_key="k", first_party_pin="1234", X_Twilio_Signature="sig",
-                       authorization="Basic Zm9vOmJhcg==", password="p")
+    line = format_line(
+        "x",
+        auth_token="s3cr3t",
+        api_key="k",
+        first_party_pin="1234",
+        X_Twilio_Signature="sig",
+        authorization="Basic Zm9vOmJhcg==",
+        password="p",
+    )
 
-    assert {line[name] for name in ("auth_token", "api_key", "first_party_pin", "X_Twilio_Signature",
-                                    "authorization", "password")} == {"[redacted]"}
+    assert {
+        line[name]
+        for name in ("auth_token", "api_key", "first_party_pin", "X_Twilio_Signature", "authorization", "password")
+    } == {"[redacted]"}
     assert "s3cr3t" not in json.dumps(line)
 
 
@@ -206,10 +240,19 @@ def test_credentials_in_a_message_are_blanked(tenant):
 
 def test_no_secret_used_in_requests_reaches_the_log(client, store, tenant, capsys, monkeypatch):
     basic = base64.b64encode(f"{tenant.auth_id}:{tenant.auth_token}".encode()).decode()
-    created = client.post(tenant.plivo_base, auth=tenant.basic, json={
-        "first_party": FIRST, "second_party": SECOND, "is_pin_authentication_required": True,
-        "first_party_pin": PIN, "second_party_pin": "86420975", "pin_prompt_play": "https://cdn.example.com/p.mp3",
-        "force_pin_authentication": True}).get_json()
+    created = client.post(
+        tenant.plivo_base,
+        auth=tenant.basic,
+        json={
+            "first_party": FIRST,
+            "second_party": SECOND,
+            "is_pin_authentication_required": True,
+            "first_party_pin": PIN,
+            "second_party_pin": "86420975",
+            "pin_prompt_play": "https://cdn.example.com/p.mp3",
+            "force_pin_authentication": True,
+        },
+    ).get_json()
     client.get(tenant.plivo_base, auth=(tenant.auth_id, tenant.auth_token + "x"))
     client.get("/v1/did/assignments", headers={"X-API-Key": tenant.api_key})
     sid = new_sid()
@@ -228,8 +271,19 @@ def test_no_secret_used_in_requests_reaches_the_log(client, store, tenant, capsy
     client.get(f"/v1/sessions/{created['session_uuid']}", headers={"X-API-Key": tenant.api_key})
 
     written = capsys.readouterr().err
-    for secret in (tenant.auth_token, tenant.api_key, basic, PIN, "86420975", signature, TOKEN, FIRST,
-                   FIRST.lstrip("+"), SECOND, SECOND.lstrip("+")):
+    for secret in (
+        tenant.auth_token,
+        tenant.api_key,
+        basic,
+        PIN,
+        "86420975",
+        signature,
+        TOKEN,
+        FIRST,
+        FIRST.lstrip("+"),
+        SECOND,
+        SECOND.lstrip("+"),
+    ):
         assert secret not in written
     parsed = [json.loads(line) for line in written.splitlines()]
     voice = next(line for line in parsed if line["message"] == "voice step /voice/inbound failed")
@@ -256,13 +310,24 @@ def test_the_worker_writes_json_lines(redis_url, real_store):
     queue_name = f"masqtest-{uuid.uuid4().hex[:8]}"
     connection = redis.Redis.from_url(redis_url)
     session_uuid = str(uuid.uuid4())
-    job = Queue(queue_name, connection=connection).enqueue("workers.outbound.call_first_party", tenant.auth_id,
-                                                           session_uuid)
-    env = {**os.environ, "REDIS_URL": redis_url, "QUEUE_REDIS_URL": redis_url, "MASQ_QUEUE": queue_name,
-           "MASQ_KEY_PREFIX": real_store.keys.prefix}
+    job = Queue(queue_name, connection=connection).enqueue(
+        "workers.outbound.call_first_party", tenant.auth_id, session_uuid
+    )
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "QUEUE_REDIS_URL": redis_url,
+        "MASQ_QUEUE": queue_name,
+        "MASQ_KEY_PREFIX": real_store.keys.prefix,
+    }
     try:
-        done = subprocess.run([sys.executable, "-m", "app.cli", "worker", "--burst", "--threads", "1"], env=env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "worker", "--burst", "--threads", "1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         job.delete()
         connection.close()

@@ -33,8 +33,7 @@ def held(store, auth_id):
 
 # -- adding -----------------------------------------------------------------------------------------------
 def test_added_numbers_are_held_free_and_owned_by_the_tenant(store, empty):
-    assert add_numbers(store, empty.auth_id, [A, "14155550101", "+442079460958"], NOW) == [
-        A, B, "+442079460958"]
+    assert add_numbers(store, empty.auth_id, [A, "14155550101", "+442079460958"], NOW) == [A, B, "+442079460958"]
     assert held(store, empty.auth_id) == {A, B, "+442079460958"}
     assert free(store, empty.auth_id, "US") == {A, B}
     assert free(store, empty.auth_id, "GB") == {"+442079460958"}
@@ -141,8 +140,9 @@ def test_a_suspended_number_can_be_released(store, tenant):
 
 
 def test_a_number_cooling_off_can_be_released_and_does_not_come_back(store, tenant):
-    session = sessions.open_session(store, tenant.auth_id, {**PARTIES, "virtual_number_cooloff_period": 600}, NOW,
-                                    wanted_number=A)
+    session = sessions.open_session(
+        store, tenant.auth_id, {**PARTIES, "virtual_number_cooloff_period": 600}, NOW, wanted_number=A
+    )
     sessions.end_session(store, tenant.auth_id, session.session_uuid, NOW + US)
     release_number(store, tenant.auth_id, A, NOW + 2 * US)
     assert store.redis.zscore(store.keys.cooling(tenant.auth_id), A) is None
@@ -188,7 +188,9 @@ def test_taking_a_number_back_after_release_starts_a_second_holding(store, empty
     release_number(store, empty.auth_id, A, NOW + US)
     add_numbers(store, empty.auth_id, [A], NOW + 2 * US)
     assert [(a.id, a.status, a.assigned_at, a.released_at) for a in assignments(store, empty.auth_id, "all")] == [
-        (1, "released", NOW, NOW + US), (2, "active", NOW + 2 * US, None)]
+        (1, "released", NOW, NOW + US),
+        (2, "active", NOW + 2 * US, None),
+    ]
 
 
 @pytest.fixture
@@ -243,8 +245,12 @@ def test_on_a_day_shows_every_number_held_at_any_time_that_day(store, march, day
 
 @pytest.mark.parametrize(
     ("status", "day", "expected"),
-    [("active", "2024-03-03", []), ("released", "2024-03-03", [A]), ("suspended", "2024-03-05", [C]),
-     ("released", "2024-03-05", [])],
+    [
+        ("active", "2024-03-03", []),
+        ("released", "2024-03-03", [A]),
+        ("suspended", "2024-03-05", [C]),
+        ("released", "2024-03-05", []),
+    ],
 )
 def test_on_a_day_and_a_status_together_narrow_to_both(store, march, status, day, expected):
     assert [a.number for a in assignments(store, march.auth_id, status, on=day)] == expected

@@ -30,10 +30,15 @@ from tests.conftest import make_tenant
 from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, xml
 
 DOC = openapi.document()
-OPERATIONS = [(path, method.upper()) for path, item in DOC["paths"].items() for method in item
-              if method != "parameters"]
-CONFORMS = [status_code_conformance, content_type_conformance, response_schema_conformance,
-            response_headers_conformance]
+OPERATIONS = [
+    (path, method.upper()) for path, item in DOC["paths"].items() for method in item if method != "parameters"
+]
+CONFORMS = [
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 CHECKS = [not_a_server_error, *CONFORMS]
 
 POOL = [f"+1415555{n:04d}" for n in range(100, 140)]
@@ -43,31 +48,48 @@ KINDS = ["called", "in-call", "single-party", "pin", "subaccount", "timed-out", 
 SLOTS = {kind: str(uuid.UUID(int=n)) for n, kind in enumerate(KINDS, start=1)}
 # Strings that look like numbers or URLs to a careless parser ("²".isdigit() is true; urlsplit raises on "[").
 TRICKY = ["²", "①", "١٢", "--5", " 7 ", "1e3", "0x10", "NaN", "https://[x", "http://[::1"]
-TRICKY_FIELDS = ["query.limit", "query.offset", "query.duration__gt", "query.created_time", "query.on", "query.days",
-                 "body.session_expiry", "body.ring_timeout", "body.ttl_minutes", "body.callback_url",
-                 "body.pin_prompt_play", "body.first_party_pin"]
+TRICKY_FIELDS = [
+    "query.limit",
+    "query.offset",
+    "query.duration__gt",
+    "query.created_time",
+    "query.on",
+    "query.days",
+    "body.session_expiry",
+    "body.ring_timeout",
+    "body.ttl_minutes",
+    "body.callback_url",
+    "body.pin_prompt_play",
+    "body.first_party_pin",
+]
 PARTY_FIELDS = ["body.first_party", "body.second_party", "body.driver_phone", "body.customer_phone"]
 
 # Deterministic for CI (derandomized, no example database). The dictionaries steer a share of the generated
 # values to sessions that exist, to parties that can open a session, and to strings that tripped parsers.
-CONFIG = schemathesis.Config.from_dict({
-    "generation": {"deterministic": True, "database": "none", "max-examples": 25},
-    "dictionaries": {"sessions": {"values": list(SLOTS.values())}, "tricky": {"values": TRICKY},
-                     "parties": {"values": [FIRST, SECOND, "+14155559999"]}},
-    "parameters": {
-        "path.session_uuid": {"dictionary": "sessions", "probability": 0.8},
-        "path.session_id": {"dictionary": "sessions", "probability": 0.8},
-        **{name: {"dictionary": "tricky", "probability": 0.3} for name in TRICKY_FIELDS},
-        **{name: {"dictionary": "parties", "probability": 0.8} for name in PARTY_FIELDS},
-    },
-})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "generation": {"deterministic": True, "database": "none", "max-examples": 25},
+        "dictionaries": {
+            "sessions": {"values": list(SLOTS.values())},
+            "tricky": {"values": TRICKY},
+            "parties": {"values": [FIRST, SECOND, "+14155559999"]},
+        },
+        "parameters": {
+            "path.session_uuid": {"dictionary": "sessions", "probability": 0.8},
+            "path.session_id": {"dictionary": "sessions", "probability": 0.8},
+            **{name: {"dictionary": "tricky", "probability": 0.3} for name in TRICKY_FIELDS},
+            **{name: {"dictionary": "parties", "probability": 0.8} for name in PARTY_FIELDS},
+        },
+    }
+)
 # schemathesis writes into the document it is given, so it gets a copy.
 schema = schemathesis.openapi.from_dict(copy.deepcopy(DOC), config=CONFIG)
 
 
 def app_on(store, **config):
-    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN,
-                       **config})
+    return create_app(
+        {"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN, **config}
+    )
 
 
 @pytest.fixture
@@ -80,11 +102,28 @@ def place_call(client, virtual_number: str, hang_up: bool) -> None:
     sid = new_sid()
     dial = xml(call(client, FIRST, virtual_number, sid)).find("Dial")
     if hang_up:
-        post(client, dial.get("recordingStatusCallback"), {
-            "CallSid": sid, "RecordingSid": new_sid("RE"), "RecordingStatus": "completed",
-            "RecordingUrl": "https://api.twilio.com/rec", "RecordingDuration": "61"})
-        post(client, dial.get("action"), {"CallSid": sid, "DialCallStatus": "completed", "DialCallSid": new_sid(),
-                                          "DialCallDuration": "61", "DialBridged": "true"})
+        post(
+            client,
+            dial.get("recordingStatusCallback"),
+            {
+                "CallSid": sid,
+                "RecordingSid": new_sid("RE"),
+                "RecordingStatus": "completed",
+                "RecordingUrl": "https://api.twilio.com/rec",
+                "RecordingDuration": "61",
+            },
+        )
+        post(
+            client,
+            dial.get("action"),
+            {
+                "CallSid": sid,
+                "DialCallStatus": "completed",
+                "DialCallSid": new_sid(),
+                "DialCallDuration": "61",
+                "DialBridged": "true",
+            },
+        )
 
 
 @pytest.fixture
@@ -103,10 +142,15 @@ def seeded(store, client):
     place_call(client, in_call.virtual_number, hang_up=False)
     sessions.end_session(store, tenant.auth_id, completed.session_uuid, now)
     kinds = [
-        called, in_call,
+        called,
+        in_call,
         open_(second_party=None, create_session_with_single_party=True),
-        open_(is_pin_authentication_required=True, generate_pin=True, pin_prompt_play="https://cdn.example.com/p.mp3",
-              force_pin_authentication=True),
+        open_(
+            is_pin_authentication_required=True,
+            generate_pin=True,
+            pin_prompt_play="https://cdn.example.com/p.mp3",
+            force_pin_authentication=True,
+        ),
         open_(subaccount=sub.auth_id, virtual_number_cooloff_period=60),
         open_(at=now - 7200 * US, session_expiry=60),
         completed,
@@ -183,9 +227,12 @@ def test_every_rest_route_is_documented_and_every_documented_operation_is_routed
     def template(rule: str) -> str:
         return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule).rstrip("/")
 
-    routed = {(method, template(rule.rule)) for rule in app.url_map.iter_rules()
-              if rule.endpoint != "static" and not rule.endpoint.startswith("voice.")
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routed = {
+        (method, template(rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static" and not rule.endpoint.startswith("voice.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     assert routed == {(method, path.rstrip("/")) for path, method in OPERATIONS}
     urls = app.url_map.bind("masq.example.com")
     for path, method in OPERATIONS:
@@ -204,10 +251,14 @@ def test_the_request_bodies_name_exactly_the_fields_the_code_takes():
 
 
 FIELDS = [
-    *(pytest.param(name, spec, CREATE_FIELDS[name], id=f"plivo-{name}")
-      for name, spec in body_of(openapi.PLIVO)["properties"].items()),
-    *(pytest.param(name, spec, cloudtalk_format.CREATE_FIELDS[name], id=f"cloudtalk-{name}")
-      for name, spec in body_of("/v1/sessions")["properties"].items()),
+    *(
+        pytest.param(name, spec, CREATE_FIELDS[name], id=f"plivo-{name}")
+        for name, spec in body_of(openapi.PLIVO)["properties"].items()
+    ),
+    *(
+        pytest.param(name, spec, cloudtalk_format.CREATE_FIELDS[name], id=f"cloudtalk-{name}")
+        for name, spec in body_of("/v1/sessions")["properties"].items()
+    ),
 ]
 
 
@@ -260,8 +311,12 @@ def test_each_documented_list_filter_is_taken_within_its_bounds(name):
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_of_session_reads_as_documented(app, seeded, kind):
     tenant, slots = seeded
-    reads = [(openapi.PLIVO_SESSION, None), ("/v1/sessions/{session_id}", None), (openapi.PLIVO, {"limit": 20}),
-             (openapi.PLIVO, {"status": "expired"})]
+    reads = [
+        (openapi.PLIVO_SESSION, None),
+        ("/v1/sessions/{session_id}", None),
+        (openapi.PLIVO, {"limit": 20}),
+        (openapi.PLIVO, {"status": "expired"}),
+    ]
     for path, query in reads:
         case = case_for(path, "GET", tenant, slots[SLOTS[kind]], query=query)
 
@@ -286,19 +341,31 @@ PARTIES = {"first_party": FIRST, "second_party": SECOND}
 DRIVE = {"driver_phone": FIRST, "customer_phone": SECOND}
 
 
-@pytest.mark.parametrize(("path", "query", "body"), [
-    pytest.param(openapi.PLIVO, {"limit": "²"}, None, id="list-limit-superscript"),
-    pytest.param(openapi.PLIVO, {"offset": "①"}, None, id="list-offset-circled"),
-    pytest.param(openapi.PLIVO, {"duration__gt": "--5"}, None, id="list-duration-two-minus"),
-    pytest.param(openapi.PLIVO, None, {**PARTIES, "session_expiry": "²"}, id="create-expiry-superscript"),
-    pytest.param(openapi.PLIVO, None, {**PARTIES, "callback_url": "https://[x"}, id="create-url-open-bracket"),
-    pytest.param(openapi.PLIVO, None, {**PARTIES, "is_pin_authentication_required": True, "first_party_pin": "²²²²",
-                                       "second_party_pin": "1234", "pin_prompt_play": "https://cdn.example.com/p"},
-                 id="create-pin-superscript"),
-    pytest.param(openapi.PLIVO_SESSION, None, {"ring_timeout": "①"}, id="update-ring-circled"),
-    pytest.param("/v1/sessions", None, {**DRIVE, "ttl_minutes": "²"}, id="cloudtalk-ttl-superscript"),
-    pytest.param("/v1/sessions", None, {**DRIVE, "callback_url": "http://[::1"}, id="cloudtalk-url-open-bracket"),
-])
+@pytest.mark.parametrize(
+    ("path", "query", "body"),
+    [
+        pytest.param(openapi.PLIVO, {"limit": "²"}, None, id="list-limit-superscript"),
+        pytest.param(openapi.PLIVO, {"offset": "①"}, None, id="list-offset-circled"),
+        pytest.param(openapi.PLIVO, {"duration__gt": "--5"}, None, id="list-duration-two-minus"),
+        pytest.param(openapi.PLIVO, None, {**PARTIES, "session_expiry": "²"}, id="create-expiry-superscript"),
+        pytest.param(openapi.PLIVO, None, {**PARTIES, "callback_url": "https://[x"}, id="create-url-open-bracket"),
+        pytest.param(
+            openapi.PLIVO,
+            None,
+            {
+                **PARTIES,
+                "is_pin_authentication_required": True,
+                "first_party_pin": "²²²²",
+                "second_party_pin": "1234",
+                "pin_prompt_play": "https://cdn.example.com/p",
+            },
+            id="create-pin-superscript",
+        ),
+        pytest.param(openapi.PLIVO_SESSION, None, {"ring_timeout": "①"}, id="update-ring-circled"),
+        pytest.param("/v1/sessions", None, {**DRIVE, "ttl_minutes": "²"}, id="cloudtalk-ttl-superscript"),
+        pytest.param("/v1/sessions", None, {**DRIVE, "callback_url": "http://[::1"}, id="cloudtalk-url-open-bracket"),
+    ],
+)
 def test_numbers_and_urls_a_careless_parser_would_take_are_documented_400s(app, seeded, path, query, body):
     tenant, slots = seeded
     given = {"query": query} if query else {"body": body, "media_type": "application/json"}
@@ -334,8 +401,14 @@ def test_over_the_rate_limit_each_operation_answers_a_documented_429(store, seed
 @pytest.mark.parametrize(("path", "method"), WITH_BODIES)
 def test_a_body_over_the_limit_answers_a_documented_413(app, seeded, path, method):
     tenant, slots = seeded
-    case = case_for(path, method, tenant, slots[SLOTS["called"]], media_type="application/json",
-                    body={"callback_url": "https://example.com/" + "x" * 70_000})
+    case = case_for(
+        path,
+        method,
+        tenant,
+        slots[SLOTS["called"]],
+        media_type="application/json",
+        body={"callback_url": "https://example.com/" + "x" * 70_000},
+    )
 
     assert case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant)).status_code == 413
 

@@ -28,12 +28,21 @@ SESSION_UUID = "2b4c1a0e-0000-4000-8000-000000000001"
 
 def add_event(store, auth_id, name="SessionFirstPartyAnswer", seq=1, session_uuid=SESSION_UUID):
     """Append an event shaped like the ones the call scripts append; return its entry id."""
-    return store.redis.xadd(store.keys.events(auth_id), {
-        "EventName": name, "EventTimestamp": "2023-11-14 22:13:20.000000 +0000 UTC", "SessionUUID": session_uuid,
-        "CallUUID": "CA0123456789abcdef0123456789abcdef", "From": "+14155551234", "To": "+14155554321",
-        "VirtualNumber": "+14155550100", "PinAuthenticationStatus": "", "PinRetryCounter": "0",
-        "SequenceNumber": str(seq),
-    })
+    return store.redis.xadd(
+        store.keys.events(auth_id),
+        {
+            "EventName": name,
+            "EventTimestamp": "2023-11-14 22:13:20.000000 +0000 UTC",
+            "SessionUUID": session_uuid,
+            "CallUUID": "CA0123456789abcdef0123456789abcdef",
+            "From": "+14155551234",
+            "To": "+14155554321",
+            "VirtualNumber": "+14155550100",
+            "PinAuthenticationStatus": "",
+            "PinRetryCounter": "0",
+            "SequenceNumber": str(seq),
+        },
+    )
 
 
 def fields_of(store, auth_id, entry_id):
@@ -160,7 +169,8 @@ def test_the_failure_of_the_last_retry_makes_a_dead_letter_that_leaves_the_strea
 
     assert dead is True
     assert outbox.dead_letters(any_store, auth_id) == [
-        DeadLetter(entry_id, fields, attempts=len(FAST.backoff) + 1, error="HTTP 503", failed_at=now)]
+        DeadLetter(entry_id, fields, attempts=len(FAST.backoff) + 1, error="HTTP 503", failed_at=now)
+    ]
     assert outbox.backlog(any_store, auth_id) == 0
     assert any_store.redis.exists(any_store.keys.event_retries(auth_id), any_store.keys.event_failures(auth_id)) == 0
     assert outbox.claim(any_store, auth_id, "w2", now + 86_400 * US, policy=FAST) == []
@@ -240,8 +250,7 @@ def test_an_event_held_by_a_consumer_that_died_is_taken_over_after_the_idle_time
 
     assert too_soon == [] and by_a_third == []
     assert taken_over == [held] and held.entry_id == entry_id
-    [consumer] = [c for c in real_store.redis.xinfo_consumers(real_store.keys.events(auth_id), GROUP)
-                  if c["pending"]]
+    [consumer] = [c for c in real_store.redis.xinfo_consumers(real_store.keys.events(auth_id), GROUP) if c["pending"]]
     assert consumer["name"] == "w2"
 
 

@@ -70,7 +70,11 @@ def test_the_session_opened_in_one_step_is_the_one_the_domain_opens(client, stor
 
     kept = sessions.get_session(store, tenant.auth_id, created["session_uuid"])
     assert (kept.virtual_number, kept.first_party, kept.second_party, kept.record) == (
-        created["virtual_number"], FIRST, SECOND, True)
+        created["virtual_number"],
+        FIRST,
+        SECOND,
+        True,
+    )
     assert created["session"]["created_time"] == created["session"]["modified_time"]
 
 
@@ -99,8 +103,9 @@ def test_a_body_too_large_from_a_stranger_is_a_401(store, tenant):
 def test_an_unknown_account_or_another_accounts_path_is_a_401_as_before(client, store, tenant):
     other = make_tenant(store, ["+14155550190"], name="other")
 
-    unknown = client.post("/v1/Account/MAZZZZZZZZZZZZZZZZZZ/Masking/Session/", auth=("MAZZZZZZZZZZZZZZZZZZ", "x" * 40),
-                          json=PARTIES)
+    unknown = client.post(
+        "/v1/Account/MAZZZZZZZZZZZZZZZZZZ/Masking/Session/", auth=("MAZZZZZZZZZZZZZZZZZZ", "x" * 40), json=PARTIES
+    )
     elsewhere = client.post(other.plivo_base, auth=tenant.basic, json=PARTIES)
     malformed = client.post("/v1/Account/nope/Masking/Session/", auth=("nope", tenant.auth_token), json=PARTIES)
 
@@ -187,8 +192,9 @@ def test_open_session_checked_opens_nothing_for_a_wrong_credential_or_over_the_l
     assert sessions.open_session_checked(store, sessions.prepare_session(tenant.auth_id, PARTIES, now), wrong) is None
     first = sessions.prepare_session(tenant.auth_id, PARTIES, now)
     _, admitted, placed = sessions.open_session_checked(store, first, right)
-    _, refused, nothing = sessions.open_session_checked(store, sessions.prepare_session(tenant.auth_id, PARTIES, now),
-                                                         right)
+    _, refused, nothing = sessions.open_session_checked(
+        store, sessions.prepare_session(tenant.auth_id, PARTIES, now), right
+    )
 
     assert (admitted, refused, nothing) == (ADMITTED, Admission(False, WINDOW), [])
     assert first.opened(placed).virtual_number in tenant.numbers
@@ -222,8 +228,10 @@ def test_open_session_checked_refuses_an_opening_for_another_tenant_or_a_subacco
     sub = tenants.create_tenant(store, "support", now_us(), parent=tenant.auth_id)
     credential = tenants.Credential(tenant.auth_id, "auth_token", tenant.auth_token)
 
-    for opening in (sessions.prepare_session(other.auth_id, PARTIES, now_us()),
-                    sessions.prepare_session(tenant.auth_id, {**PARTIES, "subaccount": sub.auth_id}, now_us())):
+    for opening in (
+        sessions.prepare_session(other.auth_id, PARTIES, now_us()),
+        sessions.prepare_session(tenant.auth_id, {**PARTIES, "subaccount": sub.auth_id}, now_us()),
+    ):
         with pytest.raises(ValueError):
             sessions.open_session_checked(store, opening, credential)
 

@@ -17,8 +17,12 @@ from routing import tenants
 from routing.clock import now_us
 from tests.conftest import TenantFixture, make_tenant
 
-BASE_URI_CONSTANTS = ("PLIVO_API_BASE_URI", "API_VOICE_BASE_URI", "API_VOICE_BASE_URI_FALLBACK_1",
-                      "API_VOICE_BASE_URI_FALLBACK_2")
+BASE_URI_CONSTANTS = (
+    "PLIVO_API_BASE_URI",
+    "API_VOICE_BASE_URI",
+    "API_VOICE_BASE_URI_FALLBACK_1",
+    "API_VOICE_BASE_URI_FALLBACK_2",
+)
 FIRST = "14155551234"
 SECOND = "14155554321"
 HOOKS = "https://hooks.example.com"
@@ -76,8 +80,7 @@ def stranger(real_store) -> TenantFixture:
 
 def raw(live_server: str, tenant: TenantFixture, method: str, path: str = "", **kwargs: Any) -> requests.Response:
     """Send the request the SDK would send, without the SDK, to read masq's own answer."""
-    return requests.request(method, f"{live_server}{tenant.plivo_base}{path}", auth=tenant.basic, timeout=10,
-                            **kwargs)
+    return requests.request(method, f"{live_server}{tenant.plivo_base}{path}", auth=tenant.basic, timeout=10, **kwargs)
 
 
 # -- every method -----------------------------------------------------------------------------------------
@@ -85,13 +88,31 @@ def test_create_with_every_argument_answers_what_was_asked(sdk, account):
     client = sdk(account)
 
     created = client.masking_sessions.create_masking_session(
-        first_party=FIRST, second_party=SECOND, session_expiry=6000, call_time_limit=3600, record=True,
-        record_file_format="wav", recording_callback_url=f"{HOOKS}/recording", recording_callback_method="GET",
-        initiate_call_to_first_party=False, callback_url=f"{HOOKS}/callback", callback_method="GET",
-        ring_timeout=45, first_party_play_url=f"{HOOKS}/first.mp3", second_party_play_url=f"{HOOKS}/second.mp3",
-        is_pin_authentication_required=True, generate_pin=False, first_party_pin="1234", second_party_pin="98765",
-        pin_prompt_play=f"{HOOKS}/pin.mp3", pin_retry=2, pin_retry_wait=7, incorrect_pin_play=f"{HOOKS}/wrong.mp3",
-        unknown_caller_play=f"{HOOKS}/unknown.mp3", geomatch=True, virtual_number_cooloff_period=30,
+        first_party=FIRST,
+        second_party=SECOND,
+        session_expiry=6000,
+        call_time_limit=3600,
+        record=True,
+        record_file_format="wav",
+        recording_callback_url=f"{HOOKS}/recording",
+        recording_callback_method="GET",
+        initiate_call_to_first_party=False,
+        callback_url=f"{HOOKS}/callback",
+        callback_method="GET",
+        ring_timeout=45,
+        first_party_play_url=f"{HOOKS}/first.mp3",
+        second_party_play_url=f"{HOOKS}/second.mp3",
+        is_pin_authentication_required=True,
+        generate_pin=False,
+        first_party_pin="1234",
+        second_party_pin="98765",
+        pin_prompt_play=f"{HOOKS}/pin.mp3",
+        pin_retry=2,
+        pin_retry_wait=7,
+        incorrect_pin_play=f"{HOOKS}/wrong.mp3",
+        unknown_caller_play=f"{HOOKS}/unknown.mp3",
+        geomatch=True,
+        virtual_number_cooloff_period=30,
         force_pin_authentication=True,
     )
 
@@ -106,13 +127,18 @@ def test_create_with_every_argument_answers_what_was_asked(sdk, account):
     assert (session.record, session.record_file_format) == (True, "wav")
     assert (session.recording_callback_url, session.recording_callback_method) == (f"{HOOKS}/recording", "GET")
     assert (session.callback_url, session.callback_method) == (f"{HOOKS}/callback", "GET")
-    assert (session.first_party_play_url, session.second_party_play_url) == (f"{HOOKS}/first.mp3",
-                                                                             f"{HOOKS}/second.mp3")
+    assert (session.first_party_play_url, session.second_party_play_url) == (
+        f"{HOOKS}/first.mp3",
+        f"{HOOKS}/second.mp3",
+    )
     assert session.initiate_call_to_first_party is False
     assert session.is_pin_authentication_required is True
     assert (session.first_party_pin, session.second_party_pin) == ("1234", "98765")
     assert (session.pin_prompt_play, session.incorrect_pin_play, session.unknown_caller_play) == (
-        f"{HOOKS}/pin.mp3", f"{HOOKS}/wrong.mp3", f"{HOOKS}/unknown.mp3")
+        f"{HOOKS}/pin.mp3",
+        f"{HOOKS}/wrong.mp3",
+        f"{HOOKS}/unknown.mp3",
+    )
     assert (session.pin_retry, session.pin_retry_wait) == (2, 7)
     assert moment(session.expiry_time) - moment(session.created_time) == timedelta(seconds=6000)
 
@@ -121,8 +147,13 @@ def test_create_can_generate_the_pins(sdk, account):
     client = sdk(account)
 
     session = client.masking_sessions.create_masking_session(
-        first_party=FIRST, second_party=SECOND, is_pin_authentication_required=True, generate_pin=True,
-        generate_pin_length=6, pin_prompt_play=f"{HOOKS}/pin.mp3").session
+        first_party=FIRST,
+        second_party=SECOND,
+        is_pin_authentication_required=True,
+        generate_pin=True,
+        generate_pin_length=6,
+        pin_prompt_play=f"{HOOKS}/pin.mp3",
+    ).session
 
     assert session.generate_pin is True and session.generate_pin_length == 6
     assert len(session.first_party_pin) == len(session.second_party_pin) == 6
@@ -132,8 +163,9 @@ def test_create_can_generate_the_pins(sdk, account):
 
 def test_get_returns_the_session_as_created(sdk, account):
     client = sdk(account)
-    created = client.masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND,
-                                                             callback_url=f"{HOOKS}/callback")
+    created = client.masking_sessions.create_masking_session(
+        first_party=FIRST, second_party=SECOND, callback_url=f"{HOOKS}/callback"
+    )
 
     got = client.masking_sessions.get_masking_session(created.session_uuid)
 
@@ -143,8 +175,7 @@ def test_get_returns_the_session_as_created(sdk, account):
     assert (session.first_party, session.second_party, session.status) == (FIRST, SECOND, "active")
     assert session.virtual_number == created.session.virtual_number
     assert session.callback_url == f"{HOOKS}/callback"
-    assert (session.created_time, session.expiry_time) == (created.session.created_time,
-                                                           created.session.expiry_time)
+    assert (session.created_time, session.expiry_time) == (created.session.created_time, created.session.expiry_time)
     assert session.duration == 3600
 
 
@@ -160,8 +191,9 @@ def test_list_filters_and_pages_through_the_query_string(sdk, account):
     rest = sessions.list_masking_session(status="active", limit=2, offset=2)
     filtered = sessions.list_masking_session(first_party=FIRST, status="expired")
     by_number = sessions.list_masking_session(virtual_number=made[1].session.virtual_number)
-    long_ones = sessions.list_masking_session(duration__gte=3000, created_time__gte=made[0].session.created_time,
-                                              second_party=SECOND)
+    long_ones = sessions.list_masking_session(
+        duration__gte=3000, created_time__gte=made[0].session.created_time, second_party=SECOND
+    )
 
     assert everything.response.meta.total_count == 4
     assert everything.response.meta.limit == 20 and everything.response.meta.next is None
@@ -182,8 +214,9 @@ def test_list_filters_and_pages_through_the_query_string(sdk, account):
 def test_list_filters_by_subaccount(sdk, account, real_store):
     sub = tenants.create_tenant(real_store, "acme-eu", now_us(), parent=account.auth_id)
     client = sdk(account)
-    mine = client.masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND,
-                                                          subaccount=sub.auth_id)
+    mine = client.masking_sessions.create_masking_session(
+        first_party=FIRST, second_party=SECOND, subaccount=sub.auth_id
+    )
     client.masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND)
 
     listed = client.masking_sessions.list_masking_session(subaccount=sub.auth_id)
@@ -194,24 +227,40 @@ def test_list_filters_by_subaccount(sdk, account, real_store):
 
 def test_update_changes_the_session_and_counts_the_new_expiry_from_now(sdk, account):
     client = sdk(account)
-    created = client.masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND,
-                                                             session_expiry=6000)
+    created = client.masking_sessions.create_masking_session(
+        first_party=FIRST, second_party=SECOND, session_expiry=6000
+    )
 
     updated = client.masking_sessions.update_masking_session(
-        created.session_uuid, session_expiry=600, call_time_limit=1200, record=True, record_file_format="wav",
-        recording_callback_url=f"{HOOKS}/recording", recording_callback_method="GET",
-        callback_url=f"{HOOKS}/callback", callback_method="GET", ring_timeout=30,
-        first_party_play_url=f"{HOOKS}/first.mp3", second_party_play_url=f"{HOOKS}/second.mp3")
+        created.session_uuid,
+        session_expiry=600,
+        call_time_limit=1200,
+        record=True,
+        record_file_format="wav",
+        recording_callback_url=f"{HOOKS}/recording",
+        recording_callback_method="GET",
+        callback_url=f"{HOOKS}/callback",
+        callback_method="GET",
+        ring_timeout=30,
+        first_party_play_url=f"{HOOKS}/first.mp3",
+        second_party_play_url=f"{HOOKS}/second.mp3",
+    )
 
     assert updated.message == "Session updated"
     session = updated.session
     assert session.session_uuid == created.session_uuid
     assert (session.call_time_limit, session.record, session.record_file_format, session.ring_timeout) == (
-        1200, True, "wav", 30)
+        1200,
+        True,
+        "wav",
+        30,
+    )
     assert (session.callback_url, session.callback_method) == (f"{HOOKS}/callback", "GET")
     assert (session.recording_callback_url, session.recording_callback_method) == (f"{HOOKS}/recording", "GET")
-    assert (session.first_party_play_url, session.second_party_play_url) == (f"{HOOKS}/first.mp3",
-                                                                             f"{HOOKS}/second.mp3")
+    assert (session.first_party_play_url, session.second_party_play_url) == (
+        f"{HOOKS}/first.mp3",
+        f"{HOOKS}/second.mp3",
+    )
     assert session.created_time == created.session.created_time
     assert moment(session.expiry_time) - moment(session.modified_time) == timedelta(seconds=600)
     assert session.duration == (moment(session.expiry_time) - moment(session.created_time)) // timedelta(seconds=1)
@@ -221,8 +270,7 @@ def test_update_changes_the_session_and_counts_the_new_expiry_from_now(sdk, acco
 
 def test_a_single_party_session_gets_its_second_party_by_update(sdk, account):
     client = sdk(account)
-    created = client.masking_sessions.create_masking_session(first_party=FIRST,
-                                                             create_session_with_single_party=True)
+    created = client.masking_sessions.create_masking_session(first_party=FIRST, create_session_with_single_party=True)
 
     updated = client.masking_sessions.update_masking_session(created.session_uuid, second_party=SECOND)
 
@@ -233,8 +281,9 @@ def test_a_single_party_session_gets_its_second_party_by_update(sdk, account):
 
 def test_delete_ends_the_session_and_frees_its_number(sdk, account):
     client = sdk(account)
-    made = [client.masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND)
-            for _ in account.numbers]
+    made = [
+        client.masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND) for _ in account.numbers
+    ]
 
     deleted = client.masking_sessions.delete_masking_session(made[0].session_uuid)
 
@@ -260,14 +309,20 @@ def test_a_400_is_a_validation_error_carrying_masqs_words(sdk, account, live_ser
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda s, _: s.create_masking_session(first_party=FIRST, second_party=SECOND, session_expiry=10),
-         "session_expiry"),
-        (lambda s, _: s.create_masking_session(first_party=FIRST, second_party=SECOND, ring_timeout=500),
-         "ring_timeout"),
+        (
+            lambda s, _: s.create_masking_session(first_party=FIRST, second_party=SECOND, session_expiry=10),
+            "session_expiry",
+        ),
+        (
+            lambda s, _: s.create_masking_session(first_party=FIRST, second_party=SECOND, ring_timeout=500),
+            "ring_timeout",
+        ),
         (lambda s, _: s.create_masking_session(first_party="nobody", second_party=SECOND), "first_party"),
         (lambda s, _: s.create_masking_session(second_party=SECOND), "first_party"),
-        (lambda s, _: s.create_masking_session(first_party=FIRST, second_party=SECOND, record_file_format="ogg"),
-         "record_file_format"),
+        (
+            lambda s, _: s.create_masking_session(first_party=FIRST, second_party=SECOND, record_file_format="ogg"),
+            "record_file_format",
+        ),
         (lambda s, _: s.list_masking_session(limit=50), "limit"),
         (lambda s, _: s.list_masking_session(status="open"), "status"),
         (lambda s, uuid: s.update_masking_session(uuid, session_expiry=1), "session_expiry"),
@@ -294,8 +349,9 @@ def test_a_401_is_an_authentication_error_carrying_masqs_words(sdk, account, liv
     with pytest.raises(exceptions.AuthenticationError):
         client.masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND)
 
-    answer = requests.get(f"{live_server}/v1/Account/{auth_id}/Masking/Session/", auth=(auth_id, "not-the-token"),
-                          timeout=10)
+    answer = requests.get(
+        f"{live_server}/v1/Account/{auth_id}/Masking/Session/", auth=(auth_id, "not-the-token"), timeout=10
+    )
     assert answer.status_code == 401
     assert str(caught.value) == answer.json()["error"]
     assert sdk(account).masking_sessions.list_masking_session().response.meta.total_count == 0
@@ -304,13 +360,18 @@ def test_a_401_is_an_authentication_error_carrying_masqs_words(sdk, account, liv
 @pytest.mark.parametrize("target", ["unknown", "another tenant's", "malformed"])
 def test_a_404_is_a_resource_not_found_error_carrying_masqs_words(sdk, account, stranger, live_server, target):
     theirs = sdk(stranger).masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND)
-    session_uuid = {"unknown": "4b083bef-7b26-4116-95a4-c35f81f5c2c1", "another tenant's": theirs.session_uuid,
-                    "malformed": "not-a-session"}[target]
+    session_uuid = {
+        "unknown": "4b083bef-7b26-4116-95a4-c35f81f5c2c1",
+        "another tenant's": theirs.session_uuid,
+        "malformed": "not-a-session",
+    }[target]
     sessions = sdk(account).masking_sessions
 
-    for call in (lambda: sessions.get_masking_session(session_uuid),
-                 lambda: sessions.update_masking_session(session_uuid, ring_timeout=30),
-                 lambda: sessions.delete_masking_session(session_uuid)):
+    for call in (
+        lambda: sessions.get_masking_session(session_uuid),
+        lambda: sessions.update_masking_session(session_uuid, ring_timeout=30),
+        lambda: sessions.delete_masking_session(session_uuid),
+    ):
         with pytest.raises(exceptions.ResourceNotFoundError) as caught:
             call()
         answer = raw(live_server, account, "GET", f"{session_uuid}/")
@@ -363,6 +424,12 @@ def test_the_sdk_sent_every_request_once_and_only_to_masq(sdk, account, exchange
     path = f"/v1/Account/{account.auth_id}/Masking/Session/"
     one = f"{path}{created.session_uuid}/"
     assert [(method, urlsplit(url).path) for method, url, _ in exchanges] == [
-        ("POST", path), ("GET", one), ("GET", path), ("POST", one), ("DELETE", one), ("DELETE", one)]
+        ("POST", path),
+        ("GET", one),
+        ("GET", path),
+        ("POST", one),
+        ("DELETE", one),
+        ("DELETE", one),
+    ]
     assert [status // 100 for _, _, status in exchanges] == [2, 2, 2, 2, 2, 4]
     assert exchanges[-1][2] == 409

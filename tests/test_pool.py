@@ -116,8 +116,9 @@ def test_a_wanted_number_already_carrying_a_session_is_unavailable(store, tenant
 
 
 def test_a_wanted_number_cooling_off_is_unavailable(store, tenant):
-    session = open_session(store, tenant.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 60}, T0,
-                           wanted_number=US_DIDS[1])
+    session = open_session(
+        store, tenant.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 60}, T0, wanted_number=US_DIDS[1]
+    )
     end_session(store, tenant.auth_id, session.session_uuid, T0 + US)
     with pytest.raises(NumberUnavailable, match=r"^\+14155550101 was released recently and is cooling off$"):
         open_session(store, tenant.auth_id, US_CALLER, T0 + 2 * US, wanted_number=US_DIDS[1])
@@ -271,8 +272,7 @@ def test_reclaim_expired_ends_only_the_sessions_past_their_expiry(store, tenant)
     assert reclaim_expired(store, tenant.auth_id, T0 + 59 * US) == 0
     assert reclaim_expired(store, tenant.auth_id, T0 + 120 * US) == 2
     assert reclaim_expired(store, tenant.auth_id, T0 + 121 * US) == 0
-    assert timed_out(store, tenant.auth_id) == [
-        short.session_uuid, also_short.session_uuid]
+    assert timed_out(store, tenant.auth_id) == [short.session_uuid, also_short.session_uuid]
     assert free(store, tenant.auth_id) == {short.virtual_number, also_short.virtual_number}
     assert store.redis.hget(store.keys.number(tenant.auth_id, long.virtual_number), "session") == long.session_uuid
 

@@ -31,7 +31,8 @@ def test_numbers_are_handed_out_once_each_until_the_pool_is_exhausted(real_store
     for session in opened:
         assert get_session(real_store, tenant.auth_id, session.session_uuid).virtual_number == session.virtual_number
         assert real_store.redis.hget(real_store.keys.route(tenant.auth_id, session.virtual_number), "*") == (
-            session.session_uuid)
+            session.session_uuid
+        )
 
 
 def test_without_geomatch_the_script_falls_back_to_another_country(real_store):
@@ -44,8 +45,9 @@ def test_without_geomatch_the_script_falls_back_to_another_country(real_store):
 
 def test_a_wanted_number_is_refused_for_the_same_reasons_as_in_memory(real_store):
     tenant = make_tenant(real_store, dids=[*US_DIDS, GB_DID])
-    cooled = open_session(real_store, tenant.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 600}, T0,
-                          wanted_number=US_DIDS[0])
+    cooled = open_session(
+        real_store, tenant.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 600}, T0, wanted_number=US_DIDS[0]
+    )
     end_session(real_store, tenant.auth_id, cooled.session_uuid, T0 + US)
     open_session(real_store, tenant.auth_id, US_CALLER, T0 + 2 * US, wanted_number=US_DIDS[1])
     numbers.set_suspended(real_store, tenant.auth_id, US_DIDS[2], True, T0 + 3 * US)
@@ -98,8 +100,9 @@ def test_an_expired_session_is_reclaimed_by_the_next_allocation_and_announced(re
 
 def test_the_sweep_reclaims_expired_sessions_and_starts_their_cooloff_at_expiry(real_store):
     tenant = make_tenant(real_store)
-    short = open_session(real_store, tenant.auth_id,
-                         {**US_CALLER, "session_expiry": 60, "virtual_number_cooloff_period": 30}, T0)
+    short = open_session(
+        real_store, tenant.auth_id, {**US_CALLER, "session_expiry": 60, "virtual_number_cooloff_period": 30}, T0
+    )
     long = open_session(real_store, tenant.auth_id, {**US_CALLER, "session_expiry": 3600}, T0)
     assert reclaim_expired(real_store, tenant.auth_id, T0 + 59 * US) == 0
     assert reclaim_expired(real_store, tenant.auth_id, T0 + 80 * US) == 1
@@ -125,7 +128,8 @@ def test_the_billing_history_keeps_every_microsecond(real_store):
     numbers.set_suspended(real_store, tenant.auth_id, US_DIDS[0], True, T0 + 1)
     numbers.release_number(real_store, tenant.auth_id, US_DIDS[0], T0 + 2)
     assert numbers.assignments(real_store, tenant.auth_id, "all") == [
-        Assignment(1, US_DIDS[0], "US", T0, T0 + 2, "released")]
+        Assignment(1, US_DIDS[0], "US", T0, T0 + 2, "released")
+    ]
     [record] = numbers.assignments(real_store, tenant.auth_id, "all")
     assert type(record.assigned_at) is int and type(record.released_at) is int
 

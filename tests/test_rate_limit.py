@@ -112,8 +112,16 @@ def test_racing_requests_on_a_real_redis_get_exactly_the_limit(real_store):
 # -- over HTTP -----------------------------------------------------------------------------------------------
 @pytest.fixture
 def app(store):
-    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN,
-                       "MASQ_RATE_LIMIT": LIMIT, "MASQ_RATE_WINDOW": WINDOW})
+    return create_app(
+        {
+            "STORE": store,
+            "TESTING": True,
+            "MASQ_PUBLIC_URL": PUBLIC,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "MASQ_RATE_LIMIT": LIMIT,
+            "MASQ_RATE_WINDOW": WINDOW,
+        }
+    )
 
 
 def assert_too_many(response, retry_after: str = "20") -> None:
@@ -220,8 +228,12 @@ def limited_server(real_store) -> Iterator[str]:
 
 
 def test_the_plivo_sdk_is_refused_with_a_429_once_over_the_limit(limited_server, real_store, monkeypatch):
-    for name in ("PLIVO_API_BASE_URI", "API_VOICE_BASE_URI", "API_VOICE_BASE_URI_FALLBACK_1",
-                 "API_VOICE_BASE_URI_FALLBACK_2"):
+    for name in (
+        "PLIVO_API_BASE_URI",
+        "API_VOICE_BASE_URI",
+        "API_VOICE_BASE_URI_FALLBACK_1",
+        "API_VOICE_BASE_URI_FALLBACK_2",
+    ):
         monkeypatch.setattr(plivo_client, name, f"{limited_server}/v1/Account")
     tenant = make_tenant(real_store)
     with plivo.RestClient(tenant.auth_id, tenant.auth_token) as sdk:
@@ -241,8 +253,9 @@ def test_the_api_key_is_refused_with_a_429_over_real_http(limited_server, real_s
     tenant = make_tenant(real_store)
     headers = {"X-API-Key": tenant.api_key}
     with requests.Session() as http:
-        answers = [http.get(f"{limited_server}/v1/did/assignments", headers=headers, timeout=10)
-                   for _ in range(LIMIT + 1)]
+        answers = [
+            http.get(f"{limited_server}/v1/did/assignments", headers=headers, timeout=10) for _ in range(LIMIT + 1)
+        ]
 
     assert [r.status_code for r in answers] == [200] * LIMIT + [429]
     assert answers[-1].headers["Retry-After"] == "20"
@@ -255,8 +268,15 @@ SMALL = 1024
 
 @pytest.fixture
 def small_bodies(store):
-    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN,
-                       "MAX_CONTENT_LENGTH": SMALL}).test_client()
+    return create_app(
+        {
+            "STORE": store,
+            "TESTING": True,
+            "MASQ_PUBLIC_URL": PUBLIC,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "MAX_CONTENT_LENGTH": SMALL,
+        }
+    ).test_client()
 
 
 def assert_too_large(response) -> None:
@@ -275,8 +295,11 @@ def test_a_body_too_large_for_the_plivo_dialect_is_a_413_in_json(small_bodies, t
 
 
 def test_a_body_too_large_for_the_cloudtalk_dialect_is_a_413_in_json(small_bodies, tenant):
-    response = small_bodies.post("/v1/sessions", headers={"X-API-Key": tenant.api_key},
-                                 json={"driver_phone": FIRST, "customer_phone": SECOND, "pad": "a" * SMALL})
+    response = small_bodies.post(
+        "/v1/sessions",
+        headers={"X-API-Key": tenant.api_key},
+        json={"driver_phone": FIRST, "customer_phone": SECOND, "pad": "a" * SMALL},
+    )
 
     assert_too_large(response)
 

@@ -17,9 +17,18 @@ def app(store):
 
 
 def bridged_call(store, tenant, record_file_format="mp3"):
-    session = sessions.open_session(store, tenant.auth_id, {
-        "first_party": FIRST, "second_party": SECOND, "record": True, "record_file_format": record_file_format,
-        "recording_callback_url": "https://tenant.example.com/recordings"}, T0)
+    session = sessions.open_session(
+        store,
+        tenant.auth_id,
+        {
+            "first_party": FIRST,
+            "second_party": SECOND,
+            "record": True,
+            "record_file_format": record_file_format,
+            "recording_callback_url": "https://tenant.example.com/recordings",
+        },
+        T0,
+    )
     sid = new_sid()
     callflow.identify_caller(store, callflow.incoming_call(sid, FIRST, session.virtual_number), T0)
     return session, sid
@@ -51,7 +60,10 @@ def test_a_recording_that_started_has_no_end_time_yet(store, tenant):
 
     [event] = outbox(store, tenant.auth_id)
     assert (event["EventName"], event["RecordingStartTime"], event["RecordingEndTime"]) == (
-        "SessionRecordingInitiated", plivo_time(T0), "")
+        "SessionRecordingInitiated",
+        plivo_time(T0),
+        "",
+    )
 
 
 def test_an_absent_recording_carries_the_carriers_error_code(store, tenant):
@@ -63,11 +75,19 @@ def test_an_absent_recording_carries_the_carriers_error_code(store, tenant):
     assert (event["EventName"], event["RecordingErrorCode"]) == ("SessionRecordingFailed", "16102")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("Tue, 10 Jun 2025 15:06:40 +0000", to_us(__import__("datetime").datetime(2025, 6, 10, 15, 6, 40,
-                                                                               tzinfo=__import__("datetime").UTC))),
-    ("", None), (None, None), ("yesterday", None), ("Tue, 10 Jun 2025 15:06:40", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            "Tue, 10 Jun 2025 15:06:40 +0000",
+            to_us(__import__("datetime").datetime(2025, 6, 10, 15, 6, 40, tzinfo=__import__("datetime").UTC)),
+        ),
+        ("", None),
+        (None, None),
+        ("yesterday", None),
+        ("Tue, 10 Jun 2025 15:06:40", None),
+    ],
+)
 def test_carrier_times_are_read_as_rfc_2822(raw, expected):
     assert carrier_time(raw) == expected
 
@@ -76,10 +96,20 @@ def test_the_recording_webhook_passes_the_carriers_start_time_and_error_code(cli
     _, sid = bridged_call(store, tenant)
     rec = new_sid("RE")
 
-    response = post(client, f"/voice/recording-status?t={tenant.auth_id}&c={sid}", {
-        "AccountSid": "AC" + "1" * 32, "CallSid": new_sid(), "RecordingSid": rec, "RecordingStatus": "completed",
-        "RecordingUrl": f"https://api.twilio.com/R/{rec}", "RecordingDuration": "7",
-        "RecordingStartTime": "Tue, 10 Jun 2025 15:06:40 +0000", "RecordingChannels": "2"})
+    response = post(
+        client,
+        f"/voice/recording-status?t={tenant.auth_id}&c={sid}",
+        {
+            "AccountSid": "AC" + "1" * 32,
+            "CallSid": new_sid(),
+            "RecordingSid": rec,
+            "RecordingStatus": "completed",
+            "RecordingUrl": f"https://api.twilio.com/R/{rec}",
+            "RecordingDuration": "7",
+            "RecordingStartTime": "Tue, 10 Jun 2025 15:06:40 +0000",
+            "RecordingChannels": "2",
+        },
+    )
 
     assert response.status_code == 204
     [event] = outbox(store, tenant.auth_id)

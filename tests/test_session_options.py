@@ -7,8 +7,12 @@ from routing.session_options import CREATE_FIELDS, UPDATE_FIELDS, check_create, 
 PARTIES = {"first_party": "+14155550123", "second_party": "+14155550124"}
 URL = "https://example.com/prompt.mp3"
 # What a PIN field needs around it to be allowed at all.
-PIN_AUTH = {"is_pin_authentication_required": True, "first_party_pin": "1234", "second_party_pin": "5678",
-            "pin_prompt_play": URL}
+PIN_AUTH = {
+    "is_pin_authentication_required": True,
+    "first_party_pin": "1234",
+    "second_party_pin": "5678",
+    "pin_prompt_play": URL,
+}
 PIN_GENERATED = {"is_pin_authentication_required": True, "generate_pin": True, "pin_prompt_play": URL}
 
 
@@ -111,8 +115,15 @@ def test_a_url_field_takes_http_and_https(field, context, url):
 @pytest.mark.parametrize(("field", "context"), URL_FIELDS)
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com/a.xml", "javascript:alert(1)", "example.com/a.xml", "https://", "/relative/path", 42,
-     "https://example.com/" + "a" * 2048],
+    [
+        "ftp://example.com/a.xml",
+        "javascript:alert(1)",
+        "example.com/a.xml",
+        "https://",
+        "/relative/path",
+        42,
+        "https://example.com/" + "a" * 2048,
+    ],
 )
 def test_a_url_field_refuses_anything_but_an_absolute_http_url(field, context, url):
     with pytest.raises(InvalidInput, match="http or https URL") as caught:
@@ -124,12 +135,21 @@ def test_an_empty_url_clears_the_field():
     assert create(callback_url="").fields["callback_url"] == ""
 
 
-BOOLEAN_FIELDS = ["record", "initiate_call_to_first_party", "geomatch", "create_session_with_single_party",
-                  "is_pin_authentication_required", "generate_pin", "force_pin_authentication"]
+BOOLEAN_FIELDS = [
+    "record",
+    "initiate_call_to_first_party",
+    "geomatch",
+    "create_session_with_single_party",
+    "is_pin_authentication_required",
+    "generate_pin",
+    "force_pin_authentication",
+]
 
 
-@pytest.mark.parametrize(("given", "expected"), [(True, True), (False, False), ("true", True), ("false", False),
-                                                 ("TRUE", True), ("False", False)])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(True, True), (False, False), ("true", True), ("false", False), ("TRUE", True), ("False", False)],
+)
 def test_a_boolean_is_a_json_boolean_or_the_strings_true_and_false(given, expected):
     assert session_options.as_bool(given, "record") is expected
 
@@ -142,8 +162,9 @@ def test_anything_else_is_not_a_boolean(field, given):
     assert caught.value.field == field
 
 
-@pytest.mark.parametrize(("field", "given"), [("record", "true"), ("geomatch", "false"),
-                                              ("initiate_call_to_first_party", True)])
+@pytest.mark.parametrize(
+    ("field", "given"), [("record", "true"), ("geomatch", "false"), ("initiate_call_to_first_party", True)]
+)
 def test_booleans_reach_the_request_as_bools(field, given):
     assert create(**{field: given}).fields[field] is (given in (True, "true"))
 
@@ -154,8 +175,14 @@ def test_a_subaccount_is_sa_and_eighteen_upper_case_letters_or_digits():
 
 @pytest.mark.parametrize(
     "given",
-    ["MA0123456789ABCDEFGH", "SA0123456789ABCDEFG", "SA0123456789ABCDEFGHI", "sa0123456789abcdefgh",
-     "SA0123456789ABCDEF-H", 12],
+    [
+        "MA0123456789ABCDEFGH",
+        "SA0123456789ABCDEFG",
+        "SA0123456789ABCDEFGHI",
+        "sa0123456789abcdefgh",
+        "SA0123456789ABCDEF-H",
+        12,
+    ],
 )
 def test_anything_else_is_not_a_subaccount(given):
     with pytest.raises(InvalidInput, match="subaccount auth_id") as caught:
@@ -230,8 +257,11 @@ def test_pin_authentication_with_both_pins_and_a_prompt_is_accepted():
 
 @pytest.mark.parametrize(
     ("missing", "expected_field"),
-    [("first_party_pin", "first_party_pin"), ("second_party_pin", "second_party_pin"),
-     ("pin_prompt_play", "pin_prompt_play")],
+    [
+        ("first_party_pin", "first_party_pin"),
+        ("second_party_pin", "second_party_pin"),
+        ("pin_prompt_play", "pin_prompt_play"),
+    ],
 )
 def test_pin_authentication_requires_both_pins_and_a_prompt(missing, expected_field):
     given = {name: value for name, value in PIN_AUTH.items() if name != missing}
@@ -246,8 +276,9 @@ def test_generated_pins_still_need_a_prompt():
     assert caught.value.field == "pin_prompt_play"
 
 
-@pytest.mark.parametrize(("pin", "expected"),
-                         [("1234", "1234"), ("0007", "0007"), ("1" * 15, "1" * 15), (4321, "4321")])
+@pytest.mark.parametrize(
+    ("pin", "expected"), [("1234", "1234"), ("0007", "0007"), ("1" * 15, "1" * 15), (4321, "4321")]
+)
 def test_a_pin_is_four_to_fifteen_digits(pin, expected):
     assert create(**{**PIN_AUTH, "first_party_pin": pin}).fields["first_party_pin"] == expected
 
@@ -265,8 +296,9 @@ def test_the_two_pins_must_differ():
     assert caught.value.field == "second_party_pin"
 
 
-@pytest.mark.parametrize(("length_given", "length"), [({}, 4), ({"generate_pin_length": 9}, 9),
-                                                      ({"generate_pin_length": "15"}, 15)])
+@pytest.mark.parametrize(
+    ("length_given", "length"), [({}, 4), ({"generate_pin_length": 9}, 9), ({"generate_pin_length": "15"}, 15)]
+)
 def test_generate_pin_makes_two_distinct_pins_of_the_asked_length(length_given, length):
     fields = create(**PIN_GENERATED, **length_given).fields
     first, second = fields["first_party_pin"], fields["second_party_pin"]
@@ -297,8 +329,15 @@ def test_generate_pin_length_needs_generate_pin():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("generate_pin", True), ("generate_pin_length", 6), ("first_party_pin", "1234"), ("second_party_pin", "5678"),
-     ("pin_prompt_play", URL), ("incorrect_pin_play", URL), ("force_pin_authentication", True)],
+    [
+        ("generate_pin", True),
+        ("generate_pin_length", 6),
+        ("first_party_pin", "1234"),
+        ("second_party_pin", "5678"),
+        ("pin_prompt_play", URL),
+        ("incorrect_pin_play", URL),
+        ("force_pin_authentication", True),
+    ],
 )
 @pytest.mark.parametrize("pin_auth", [{}, {"is_pin_authentication_required": False}])
 def test_a_pin_field_without_pin_authentication_is_refused_by_name(field, value, pin_auth):
@@ -325,8 +364,14 @@ def test_a_field_fixed_at_creation_cannot_be_updated_and_is_named(field, single_
 
 
 def test_the_fields_fixed_at_creation_include_pins_geomatch_and_cooloff():
-    for field in ("geomatch", "first_party_pin", "is_pin_authentication_required", "virtual_number_cooloff_period",
-                  "subaccount", "create_session_with_single_party"):
+    for field in (
+        "geomatch",
+        "first_party_pin",
+        "is_pin_authentication_required",
+        "virtual_number_cooloff_period",
+        "subaccount",
+        "create_session_with_single_party",
+    ):
         assert field in NOT_UPDATABLE
 
 
@@ -366,8 +411,10 @@ def test_an_update_of_session_expiry_alone_is_not_empty():
     assert check_update({"session_expiry": 120}, single_party_open=False) == ({}, 120)
 
 
-@pytest.mark.parametrize(("field", "value"), [("session_expiry", 59), ("ring_timeout", 121),
-                                              ("callback_method", "PUT"), ("callback_url", "ftp://x")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("session_expiry", 59), ("ring_timeout", 121), ("callback_method", "PUT"), ("callback_url", "ftp://x")],
+)
 def test_an_update_is_held_to_the_same_bounds_as_a_create(field, value):
     with pytest.raises(InvalidInput) as caught:
         check_update({field: value}, single_party_open=False)

@@ -16,9 +16,16 @@ def at(*parts: int) -> int:
 
 
 def session(**fields) -> Session:
-    base = dict(session_uuid="8a0f4a6e-3c1b-4f7e-9a51-5d2f2f0f6a10", auth_id="MA0123456789ABCDEFGH",
-                first_party="+14155550123", second_party="+14155550124", virtual_number="+14155550100",
-                created=NOW - 600 * US, modified=NOW - 600 * US, expiry=NOW + 3000 * US)
+    base = dict(
+        session_uuid="8a0f4a6e-3c1b-4f7e-9a51-5d2f2f0f6a10",
+        auth_id="MA0123456789ABCDEFGH",
+        first_party="+14155550123",
+        second_party="+14155550124",
+        virtual_number="+14155550100",
+        created=NOW - 600 * US,
+        modified=NOW - 600 * US,
+        expiry=NOW + 3000 * US,
+    )
     return Session(**{**base, **fields})
 
 
@@ -74,10 +81,15 @@ def test_the_subaccount_filter_is_kept_as_given():
 
 @pytest.mark.parametrize(
     ("name", "field", "op"),
-    [("created_time", "created", ""), ("created_time__gt", "created", "__gt"),
-     ("created_time__gte", "created", "__gte"), ("created_time__lt", "created", "__lt"),
-     ("created_time__lte", "created", "__lte"), ("expiry_time__gte", "expiry", "__gte"),
-     ("expiry_time__lt", "expiry", "__lt")],
+    [
+        ("created_time", "created", ""),
+        ("created_time__gt", "created", "__gt"),
+        ("created_time__gte", "created", "__gte"),
+        ("created_time__lt", "created", "__lt"),
+        ("created_time__lte", "created", "__lte"),
+        ("expiry_time__gte", "expiry", "__gte"),
+        ("expiry_time__lt", "expiry", "__lt"),
+    ],
 )
 def test_a_time_filter_is_an_operator_and_a_time(name, field, op):
     query = check_query({name: "2024-03-18 09:30:00"})
@@ -94,8 +106,18 @@ def test_a_duration_filter_is_an_operator_and_whole_seconds():
     assert query.duration == [("__gt", 60), ("__lte", 3600)]
 
 
-@pytest.mark.parametrize("name", ["colour", "created", "created_time__between", "duration__ne", "expiry_time__",
-                                  "modified_time__gt", "session_uuid"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "colour",
+        "created",
+        "created_time__between",
+        "duration__ne",
+        "expiry_time__",
+        "modified_time__gt",
+        "session_uuid",
+    ],
+)
 def test_an_unknown_filter_is_refused_by_name(name):
     with pytest.raises(InvalidInput, match="is not a filter") as caught:
         check_query({name: "1"})
@@ -148,7 +170,9 @@ def test_an_upper_bound_alone_searches_the_seven_days_before_it():
 
 def test_strict_bounds_leave_their_own_microsecond_out():
     assert window(created_time__gt="2024-03-01", created_time__lt="2024-03-10") == (
-        at(2024, 3, 1) + 1, at(2024, 3, 10) - 1)
+        at(2024, 3, 1) + 1,
+        at(2024, 3, 10) - 1,
+    )
 
 
 def test_an_exact_creation_time_is_a_window_of_one_microsecond():
@@ -162,8 +186,10 @@ def test_a_window_of_exactly_thirty_days_is_allowed():
 
 @pytest.mark.parametrize(
     "raw",
-    [{"created_time__gte": "2024-02-01", "created_time__lte": "2024-03-02 00:00:01"},
-     {"created_time__gte": "2024-01-01"}],
+    [
+        {"created_time__gte": "2024-02-01", "created_time__lte": "2024-03-02 00:00:01"},
+        {"created_time__gte": "2024-01-01"},
+    ],
 )
 def test_a_window_longer_than_thirty_days_is_refused(raw):
     with pytest.raises(InvalidInput, match="30 days") as caught:

@@ -18,11 +18,21 @@ FIXTURES = Path("/work/shared/plivo-fixtures")
 
 # -- opening and reading ----------------------------------------------------------------------------------
 def test_an_opened_session_keeps_what_was_asked_for(store, tenant):
-    session = open_session(store, tenant.auth_id, {
-        "first_party": "14155550123", "second_party": "14155550124", "session_expiry": "600",
-        "call_time_limit": 120, "record": "true", "callback_url": "https://example.com/cb",
-        "callback_method": "get", "virtual_number_cooloff_period": 30,
-    }, T0)
+    session = open_session(
+        store,
+        tenant.auth_id,
+        {
+            "first_party": "14155550123",
+            "second_party": "14155550124",
+            "session_expiry": "600",
+            "call_time_limit": 120,
+            "record": "true",
+            "callback_url": "https://example.com/cb",
+            "callback_method": "get",
+            "virtual_number_cooloff_period": 30,
+        },
+        T0,
+    )
     assert uuid.UUID(session.session_uuid).version == 4
     assert session.auth_id == tenant.auth_id
     assert (session.first_party, session.second_party) == ("+14155550123", "+14155550124")
@@ -126,16 +136,26 @@ def test_an_update_can_lengthen_a_session_past_its_first_expiry(store, tenant):
     update_session(store, tenant.auth_id, session.session_uuid, {"session_expiry": 600}, T0 + 50 * US)
     assert reclaim_expired(store, tenant.auth_id, T0 + 100 * US) == 0
     assert store.redis.hget(store.keys.number(tenant.auth_id, session.virtual_number), "session") == (
-        session.session_uuid)
+        session.session_uuid
+    )
     updated = update_session(store, tenant.auth_id, session.session_uuid, {"record": True}, T0 + 100 * US)
     assert updated.expiry == T0 + 650 * US
 
 
 def test_an_update_without_session_expiry_keeps_the_expiry_and_changes_the_rest(store, tenant):
     session = open_session(store, tenant.auth_id, PARTIES, T0)
-    updated = update_session(store, tenant.auth_id, session.session_uuid, {
-        "record": "true", "record_file_format": "wav", "ring_timeout": 45, "callback_url": "https://example.com/x",
-    }, T0 + 5 * US)
+    updated = update_session(
+        store,
+        tenant.auth_id,
+        session.session_uuid,
+        {
+            "record": "true",
+            "record_file_format": "wav",
+            "ring_timeout": 45,
+            "callback_url": "https://example.com/x",
+        },
+        T0 + 5 * US,
+    )
     assert updated.expiry == session.expiry
     assert updated.modified == T0 + 5 * US
     assert (updated.record, updated.record_file_format, updated.ring_timeout) == (True, "wav", 45)
@@ -181,8 +201,9 @@ def test_a_session_cannot_be_updated_at_the_very_microsecond_it_expires(store, t
 
 # -- single-party sessions --------------------------------------------------------------------------------
 def test_a_single_party_session_takes_its_second_party_in_an_update(store, tenant):
-    session = open_session(store, tenant.auth_id, {
-        "first_party": "+14155550123", "create_session_with_single_party": True}, T0)
+    session = open_session(
+        store, tenant.auth_id, {"first_party": "+14155550123", "create_session_with_single_party": True}, T0
+    )
     assert session.second_party == ""
     updated = update_session(store, tenant.auth_id, session.session_uuid, {"second_party": "14155550124"}, T0 + US)
     assert updated.second_party == "+14155550124"
@@ -191,8 +212,9 @@ def test_a_single_party_session_takes_its_second_party_in_an_update(store, tenan
 
 
 def test_once_both_parties_are_set_they_can_no_longer_change(store, tenant):
-    session = open_session(store, tenant.auth_id, {
-        "first_party": "+14155550123", "create_session_with_single_party": True}, T0)
+    session = open_session(
+        store, tenant.auth_id, {"first_party": "+14155550123", "create_session_with_single_party": True}, T0
+    )
     update_session(store, tenant.auth_id, session.session_uuid, {"second_party": "+14155550124"}, T0 + US)
     with pytest.raises(InvalidInput, match="single party") as caught:
         update_session(store, tenant.auth_id, session.session_uuid, {"second_party": "+14155550125"}, T0 + 2 * US)
@@ -207,8 +229,9 @@ def test_a_two_party_session_cannot_change_its_parties(store, tenant):
 
 
 def test_the_added_second_party_must_differ_from_the_first(store, tenant):
-    session = open_session(store, tenant.auth_id, {
-        "first_party": "+14155550123", "create_session_with_single_party": True}, T0)
+    session = open_session(
+        store, tenant.auth_id, {"first_party": "+14155550123", "create_session_with_single_party": True}, T0
+    )
     with pytest.raises(InvalidInput, match="must differ") as caught:
         update_session(store, tenant.auth_id, session.session_uuid, {"second_party": "14155550123"}, T0 + US)
     assert caught.value.field == "second_party"
@@ -244,8 +267,11 @@ def five(store, lister):
     opened = []
     for i in range(5):
         second = "+14155550199" if i == 3 else "+14155550124"
-        opened.append(open_session(store, lister.auth_id, {"first_party": "+14155550123", "second_party": second},
-                                   T0 + i * 60 * US))
+        opened.append(
+            open_session(
+                store, lister.auth_id, {"first_party": "+14155550123", "second_party": second}, T0 + i * 60 * US
+            )
+        )
     end_session(store, lister.auth_id, opened[1].session_uuid, T0 + 60 * US + US)
     return opened
 
@@ -263,27 +289,31 @@ def test_a_listing_is_newest_first_with_the_total(store, lister, five):
     assert listing(store, lister) == (picked(five, [4, 3, 2, 1, 0]), 5)
 
 
-@pytest.mark.parametrize(("offset", "limit", "expected"), [("0", "2", [4, 3]), ("2", "2", [2, 1]), ("4", "2", [0]),
-                                                            ("5", "2", []), ("1", "3", [3, 2, 1])])
-def test_a_listing_pages_by_offset_and_limit_and_still_counts_everything(store, lister, five, offset, limit,
-                                                                          expected):
+@pytest.mark.parametrize(
+    ("offset", "limit", "expected"),
+    [("0", "2", [4, 3]), ("2", "2", [2, 1]), ("4", "2", [0]), ("5", "2", []), ("1", "3", [3, 2, 1])],
+)
+def test_a_listing_pages_by_offset_and_limit_and_still_counts_everything(store, lister, five, offset, limit, expected):
     assert listing(store, lister, offset=offset, limit=limit) == (picked(five, expected), 5)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ({"status": "expired"}, [1]),
-    ({"status": "active"}, [4, 3, 2, 0]),
-    ({"second_party": "+14155550199"}, [3]),
-    ({"first_party": "14155550123"}, [4, 3, 2, 1, 0]),
-    ({"first_party": "+14155550124"}, []),
-    ({"created_time__gte": stamp(T0 + 120 * US)}, [4, 3, 2]),
-    ({"created_time__gt": stamp(T0 + 120 * US)}, [4, 3]),
-    ({"created_time__lt": stamp(T0 + 120 * US)}, [1, 0]),
-    ({"created_time": stamp(T0 + 120 * US)}, [2]),
-    ({"expiry_time__lte": stamp(T0 + 3600 * US)}, [1, 0]),
-    ({"duration__lt": "3600"}, [1]),
-    ({"subaccount": "SA0123456789ABCDEFGH"}, []),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"status": "expired"}, [1]),
+        ({"status": "active"}, [4, 3, 2, 0]),
+        ({"second_party": "+14155550199"}, [3]),
+        ({"first_party": "14155550123"}, [4, 3, 2, 1, 0]),
+        ({"first_party": "+14155550124"}, []),
+        ({"created_time__gte": stamp(T0 + 120 * US)}, [4, 3, 2]),
+        ({"created_time__gt": stamp(T0 + 120 * US)}, [4, 3]),
+        ({"created_time__lt": stamp(T0 + 120 * US)}, [1, 0]),
+        ({"created_time": stamp(T0 + 120 * US)}, [2]),
+        ({"expiry_time__lte": stamp(T0 + 3600 * US)}, [1, 0]),
+        ({"duration__lt": "3600"}, [1]),
+        ({"subaccount": "SA0123456789ABCDEFGH"}, []),
+    ],
+)
 def test_a_listing_filters_and_counts_only_the_matches(store, lister, five, raw, expected):
     assert listing(store, lister, **raw) == (picked(five, expected), len(expected))
 

@@ -22,22 +22,35 @@ EVENT = {"EventName": "SessionFirstPartyAnswer", "SequenceNumber": "3", "From": 
 def test_plivo_sdk_accepts_the_signature_of_every_callback_shape(method, url, params):
     headers = sign(TOKEN, method, url, params)
 
-    assert validate_v3_signature(method, url, headers["X-Plivo-Signature-V3-Nonce"], TOKEN,
-                                 headers["X-Plivo-Signature-V3"], dict(params))
+    assert validate_v3_signature(
+        method, url, headers["X-Plivo-Signature-V3-Nonce"], TOKEN, headers["X-Plivo-Signature-V3"], dict(params)
+    )
 
 
 def test_a_signature_made_with_another_token_is_refused():
     headers = sign("another-token", "POST", "https://tenant.example.com/cb", EVENT)
 
-    assert not validate_v3_signature("POST", "https://tenant.example.com/cb", headers["X-Plivo-Signature-V3-Nonce"],
-                                     TOKEN, headers["X-Plivo-Signature-V3"], dict(EVENT))
+    assert not validate_v3_signature(
+        "POST",
+        "https://tenant.example.com/cb",
+        headers["X-Plivo-Signature-V3-Nonce"],
+        TOKEN,
+        headers["X-Plivo-Signature-V3"],
+        dict(EVENT),
+    )
 
 
 def test_a_changed_parameter_breaks_the_signature():
     headers = sign(TOKEN, "POST", "https://tenant.example.com/cb", EVENT)
 
-    assert not validate_v3_signature("POST", "https://tenant.example.com/cb", headers["X-Plivo-Signature-V3-Nonce"],
-                                     TOKEN, headers["X-Plivo-Signature-V3"], {**EVENT, "SequenceNumber": "4"})
+    assert not validate_v3_signature(
+        "POST",
+        "https://tenant.example.com/cb",
+        headers["X-Plivo-Signature-V3-Nonce"],
+        TOKEN,
+        headers["X-Plivo-Signature-V3"],
+        {**EVENT, "SequenceNumber": "4"},
+    )
 
 
 def test_every_delivery_gets_a_fresh_nonce():

@@ -13,8 +13,13 @@ from tests.conftest import make_tenant
 from tests.twilio_helpers import TOKEN, inbound_fields, sign
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
-PINS = {"is_pin_authentication_required": True, "first_party_pin": "1234", "second_party_pin": "5678",
-        "pin_prompt_play": "https://cdn.example.com/pin.mp3", "incorrect_pin_play": "https://cdn.example.com/no.mp3"}
+PINS = {
+    "is_pin_authentication_required": True,
+    "first_party_pin": "1234",
+    "second_party_pin": "5678",
+    "pin_prompt_play": "https://cdn.example.com/pin.mp3",
+    "incorrect_pin_play": "https://cdn.example.com/no.mp3",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +40,9 @@ def carrier(live_server):
 
 
 def open_session(real_store, tenant, now=None, **fields):
-    return sessions.open_session(real_store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **fields},
-                                 now or now_us())
+    return sessions.open_session(
+        real_store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, now or now_us()
+    )
 
 
 def event_names(real_store, tenant):
@@ -44,26 +50,38 @@ def event_names(real_store, tenant):
 
 
 def test_an_answered_call_is_bridged_recorded_and_billed(real_store, tenant, carrier, live_server):
-    session = open_session(real_store, tenant, record=True, first_party_play_url="https://cdn.example.com/1.mp3",
-                           second_party_play_url="https://cdn.example.com/2.mp3")
+    session = open_session(
+        real_store,
+        tenant,
+        record=True,
+        first_party_play_url="https://cdn.example.com/1.mp3",
+        second_party_play_url="https://cdn.example.com/2.mp3",
+    )
     result = carrier.call(CallPlan(SECOND, session.virtual_number, talk_seconds=75, replay_callbacks=True))
     assert (result.ending, result.dialled, result.dial_status) == ("bridged", FIRST, "completed")
     assert result.heard == ["https://cdn.example.com/2.mp3"] and result.whisper == ["https://cdn.example.com/1.mp3"]
     assert event_names(real_store, tenant) == [
-        "SessionFirstPartyAnswer", "SessionSecondPartyRing", "SessionSecondPartyAnswer", "SessionRecordingInitiated",
-        "SessionSecondPartyHangup", "SessionRecordingCompleted", "SessionFirstPartyHangup", "SessionPartiesHangup"]
+        "SessionFirstPartyAnswer",
+        "SessionSecondPartyRing",
+        "SessionSecondPartyAnswer",
+        "SessionRecordingInitiated",
+        "SessionSecondPartyHangup",
+        "SessionRecordingCompleted",
+        "SessionFirstPartyHangup",
+        "SessionPartiesHangup",
+    ]
     calls = read_calls(real_store, tenant.auth_id, session.session_uuid, now_us())
     assert (calls.count, calls.in_call(now_us())) == (1, False)
     assert calls.billed == 120 + 60 and calls.amount == Decimal("0.0150")
-    shown = requests.get(f"{live_server}{tenant.plivo_base}{session.session_uuid}", auth=tenant.basic,
-                         timeout=5).json()["response"]
+    shown = requests.get(
+        f"{live_server}{tenant.plivo_base}{session.session_uuid}", auth=tenant.basic, timeout=5
+    ).json()["response"]
     assert (shown["status"], shown["total_call_count"], shown["total_call_amount"]) == ("active", 1, "0.0150")
     assert shown["interaction"][0]["recording_resource_url"].startswith(f"/v1/Account/{tenant.auth_id}/Recording/RE")
 
 
 @pytest.mark.parametrize(("outcome", "cause"), [("busy", "Busy Line"), ("no-answer", "No Answer")])
-def test_a_call_the_other_party_does_not_take_ends_without_charge_for_them(real_store, tenant, carrier, outcome,
-                                                                           cause):
+def test_a_call_the_other_party_does_not_take_ends_without_charge_for_them(real_store, tenant, carrier, outcome, cause):
     session = open_session(real_store, tenant)
     result = carrier.call(CallPlan(FIRST, session.virtual_number, outcome=outcome))
     assert (result.ending, result.dial_status) == (outcome, outcome)
@@ -78,8 +96,11 @@ def test_the_right_pin_connects_an_unknown_caller_as_that_party(real_store, tena
     result = carrier.call(CallPlan(STRANGER, session.virtual_number, digits=("1234",)))
     assert (result.ending, result.dialled) == ("bridged", SECOND)
     assert result.heard == ["https://cdn.example.com/pin.mp3"]
-    pins = [e["PinAuthenticationStatus"] for e in outbox(real_store, tenant.auth_id)
-            if e["EventName"] == "SessionPinAuthenticationStatus"]
+    pins = [
+        e["PinAuthenticationStatus"]
+        for e in outbox(real_store, tenant.auth_id)
+        if e["EventName"] == "SessionPinAuthenticationStatus"
+    ]
     assert pins == ["success"]
 
 
@@ -87,8 +108,11 @@ def test_a_wrong_pin_then_the_right_one_connects_the_caller(real_store, tenant, 
     session = open_session(real_store, tenant, **PINS)
     result = carrier.call(CallPlan(STRANGER, session.virtual_number, digits=("0000", "5678")))
     assert (result.ending, result.dialled) == ("bridged", FIRST)
-    assert result.heard == ["https://cdn.example.com/pin.mp3", "https://cdn.example.com/no.mp3",
-                            "https://cdn.example.com/pin.mp3"]
+    assert result.heard == [
+        "https://cdn.example.com/pin.mp3",
+        "https://cdn.example.com/no.mp3",
+        "https://cdn.example.com/pin.mp3",
+    ]
 
 
 def test_running_out_of_pin_attempts_hangs_up_and_frees_the_session(real_store, tenant, carrier):
@@ -96,8 +120,11 @@ def test_running_out_of_pin_attempts_hangs_up_and_frees_the_session(real_store, 
     result = carrier.call(CallPlan(STRANGER, session.virtual_number, digits=("0000", "1111")))
     assert (result.ending, result.dialled) == ("hung up", "")
     assert result.heard[-1] == "https://cdn.example.com/no.mp3"
-    failed = [e["PinRetryCounter"] for e in outbox(real_store, tenant.auth_id)
-              if e["EventName"] == "SessionPinAuthenticationStatus"]
+    failed = [
+        e["PinRetryCounter"]
+        for e in outbox(real_store, tenant.auth_id)
+        if e["EventName"] == "SessionPinAuthenticationStatus"
+    ]
     assert failed == ["1", "2"]
     assert carrier.call(CallPlan(FIRST, session.virtual_number, digits=("1234",))).ending == "bridged"
 
@@ -125,8 +152,9 @@ def test_a_call_while_another_is_live_is_rejected_as_busy(real_store, tenant, ca
 
 def test_the_simulate_command_prints_the_call_as_it_goes(real_store, tenant, live_server):
     session = open_session(real_store, tenant)
-    result = CliRunner().invoke(simulate, ["call", "--from", FIRST, "--to", session.virtual_number, "--busy",
-                                           "--url", live_server])
+    result = CliRunner().invoke(
+        simulate, ["call", "--from", FIRST, "--to", session.virtual_number, "--busy", "--url", live_server]
+    )
     assert result.exit_code == 0, result.output
     assert f"masq dials {SECOND}" in result.output
     assert result.output.strip().endswith("ending: busy")
@@ -134,7 +162,9 @@ def test_the_simulate_command_prints_the_call_as_it_goes(real_store, tenant, liv
 
 def test_the_simulate_command_reports_a_refused_signature(real_store, tenant, live_server):
     session = open_session(real_store, tenant)
-    result = CliRunner().invoke(simulate, ["call", "--from", FIRST, "--to", session.virtual_number,
-                                           "--url", live_server, "--auth-token", "wrong"])
+    result = CliRunner().invoke(
+        simulate,
+        ["call", "--from", FIRST, "--to", session.virtual_number, "--url", live_server, "--auth-token", "wrong"],
+    )
     assert result.exit_code == 1
     assert "403" in result.output

@@ -145,8 +145,17 @@ def test_basic_auth_with_another_tenants_token_fails(store, tenant):
         lambda token: "é" * (len(token) // 2),  # as many bytes, other characters
         lambda token: token * 2,
     ],
-    ids=["one short", "one long", "empty", "first differs", "middle differs", "last differs", "nul bytes",
-         "multi-byte", "twice"],
+    ids=[
+        "one short",
+        "one long",
+        "empty",
+        "first differs",
+        "middle differs",
+        "last differs",
+        "nul bytes",
+        "multi-byte",
+        "twice",
+    ],
 )
 def test_basic_auth_takes_the_token_exactly(store, tenant, change):
     with pytest.raises(Unauthenticated, match="wrong auth_id or auth_token"):
@@ -189,8 +198,9 @@ def test_a_wrong_token_never_spends_the_tenants_allowance(store, tenant):
             admit_api_key(store, tenant.api_key + "x", NOW, LIMIT, WINDOW)
 
     assert not store.redis.exists(store.keys.rate_limit(tenant.auth_id))
-    assert [admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)[1]
-            for _ in range(LIMIT)] == [ADMITTED] * LIMIT
+    assert [admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)[1] for _ in range(LIMIT)] == [
+        ADMITTED
+    ] * LIMIT
 
 
 def test_a_credential_without_a_tenant_record_spends_nothing(store):
@@ -281,7 +291,8 @@ def family(store):
 def test_a_subaccount_of_the_parent_is_returned(store, family):
     parent, child, _, _ = family
     assert subaccount_of(store, get_tenant(store, parent.auth_id), child.auth_id) == Tenant(
-        child.auth_id, "acme support", parent.auth_id)
+        child.auth_id, "acme support", parent.auth_id
+    )
 
 
 def test_anything_but_ones_own_subaccount_is_refused(store, family):

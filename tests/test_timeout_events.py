@@ -9,8 +9,11 @@ PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321", "sessi
 
 
 def timeout_events(store, auth_id):
-    return [fields for _, fields in store.redis.xrange(store.keys.events(auth_id))
-            if fields["EventName"] == "SessionTimeout"]
+    return [
+        fields
+        for _, fields in store.redis.xrange(store.keys.events(auth_id))
+        if fields["EventName"] == "SessionTimeout"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -31,9 +34,13 @@ def test_a_session_that_runs_out_its_ttl_is_announced_with_its_expiry_time(store
 
     [event] = timeout_events(store, tenant.auth_id)
     assert event == {
-        "EventName": "SessionTimeout", "EventTimestamp": plivo_time(session.expiry),
-        "SessionUUID": session.session_uuid, "From": "+14155551234", "To": "+14155554321",
-        "VirtualNumber": session.virtual_number, "SequenceNumber": "1",
+        "EventName": "SessionTimeout",
+        "EventTimestamp": plivo_time(session.expiry),
+        "SessionUUID": session.session_uuid,
+        "From": "+14155551234",
+        "To": "+14155554321",
+        "VirtualNumber": session.virtual_number,
+        "SequenceNumber": "1",
     }
 
 

@@ -12,9 +12,16 @@ CALL_SID = "CA" + "0" * 32
 
 
 def session(**fields: object) -> Session:
-    base = {"session_uuid": "7a1c0b9e-0000-4000-8000-000000000001", "auth_id": AUTH_ID,
-            "first_party": "+14155551234", "second_party": "+14155554321", "virtual_number": "+14155550100",
-            "created": 0, "modified": 0, "expiry": 10**16}
+    base = {
+        "session_uuid": "7a1c0b9e-0000-4000-8000-000000000001",
+        "auth_id": AUTH_ID,
+        "first_party": "+14155551234",
+        "second_party": "+14155554321",
+        "virtual_number": "+14155550100",
+        "created": 0,
+        "modified": 0,
+        "expiry": 10**16,
+    }
     return Session(**{**base, **fields})  # type: ignore[arg-type]
 
 
@@ -50,11 +57,14 @@ def test_the_time_limit_is_clamped_to_twilios_maximum(limit, expected):
     assert bridge(call_time_limit=limit).find("Dial").get("timeLimit") == expected
 
 
-@pytest.mark.parametrize(("answered", "play", "expected"), [
-    (False, "", "true"),
-    (False, "https://cdn.example.com/hello.mp3", None),
-    (True, "", None),
-])
+@pytest.mark.parametrize(
+    ("answered", "play", "expected"),
+    [
+        (False, "", "true"),
+        (False, "https://cdn.example.com/hello.mp3", None),
+        (True, "", None),
+    ],
+)
 def test_answer_on_bridge_is_set_only_when_the_dial_is_the_first_verb(answered, play, expected):
     root = bridge("first", answered, first_party_play_url=play)
     assert root.find("Dial").get("answerOnBridge") == expected
@@ -65,7 +75,8 @@ def test_a_recorded_session_records_both_legs_from_answer_and_reports_every_reco
     dial = bridge(record=True).find("Dial")
     assert dial.get("record") == "record-from-answer-dual"
     assert dial.get("recordingStatusCallback") == (
-        f"https://masq.example.com/voice/recording-status?t={AUTH_ID}&c={CALL_SID}#rc=3&rp=all")
+        f"https://masq.example.com/voice/recording-status?t={AUTH_ID}&c={CALL_SID}#rc=3&rp=all"
+    )
     assert dial.get("recordingStatusCallbackEvent") == "in-progress completed absent"
 
 
@@ -79,26 +90,37 @@ def test_the_dialled_number_reports_every_leg_event_as_one_space_separated_strin
     number = bridge().find("Dial/Number")
     assert number.get("statusCallbackEvent") == "initiated ringing answered completed"
     assert number.get("statusCallback") == (
-        f"https://masq.example.com/voice/leg-status?t={AUTH_ID}&c={CALL_SID}#rc=3&rp=all")
+        f"https://masq.example.com/voice/leg-status?t={AUTH_ID}&c={CALL_SID}#rc=3&rp=all"
+    )
     assert number.get("statusCallbackMethod") == "POST"
 
 
 def test_the_caller_hears_its_play_url_before_the_dial_and_the_callee_hears_its_own_on_answering():
-    root = bridge("second", first_party_play_url="https://cdn.example.com/first.mp3",
-                  second_party_play_url="https://cdn.example.com/second.mp3")
+    root = bridge(
+        "second",
+        first_party_play_url="https://cdn.example.com/first.mp3",
+        second_party_play_url="https://cdn.example.com/second.mp3",
+    )
     assert [verb.tag for verb in root] == ["Play", "Dial"]
     assert root.find("Play").text == "https://cdn.example.com/second.mp3"
     assert root.find("Dial/Number").get("url") == f"https://masq.example.com/voice/whisper?t={AUTH_ID}&c={CALL_SID}"
 
 
 def test_a_callee_without_a_play_url_gets_no_whisper():
-    assert bridge("first", first_party_play_url="https://cdn.example.com/first.mp3").find("Dial/Number").get(
-        "url") is None
+    assert (
+        bridge("first", first_party_play_url="https://cdn.example.com/first.mp3").find("Dial/Number").get("url") is None
+    )
 
 
-@pytest.mark.parametrize(("reason", "expected"), [
-    ("busy", "busy"), ("no-session", "rejected"), ("suspended", "rejected"), ("single-party", "rejected"),
-])
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("busy", "busy"),
+        ("no-session", "rejected"),
+        ("suspended", "rejected"),
+        ("single-party", "rejected"),
+    ],
+)
 def test_a_refusal_rejects_without_answering(reason, expected):
     root = parse(Refuse(reason))
     assert [verb.tag for verb in root] == ["Reject"]
@@ -107,8 +129,10 @@ def test_a_refusal_rejects_without_answering(reason, expected):
 
 def test_an_unknown_caller_hears_the_sessions_message_and_is_hung_up():
     root = parse(TurnAway("https://cdn.example.com/unknown.mp3"))
-    assert [(verb.tag, verb.text) for verb in root] == [("Play", "https://cdn.example.com/unknown.mp3"),
-                                                        ("Hangup", None)]
+    assert [(verb.tag, verb.text) for verb in root] == [
+        ("Play", "https://cdn.example.com/unknown.mp3"),
+        ("Hangup", None),
+    ]
 
 
 def test_an_unknown_caller_without_a_message_hears_a_short_spoken_one():
@@ -116,9 +140,15 @@ def test_an_unknown_caller_without_a_message_hears_a_short_spoken_one():
 
 
 def pin_session(**fields: object) -> Session:
-    return session(is_pin_authentication_required=True, first_party_pin="1234", second_party_pin="5678",
-                   pin_prompt_play="https://cdn.example.com/pin.mp3", pin_retry_wait=7,
-                   incorrect_pin_play="https://cdn.example.com/wrong.mp3", **fields)
+    return session(
+        is_pin_authentication_required=True,
+        first_party_pin="1234",
+        second_party_pin="5678",
+        pin_prompt_play="https://cdn.example.com/pin.mp3",
+        pin_retry_wait=7,
+        incorrect_pin_play="https://cdn.example.com/wrong.mp3",
+        **fields,
+    )
 
 
 def test_a_pin_prompt_gathers_the_pins_length_and_reaches_the_check_even_when_nothing_is_keyed():

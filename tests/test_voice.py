@@ -17,10 +17,17 @@ def app(store):
 
 @pytest.fixture
 def session(store, tenant):
-    return sessions.open_session(store, tenant.auth_id, {
-        "first_party": FIRST, "second_party": SECOND, "record": True,
-        "second_party_play_url": "https://cdn.example.com/second.mp3",
-    }, now_us())
+    return sessions.open_session(
+        store,
+        tenant.auth_id,
+        {
+            "first_party": FIRST,
+            "second_party": SECOND,
+            "record": True,
+            "second_party_play_url": "https://cdn.example.com/second.mp3",
+        },
+        now_us(),
+    )
 
 
 def steps(tenant, sid):
@@ -70,8 +77,9 @@ def test_the_signature_covers_the_query_string(client, store, tenant, session):
 
 def test_signature_checks_are_off_only_with_the_explicit_development_setting(store, session):
     app = create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "MASQ_SKIP_TWILIO_SIGNATURE": True})
-    response = app.test_client().post("/voice/inbound", data={"CallSid": new_sid(), "From": FIRST,
-                                                              "To": session.virtual_number})
+    response = app.test_client().post(
+        "/voice/inbound", data={"CallSid": new_sid(), "From": FIRST, "To": session.virtual_number}
+    )
     assert verbs(xml(response)) == ["Dial"]
 
 
@@ -116,10 +124,19 @@ def test_a_bug_still_gets_the_caller_an_apology(client, session, monkeypatch):
 
 
 def test_a_pin_is_checked_at_its_own_step(client, store, tenant):
-    session = sessions.open_session(store, tenant.auth_id, {
-        "first_party": FIRST, "second_party": SECOND, "is_pin_authentication_required": True,
-        "first_party_pin": "1234", "second_party_pin": "5678", "pin_prompt_play": "https://cdn.example.com/p.mp3",
-    }, now_us())
+    session = sessions.open_session(
+        store,
+        tenant.auth_id,
+        {
+            "first_party": FIRST,
+            "second_party": SECOND,
+            "is_pin_authentication_required": True,
+            "first_party_pin": "1234",
+            "second_party_pin": "5678",
+            "pin_prompt_play": "https://cdn.example.com/p.mp3",
+        },
+        now_us(),
+    )
     sid = new_sid()
     gather = xml(call(client, STRANGER, session.virtual_number, sid)).find("Gather")
     assert gather.get("action") == PUBLIC + "/voice/pin-check" + steps(tenant, sid)
@@ -139,10 +156,22 @@ def test_status_callbacks_answer_204_and_replays_change_nothing(client, store, t
     sid, leg = new_sid(), new_sid()
     dial = xml(call(client, FIRST, session.virtual_number, sid)).find("Dial")
     leg_status, recording = dial.find("Number").get("statusCallback"), dial.get("recordingStatusCallback")
-    callbacks = [(leg_status, {"CallSid": leg, "ParentCallSid": sid, "CallStatus": s, "CallDuration": "30"})
-                 for s in ("initiated", "ringing", "in-progress", "completed")]
-    callbacks.append((recording, {"CallSid": sid, "RecordingSid": new_sid("RE"), "RecordingStatus": "completed",
-                                  "RecordingUrl": "https://api.twilio.com/rec", "RecordingDuration": "29"}))
+    callbacks = [
+        (leg_status, {"CallSid": leg, "ParentCallSid": sid, "CallStatus": s, "CallDuration": "30"})
+        for s in ("initiated", "ringing", "in-progress", "completed")
+    ]
+    callbacks.append(
+        (
+            recording,
+            {
+                "CallSid": sid,
+                "RecordingSid": new_sid("RE"),
+                "RecordingStatus": "completed",
+                "RecordingUrl": "https://api.twilio.com/rec",
+                "RecordingDuration": "29",
+            },
+        )
+    )
     for url, params in callbacks:
         assert post(client, url, params).status_code == 204
     before = outbox(store, tenant.auth_id)
@@ -155,8 +184,13 @@ def test_status_callbacks_answer_204_and_replays_change_nothing(client, store, t
 def test_the_dial_action_ends_the_interaction_and_hangs_up(client, store, tenant, session):
     sid = new_sid()
     action = xml(call(client, FIRST, session.virtual_number, sid)).find("Dial").get("action")
-    params = {"CallSid": sid, "DialCallStatus": "completed", "DialCallSid": new_sid(), "DialCallDuration": "65",
-              "DialBridged": "true"}
+    params = {
+        "CallSid": sid,
+        "DialCallStatus": "completed",
+        "DialCallSid": new_sid(),
+        "DialCallDuration": "65",
+        "DialBridged": "true",
+    }
     assert verbs(xml(post(client, action, params))) == ["Hangup"]
     assert verbs(xml(post(client, action, params))) == ["Hangup"]
     assert [e["EventName"] for e in outbox(store, tenant.auth_id)].count("SessionPartiesHangup") == 1
@@ -184,8 +218,11 @@ def test_the_plivo_session_shows_in_progress_during_a_call_and_the_totals_after(
     action = xml(call(client, FIRST, session.virtual_number, sid)).find("Dial").get("action")
     live = client.get(tenant.plivo_base + session.session_uuid, auth=tenant.basic).get_json()["response"]
     assert (live["status"], live["total_call_count"]) == ("in-progress", 1)
-    post(client, action, {"CallSid": sid, "DialCallStatus": "completed", "DialCallSid": new_sid(),
-                          "DialCallDuration": "61"})
+    post(
+        client,
+        action,
+        {"CallSid": sid, "DialCallStatus": "completed", "DialCallSid": new_sid(), "DialCallDuration": "61"},
+    )
     done = client.get(tenant.plivo_base + session.session_uuid, auth=tenant.basic).get_json()["response"]
     assert done["status"] == "active"
     assert done["total_call_billed_duration"] == 120 + 120

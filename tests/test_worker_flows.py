@@ -21,8 +21,14 @@ from tests.receiver import Receiver
 from tests.twilio_helpers import TOKEN
 
 FIRST, SECOND = "+14155551234", "+14155554321"
-CALL_EVENTS = ["SessionSecondPartyRing", "SessionFirstPartyAnswer", "SessionSecondPartyAnswer",
-               "SessionSecondPartyHangup", "SessionFirstPartyHangup", "SessionPartiesHangup"]
+CALL_EVENTS = [
+    "SessionSecondPartyRing",
+    "SessionFirstPartyAnswer",
+    "SessionSecondPartyAnswer",
+    "SessionSecondPartyHangup",
+    "SessionFirstPartyHangup",
+    "SessionPartiesHangup",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -42,15 +48,27 @@ class WorkerProcess:
     """`masq worker` in a child process, on the test's Redis and key prefix."""
 
     def __init__(self, redis_url: str, prefix: str) -> None:
-        self.env = {**os.environ, "REDIS_URL": redis_url, "QUEUE_REDIS_URL": redis_url, "MASQ_KEY_PREFIX": prefix,
-                    "MASQ_QUEUE": f"masqtest-{uuid.uuid4().hex[:8]}", "MASQ_ALLOW_PRIVATE_CALLBACKS": "1",
-                    "MASQ_CALLBACK_BACKOFF": "1,1,1,1,1,1,1,1", "MASQ_CALLBACK_CLAIM_IDLE_MS": "700"}
+        self.env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "QUEUE_REDIS_URL": redis_url,
+            "MASQ_KEY_PREFIX": prefix,
+            "MASQ_QUEUE": f"masqtest-{uuid.uuid4().hex[:8]}",
+            "MASQ_ALLOW_PRIVATE_CALLBACKS": "1",
+            "MASQ_CALLBACK_BACKOFF": "1,1,1,1,1,1,1,1",
+            "MASQ_CALLBACK_CLAIM_IDLE_MS": "700",
+        }
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         # A session of its own: RQ's scheduler runs in a child process, which a kill must take down too.
-        self.process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--threads", "4"], env=self.env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker", "--threads", "4"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         return self
 
     def kill(self) -> None:
@@ -109,8 +127,12 @@ def events_by_sequence(receiver):
 
 def test_a_simulated_call_reaches_the_tenant_as_signed_events_in_order(real_store, live_server, receiver, worker):
     tenant = make_tenant(real_store)
-    session = sessions.open_session(real_store, tenant.auth_id, {
-        "first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url}, now_us())
+    session = sessions.open_session(
+        real_store,
+        tenant.auth_id,
+        {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
+        now_us(),
+    )
     worker.start()
 
     result = Carrier(live_server, TOKEN).call(CallPlan(FIRST, session.virtual_number, talk_seconds=30))
@@ -122,19 +144,31 @@ def test_a_simulated_call_reaches_the_tenant_as_signed_events_in_order(real_stor
     token = auth_token_of(real_store, tenant.auth_id)
     for event in events:
         assert event.method == "POST" and event.params["SessionUUID"] == session.session_uuid
-        assert validate_v3_signature("POST", receiver.url, event.headers["X-Plivo-Signature-V3-Nonce"], token,
-                                     event.headers["X-Plivo-Signature-V3"], event.params)
+        assert validate_v3_signature(
+            "POST",
+            receiver.url,
+            event.headers["X-Plivo-Signature-V3-Nonce"],
+            token,
+            event.headers["X-Plivo-Signature-V3"],
+            event.params,
+        )
     wait_for(lambda: real_store.redis.xlen(real_store.keys.events(tenant.auth_id)) == 0)
 
 
 def test_a_worker_killed_mid_delivery_loses_no_event(real_store, receiver, worker):
     tenant = make_tenant(real_store)
-    session = sessions.open_session(real_store, tenant.auth_id, {
-        "first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url}, now_us())
+    session = sessions.open_session(
+        real_store,
+        tenant.auth_id,
+        {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
+        now_us(),
+    )
     stream = real_store.keys.events(tenant.auth_id)
     for seq in range(1, 21):
-        real_store.redis.xadd(stream, {"EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid,
-                                       "SequenceNumber": str(seq)})
+        real_store.redis.xadd(
+            stream,
+            {"EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid, "SequenceNumber": str(seq)},
+        )
     receiver.delay = 0.5  # every delivery is slow, so the worker dies with deliveries in flight
     worker.start()
     wait_for(lambda: len(receiver.requests) >= 2)
@@ -149,12 +183,18 @@ def test_a_worker_killed_mid_delivery_loses_no_event(real_store, receiver, worke
 
 def test_events_wait_while_the_receiver_is_down_and_arrive_when_it_is_back(real_store, receiver, worker):
     tenant = make_tenant(real_store)
-    session = sessions.open_session(real_store, tenant.auth_id, {
-        "first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url}, now_us())
+    session = sessions.open_session(
+        real_store,
+        tenant.auth_id,
+        {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
+        now_us(),
+    )
     stream = real_store.keys.events(tenant.auth_id)
     for seq in (1, 2, 3):
-        real_store.redis.xadd(stream, {"EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid,
-                                       "SequenceNumber": str(seq)})
+        real_store.redis.xadd(
+            stream,
+            {"EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid, "SequenceNumber": str(seq)},
+        )
     receiver.status = 503
     worker.start()
     wait_for(lambda: len(receiver.requests) >= 6)  # every event tried at least twice while the receiver is down
@@ -170,8 +210,12 @@ def test_events_wait_while_the_receiver_is_down_and_arrive_when_it_is_back(real_
 def test_expiry_announces_the_timeout_and_frees_the_number_without_any_api_call(real_store, receiver, worker):
     tenant = make_tenant(real_store, ["+14155550100"])
     opened = now_us() - 59 * US  # a 60-second session with one second left
-    session = sessions.open_session(real_store, tenant.auth_id, {
-        "first_party": FIRST, "second_party": SECOND, "session_expiry": 60, "callback_url": receiver.url}, opened)
+    session = sessions.open_session(
+        real_store,
+        tenant.auth_id,
+        {"first_party": FIRST, "second_party": SECOND, "session_expiry": 60, "callback_url": receiver.url},
+        opened,
+    )
     number = real_store.keys.number(tenant.auth_id, session.virtual_number)
     worker.start()
 
@@ -193,11 +237,21 @@ def test_a_redis_restart_with_append_only_persistence_loses_no_event(tmp_path, r
     try:
         store = Store.connect(url, "restart:")
         tenant = make_tenant(store)
-        session = sessions.open_session(store, tenant.auth_id, {
-            "first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url}, now_us())
+        session = sessions.open_session(
+            store,
+            tenant.auth_id,
+            {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
+            now_us(),
+        )
         for seq in range(1, 6):
-            store.redis.xadd(store.keys.events(tenant.auth_id), {
-                "EventName": "SessionSecondPartyRing", "SessionUUID": session.session_uuid, "SequenceNumber": str(seq)})
+            store.redis.xadd(
+                store.keys.events(tenant.auth_id),
+                {
+                    "EventName": "SessionSecondPartyRing",
+                    "SessionUUID": session.session_uuid,
+                    "SequenceNumber": str(seq),
+                },
+            )
         assert len(outbox.claim(store, tenant.auth_id, "a-worker-that-dies", now_us(), count=3)) == 3  # in flight
         store.redis.close()
 

@@ -26,8 +26,14 @@ def sign(url: str, params: Mapping[str, str], token: str = TOKEN) -> str:
     return RequestValidator(token).compute_signature(url, dict(params))
 
 
-def post(client: FlaskClient, url: str, params: Mapping[str, str], token: str = TOKEN,
-         headers: Mapping[str, str] | None = None, signature: str | None = None) -> TestResponse:
+def post(
+    client: FlaskClient,
+    url: str,
+    params: Mapping[str, str],
+    token: str = TOKEN,
+    headers: Mapping[str, str] | None = None,
+    signature: str | None = None,
+) -> TestResponse:
     """POST `params` to masq's public `url` (or a path under PUBLIC), signed like Twilio."""
     url = url if url.startswith("http") else PUBLIC + url
     url = url.split("#", 1)[0]
@@ -40,14 +46,23 @@ def post(client: FlaskClient, url: str, params: Mapping[str, str], token: str = 
 def inbound_fields(caller: str, virtual_number: str, call_sid: str | None = None) -> dict[str, str]:
     """Return the fields of Twilio's voice webhook for a new inbound call."""
     return {
-        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": call_sid or new_sid(),
-        "CallStatus": "ringing", "Direction": "inbound", "From": caller, "Caller": caller,
-        "To": virtual_number, "Called": virtual_number, "FromCountry": "US", "ToCountry": "US",
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "CallSid": call_sid or new_sid(),
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "From": caller,
+        "Caller": caller,
+        "To": virtual_number,
+        "Called": virtual_number,
+        "FromCountry": "US",
+        "ToCountry": "US",
     }
 
 
-def call(client: FlaskClient, caller: str, virtual_number: str, call_sid: str | None = None,
-         **kwargs: object) -> TestResponse:
+def call(
+    client: FlaskClient, caller: str, virtual_number: str, call_sid: str | None = None, **kwargs: object
+) -> TestResponse:
     """Place a call from `caller` to `virtual_number`: POST /voice/inbound as Twilio does."""
     return post(client, "/voice/inbound", inbound_fields(caller, virtual_number, call_sid), **kwargs)  # type: ignore[arg-type]
 

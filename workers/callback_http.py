@@ -45,8 +45,9 @@ def refusal(url: str, allow_private: bool) -> str:
     if allow_private:
         return ""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(
+            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
     except (socket.gaierror, UnicodeError) as exc:
         return f"cannot resolve {parts.hostname}: {exc}"
     for info in infos:
@@ -61,16 +62,25 @@ def send(http: requests.Session, delivery: Delivery, allow_private: bool = False
     refused = refusal(delivery.url, allow_private)
     if refused:
         return Outcome(False, error=refused, retry=not refused.startswith("callback URLs"))
-    headers = {**sign(delivery.auth_token, delivery.method, delivery.url, delivery.params),
-               "Idempotency-Key": delivery.idempotency_key, "User-Agent": "masq-callbacks/1"}
+    headers = {
+        **sign(delivery.auth_token, delivery.method, delivery.url, delivery.params),
+        "Idempotency-Key": delivery.idempotency_key,
+        "User-Agent": "masq-callbacks/1",
+    }
     data = dict(delivery.params)
     try:
         if delivery.method == "GET":
-            response = http.get(delivery.url, params=data, headers=headers,
-                                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False)
+            response = http.get(
+                delivery.url,
+                params=data,
+                headers=headers,
+                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                allow_redirects=False,
+            )
         else:
-            response = http.post(delivery.url, data=data, headers=headers,
-                                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False)
+            response = http.post(
+                delivery.url, data=data, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False
+            )
     except requests.RequestException as exc:
         return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:300])
     response.close()

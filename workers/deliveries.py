@@ -81,8 +81,15 @@ def delivery_for(event: Event, session: Session | None, auth_token: str) -> Deli
     return Delivery(url, method, dict(event.fields), auth_token, key)
 
 
-def deliver_batch(store: Store, auth_id: str, sender: Sender, consumer: str, now: int, count: int = 200,
-                  policy: outbox.Policy = outbox.DEFAULT_POLICY) -> Report:
+def deliver_batch(
+    store: Store,
+    auth_id: str,
+    sender: Sender,
+    consumer: str,
+    now: int,
+    count: int = 200,
+    policy: outbox.Policy = outbox.DEFAULT_POLICY,
+) -> Report:
     """Deliver up to `count` of the tenant's owed events; failures are parked for retry or dead-lettered."""
     events = outbox.claim(store, auth_id, consumer, now, count, policy)
     if not events:

@@ -38,8 +38,14 @@ def sweep_expired(store: Store, auth_ids: list[str], now: int, limit: int = 1000
 class Dispatcher:
     """Runs sweeps and deliveries until told to stop; one per worker process is enough."""
 
-    def __init__(self, store: Store, sender: Sender, clock: Callable[[], int] = now_us, batch: int = 64,
-                 policy: Policy = DEFAULT_POLICY) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        clock: Callable[[], int] = now_us,
+        batch: int = 64,
+        policy: Policy = DEFAULT_POLICY,
+    ) -> None:
         self.store = store
         self.sender = sender
         self.clock = clock
@@ -69,8 +75,7 @@ class Dispatcher:
         total = Report()
         for auth_id in auth_ids:
             report = deliver_batch(self.store, auth_id, self.sender, self.consumer, now, self.batch, self.policy)
-            total = Report(total.delivered + report.delivered, total.retried + report.retried,
-                           total.dead + report.dead)
+            total = Report(total.delivered + report.delivered, total.retried + report.retried, total.dead + report.dead)
         return total
 
     def run(self, stop: threading.Event, idle_wait: float = 0.05) -> None:
@@ -92,5 +97,3 @@ def run_in_thread(dispatcher: Dispatcher) -> tuple[threading.Thread, threading.E
     thread = threading.Thread(target=dispatcher.run, args=(stop,), name="masq-dispatcher", daemon=True)
     thread.start()
     return thread, stop
-
-

@@ -31,13 +31,21 @@ def call_first_party(auth_id: str, session_uuid: str) -> str:
     config = from_environment()
     plan = planned_call(config, auth_id, session_uuid)
     if plan is None:
-        log.info("session %s no longer calls for a call to its first party; skipped", session_uuid,
-                 extra={"auth_id": auth_id, "session_uuid": session_uuid})
+        log.info(
+            "session %s no longer calls for a call to its first party; skipped",
+            session_uuid,
+            extra={"auth_id": auth_id, "session_uuid": session_uuid},
+        )
         return ""
-    call = twilio_client(config).calls.create(to=plan.to, from_=plan.from_, url=plan.url, method="POST",
-                                              timeout=plan.timeout)
-    log.info("called the first party of session %s: %s", session_uuid, call.sid,
-             extra={"auth_id": auth_id, "session_uuid": session_uuid, "call_sid": call.sid})
+    call = twilio_client(config).calls.create(
+        to=plan.to, from_=plan.from_, url=plan.url, method="POST", timeout=plan.timeout
+    )
+    log.info(
+        "called the first party of session %s: %s",
+        session_uuid,
+        call.sid,
+        extra={"auth_id": auth_id, "session_uuid": session_uuid, "call_sid": call.sid},
+    )
     return str(call.sid)
 
 
@@ -54,8 +62,9 @@ def planned_call(config: dict[str, Any], auth_id: str, session_uuid: str) -> cal
 
 def twilio_client(config: dict[str, Any]) -> Client:
     """Return a Twilio REST client with a bounded HTTP timeout, sending to TWILIO_API_BASE_URL when set."""
-    client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
-                    http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT))
+    client = Client(
+        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT)
+    )
     if config.get("TWILIO_API_BASE_URL"):
         client.api.base_url = config["TWILIO_API_BASE_URL"]
     return client

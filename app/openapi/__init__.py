@@ -22,23 +22,47 @@ def ops_paths() -> Json:
     public = {"security": []}
     return {
         "/healthz": {"get": operation("healthz", "The process is up", "ops", {"200": answer("Up", ok)}, **public)},
-        "/readyz": {"get": operation("readyz", "Redis answers", "ops", {
-            "200": answer("Ready", ok),
-            "503": answer("Redis did not answer a PING in time", {"anyOf": [unavailable, ref("Error")]}),
-        }, **public)},
-        "/openapi.json": {"get": operation("openapi", "This document", "ops", {
-            "200": answer("The OpenAPI document", {"type": "object"})}, **public)},
-        "/metrics": {"get": operation("metrics", "Prometheus metrics", "ops", {
-            "200": {"description": "Webhook latency, sessions, pools, callback deliveries and queue depth",
-                    "content": {"text/plain": {"schema": {"type": "string"}}}}}, **public)},
+        "/readyz": {
+            "get": operation(
+                "readyz",
+                "Redis answers",
+                "ops",
+                {
+                    "200": answer("Ready", ok),
+                    "503": answer("Redis did not answer a PING in time", {"anyOf": [unavailable, ref("Error")]}),
+                },
+                **public,
+            )
+        },
+        "/openapi.json": {
+            "get": operation(
+                "openapi", "This document", "ops", {"200": answer("The OpenAPI document", {"type": "object"})}, **public
+            )
+        },
+        "/metrics": {
+            "get": operation(
+                "metrics",
+                "Prometheus metrics",
+                "ops",
+                {
+                    "200": {
+                        "description": "Webhook latency, sessions, pools, callback deliveries and queue depth",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+                **public,
+            )
+        },
     }
 
 
 @cache
 def document() -> Json:
     """Return the OpenAPI document (built once: callers must not change it)."""
-    error = obj({"api_id": UUID, "error": TEXT, "field": described(TEXT, "the field at fault, on a 400")},
-                required=["api_id", "error"])
+    error = obj(
+        {"api_id": UUID, "error": TEXT, "field": described(TEXT, "the field at fault, on a 400")},
+        required=["api_id", "error"],
+    )
 
     def failure(description: str, headers: Json | None = None) -> Json:
         return answer(description, ref("Error"), headers)
@@ -49,14 +73,16 @@ def document() -> Json:
             "title": "masq",
             "version": "0.1.0",
             "description": "Number masking for voice: sessions in a Plivo-compatible dialect (HTTP Basic) and a "
-                           "CloudTalk-style dialect (`X-API-Key`), each account within its rate limit. Every error "
-                           "is `{api_id, error}`, with `field` on a 400. A method a path does not list answers 405 "
-                           "in the same shape, with `Allow`. masq never answers 500; it answers 503 when it cannot "
-                           "finish a request.",
+            "CloudTalk-style dialect (`X-API-Key`), each account within its rate limit. Every error "
+            "is `{api_id, error}`, with `field` on a 400. A method a path does not list answers 405 "
+            "in the same shape, with `Allow`. masq never answers 500; it answers 503 when it cannot "
+            "finish a request.",
         },
-        "tags": [{"name": "plivo", "description": "Plivo's Masking Session API"},
-                 {"name": "cloudtalk", "description": "CloudTalk-style sessions and numbers"},
-                 {"name": "ops", "description": "Health and this document, without authentication"}],
+        "tags": [
+            {"name": "plivo", "description": "Plivo's Masking Session API"},
+            {"name": "cloudtalk", "description": "CloudTalk-style sessions and numbers"},
+            {"name": "ops", "description": "Health and this document, without authentication"},
+        ],
         "paths": {**plivo.paths(), **cloudtalk.paths(), **ops_paths()},
         "components": {
             "securitySchemes": {
@@ -72,17 +98,29 @@ def document() -> Json:
             "responses": {
                 "BadRequest": failure("A field is missing, malformed or out of bounds; `field` names it"),
                 "Unauthorized": failure("Credentials missing or wrong"),
-                "PlivoUnauthorized": failure("Credentials missing or wrong, or another account's auth_id", {
-                    "WWW-Authenticate": {"required": True, "schema": {"const": 'Basic realm="masq"'}}}),
+                "PlivoUnauthorized": failure(
+                    "Credentials missing or wrong, or another account's auth_id",
+                    {"WWW-Authenticate": {"required": True, "schema": {"const": 'Basic realm="masq"'}}},
+                ),
                 "NotFound": failure("No such session for this account (another account's is not found either)"),
-                "Conflict": failure("The state forbids it: the pool is exhausted, the number is taken, or the "
-                                    "session has already ended"),
+                "Conflict": failure(
+                    "The state forbids it: the pool is exhausted, the number is taken, or the session has already ended"
+                ),
                 "TooLarge": failure("The body is larger than MASQ_MAX_BODY_BYTES"),
-                "TooManyRequests": failure("The account is over MASQ_RATE_LIMIT requests per MASQ_RATE_WINDOW", {
-                    "Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 1},
-                                    "description": "seconds until a request will pass"}}),
-                "MethodNotAllowed": failure("The path does not take this method", {
-                    "Allow": {"required": True, "schema": TEXT, "description": "the methods the path takes"}}),
+                "TooManyRequests": failure(
+                    "The account is over MASQ_RATE_LIMIT requests per MASQ_RATE_WINDOW",
+                    {
+                        "Retry-After": {
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1},
+                            "description": "seconds until a request will pass",
+                        }
+                    },
+                ),
+                "MethodNotAllowed": failure(
+                    "The path does not take this method",
+                    {"Allow": {"required": True, "schema": TEXT, "description": "the methods the path takes"}},
+                ),
                 "Unavailable": failure("masq could not finish the request (its store did not answer); retry"),
             },
         },

@@ -33,15 +33,25 @@ from app.openapi.pieces import (
 
 def session() -> Json:
     """Return the session as app.cloudtalk_format.session_json writes it."""
-    return obj({
-        "id": UUID,
-        "status": {"type": "string", "enum": ["active", "completed", "expired"],
-                   "description": "`completed` when ended on request, `expired` when its TTL ran out"},
-        "driver_phone": SHOWN_E164, "customer_phone": {**SHOWN_E164, "type": ["string", "null"]},
-        "masked_e164": SHOWN_E164, "created_at": ISO_TIME, "expires_at": ISO_TIME,
-        "ttl_minutes": described(COUNT, "whole minutes from created_at to expires_at"),
-        "callback_url": {"type": ["string", "null"]}, "record": FLAG, "geomatch": FLAG,
-    })
+    return obj(
+        {
+            "id": UUID,
+            "status": {
+                "type": "string",
+                "enum": ["active", "completed", "expired"],
+                "description": "`completed` when ended on request, `expired` when its TTL ran out",
+            },
+            "driver_phone": SHOWN_E164,
+            "customer_phone": {**SHOWN_E164, "type": ["string", "null"]},
+            "masked_e164": SHOWN_E164,
+            "created_at": ISO_TIME,
+            "expires_at": ISO_TIME,
+            "ttl_minutes": described(COUNT, "whole minutes from created_at to expires_at"),
+            "callback_url": {"type": ["string", "null"]},
+            "record": FLAG,
+            "geomatch": FLAG,
+        }
+    )
 
 
 def paths() -> Json:
@@ -49,51 +59,115 @@ def paths() -> Json:
     session_id = path("session_id", UUID)
     api_key = {"security": [{"api_key": []}]}
     one = answer("The session", ref("CloudTalkSession"))
-    create = obj({
-        "driver_phone": PHONE, "customer_phone": described(OTHER_PHONE, "different from `driver_phone`"),
-        "ttl_minutes": integer(1, 1440, 60), "masked_e164": described(POOL_PHONE, "a number of the pool to use"),
-        "callback_url": URL, "record": boolean(False), "geomatch": boolean(True),
-    }, required=["driver_phone", "customer_phone"])
-    assignment = obj({
-        "id": {"type": "integer"}, "e164": SHOWN_E164, "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
-        "status": {"type": "string", "enum": ["active", "suspended", "released"]},
-        "assigned_at": ISO_TIME, "released_at": {**ISO_TIME, "type": ["string", "null"]},
-    })
+    create = obj(
+        {
+            "driver_phone": PHONE,
+            "customer_phone": described(OTHER_PHONE, "different from `driver_phone`"),
+            "ttl_minutes": integer(1, 1440, 60),
+            "masked_e164": described(POOL_PHONE, "a number of the pool to use"),
+            "callback_url": URL,
+            "record": boolean(False),
+            "geomatch": boolean(True),
+        },
+        required=["driver_phone", "customer_phone"],
+    )
+    assignment = obj(
+        {
+            "id": {"type": "integer"},
+            "e164": SHOWN_E164,
+            "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+            "status": {"type": "string", "enum": ["active", "suspended", "released"]},
+            "assigned_at": ISO_TIME,
+            "released_at": {**ISO_TIME, "type": ["string", "null"]},
+        }
+    )
     held = obj({"assignments": {"type": "array", "items": assignment}})
     hour = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:00:00Z$"}
-    pool = obj({
-        "size": COUNT, "in_use": COUNT, "free": COUNT, "cooling": COUNT, "suspended": COUNT,
-        "days": integer(1, 30), "since": described(hour, "the first hour counted"),
-        "peak_concurrent": {"type": "array", "items": obj({"hour": hour, "peak": COUNT}),
-                            "description": "the most sessions open at once, hour by hour"},
-        "overall_peak": COUNT, "exhausted": described(COUNT, "opens refused for want of a free number"),
-        "sessions_opened": COUNT, "sessions_ended": COUNT,
-        "average_session_seconds": {"type": ["number", "null"], "minimum": 0},
-        "recommended_size": COUNT, "warning": {"type": ["string", "null"], "description": "why the pool runs hot"},
-    })
+    pool = obj(
+        {
+            "size": COUNT,
+            "in_use": COUNT,
+            "free": COUNT,
+            "cooling": COUNT,
+            "suspended": COUNT,
+            "days": integer(1, 30),
+            "since": described(hour, "the first hour counted"),
+            "peak_concurrent": {
+                "type": "array",
+                "items": obj({"hour": hour, "peak": COUNT}),
+                "description": "the most sessions open at once, hour by hour",
+            },
+            "overall_peak": COUNT,
+            "exhausted": described(COUNT, "opens refused for want of a free number"),
+            "sessions_opened": COUNT,
+            "sessions_ended": COUNT,
+            "average_session_seconds": {"type": ["number", "null"], "minimum": 0},
+            "recommended_size": COUNT,
+            "warning": {"type": ["string", "null"], "description": "why the pool runs hot"},
+        }
+    )
     return {
-        "/v1/sessions": {"post": operation("cloudTalkOpenSession", "Open a session", "cloudtalk", {
-            "201": answer("Opened", ref("CloudTalkSession"), {
-                "Location": {"required": True, "schema": TEXT, "description": "the session's URL"}}),
-            **errors(400, 401, 409, 413),
-        }, requestBody=body(create, True, {"driver_phone": "+14155551234", "customer_phone": "+14155554321",
-                                           "ttl_minutes": 30}), **api_key)},
-        "/v1/sessions/{session_id}": {"parameters": [session_id], "get": operation(
-            "cloudTalkGetSession", "Read a session", "cloudtalk", {"200": one, **errors(401, 404)}, **api_key)},
-        "/v1/sessions/{session_id}/complete": {"parameters": [session_id], "post": operation(
-            "cloudTalkCompleteSession", "End an open session now", "cloudtalk",
-            {"200": one, **errors(400, 401, 404, 409, 413)},
-            requestBody=body({**obj({}), "description": "no fields"}, False), **api_key)},
-        "/v1/did/assignments": {"get": operation(
-            "cloudTalkAssignments", "List the numbers held, oldest first", "cloudtalk",
-            {"200": answer("The holdings", held), **errors(400, 401)},
-            parameters=[
-                query("status", {"type": "string", "enum": ["active", "suspended", "released", "all"]},
-                      "default `active`, or `all` with `on`"),
-                query("on", {"type": "string", "format": "date"}, "only the numbers held at any time that UTC day"),
-            ], **api_key)},
-        "/v1/did/pool": {"get": operation(
-            "cloudTalkPool", "The pool's size and use, and the size it should have", "cloudtalk",
-            {"200": answer("The pool's figures", pool), **errors(400, 401)},
-            parameters=[query("days", integer(1, 30, 7), "the hours counted: the last `days` days")], **api_key)},
+        "/v1/sessions": {
+            "post": operation(
+                "cloudTalkOpenSession",
+                "Open a session",
+                "cloudtalk",
+                {
+                    "201": answer(
+                        "Opened",
+                        ref("CloudTalkSession"),
+                        {"Location": {"required": True, "schema": TEXT, "description": "the session's URL"}},
+                    ),
+                    **errors(400, 401, 409, 413),
+                },
+                requestBody=body(
+                    create, True, {"driver_phone": "+14155551234", "customer_phone": "+14155554321", "ttl_minutes": 30}
+                ),
+                **api_key,
+            )
+        },
+        "/v1/sessions/{session_id}": {
+            "parameters": [session_id],
+            "get": operation(
+                "cloudTalkGetSession", "Read a session", "cloudtalk", {"200": one, **errors(401, 404)}, **api_key
+            ),
+        },
+        "/v1/sessions/{session_id}/complete": {
+            "parameters": [session_id],
+            "post": operation(
+                "cloudTalkCompleteSession",
+                "End an open session now",
+                "cloudtalk",
+                {"200": one, **errors(400, 401, 404, 409, 413)},
+                requestBody=body({**obj({}), "description": "no fields"}, False),
+                **api_key,
+            ),
+        },
+        "/v1/did/assignments": {
+            "get": operation(
+                "cloudTalkAssignments",
+                "List the numbers held, oldest first",
+                "cloudtalk",
+                {"200": answer("The holdings", held), **errors(400, 401)},
+                parameters=[
+                    query(
+                        "status",
+                        {"type": "string", "enum": ["active", "suspended", "released", "all"]},
+                        "default `active`, or `all` with `on`",
+                    ),
+                    query("on", {"type": "string", "format": "date"}, "only the numbers held at any time that UTC day"),
+                ],
+                **api_key,
+            )
+        },
+        "/v1/did/pool": {
+            "get": operation(
+                "cloudTalkPool",
+                "The pool's size and use, and the size it should have",
+                "cloudtalk",
+                {"200": answer("The pool's figures", pool), **errors(400, 401)},
+                parameters=[query("days", integer(1, 30, 7), "the hours counted: the last `days` days")],
+                **api_key,
+            )
+        },
     }

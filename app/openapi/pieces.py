@@ -64,23 +64,41 @@ def operation(operation_id: str, summary: str, tag: str, responses: Json, **extr
 def errors(*statuses: int, unauthorized: str = "Unauthorized") -> Json:
     """Return the error responses `statuses`, the 429 of every authenticated operation, and the 503 any
     operation gives when the store fails it."""
-    names = {400: "BadRequest", 401: unauthorized, 404: "NotFound", 409: "Conflict", 413: "TooLarge",
-             429: "TooManyRequests", 503: "Unavailable"}
+    names = {
+        400: "BadRequest",
+        401: unauthorized,
+        404: "NotFound",
+        409: "Conflict",
+        413: "TooLarge",
+        429: "TooManyRequests",
+        503: "Unavailable",
+    }
     statuses += (429, 503) if 401 in statuses else (503,)
     return {str(status): ref(names[status], "responses") for status in sorted(statuses)}
 
 
 E164 = r"[1-9][0-9]{6,14}"
-PHONE = {"type": "string", "pattern": rf"^\+?{E164}$", "examples": ["+14155551234"],
-         "description": "E.164, with or without the leading `+`"}
+PHONE = {
+    "type": "string",
+    "pattern": rf"^\+?{E164}$",
+    "examples": ["+14155551234"],
+    "description": "E.164, with or without the leading `+`",
+}
 OTHER_PHONE = {**PHONE, "examples": ["+14155554321"]}
 POOL_PHONE = {**PHONE, "examples": ["+14155550100"]}
 SHOWN_E164 = {"type": "string", "pattern": rf"^\+{E164}$"}
-URL = {"type": "string", "maxLength": 2048, "pattern": r"^(https?://[^/?#]+.*)?$",
-       "description": 'an http or https URL; `""` clears it'}
+URL = {
+    "type": "string",
+    "maxLength": 2048,
+    "pattern": r"^(https?://[^/?#]+.*)?$",
+    "description": 'an http or https URL; `""` clears it',
+}
 UUID = {"type": "string", "format": "uuid"}
 TEXT = {"type": "string"}
 COUNT = {"type": "integer", "minimum": 0}
 FLAG = {"type": "boolean"}
-ISO_TIME = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$",
-            "examples": ["2024-02-01T06:28:15.772699Z"]}
+ISO_TIME = {
+    "type": "string",
+    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$",
+    "examples": ["2024-02-01T06:28:15.772699Z"],
+}
