@@ -12,9 +12,10 @@ from app.capacity_format import days_of, pool_stats_json
 from app.cloudtalk_format import assignment_json, create_request, dialect_names, session_json
 from app.extensions import call_first_party, store
 from app.requests import body, query
-from routing import capacity, numbers, sessions
+from routing import capacity, pool
 from routing.clock import now_us
 from routing.errors import InvalidInput
+from routing.sessions import lifecycle
 
 bp = Blueprint("api_cloudtalk", __name__, url_prefix="/v1")
 
@@ -39,7 +40,7 @@ def no_parameters(given: dict[str, Any]) -> None:
 def create() -> ResponseReturnValue:
     raw, wanted = create_request(json_body())
     with dialect_names():
-        session = sessions.open_session(store(), g.tenant.auth_id, raw, now_us(), wanted_number=wanted)
+        session = lifecycle.open_session(store(), g.tenant.auth_id, raw, now_us(), wanted_number=wanted)
     call_first_party(session)
     location = url_for(".retrieve", session_id=session.session_uuid)
     return jsonify(session_json(session, session.created)), 201, {"Location": location}
@@ -48,7 +49,7 @@ def create() -> ResponseReturnValue:
 @bp.get("/sessions/<session_id>", strict_slashes=False)
 @api_key_auth
 def retrieve(session_id: str) -> ResponseReturnValue:
-    session = sessions.get_session(store(), g.tenant.auth_id, session_id)
+    session = lifecycle.get_session(store(), g.tenant.auth_id, session_id)
     return jsonify(session_json(session, now_us()))
 
 
@@ -57,7 +58,7 @@ def retrieve(session_id: str) -> ResponseReturnValue:
 def complete(session_id: str) -> ResponseReturnValue:
     no_parameters(json_body())
     now = now_us()
-    session = sessions.end_session(store(), g.tenant.auth_id, session_id, now)
+    session = lifecycle.end_session(store(), g.tenant.auth_id, session_id, now)
     return jsonify(session_json(session, now))
 
 
@@ -66,7 +67,7 @@ def complete(session_id: str) -> ResponseReturnValue:
 def did_assignments() -> ResponseReturnValue:
     params = query()
     no_parameters({name: value for name, value in params.items() if name not in ASSIGNMENT_PARAMETERS})
-    held = numbers.assignments(store(), g.tenant.auth_id, params.get("status"), params.get("on"))
+    held = pool.assignments(store(), g.tenant.auth_id, params.get("status"), params.get("on"))
     return jsonify({"assignments": [assignment_json(a) for a in held]})
 
 

@@ -13,10 +13,10 @@ from app.auth import basic_auth
 from app.extensions import call_first_party, store
 from app.plivo_format import session_created, session_object
 from app.requests import body, query
-from routing import sessions
 from routing.clock import now_us
 from routing.errors import InvalidInput
-from routing.session_query import check_query
+from routing.sessions import lifecycle
+from routing.sessions.query import check_query
 
 bp = Blueprint("api_plivo", __name__, url_prefix="/v1/Account/<auth_id>/Masking/Session")
 
@@ -43,7 +43,7 @@ def create() -> ResponseReturnValue:
     The create as Plivo's SDKs send it is answered before it gets here, in one round trip, by
     app.create_fast_path; this view answers the rest (and every refusal) the way every request is answered.
     """
-    session = sessions.open_session(store(), g.tenant.auth_id, body(), now_us())
+    session = lifecycle.open_session(store(), g.tenant.auth_id, body(), now_us())
     call_first_party(session)
     return reply(session_created(session))
 
@@ -54,7 +54,7 @@ def list_all() -> ResponseReturnValue:
     now = now_us()
     params = query()
     filters = check_query(params)
-    page = sessions.list_sessions(store(), g.tenant.auth_id, filters, now)
+    page = lifecycle.list_sessions(store(), g.tenant.auth_id, filters, now)
     return reply(
         {
             "response": {
@@ -78,7 +78,7 @@ def list_all() -> ResponseReturnValue:
 @bp.get("/<session_uuid>", strict_slashes=False)
 @basic_auth
 def retrieve(session_uuid: str) -> ResponseReturnValue:
-    session = sessions.get_session(store(), g.tenant.auth_id, session_uuid)
+    session = lifecycle.get_session(store(), g.tenant.auth_id, session_uuid)
     return reply({"response": session_object(session, now_us())})
 
 
@@ -86,7 +86,7 @@ def retrieve(session_uuid: str) -> ResponseReturnValue:
 @basic_auth
 def update(session_uuid: str) -> ResponseReturnValue:
     now = now_us()
-    session = sessions.update_session(store(), g.tenant.auth_id, session_uuid, _body_for(session_uuid), now)
+    session = lifecycle.update_session(store(), g.tenant.auth_id, session_uuid, _body_for(session_uuid), now)
     return reply({"message": "Session updated", "session": session_object(session, now)})
 
 
@@ -94,7 +94,7 @@ def update(session_uuid: str) -> ResponseReturnValue:
 @basic_auth
 def expire(session_uuid: str) -> ResponseReturnValue:
     _body_for(session_uuid)
-    sessions.end_session(store(), g.tenant.auth_id, session_uuid, now_us())
+    lifecycle.end_session(store(), g.tenant.auth_id, session_uuid, now_us())
     return reply({"message": "Session Deleted"})
 
 

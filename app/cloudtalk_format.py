@@ -9,9 +9,9 @@ from typing import Any
 
 from routing.clock import US, iso_time
 from routing.errors import InvalidInput
-from routing.numbers import Assignment
-from routing.session import ACTIVE, Session
-from routing.session_options import as_bool, as_party, as_url, bounded, check_fields
+from routing.pool import Assignment
+from routing.sessions.options import as_bool, as_party, as_url, bounded, check_fields
+from routing.sessions.session import ACTIVE, Session
 
 COMPLETED = "completed"
 EXPIRED = "expired"

@@ -1,6 +1,6 @@
 """The Plivo session create as a plain WSGI handler in front of Flask: the API request tenants make most.
 
-A create is a few checks and one Redis round trip (`routing.sessions.open_session_checked`: the credential,
+A create is a few checks and one Redis round trip (`routing.sessions.lifecycle.open_session_checked`: the credential,
 the rate limit and the DID in one script); Flask's per-request machinery around it cost more than the create
 itself. This takes only the create as Plivo's SDKs send it — HTTP Basic for the account in the path, a JSON
 object that checks out, no subaccount — and answers it as the Flask view `app.api_plivo.create` does, with the
@@ -28,9 +28,9 @@ from app.extensions import call_first_party
 from app.fast_path import Environ, StartResponse, WsgiApp, answer, media_type, read_body
 from app.logs import request_id_from, write_access_line
 from app.plivo_format import session_created
-from routing import sessions
 from routing.clock import now_us
 from routing.errors import Conflict, RoutingError
+from routing.sessions import lifecycle
 from routing.tenants import Credential, basic_credential
 
 PATH = re.compile(r"/v1/Account/([A-Za-z0-9]{1,64})/Masking/Session/?")
@@ -58,7 +58,7 @@ class CreateFastPath:
             return self.flask_wsgi(environ, start_response)
         opening, credential = taken
         try:
-            outcome = sessions.open_session_checked(self.app.extensions["masq.store"], opening, credential)
+            outcome = lifecycle.open_session_checked(self.app.extensions["masq.store"], opening, credential)
         except RoutingError:  # a credential without an account record: the view says so (nothing was counted)
             outcome = None
         except Exception:
@@ -76,7 +76,7 @@ class CreateFastPath:
         environ: Environ,
         start_response: StartResponse,
         started: float,
-        opening: sessions.Opening,
+        opening: lifecycle.Opening,
         placed: list[Any],
         auth_id: str,
     ) -> list[bytes]:
@@ -97,7 +97,7 @@ class CreateFastPath:
         write_access_line("POST", path, 200, started, ids)
         return body
 
-    def checked_request(self, environ: Environ, auth_id: str) -> tuple[sessions.Opening, Credential] | None:
+    def checked_request(self, environ: Environ, auth_id: str) -> tuple[lifecycle.Opening, Credential] | None:
         """Return the session asked for and the credential to open it with, or None if the view must answer.
 
         The credential is read as werkzeug reads HTTP Basic; the body is checked by the domain, reading nothing.
@@ -118,7 +118,7 @@ class CreateFastPath:
             return None
         try:
             raw = json.loads(body)
-            opening = sessions.prepare_session(auth_id, raw, now_us()) if isinstance(raw, dict) else None
+            opening = lifecycle.prepare_session(auth_id, raw, now_us()) if isinstance(raw, dict) else None
         except (ValueError, RecursionError, RoutingError):
             return None
         if opening is None or opening.session.subaccount:

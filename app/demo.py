@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import requests
 
 from app.simulator import CallPlan, Carrier
-from routing import numbers, tenants
+from routing import pool, tenants
 from routing.clock import now_us
 from routing.errors import RoutingError
 from routing.store import Store
@@ -70,7 +70,7 @@ def demo_tenant(store: Store, saved: str) -> tenants.Credentials:
         except RoutingError:
             pass  # another Redis, or its data is gone: make a new one
     credentials = tenants.create_tenant(store, "demo", now_us())
-    numbers.add_numbers(store, credentials.auth_id, DEMO_DIDS, now_us())
+    pool.add_numbers(store, credentials.auth_id, DEMO_DIDS, now_us())
     os.makedirs(os.path.dirname(saved) or ".", exist_ok=True)
     with open(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
         json.dump(asdict(credentials), file)

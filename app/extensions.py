@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from rq import Queue, Retry
 
 from routing import embedded
-from routing.session import Session
+from routing.sessions.session import Session
 from routing.store import Store
 
 CALL_FIRST_PARTY = "workers.outbound.call_first_party"

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from app.fast_path import Environ, StartResponse, WsgiApp, answer, media_type, read_body
 from app.logs import request_id_from, write_access_line
-from routing import callflow, twiml
+from routing.calls import inbound, twiml
 from routing.clock import now_us
 
 PATH = "/voice/inbound"
@@ -111,8 +111,8 @@ class InboundFastPath:
         links = twiml.Links(str(self.app.config["MASQ_PUBLIC_URL"]).rstrip("/"))
         try:
             store = self.app.extensions["masq.store"]
-            call = callflow.incoming_call(form.first("CallSid"), form.first("From"), form.first("To"))
-            return str(twiml.answer(callflow.identify_caller(store, call, now_us()), links))
+            call = inbound.incoming_call(form.first("CallSid"), form.first("From"), form.first("To"))
+            return str(twiml.answer(inbound.identify_caller(store, call, now_us()), links))
         except Exception:
             log.exception("voice step %s failed", PATH, extra={"request_id": request_id, **ids})
             return str(twiml.apology())

@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import has_app_context
 
-from routing.billing import as_amount
+from routing.calls.billing import as_amount
+from routing.calls.history import CallState, Interaction, read_calls
 from routing.clock import plivo_time
-from routing.interactions import CallState, Interaction, read_calls
 from routing.phone import without_plus
-from routing.session import ACTIVE, IN_PROGRESS, Session
+from routing.sessions.session import ACTIVE, IN_PROGRESS, Session
 
 _PIN_FIELDS = (
     "is_pin_authentication_required",
@@ -93,7 +93,7 @@ def session_created(session: Session) -> dict[str, Any]:
 def interaction_object(auth_id: str, call: Interaction) -> dict[str, Any]:
     """Return Plivo's Interaction object: one call, its legs' and its recording's resources, its charge.
 
-    The first party is the caller's leg, the second the leg masq dialled (see routing.call_state).
+    The first party is the caller's leg, the second the leg masq dialled (see routing.calls.carrier_reports).
     """
     base = f"/v1/Account/{auth_id}"
     return {

@@ -12,8 +12,8 @@ from app.errors import error_response
 from app.extensions import store
 from app.logs import request_ids
 from app.twilio_signature import twilio_signed
-from routing import call_state, callflow, callout, twiml
-from routing.call_state import DialOutcome, LegStatus, RecordingStatus, as_int, carrier_time
+from routing.calls import carrier_reports, inbound, outbound, twiml
+from routing.calls.carrier_reports import DialOutcome, LegStatus, RecordingStatus, as_int, carrier_time
 from routing.clock import now_us
 from routing.errors import InvalidInput, RoutingError
 from routing.tenants import AUTH_ID
@@ -36,7 +36,7 @@ def links() -> twiml.Links:
 def call_tokens() -> tuple[str, str]:
     """Return the tenant and the caller's CallSid that masq put in this step's URL."""
     auth_id, call_sid = request.args.get("t", ""), request.args.get("c", "")
-    if not AUTH_ID.fullmatch(auth_id) or not callflow.TOKEN.fullmatch(call_sid):
+    if not AUTH_ID.fullmatch(auth_id) or not inbound.TOKEN.fullmatch(call_sid):
         raise InvalidInput("c", "this step's URL does not name a call")
     return auth_id, call_sid
 
@@ -46,12 +46,12 @@ def retry_token() -> str:
     return request.headers.get("I-Twilio-Idempotency-Token", "")[:128]
 
 
-@bp.post("/inbound")
+@bp.post("/inbound", endpoint="inbound")
 @twilio_signed
-def inbound() -> Response:
+def inbound_call() -> Response:
     form = request.form
-    call = callflow.incoming_call(form.get("CallSid", ""), form.get("From", ""), form.get("To", ""))
-    return as_twiml(twiml.answer(callflow.identify_caller(store(), call, now_us()), links()))
+    call = inbound.incoming_call(form.get("CallSid", ""), form.get("From", ""), form.get("To", ""))
+    return as_twiml(twiml.answer(inbound.identify_caller(store(), call, now_us()), links()))
 
 
 @bp.post("/outbound-answer")
@@ -59,19 +59,19 @@ def inbound() -> Response:
 def outbound_answer() -> Response:
     """The first party answered masq's call: bridge them as if they had called (From is the virtual number)."""
     auth_id, session_uuid = request.args.get("t", ""), request.args.get("s", "")
-    if not AUTH_ID.fullmatch(auth_id) or not callflow.TOKEN.fullmatch(session_uuid):
+    if not AUTH_ID.fullmatch(auth_id) or not inbound.TOKEN.fullmatch(session_uuid):
         raise InvalidInput("s", "this step's URL does not name a session")
     form = request.form
-    call = callflow.incoming_call(form.get("CallSid", ""), form.get("To", ""), form.get("From", ""))
-    decision = callout.answer(store(), auth_id, session_uuid, call, now_us())
-    return as_twiml(twiml.apology() if isinstance(decision, callflow.HangUp) else twiml.answer(decision, links()))
+    call = inbound.incoming_call(form.get("CallSid", ""), form.get("To", ""), form.get("From", ""))
+    decision = outbound.answer(store(), auth_id, session_uuid, call, now_us())
+    return as_twiml(twiml.apology() if isinstance(decision, inbound.HangUp) else twiml.answer(decision, links()))
 
 
 @bp.post("/pin-check")
 @twilio_signed
 def pin_check() -> Response:
     auth_id, call_sid = call_tokens()
-    decision = callflow.check_pin(store(), auth_id, call_sid, request.form.get("Digits", ""), now_us())
+    decision = inbound.check_pin(store(), auth_id, call_sid, request.form.get("Digits", ""), now_us())
     return as_twiml(twiml.answer(decision, links()))
 
 
@@ -79,7 +79,7 @@ def pin_check() -> Response:
 @twilio_signed
 def whisper() -> Response:
     auth_id, call_sid = call_tokens()
-    return as_twiml(twiml.whisper(callflow.whisper_url(store(), auth_id, call_sid)))
+    return as_twiml(twiml.whisper(inbound.whisper_url(store(), auth_id, call_sid)))
 
 
 @bp.post("/dial-complete")
@@ -94,7 +94,7 @@ def dial_complete() -> Response:
         as_int(form.get("DialCallDuration")),
         retry_token(),
     )
-    call_state.finish_dial(store(), auth_id, outcome, now_us())
+    carrier_reports.finish_dial(store(), auth_id, outcome, now_us())
     return as_twiml(twiml.hang_up())
 
 
@@ -106,7 +106,7 @@ def leg_status() -> tuple[str, int]:
     report = LegStatus(
         call_sid, form.get("CallSid", ""), form.get("CallStatus", ""), as_int(form.get("CallDuration")), retry_token()
     )
-    call_state.record_leg_status(store(), auth_id, report, now_us())
+    carrier_reports.record_leg_status(store(), auth_id, report, now_us())
     return "", 204
 
 
@@ -125,7 +125,7 @@ def recording_status() -> tuple[str, int]:
         started=carrier_time(form.get("RecordingStartTime")),
         error_code=form.get("ErrorCode", ""),
     )
-    call_state.record_recording(store(), auth_id, report, now_us())
+    carrier_reports.record_recording(store(), auth_id, report, now_us())
     return "", 204
 
 

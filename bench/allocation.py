@@ -2,7 +2,7 @@
 
 Half of each pool carries open sessions, as a busy pool does, so the indexes ALLOCATE touches (the free
 set, the expiry and creation indexes) are as large as the pool makes them. Each round opens 40 sessions
-on each pool through `routing.sessions.open_session` and then ends them through `end_session`, so the pools
+on each pool through `routing.sessions.lifecycle.open_session` and then ends them through `end_session`, so the pools
 stay as they were; the pools take turns going first. Redis's SLOWLOG (threshold 0) gives the time the
 ALLOCATE script itself took in Redis for every open; the client side times the whole domain call.
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 
 from bench import fixtures
 from bench.common import PREFIX, Figure
-from routing import scripts, sessions, tenants
+from routing import scripts, tenants
 from routing.clock import now_us
+from routing.sessions import lifecycle
 from routing.store import Store
 
 PER_ROUND = 40
@@ -53,12 +54,12 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
                 opened = []
                 for _ in range(PER_ROUND):
                     began = time.perf_counter()
-                    opened.append(sessions.open_session(store, auth_id, request, now_us()))
+                    opened.append(lifecycle.open_session(store, auth_id, request, now_us()))
                     whole_call[size].append((time.perf_counter() - began) * 1e6)
                 entries = store.redis.slowlog_get(4 * PER_ROUND)
                 in_redis[size].extend(int(e["duration"]) for e in entries if sha in str(e["command"]))
                 for session in opened:
-                    sessions.end_session(store, auth_id, session.session_uuid, now_us())
+                    lifecycle.end_session(store, auth_id, session.session_uuid, now_us())
     finally:
         store.redis.config_set("slowlog-log-slower-than", 10_000)
     small, large = (statistics.median(in_redis[100]), statistics.median(in_redis[large_size]))

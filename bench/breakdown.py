@@ -23,7 +23,7 @@ from werkzeug.datastructures import MultiDict
 
 from bench import fixtures, floor_app, webhook
 from bench.common import PREFIX, counting_round_trips
-from routing import callflow, twiml
+from routing.calls import inbound, twiml
 from routing.clock import now_us
 from routing.store import Store
 
@@ -129,7 +129,7 @@ def calls_needed(count: int) -> int:
     return 4 * (WARM_UP + REPEATS * count) + 10
 
 
-def inbound(redis_url: str, calls: list[tuple[str, str]], count: int) -> dict[str, Any]:
+def inbound_cpu(redis_url: str, calls: list[tuple[str, str]], count: int) -> dict[str, Any]:
     """Return CPU µs per inbound call: the whole app, without the access log, the floor, and each step.
 
     Uses `calls_needed(count)` of the `calls`, each a new call to its own session.
@@ -181,14 +181,14 @@ def inbound(redis_url: str, calls: list[tuple[str, str]], count: int) -> dict[st
     store = Store.connect(redis_url, PREFIX)
     fresh = iter(dict(parse_qsl(b)) for b, _ in pending)
 
-    def identify() -> callflow.Decision:
+    def identify() -> inbound.Decision:
         fields = next(fresh)
-        call = callflow.IncomingCall(fields["CallSid"], fields["From"], fields["To"])
-        return callflow.identify_caller(store, call, now_us())
+        call = inbound.IncomingCall(fields["CallSid"], fields["From"], fields["To"])
+        return inbound.identify_caller(store, call, now_us())
 
-    def read_numbers() -> callflow.IncomingCall:
+    def read_numbers() -> inbound.IncomingCall:
         fields = next(fresh)  # a DID not seen before, from a caller seen often: as in the load test
-        return callflow.incoming_call(fields["CallSid"], fields["From"], fields["To"])
+        return inbound.incoming_call(fields["CallSid"], fields["From"], fields["To"])
 
     decision = identify()
     links = twiml.Links(webhook.PUBLIC_URL)

@@ -2,7 +2,7 @@
 
 Two fresh Redis servers run side by side: one holds only the sessions due, the other as many due and as
 many not due. The sweep is what `workers.dispatcher.sweep_expired` does (what the worker runs every second):
-`sessions.reclaim_expired` 1,000 sessions at a time until fewer come back. Here the two servers are swept in
+`lifecycle.reclaim_expired` 1,000 sessions at a time until fewer come back. Here the two servers are swept in
 turns, 1,000 at a time, so that other work on a shared machine falls on both alike; `now` is set two minutes
 ahead instead of waiting for the sessions' 60 s to pass. Each server's sweep time is the sum of its turns;
 how the two compare is the median of the ratios of their paired turns (the i-th reclaim of 1,000 on one
@@ -20,8 +20,9 @@ from pathlib import Path
 
 from bench import fixtures
 from bench.common import PREFIX, Figure, cpu_seconds, private_redis, redis_pid
-from routing import sessions, tenants
+from routing import tenants
 from routing.clock import US, now_us
+from routing.sessions import lifecycle
 from routing.store import Store
 
 DUE_AFTER_S = 60
@@ -48,7 +49,7 @@ class Pool:
         """Reclaim up to LIMIT due sessions, timed; return whether there may be more."""
         cpu_before = cpu_seconds(self.pid)
         began = time.perf_counter()
-        count = sessions.reclaim_expired(self.store, self.auth_id, self.now + 2 * DUE_AFTER_S * US, LIMIT)
+        count = lifecycle.reclaim_expired(self.store, self.auth_id, self.now + 2 * DUE_AFTER_S * US, LIMIT)
         self.turns.append(time.perf_counter() - began)
         self.redis_cpu += cpu_seconds(self.pid) - cpu_before
         self.ended += count

@@ -1,6 +1,6 @@
 """Filling a store with DIDs and open sessions fast enough for 100,000 of each.
 
-`routing.numbers.add_numbers` and `routing.sessions.open_session` make a round trip or two per number or
+`routing.pool.add_numbers` and `routing.sessions.lifecycle.open_session` make a round trip or two per number or
 session and read every new phone number with phonenumbers: 100,000 sessions would take over a minute
 here. The functions here run the very same Lua scripts (`scripts.ADD_NUMBER`,
 `scripts.ALLOCATE`) with the very same arguments, thousands to a pipeline, and check the request once with
@@ -18,8 +18,8 @@ from typing import Any
 from routing import scripts
 from routing.clock import US
 from routing.phone import country_of, to_e164
-from routing.session import Session
-from routing.session_options import check_create
+from routing.sessions.options import check_create
+from routing.sessions.session import Session
 from routing.store import Store
 
 CHUNK = 2000
@@ -42,7 +42,7 @@ def _script(store: Store, body: str) -> Any:
 
 
 def add_numbers(store: Store, auth_id: str, numbers: list[str], now: int) -> None:
-    """Put E.164 `numbers` in the tenant's pool as `routing.numbers.add_numbers` does, pipelined."""
+    """Put E.164 `numbers` in the tenant's pool as `routing.pool.add_numbers` does, pipelined."""
     add = _script(store, scripts.ADD_NUMBER)
     tenant, base = store.keys.tenant(auth_id), store.keys.tenant_base(auth_id)
     # In the North American plan the area code decides the country: read it once per area code.
@@ -71,7 +71,7 @@ def add_numbers(store: Store, auth_id: str, numbers: list[str], now: int) -> Non
 
 
 def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int, now: int) -> list[tuple[str, str]]:
-    """Open `count` sessions from one Plivo-style request as `routing.sessions.open_session` does, pipelined.
+    """Open `count` sessions from one Plivo-style request as `routing.sessions.lifecycle.open_session` does, pipelined.
 
     Session i is opened at `now + i` µs. Return each session's uuid and the virtual number it took, in order.
     """

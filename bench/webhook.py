@@ -248,7 +248,7 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
         floor1 = load(floor, floor_file, single, 1)
         masq1 = load(masq, file1, single, 1, redis_url)
     trips = count_round_trips(redis_url, spare[SPARE - 2 :])
-    cpu = breakdown.inbound(redis_url, in_process_calls, in_process)
+    cpu = breakdown.inbound_cpu(redis_url, in_process_calls, in_process)
     store = Store.connect(redis_url, PREFIX)
     events = sum(int(store.redis.xlen(k)) for k in store.redis.scan_iter(f"{PREFIX}t:*:events"))
     store.redis.close()

@@ -7,7 +7,7 @@ digit, so Redis holds the same exact strings Python reads back as `Decimal`.
 
 from __future__ import annotations
 
-from routing.billing import DEFAULT_RATE
+from routing.calls.billing import DEFAULT_RATE
 
 # A session's calls stay readable as long as the session does: 90 days after it ends, as Plivo keeps them.
 KEEP_DAYS = 90

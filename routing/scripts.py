@@ -143,7 +143,7 @@ end
 """
 
 # ARGV: T, NOW, uuid, blob, expiry_us, created_us, cooloff_s, country ('*' = any), preferred, wanted
-# A function, so that a script can run it after steps of its own (see `routing.sessions.OPEN_CHECKED`).
+# A function, so that a script can run it after steps of its own (see `routing.sessions.lifecycle.OPEN_CHECKED`).
 ALLOCATE_FUNCTION = r"""
 local function allocate()
   reclaim(100)

@@ -18,7 +18,7 @@ AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
 
 # Check a credential and, only if it is right, count the request against the tenant's rate limit: one round
 # trip, and a caller without the credential can never spend a tenant's allowance. A Lua function, so that a
-# script can go on with the tenant's own work once it passes (see `routing.sessions.OPEN_CHECKED`).
+# script can go on with the tenant's own work once it passes (see `routing.sessions.lifecycle.OPEN_CHECKED`).
 # `field` is the tenant record's field holding the credential, `given` the credential presented, `interval`
 # and `tolerance` GCRA's, in µs (interval 0: no limit). Returns {'refused'}, {'unknown'} (a credential without
 # a tenant record), or {'ok', name, parent, µs to wait (0: admitted)}.

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from app import create_app
-from routing import embedded, numbers, tenants
+from routing import embedded, pool, tenants
 from routing.clock import now_us
 from routing.keys import Keys
 from routing.store import Store
@@ -53,9 +53,9 @@ def make_tenant(store: Store, dids: list[str] | None = None, name: str = "acme")
     """Create a tenant holding `dids` (three US numbers by default)."""
     now = now_us()
     creds = tenants.create_tenant(store, name, now)
-    pool = US_NUMBERS if dids is None else dids
-    numbers.add_numbers(store, creds.auth_id, pool, now)
-    return TenantFixture(creds.auth_id, creds.auth_token, creds.api_key, list(pool))
+    dids_held = US_NUMBERS if dids is None else dids
+    pool.add_numbers(store, creds.auth_id, dids_held, now)
+    return TenantFixture(creds.auth_id, creds.auth_token, creds.api_key, list(dids_held))
 
 
 def timed_out(store, auth_id):

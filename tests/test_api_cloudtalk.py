@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import requests
 
-from routing import numbers, sessions
+from routing import pool
 from routing.clock import US, now_us
+from routing.sessions import lifecycle
 from tests.conftest import make_tenant
 
 DRIVER = "+14155551234"
@@ -32,7 +33,7 @@ def parse_iso(text: str) -> datetime:
 
 def open_directly(store, tenant, now: int, **fields):
     """Open a session through the domain, for states this dialect cannot ask for."""
-    return sessions.open_session(
+    return lifecycle.open_session(
         store,
         tenant.auth_id,
         {"first_party": DRIVER, "second_party": CUSTOMER, **fields},
@@ -77,7 +78,7 @@ def test_ttl_callback_record_and_geomatch_reach_the_domain(client, tenant, store
     assert body["callback_url"] == "https://hooks.example.com/masq"
     assert body["record"] is True
     assert body["geomatch"] is False
-    kept = sessions.get_session(store, tenant.auth_id, body["id"])
+    kept = lifecycle.get_session(store, tenant.auth_id, body["id"])
     assert kept.expiry - kept.created == 30 * 60 * US
     assert (kept.callback_url, kept.record, kept.geomatch) == ("https://hooks.example.com/masq", True, False)
 
@@ -208,13 +209,13 @@ def _taken(client, store, tenant) -> str:
 
 
 def _suspended(client, store, tenant) -> str:
-    numbers.set_suspended(store, tenant.auth_id, tenant.numbers[1], True, now_us())
+    pool.set_suspended(store, tenant.auth_id, tenant.numbers[1], True, now_us())
     return tenant.numbers[1]
 
 
 def _cooling(client, store, tenant) -> str:
     session = open_directly(store, tenant, now_us(), virtual_number_cooloff_period=600)
-    sessions.end_session(store, tenant.auth_id, session.session_uuid, now_us())
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now_us())
     return tenant.numbers[0]
 
 
@@ -341,8 +342,8 @@ MIXED_STATUSES = ["active", "suspended", "released"]
 @pytest.fixture
 def mixed_pool(store, tenant):
     """The tenant's pool with number 0 active, number 1 suspended and number 2 released."""
-    numbers.set_suspended(store, tenant.auth_id, tenant.numbers[1], True, now_us())
-    numbers.release_number(store, tenant.auth_id, tenant.numbers[2], now_us())
+    pool.set_suspended(store, tenant.auth_id, tenant.numbers[1], True, now_us())
+    pool.release_number(store, tenant.auth_id, tenant.numbers[2], now_us())
     return tenant
 
 

@@ -10,9 +10,10 @@ import requests
 
 from bench import fixtures
 from bench.common import free_port, parse_wrk, started
-from routing import numbers, sessions, tenants
+from routing import pool, tenants
 from routing.clock import now_us
 from routing.keys import Keys
+from routing.sessions import lifecycle
 from routing.store import Store
 
 WRK_REPORT = """Running 10s test @ http://127.0.0.1:40001/voice/inbound
@@ -80,8 +81,8 @@ def test_bench_fixtures_leave_what_the_domain_functions_leave(extra):
         auth_id = tenants.create_tenant(store, "acme", now).auth_id
         dids = fixtures.did_numbers(1)
         if way == "domain":
-            numbers.add_numbers(store, auth_id, dids, now)
-            opened = [sessions.open_session(store, auth_id, request, now).session_uuid]
+            pool.add_numbers(store, auth_id, dids, now)
+            opened = [lifecycle.open_session(store, auth_id, request, now).session_uuid]
         else:
             fixtures.add_numbers(store, auth_id, dids, now)
             opened = [session_uuid for session_uuid, _ in fixtures.open_sessions(store, auth_id, request, 1, now)]

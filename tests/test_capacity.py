@@ -10,11 +10,11 @@ from click.testing import CliRunner
 
 from app.capacity_format import hour_time
 from app.cli import cli
-from routing import capacity, numbers, scripts
+from routing import capacity, pool, scripts
 from routing.capacity import pool_stats, recommended_size
 from routing.clock import US, now_us, to_us
 from routing.errors import InvalidInput, NumberUnavailable, PoolExhausted
-from routing.sessions import end_session, open_session, reclaim_expired
+from routing.sessions.lifecycle import end_session, open_session, reclaim_expired
 from routing.store import Store
 from tests.conftest import make_tenant
 
@@ -53,7 +53,7 @@ def counts(stats) -> dict[str, int]:
 
 @pytest.fixture
 def five(store):
-    """A tenant with five US numbers."""
+    """A tenant with five US pool."""
     return make_tenant(store, dids=DIDS)
 
 
@@ -193,7 +193,7 @@ def test_counts_follow_opens_ends_suspensions_releases_and_cool_offs(store):
     four = make_tenant(store, dids=DIDS[:4])
     cooled = start(store, four, at(10), wanted=DIDS[0], virtual_number_cooloff_period=600)
     start(store, four, at(10, 1), wanted=DIDS[1])
-    numbers.set_suspended(store, four.auth_id, DIDS[2], True, at(10, 2))
+    pool.set_suspended(store, four.auth_id, DIDS[2], True, at(10, 2))
     assert counts(pool_stats(store, four.auth_id, at(10, 3))) == {
         "size": 4,
         "in_use": 2,
@@ -211,7 +211,7 @@ def test_counts_follow_opens_ends_suspensions_releases_and_cool_offs(store):
         "suspended": 1,
     }
 
-    numbers.release_number(store, four.auth_id, DIDS[2], at(10, 7))
+    pool.release_number(store, four.auth_id, DIDS[2], at(10, 7))
     assert counts(pool_stats(store, four.auth_id, at(10, 8))) == {
         "size": 3,
         "in_use": 1,
@@ -228,8 +228,8 @@ def test_counts_follow_opens_ends_suspensions_releases_and_cool_offs(store):
         "suspended": 0,
     }
 
-    numbers.set_suspended(store, four.auth_id, DIDS[1], True, at(10, 17))  # suspended while in use
-    numbers.set_suspended(store, four.auth_id, DIDS[1], True, at(10, 18))
+    pool.set_suspended(store, four.auth_id, DIDS[1], True, at(10, 17))  # suspended while in use
+    pool.set_suspended(store, four.auth_id, DIDS[1], True, at(10, 18))
     assert counts(pool_stats(store, four.auth_id, at(10, 19))) == {
         "size": 3,
         "in_use": 1,
@@ -238,7 +238,7 @@ def test_counts_follow_opens_ends_suspensions_releases_and_cool_offs(store):
         "suspended": 1,
     }
 
-    numbers.set_suspended(store, four.auth_id, DIDS[1], False, at(10, 20))
+    pool.set_suspended(store, four.auth_id, DIDS[1], False, at(10, 20))
     assert pool_stats(store, four.auth_id, at(10, 21)).suspended == 0
 
 
@@ -310,10 +310,10 @@ def test_figures_older_than_the_window_are_not_read(store, tenant):
 
 
 def test_suspending_and_resuming_keep_a_set_of_the_suspended_numbers(store, tenant):
-    numbers.set_suspended(store, tenant.auth_id, DIDS[0], True, at(10))
+    pool.set_suspended(store, tenant.auth_id, DIDS[0], True, at(10))
     assert store.redis.smembers(store.keys.suspended(tenant.auth_id)) == {DIDS[0]}
 
-    numbers.set_suspended(store, tenant.auth_id, DIDS[0], False, at(10, 1))
+    pool.set_suspended(store, tenant.auth_id, DIDS[0], False, at(10, 1))
     assert store.redis.exists(store.keys.suspended(tenant.auth_id)) == 0
 
 
@@ -421,16 +421,16 @@ def test_another_tenants_sessions_and_numbers_do_not_show(client, store, tenant)
 
 # -- a real Redis ------------------------------------------------------------------------------------------------
 def test_the_figures_on_a_real_redis(real_store):
-    pool = make_tenant(real_store, dids=DIDS[:3])
-    cooled = start(real_store, pool, at(10), wanted=DIDS[0], virtual_number_cooloff_period=600)
-    start(real_store, pool, at(10, 1), wanted=DIDS[1], expiry=120)  # its TTL ends it at 10:03
-    start(real_store, pool, at(10, 2), wanted=DIDS[2])
+    tenant = make_tenant(real_store, dids=DIDS[:3])
+    cooled = start(real_store, tenant, at(10), wanted=DIDS[0], virtual_number_cooloff_period=600)
+    start(real_store, tenant, at(10, 1), wanted=DIDS[1], expiry=120)  # its TTL ends it at 10:03
+    start(real_store, tenant, at(10, 2), wanted=DIDS[2])
     with pytest.raises(PoolExhausted):
-        start(real_store, pool, at(10, 2))
-    end(real_store, pool, cooled, at(10) + 150 * US)
-    numbers.set_suspended(real_store, pool.auth_id, DIDS[2], True, at(10, 4))
+        start(real_store, tenant, at(10, 2))
+    end(real_store, tenant, cooled, at(10) + 150 * US)
+    pool.set_suspended(real_store, tenant.auth_id, DIDS[2], True, at(10, 4))
 
-    stats = pool_stats(real_store, pool.auth_id, at(10, 5))
+    stats = pool_stats(real_store, tenant.auth_id, at(10, 5))
 
     assert counts(stats) == {"size": 3, "in_use": 1, "free": 1, "cooling": 1, "suspended": 1}
     assert (stats.peak, stats.exhausted, stats.opened, stats.ended) == (3, 1, 3, 2)
@@ -440,7 +440,7 @@ def test_the_figures_on_a_real_redis(real_store):
         "the pool was exhausted 1 time in the last 7 days and the peak of 3 open sessions is "
         "100 % of the pool's 3 DIDs; recommended size 5"
     )
-    figures = real_store.keys.capacity(pool.auth_id, at(10) // (86_400 * US))
+    figures = real_store.keys.capacity(tenant.auth_id, at(10) // (86_400 * US))
     assert 31 * 86_400_000 < real_store.redis.pttl(figures) <= scripts.CAPACITY_DAYS * 86_400_000
 
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from app.cli import cli
-from routing import embedded, numbers, tenants
+from routing import embedded, pool, tenants
 from routing.clock import now_us
 from routing.store import Store
 
@@ -114,12 +114,12 @@ def test_did_add_puts_numbers_in_the_pool_and_reports_those_already_held(masq, c
 
     assert first == {"auth_id": auth_id, "added": ["+14155550100", "+14155550101"], "already_held": []}
     assert again == {"auth_id": auth_id, "added": ["+14155550102"], "already_held": ["+14155550101"]}
-    assert numbers.owner_of(cli_store, "+14155550102") == auth_id
+    assert pool.owner_of(cli_store, "+14155550102") == auth_id
 
 
 def test_did_add_to_an_unknown_account_fails_and_claims_no_number(masq, cli_store):
     assert "no account" in error_of(masq("did", "add", "MA" + "0" * 18, "+14155550100"))
-    assert numbers.owner_of(cli_store, "+14155550100") is None
+    assert pool.owner_of(cli_store, "+14155550100") is None
 
 
 def test_did_add_of_a_number_another_account_holds_is_a_conflict(masq):
@@ -158,8 +158,8 @@ def test_did_suspend_resume_and_release_show_in_the_assignments(masq):
 
 def test_did_list_on_a_day_shows_every_number_held_that_day(masq, cli_store):
     auth_id = new_account(masq)
-    numbers.add_numbers(cli_store, auth_id, ["+14155550100"], 1_700_000_000_000_000)  # 2023-11-14
-    numbers.release_number(cli_store, auth_id, "+14155550100", now_us())
+    pool.add_numbers(cli_store, auth_id, ["+14155550100"], 1_700_000_000_000_000)  # 2023-11-14
+    pool.release_number(cli_store, auth_id, "+14155550100", now_us())
 
     held = ok(masq("did", "list", auth_id, "--on", "2023-11-14"))["assignments"]
     before = ok(masq("did", "list", auth_id, "--on", "2023-11-13"))["assignments"]

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import requests
 
-from routing import sessions
 from routing.clock import now_us
 from routing.errors import PoolExhausted
-from routing.session import Session
+from routing.sessions import lifecycle
+from routing.sessions.session import Session
 from tests.conftest import TenantFixture, make_tenant
 
 K = 10
@@ -114,7 +114,7 @@ def test_racing_opens_against_the_domain_hand_out_each_number_exactly_once(real_
 
     def open_one(_: int) -> Session | None:
         try:
-            return sessions.open_session(real_store, tenant.auth_id, PARTIES, now_us())
+            return lifecycle.open_session(real_store, tenant.auth_id, PARTIES, now_us())
         except PoolExhausted:
             return None
 
@@ -122,6 +122,6 @@ def test_racing_opens_against_the_domain_hand_out_each_number_exactly_once(real_
 
     assert len(opened) == K
     assert sorted(s.virtual_number for s in opened) == sorted(POOL)
-    race(lambda i: sessions.end_session(real_store, tenant.auth_id, opened[i].session_uuid, now_us()), K)
+    race(lambda i: lifecycle.end_session(real_store, tenant.auth_id, opened[i].session_uuid, now_us()), K)
     again = [s for s in race(open_one, K + 6) if s is not None]
     assert sorted(s.virtual_number for s in again) == sorted(POOL)

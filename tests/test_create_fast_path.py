@@ -10,8 +10,9 @@ import redis
 
 from app import create_app
 from app.create_fast_path import CreateFastPath
-from routing import sessions, tenants
+from routing import tenants
 from routing.clock import now_us
+from routing.sessions import lifecycle
 from tests.conftest import count_view, make_tenant
 
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -177,7 +178,7 @@ def test_redis_down_is_a_503_logged_and_no_500(client, store, tenant, monkeypatc
 
 def test_a_session_opened_on_the_fast_path_is_the_domains(client, store, tenant):
     created = client.post(tenant.plivo_base, auth=tenant.basic, json=PARTIES).get_json()
-    session = sessions.get_session(store, tenant.auth_id, created["session_uuid"])
+    session = lifecycle.get_session(store, tenant.auth_id, created["session_uuid"])
     assert (session.first_party, session.second_party) == (FIRST, SECOND)
     assert session.virtual_number == created["virtual_number"] == "+" + created["session"]["virtual_number"]
 
@@ -205,7 +206,7 @@ def test_a_failure_before_redis_is_left_to_the_view(client, tenant, monkeypatch,
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(sessions, "prepare_session", broken)
+    monkeypatch.setattr(lifecycle, "prepare_session", broken)
 
     assert client.post(tenant.plivo_base, auth=tenant.basic, json=PARTIES).status_code == 200
     assert flask_creates == [1]
@@ -215,7 +216,7 @@ def test_a_failure_after_the_script_is_a_503_not_a_500(client, tenant, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(sessions.Opening, "opened", broken)
+    monkeypatch.setattr(lifecycle.Opening, "opened", broken)
     capsys.readouterr()
 
     response = client.post(tenant.plivo_base, auth=tenant.basic, json=PARTIES)

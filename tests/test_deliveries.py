@@ -3,9 +3,10 @@ import json
 import pytest
 from plivo.utils.signature_v3 import validate_v3_signature
 
-from routing import outbox, sessions
+from routing import outbox
 from routing.clock import US
 from routing.outbox import Event, Policy
+from routing.sessions import lifecycle
 from routing.tenants import auth_token_of
 from tests.receiver import Receiver
 from workers.deliveries import Report, Sender, deliver_batch, delivery_for
@@ -47,7 +48,7 @@ def sender():
 
 
 def open_session(store, auth_id, **options):
-    return sessions.open_session(store, auth_id, {"first_party": FIRST, "second_party": SECOND, **options}, NOW)
+    return lifecycle.open_session(store, auth_id, {"first_party": FIRST, "second_party": SECOND, **options}, NOW)
 
 
 def add_event(store, auth_id, session, name="SessionFirstPartyAnswer", seq=1, **extra):

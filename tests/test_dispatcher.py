@@ -4,9 +4,10 @@ import time
 import pytest
 import redis
 
-from routing import outbox, sessions
+from routing import outbox
 from routing.clock import US, now_us
 from routing.outbox import Policy
+from routing.sessions import lifecycle
 from tests.conftest import make_tenant, timed_out
 from tests.receiver import Receiver
 from workers import dispatcher as dispatcher_module
@@ -50,7 +51,7 @@ class Clock:
 
 
 def open_session(store, auth_id, expiry_seconds=60, now=NOW, **options):
-    return sessions.open_session(
+    return lifecycle.open_session(
         store,
         auth_id,
         {"first_party": "+14155551234", "second_party": "+14155554321", "session_expiry": expiry_seconds, **options},
@@ -90,8 +91,8 @@ def test_a_sweep_does_work_for_the_sessions_due_not_for_the_sessions_open(real_s
     for _ in range(1997):
         open_session(real_store, tenant.auth_id, 3600)
     rounds = []
-    reclaim = sessions.reclaim_expired
-    monkeypatch.setattr(sessions, "reclaim_expired", lambda *args: rounds.append(reclaim(*args)) or rounds[-1])
+    reclaim = lifecycle.reclaim_expired
+    monkeypatch.setattr(lifecycle, "reclaim_expired", lambda *args: rounds.append(reclaim(*args)) or rounds[-1])
 
     ended = sweep_expired(real_store, [tenant.auth_id], NOW + 61 * US, limit=2)
 

@@ -12,8 +12,8 @@ from twilio.request_validator import RequestValidator
 
 from app import create_app
 from app.inbound_fast_path import Form, InboundFastPath
-from routing import sessions
 from routing.clock import now_us
+from routing.sessions import lifecycle
 from tests.conftest import count_view
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, sign, verbs, xml
 
@@ -39,7 +39,7 @@ def flask_views(app, monkeypatch):
 
 
 def open_session(store, tenant, **options):
-    return sessions.open_session(
+    return lifecycle.open_session(
         store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **options}, now_us()
     )
 
@@ -105,7 +105,7 @@ def test_every_decision_is_the_one_the_flask_view_makes(store, tenant):
             session, sid = open_session(store, tenant, **options), new_sid()
             body = call(client, caller, session.virtual_number, sid).get_data(as_text=True)
             answers.append(body.replace(sid, "SID").replace(session.virtual_number, "DID"))
-            sessions.end_session(store, tenant.auth_id, session.session_uuid, now_us())
+            lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now_us())
         assert answers[0] == answers[1], (options, caller)
     for client in (fast, plain_client):
         assert verbs(xml(call(client, FIRST, "+14155550000"))) == ["Reject"]  # no session on that number

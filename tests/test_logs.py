@@ -16,8 +16,9 @@ from rq import Queue
 
 from app import create_app
 from app.logs import JsonFormatter, StderrHandler, configure_logging, scrub
-from routing import callflow, sessions
+from routing.calls import inbound
 from routing.clock import now_us
+from routing.sessions import lifecycle
 from tests.conftest import make_tenant
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, sign
 
@@ -85,7 +86,7 @@ def test_a_request_id_from_the_client_is_kept_and_a_malformed_one_replaced(clien
 
 
 def test_a_session_request_names_its_session_in_both_dialects(client, store, tenant, capsys):
-    session = sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
     capsys.readouterr()
 
     client.get(f"{tenant.plivo_base}{session.session_uuid}/", auth=tenant.basic)
@@ -97,7 +98,7 @@ def test_a_session_request_names_its_session_in_both_dialects(client, store, ten
 
 
 def test_a_carrier_webhook_line_names_its_call(client, store, tenant, capsys):
-    session = sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
     sid = new_sid()
     capsys.readouterr()
 
@@ -264,8 +265,8 @@ def test_no_secret_used_in_requests_reaches_the_log(client, store, tenant, capsy
     def broken(*args: object) -> None:
         raise RuntimeError(f"failed with {tenant.auth_token} for {FIRST}")
 
-    monkeypatch.setattr(callflow, "identify_caller", broken)
-    monkeypatch.setattr(sessions, "get_session", broken)
+    monkeypatch.setattr(inbound, "identify_caller", broken)
+    monkeypatch.setattr(lifecycle, "get_session", broken)
     failed_sid = new_sid()
     call(client, FIRST, created["virtual_number"], failed_sid)
     client.get(f"/v1/sessions/{created['session_uuid']}", headers={"X-API-Key": tenant.api_key})

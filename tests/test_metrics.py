@@ -1,7 +1,8 @@
 from prometheus_client.parser import text_string_to_metric_families
 
-from routing import outbox, sessions
+from routing import outbox
 from routing.clock import US, now_us
+from routing.sessions import lifecycle
 from tests.conftest import make_tenant
 from tests.twilio_helpers import PUBLIC, TOKEN, call
 
@@ -23,9 +24,9 @@ def value(samples, name, **labels):
 
 
 def test_sessions_are_counted_by_what_happened_to_them(client, store, tenant):
-    one = sessions.open_session(store, tenant.auth_id, PARTIES, now_us())
-    sessions.open_session(store, tenant.auth_id, {**PARTIES, "session_expiry": 60}, now_us() - 61 * US)
-    sessions.end_session(store, tenant.auth_id, one.session_uuid, now_us())
+    one = lifecycle.open_session(store, tenant.auth_id, PARTIES, now_us())
+    lifecycle.open_session(store, tenant.auth_id, {**PARTIES, "session_expiry": 60}, now_us() - 61 * US)
+    lifecycle.end_session(store, tenant.auth_id, one.session_uuid, now_us())
 
     samples = scrape(client)
 
@@ -36,14 +37,14 @@ def test_sessions_are_counted_by_what_happened_to_them(client, store, tenant):
 
 def test_an_exhausted_pool_is_counted_as_a_refusal(client, store):
     tenant = make_tenant(store, ["+14155550100"])
-    sessions.open_session(store, tenant.auth_id, PARTIES, now_us())
+    lifecycle.open_session(store, tenant.auth_id, PARTIES, now_us())
     client.post(tenant.plivo_base, json=PARTIES, auth=tenant.basic)
 
     assert value(scrape(client), "masq_sessions_total", tenant=tenant.auth_id, event="refused") == 1
 
 
 def test_pool_sizes_are_reported_per_tenant_and_state(client, store, tenant):
-    sessions.open_session(store, tenant.auth_id, PARTIES, now_us())
+    lifecycle.open_session(store, tenant.auth_id, PARTIES, now_us())
 
     samples = scrape(client)
 
@@ -74,7 +75,7 @@ def test_webhook_latency_is_measured_per_step(store, tenant):
 
     app = create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN})
     client = app.test_client()
-    session = sessions.open_session(store, tenant.auth_id, PARTIES, now_us())
+    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, now_us())
     call(client, "+14155551234", session.virtual_number)
 
     samples = scrape(client)

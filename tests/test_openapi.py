@@ -20,12 +20,13 @@ from schemathesis.checks import (
 )
 
 from app import cloudtalk_format, create_app, openapi
-from routing import capacity, sessions, tenants
+from routing import capacity, tenants
 from routing.clock import US, now_us
 from routing.errors import InvalidInput
-from routing.session import Session
-from routing.session_options import CREATE_FIELDS, DEFAULT_SESSION_EXPIRY, UPDATE_FIELDS
-from routing.session_query import check_query
+from routing.sessions import lifecycle
+from routing.sessions.options import CREATE_FIELDS, DEFAULT_SESSION_EXPIRY, UPDATE_FIELDS
+from routing.sessions.query import check_query
+from routing.sessions.session import Session
 from tests.conftest import make_tenant
 from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, xml
 
@@ -135,12 +136,12 @@ def seeded(store, client):
     other = make_tenant(store, ["+14155550190"], name="other")
 
     def open_(auth_id=tenant.auth_id, at=now, **fields) -> Session:
-        return sessions.open_session(store, auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, at)
+        return lifecycle.open_session(store, auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, at)
 
     called, in_call, completed = open_(record=True), open_(callback_url="https://hooks.example.com/masq"), open_()
     place_call(client, called.virtual_number, hang_up=True)
     place_call(client, in_call.virtual_number, hang_up=False)
-    sessions.end_session(store, tenant.auth_id, completed.session_uuid, now)
+    lifecycle.end_session(store, tenant.auth_id, completed.session_uuid, now)
     kinds = [
         called,
         in_call,

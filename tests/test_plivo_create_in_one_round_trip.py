@@ -9,9 +9,10 @@ import pytest
 import requests
 
 from app import create_app
-from routing import sessions, tenants
+from routing import tenants
 from routing.clock import US, now_us
 from routing.rate_limit import ADMITTED, Admission
+from routing.sessions import lifecycle
 from tests.conftest import make_tenant, serving
 
 LIMIT, WINDOW = 3, 60  # one request every 20 s once the burst of 3 is spent
@@ -68,7 +69,7 @@ def test_a_create_is_one_round_trip(client, store, tenant, commands):
 def test_the_session_opened_in_one_step_is_the_one_the_domain_opens(client, store, tenant):
     created = client.post(tenant.plivo_base, auth=tenant.basic, json={**PARTIES, "record": True}).get_json()
 
-    kept = sessions.get_session(store, tenant.auth_id, created["session_uuid"])
+    kept = lifecycle.get_session(store, tenant.auth_id, created["session_uuid"])
     assert (kept.virtual_number, kept.first_party, kept.second_party, kept.record) == (
         created["virtual_number"],
         FIRST,
@@ -189,11 +190,11 @@ def test_open_session_checked_opens_nothing_for_a_wrong_credential_or_over_the_l
     wrong = tenants.Credential(tenant.auth_id, "auth_token", "x" * 40, LIMIT, WINDOW)
     right = tenants.Credential(tenant.auth_id, "auth_token", tenant.auth_token, 1, WINDOW)
 
-    assert sessions.open_session_checked(store, sessions.prepare_session(tenant.auth_id, PARTIES, now), wrong) is None
-    first = sessions.prepare_session(tenant.auth_id, PARTIES, now)
-    _, admitted, placed = sessions.open_session_checked(store, first, right)
-    _, refused, nothing = sessions.open_session_checked(
-        store, sessions.prepare_session(tenant.auth_id, PARTIES, now), right
+    assert lifecycle.open_session_checked(store, lifecycle.prepare_session(tenant.auth_id, PARTIES, now), wrong) is None
+    first = lifecycle.prepare_session(tenant.auth_id, PARTIES, now)
+    _, admitted, placed = lifecycle.open_session_checked(store, first, right)
+    _, refused, nothing = lifecycle.open_session_checked(
+        store, lifecycle.prepare_session(tenant.auth_id, PARTIES, now), right
     )
 
     assert (admitted, refused, nothing) == (ADMITTED, Admission(False, WINDOW), [])
@@ -229,10 +230,10 @@ def test_open_session_checked_refuses_an_opening_for_another_tenant_or_a_subacco
     credential = tenants.Credential(tenant.auth_id, "auth_token", tenant.auth_token)
 
     for opening in (
-        sessions.prepare_session(other.auth_id, PARTIES, now_us()),
-        sessions.prepare_session(tenant.auth_id, {**PARTIES, "subaccount": sub.auth_id}, now_us()),
+        lifecycle.prepare_session(other.auth_id, PARTIES, now_us()),
+        lifecycle.prepare_session(tenant.auth_id, {**PARTIES, "subaccount": sub.auth_id}, now_us()),
     ):
         with pytest.raises(ValueError):
-            sessions.open_session_checked(store, opening, credential)
+            lifecycle.open_session_checked(store, opening, credential)
 
     assert open_count(store, tenant) == open_count(store, other) == 0

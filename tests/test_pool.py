@@ -1,9 +1,9 @@
 import pytest
 
-from routing import numbers
+from routing import pool
 from routing.clock import US
 from routing.errors import InvalidInput, NumberUnavailable, PoolExhausted
-from routing.sessions import end_session, get_session, open_session, reclaim_expired
+from routing.sessions.lifecycle import end_session, get_session, open_session, reclaim_expired
 from tests.conftest import make_tenant, timed_out
 
 T0 = 1_710_000_000_000_000
@@ -127,7 +127,7 @@ def test_a_wanted_number_cooling_off_is_unavailable(store, tenant):
 
 
 def test_a_wanted_number_that_is_suspended_is_unavailable(store, tenant):
-    numbers.set_suspended(store, tenant.auth_id, US_DIDS[1], True, T0)
+    pool.set_suspended(store, tenant.auth_id, US_DIDS[1], True, T0)
     with pytest.raises(NumberUnavailable, match=r"^\+14155550101 is suspended$"):
         open_session(store, tenant.auth_id, US_CALLER, T0 + 1, wanted_number=US_DIDS[1])
 
@@ -139,7 +139,7 @@ def test_a_wanted_number_outside_the_pool_is_unavailable(store, tenant, wanted):
 
 
 def test_a_wanted_number_released_from_the_pool_is_unavailable(store, tenant):
-    numbers.release_number(store, tenant.auth_id, US_DIDS[1], T0)
+    pool.release_number(store, tenant.auth_id, US_DIDS[1], T0)
     with pytest.raises(NumberUnavailable, match="is not in this account's pool"):
         open_session(store, tenant.auth_id, US_CALLER, T0 + 1, wanted_number=US_DIDS[1])
 
@@ -169,7 +169,7 @@ def test_a_wanted_number_that_is_not_a_number_is_invalid_input(store, tenant):
 
 
 def test_a_refused_wanted_number_leaves_the_pool_as_it_was(store, tenant):
-    numbers.set_suspended(store, tenant.auth_id, US_DIDS[0], True, T0)
+    pool.set_suspended(store, tenant.auth_id, US_DIDS[0], True, T0)
     with pytest.raises(NumberUnavailable):
         open_session(store, tenant.auth_id, US_CALLER, T0 + 1, wanted_number=US_DIDS[0])
     assert free(store, tenant.auth_id) == {US_DIDS[1], US_DIDS[2]}
@@ -217,31 +217,31 @@ def test_other_numbers_are_handed_out_while_one_cools_off(store, tenant):
 
 # -- suspended numbers --------------------------------------------------------------------------------------
 def test_a_suspended_number_is_never_handed_out_and_comes_back_when_resumed(store, tenant):
-    numbers.set_suspended(store, tenant.auth_id, US_DIDS[0], True, T0)
+    pool.set_suspended(store, tenant.auth_id, US_DIDS[0], True, T0)
     opened = [open_session(store, tenant.auth_id, US_CALLER, T0 + i) for i in range(1, 3)]
     assert {s.virtual_number for s in opened} == {US_DIDS[1], US_DIDS[2]}
     with pytest.raises(PoolExhausted):
         open_session(store, tenant.auth_id, US_CALLER, T0 + 3)
-    numbers.set_suspended(store, tenant.auth_id, US_DIDS[0], False, T0 + 4)
+    pool.set_suspended(store, tenant.auth_id, US_DIDS[0], False, T0 + 4)
     assert open_session(store, tenant.auth_id, US_CALLER, T0 + 5).virtual_number == US_DIDS[0]
 
 
 def test_a_number_suspended_during_a_session_stays_out_after_it_ends(store, one):
     session = open_session(store, one.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
-    numbers.set_suspended(store, one.auth_id, US_DIDS[0], True, T0 + US)
+    pool.set_suspended(store, one.auth_id, US_DIDS[0], True, T0 + US)
     end_session(store, one.auth_id, session.session_uuid, T0 + 2 * US)
     reclaim_expired(store, one.auth_id, T0 + 3600 * US)
     with pytest.raises(PoolExhausted):
         open_session(store, one.auth_id, US_CALLER, T0 + 3600 * US)
-    numbers.set_suspended(store, one.auth_id, US_DIDS[0], False, T0 + 3601 * US)
+    pool.set_suspended(store, one.auth_id, US_DIDS[0], False, T0 + 3601 * US)
     assert open_session(store, one.auth_id, US_CALLER, T0 + 3602 * US).virtual_number == US_DIDS[0]
 
 
 def test_a_number_resumed_while_cooling_waits_for_its_cooloff(store, one):
     session = open_session(store, one.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
     end_session(store, one.auth_id, session.session_uuid, T0)
-    numbers.set_suspended(store, one.auth_id, US_DIDS[0], True, T0 + US)
-    numbers.set_suspended(store, one.auth_id, US_DIDS[0], False, T0 + 2 * US)
+    pool.set_suspended(store, one.auth_id, US_DIDS[0], True, T0 + US)
+    pool.set_suspended(store, one.auth_id, US_DIDS[0], False, T0 + 2 * US)
     with pytest.raises(PoolExhausted):
         open_session(store, one.auth_id, US_CALLER, T0 + 59 * US)
     assert open_session(store, one.auth_id, US_CALLER, T0 + 60 * US).virtual_number == US_DIDS[0]
@@ -303,16 +303,16 @@ def test_an_expired_sessions_cooloff_counts_from_its_expiry(store, one):
 
 # -- a large pool -----------------------------------------------------------------------------------------
 def test_a_pool_of_a_thousand_numbers_gives_out_one_number_per_session(store):
-    pool = [f"+1415555{i:04d}" for i in range(1000)]
-    big = make_tenant(store, dids=pool)
+    dids = [f"+1415555{i:04d}" for i in range(1000)]
+    big = make_tenant(store, dids=dids)
     free_key = store.keys.free(big.auth_id, "US")
     assert store.redis.scard(free_key) == 1000
     first = open_session(store, big.auth_id, US_CALLER, T0)
-    assert first.virtual_number in pool
+    assert first.virtual_number in dids
     assert store.redis.scard(free_key) == 999
     second = open_session(store, big.auth_id, US_CALLER, T0 + 1)
     assert second.virtual_number not in {first.virtual_number}
     assert store.redis.scard(free_key) == 998
     assert store.redis.smismember(free_key, [first.virtual_number, second.virtual_number]) == [0, 0]
-    busy = [n for n in pool if store.redis.hget(store.keys.number(big.auth_id, n), "session")]
+    busy = [n for n in dids if store.redis.hget(store.keys.number(big.auth_id, n), "session")]
     assert sorted(busy) == sorted([first.virtual_number, second.virtual_number])

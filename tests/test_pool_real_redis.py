@@ -4,11 +4,11 @@ import uuid
 
 import pytest
 
-from routing import numbers
+from routing import pool
 from routing.clock import US
 from routing.errors import NumberUnavailable, PoolExhausted
-from routing.numbers import Assignment
-from routing.sessions import end_session, get_session, open_session, reclaim_expired, update_session
+from routing.pool import Assignment
+from routing.sessions.lifecycle import end_session, get_session, open_session, reclaim_expired, update_session
 from tests.conftest import make_tenant, timed_out
 
 T0 = 1_710_000_000_123_457
@@ -50,7 +50,7 @@ def test_a_wanted_number_is_refused_for_the_same_reasons_as_in_memory(real_store
     )
     end_session(real_store, tenant.auth_id, cooled.session_uuid, T0 + US)
     open_session(real_store, tenant.auth_id, US_CALLER, T0 + 2 * US, wanted_number=US_DIDS[1])
-    numbers.set_suspended(real_store, tenant.auth_id, US_DIDS[2], True, T0 + 3 * US)
+    pool.set_suspended(real_store, tenant.auth_id, US_DIDS[2], True, T0 + 3 * US)
     refusals = {
         US_DIDS[0]: "was released recently and is cooling off",
         US_DIDS[1]: "already carries an open session",
@@ -79,11 +79,11 @@ def test_a_cooloff_ends_exactly_on_its_microsecond(real_store):
 def test_a_suspended_number_stays_out_through_its_cooloff_until_resumed(real_store):
     tenant = make_tenant(real_store, dids=[US_DIDS[0]])
     session = open_session(real_store, tenant.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
-    numbers.set_suspended(real_store, tenant.auth_id, US_DIDS[0], True, T0 + US)
+    pool.set_suspended(real_store, tenant.auth_id, US_DIDS[0], True, T0 + US)
     end_session(real_store, tenant.auth_id, session.session_uuid, T0 + 2 * US)
     with pytest.raises(PoolExhausted):
         open_session(real_store, tenant.auth_id, US_CALLER, T0 + 3600 * US)
-    numbers.set_suspended(real_store, tenant.auth_id, US_DIDS[0], False, T0 + 3601 * US)
+    pool.set_suspended(real_store, tenant.auth_id, US_DIDS[0], False, T0 + 3601 * US)
     assert open_session(real_store, tenant.auth_id, US_CALLER, T0 + 3602 * US).virtual_number == US_DIDS[0]
 
 
@@ -124,13 +124,13 @@ def test_an_update_moves_the_expiry_the_sweep_goes_by(real_store):
 
 def test_the_billing_history_keeps_every_microsecond(real_store):
     tenant = make_tenant(real_store, dids=[])
-    numbers.add_numbers(real_store, tenant.auth_id, [US_DIDS[0]], T0)
-    numbers.set_suspended(real_store, tenant.auth_id, US_DIDS[0], True, T0 + 1)
-    numbers.release_number(real_store, tenant.auth_id, US_DIDS[0], T0 + 2)
-    assert numbers.assignments(real_store, tenant.auth_id, "all") == [
+    pool.add_numbers(real_store, tenant.auth_id, [US_DIDS[0]], T0)
+    pool.set_suspended(real_store, tenant.auth_id, US_DIDS[0], True, T0 + 1)
+    pool.release_number(real_store, tenant.auth_id, US_DIDS[0], T0 + 2)
+    assert pool.assignments(real_store, tenant.auth_id, "all") == [
         Assignment(1, US_DIDS[0], "US", T0, T0 + 2, "released")
     ]
-    [record] = numbers.assignments(real_store, tenant.auth_id, "all")
+    [record] = pool.assignments(real_store, tenant.auth_id, "all")
     assert type(record.assigned_at) is int and type(record.released_at) is int
 
 

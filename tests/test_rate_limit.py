@@ -14,9 +14,9 @@ from plivo import exceptions
 from plivo.rest import client as plivo_client
 
 from app import create_app
-from routing import sessions
 from routing.clock import US, now_us
 from routing.rate_limit import ADMITTED, Admission, admit
+from routing.sessions import lifecycle
 from tests.conftest import make_tenant, serving
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, xml
 
@@ -208,7 +208,7 @@ def test_the_default_is_100_requests_a_second(monkeypatch):
 
 
 def test_carrier_webhooks_are_never_limited_and_do_not_spend_the_tenants_limit(client, store, tenant):
-    session = sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
     for _ in range(3 * LIMIT):
         sid = new_sid()
         assert xml(call(client, FIRST, session.virtual_number, sid)).find("Dial") is not None

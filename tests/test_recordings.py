@@ -1,10 +1,11 @@
 import pytest
 
 from app import create_app
-from routing import callflow, sessions
-from routing.call_state import RecordingStatus, carrier_time, record_recording
+from routing.calls import inbound
+from routing.calls.carrier_reports import RecordingStatus, carrier_time, record_recording
+from routing.calls.history import outbox, read_calls
 from routing.clock import US, now_us, plivo_time, to_us
-from routing.interactions import outbox, read_calls
+from routing.sessions import lifecycle
 from tests.twilio_helpers import PUBLIC, TOKEN, new_sid, post
 
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -17,7 +18,7 @@ def app(store):
 
 
 def bridged_call(store, tenant, record_file_format="mp3"):
-    session = sessions.open_session(
+    session = lifecycle.open_session(
         store,
         tenant.auth_id,
         {
@@ -30,7 +31,7 @@ def bridged_call(store, tenant, record_file_format="mp3"):
         T0,
     )
     sid = new_sid()
-    callflow.identify_caller(store, callflow.incoming_call(sid, FIRST, session.virtual_number), T0)
+    inbound.identify_caller(store, inbound.incoming_call(sid, FIRST, session.virtual_number), T0)
     return session, sid
 
 

@@ -1,6 +1,6 @@
-from routing import sessions
 from routing.clock import US
 from routing.scripts import RETENTION_DAYS
+from routing.sessions import lifecycle
 
 T0 = 1_700_000_000 * US
 DAY = 86_400 * US
@@ -8,32 +8,32 @@ PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321", "sessi
 
 
 def test_an_open_session_is_kept_without_a_time_to_live(store, tenant):
-    session = sessions.open_session(store, tenant.auth_id, PARTIES, T0)
+    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, T0)
 
     assert store.redis.pttl(store.keys.session(tenant.auth_id, session.session_uuid)) == -1
 
 
 def test_an_ended_session_stays_readable_for_the_retention_period(store, tenant):
-    session = sessions.open_session(store, tenant.auth_id, PARTIES, T0)
-    sessions.end_session(store, tenant.auth_id, session.session_uuid, T0 + US)
+    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, T0)
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, T0 + US)
 
     ttl_ms = store.redis.pttl(store.keys.session(tenant.auth_id, session.session_uuid))
     assert RETENTION_DAYS * 86_400_000 - 5_000 < ttl_ms <= RETENTION_DAYS * 86_400_000
 
 
 def test_a_session_ended_by_its_ttl_is_kept_for_the_retention_period_from_its_expiry(store, tenant):
-    session = sessions.open_session(store, tenant.auth_id, PARTIES, T0)
-    sessions.reclaim_expired(store, tenant.auth_id, T0 + 600 * US + DAY)
+    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, T0)
+    lifecycle.reclaim_expired(store, tenant.auth_id, T0 + 600 * US + DAY)
 
     ttl_ms = store.redis.pttl(store.keys.session(tenant.auth_id, session.session_uuid))
     assert (RETENTION_DAYS - 1) * 86_400_000 - 5_000 < ttl_ms <= (RETENTION_DAYS - 1) * 86_400_000
 
 
 def test_the_listing_index_forgets_sessions_older_than_the_retention_period(store, tenant):
-    old = sessions.open_session(store, tenant.auth_id, PARTIES, T0)
-    sessions.end_session(store, tenant.auth_id, old.session_uuid, T0 + US)
+    old = lifecycle.open_session(store, tenant.auth_id, PARTIES, T0)
+    lifecycle.end_session(store, tenant.auth_id, old.session_uuid, T0 + US)
     later = T0 + (RETENTION_DAYS + 1) * DAY
 
-    sessions.reclaim_expired(store, tenant.auth_id, later)
+    lifecycle.reclaim_expired(store, tenant.auth_id, later)
 
     assert store.redis.zscore(store.keys.sessions_by_created(tenant.auth_id), old.session_uuid) is None

@@ -1,8 +1,8 @@
 import pytest
 
-from routing import session_options
 from routing.errors import InvalidInput
-from routing.session_options import CREATE_FIELDS, UPDATE_FIELDS, check_create, check_update
+from routing.sessions import options
+from routing.sessions.options import CREATE_FIELDS, UPDATE_FIELDS, check_create, check_update
 
 PARTIES = {"first_party": "+14155550123", "second_party": "+14155550124"}
 URL = "https://example.com/prompt.mp3"
@@ -151,7 +151,7 @@ BOOLEAN_FIELDS = [
     [(True, True), (False, False), ("true", True), ("false", False), ("TRUE", True), ("False", False)],
 )
 def test_a_boolean_is_a_json_boolean_or_the_strings_true_and_false(given, expected):
-    assert session_options.as_bool(given, "record") is expected
+    assert options.as_bool(given, "record") is expected
 
 
 @pytest.mark.parametrize("field", BOOLEAN_FIELDS)
@@ -309,7 +309,7 @@ def test_generate_pin_makes_two_distinct_pins_of_the_asked_length(length_given, 
 
 def test_generate_pin_draws_again_when_both_pins_come_out_the_same(monkeypatch):
     draws = iter(["1111", "1111", "1111", "2222"])
-    monkeypatch.setattr(session_options, "random_pin", lambda length: next(draws))
+    monkeypatch.setattr(options, "random_pin", lambda length: next(draws))
     fields = create(**PIN_GENERATED).fields
     assert (fields["first_party_pin"], fields["second_party_pin"]) == ("1111", "2222")
 

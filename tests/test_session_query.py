@@ -4,8 +4,8 @@ import pytest
 
 from routing.clock import US, to_us
 from routing.errors import InvalidInput
-from routing.session import Session
-from routing.session_query import DEFAULT_WINDOW, MAX_WINDOW, SessionQuery, check_query, parse_time
+from routing.sessions.query import DEFAULT_WINDOW, MAX_WINDOW, SessionQuery, check_query, parse_time
+from routing.sessions.session import Session
 
 DAY = 86_400 * US
 NOW = to_us(datetime(2024, 3, 20, 12, 0, tzinfo=UTC))

@@ -6,8 +6,15 @@ import pytest
 
 from routing.clock import US, from_us
 from routing.errors import Conflict, InvalidInput, NotFound
-from routing.session_query import check_query, parse_time
-from routing.sessions import end_session, get_session, list_sessions, open_session, reclaim_expired, update_session
+from routing.sessions.lifecycle import (
+    end_session,
+    get_session,
+    list_sessions,
+    open_session,
+    reclaim_expired,
+    update_session,
+)
+from routing.sessions.query import check_query, parse_time
 from routing.tenants import create_tenant
 from tests.conftest import make_tenant
 

@@ -6,9 +6,9 @@ from click.testing import CliRunner
 
 from app.cli_simulate import simulate
 from app.simulator import CallPlan, Carrier
-from routing import sessions
+from routing.calls.history import outbox, read_calls
 from routing.clock import US, now_us
-from routing.interactions import outbox, read_calls
+from routing.sessions import lifecycle
 from tests.conftest import make_tenant
 from tests.twilio_helpers import TOKEN, inbound_fields, sign
 
@@ -40,7 +40,7 @@ def carrier(live_server):
 
 
 def open_session(real_store, tenant, now=None, **fields):
-    return sessions.open_session(
+    return lifecycle.open_session(
         real_store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, now or now_us()
     )
 

@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from routing import sessions
 from routing.clock import US, plivo_time, to_us
+from routing.sessions import lifecycle
 
 PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321", "session_expiry": 60}
 
@@ -28,9 +28,9 @@ def timeout_events(store, auth_id):
     ],
 )
 def test_a_session_that_runs_out_its_ttl_is_announced_with_its_expiry_time(store, tenant, opened):
-    session = sessions.open_session(store, tenant.auth_id, PARTIES, to_us(opened))
+    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, to_us(opened))
 
-    sessions.reclaim_expired(store, tenant.auth_id, session.expiry + 5 * US)
+    lifecycle.reclaim_expired(store, tenant.auth_id, session.expiry + 5 * US)
 
     [event] = timeout_events(store, tenant.auth_id)
     assert event == {
@@ -45,19 +45,19 @@ def test_a_session_that_runs_out_its_ttl_is_announced_with_its_expiry_time(store
 
 
 def test_the_timeout_comes_after_the_sessions_other_events_in_its_sequence(store, tenant):
-    session = sessions.open_session(store, tenant.auth_id, PARTIES, 1_700_000_000 * US)
+    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, 1_700_000_000 * US)
     store.redis.hset(store.keys.call_state(tenant.auth_id, session.session_uuid), "seq", 7)
 
-    sessions.reclaim_expired(store, tenant.auth_id, session.expiry)
+    lifecycle.reclaim_expired(store, tenant.auth_id, session.expiry)
 
     assert timeout_events(store, tenant.auth_id)[0]["SequenceNumber"] == "8"
 
 
 def test_a_session_ended_on_request_is_not_announced_as_a_timeout(store, tenant):
-    session = sessions.open_session(store, tenant.auth_id, PARTIES, 1_700_000_000 * US)
-    sessions.end_session(store, tenant.auth_id, session.session_uuid, session.created + US)
+    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, 1_700_000_000 * US)
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, session.created + US)
 
-    sessions.reclaim_expired(store, tenant.auth_id, session.expiry + US)
+    lifecycle.reclaim_expired(store, tenant.auth_id, session.expiry + US)
 
     assert timeout_events(store, tenant.auth_id) == []
 
@@ -66,9 +66,9 @@ def test_the_timeout_is_announced_on_a_real_redis_too(real_store):
     from tests.conftest import make_tenant
 
     tenant = make_tenant(real_store)
-    session = sessions.open_session(real_store, tenant.auth_id, PARTIES, to_us(datetime(2024, 2, 29, 12, tzinfo=UTC)))
+    session = lifecycle.open_session(real_store, tenant.auth_id, PARTIES, to_us(datetime(2024, 2, 29, 12, tzinfo=UTC)))
 
-    sessions.reclaim_expired(real_store, tenant.auth_id, session.expiry)
+    lifecycle.reclaim_expired(real_store, tenant.auth_id, session.expiry)
 
     [event] = timeout_events(real_store, tenant.auth_id)
     assert event["EventTimestamp"] == "2024-02-29 12:01:00.000000 +0000 UTC"

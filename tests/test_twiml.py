@@ -2,9 +2,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from routing import twiml
-from routing.callflow import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
-from routing.session import Session
+from routing.calls import twiml
+from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
+from routing.sessions.session import Session
 
 LINKS = twiml.Links("https://masq.example.com")
 AUTH_ID = "MA" + "A" * 18

@@ -2,9 +2,10 @@ import pytest
 import redis
 
 from app import create_app
-from routing import callflow, sessions
+from routing.calls import inbound
+from routing.calls.history import outbox, read_calls
 from routing.clock import now_us
-from routing.interactions import outbox, read_calls
+from routing.sessions import lifecycle
 from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
@@ -17,7 +18,7 @@ def app(store):
 
 @pytest.fixture
 def session(store, tenant):
-    return sessions.open_session(
+    return lifecycle.open_session(
         store,
         tenant.auth_id,
         {
@@ -119,12 +120,12 @@ def test_a_bug_still_gets_the_caller_an_apology(client, session, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(callflow, "identify_caller", broken)
+    monkeypatch.setattr(inbound, "identify_caller", broken)
     assert verbs(xml(call(client, FIRST, session.virtual_number))) == ["Say", "Hangup"]
 
 
 def test_a_pin_is_checked_at_its_own_step(client, store, tenant):
-    session = sessions.open_session(
+    session = lifecycle.open_session(
         store,
         tenant.auth_id,
         {

@@ -13,8 +13,8 @@ import pytest
 from plivo.utils.signature_v3 import validate_v3_signature
 
 from app.simulator import CallPlan, Carrier
-from routing import sessions
 from routing.clock import US, now_us
+from routing.sessions import lifecycle
 from routing.tenants import auth_token_of
 from tests.conftest import make_tenant
 from tests.receiver import Receiver
@@ -127,7 +127,7 @@ def events_by_sequence(receiver):
 
 def test_a_simulated_call_reaches_the_tenant_as_signed_events_in_order(real_store, live_server, receiver, worker):
     tenant = make_tenant(real_store)
-    session = sessions.open_session(
+    session = lifecycle.open_session(
         real_store,
         tenant.auth_id,
         {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
@@ -157,7 +157,7 @@ def test_a_simulated_call_reaches_the_tenant_as_signed_events_in_order(real_stor
 
 def test_a_worker_killed_mid_delivery_loses_no_event(real_store, receiver, worker):
     tenant = make_tenant(real_store)
-    session = sessions.open_session(
+    session = lifecycle.open_session(
         real_store,
         tenant.auth_id,
         {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
@@ -183,7 +183,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(real_store, receiver, worke
 
 def test_events_wait_while_the_receiver_is_down_and_arrive_when_it_is_back(real_store, receiver, worker):
     tenant = make_tenant(real_store)
-    session = sessions.open_session(
+    session = lifecycle.open_session(
         real_store,
         tenant.auth_id,
         {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
@@ -210,7 +210,7 @@ def test_events_wait_while_the_receiver_is_down_and_arrive_when_it_is_back(real_
 def test_expiry_announces_the_timeout_and_frees_the_number_without_any_api_call(real_store, receiver, worker):
     tenant = make_tenant(real_store, ["+14155550100"])
     opened = now_us() - 59 * US  # a 60-second session with one second left
-    session = sessions.open_session(
+    session = lifecycle.open_session(
         real_store,
         tenant.auth_id,
         {"first_party": FIRST, "second_party": SECOND, "session_expiry": 60, "callback_url": receiver.url},
@@ -237,7 +237,7 @@ def test_a_redis_restart_with_append_only_persistence_loses_no_event(tmp_path, r
     try:
         store = Store.connect(url, "restart:")
         tenant = make_tenant(store)
-        session = sessions.open_session(
+        session = lifecycle.open_session(
             store,
             tenant.auth_id,
             {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},

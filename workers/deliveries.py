@@ -12,7 +12,7 @@ import requests
 from routing import outbox
 from routing.errors import NotFound
 from routing.outbox import Event
-from routing.session import Session
+from routing.sessions.session import Session
 from routing.store import Store
 from routing.tenants import auth_token_of
 from workers.callback_http import Delivery, Outcome, send

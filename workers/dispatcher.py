@@ -8,9 +8,9 @@ import socket
 import threading
 from collections.abc import Callable
 
-from routing import sessions
 from routing.clock import US, now_us
 from routing.outbox import DEFAULT_POLICY, Policy
+from routing.sessions import lifecycle
 from routing.store import Store
 from workers.deliveries import Report, Sender, deliver_batch
 
@@ -28,7 +28,7 @@ def sweep_expired(store: Store, auth_ids: list[str], now: int, limit: int = 1000
     ended = 0
     for auth_id in auth_ids:
         while True:
-            count = sessions.reclaim_expired(store, auth_id, now, limit)
+            count = lifecycle.reclaim_expired(store, auth_id, now, limit)
             ended += count
             if count < limit:
                 break

@@ -10,10 +10,10 @@ from twilio.rest import Client
 
 from app.config import from_environment
 from app.extensions import redis_url
-from routing import callout
+from routing.calls import outbound
 from routing.clock import now_us
 from routing.errors import NotFound
-from routing.sessions import get_session
+from routing.sessions.lifecycle import get_session
 from routing.store import Store
 
 HTTP_TIMEOUT = 10.0
@@ -49,11 +49,11 @@ def call_first_party(auth_id: str, session_uuid: str) -> str:
     return str(call.sid)
 
 
-def planned_call(config: dict[str, Any], auth_id: str, session_uuid: str) -> callout.CallOut | None:
+def planned_call(config: dict[str, Any], auth_id: str, session_uuid: str) -> outbound.CallOut | None:
     """Return the call the session still calls for, read from the store the environment names."""
     store = Store.connect(redis_url(config), config["MASQ_KEY_PREFIX"])
     try:
-        return callout.call_out(get_session(store, auth_id, session_uuid), config["MASQ_PUBLIC_URL"], now_us())
+        return outbound.call_out(get_session(store, auth_id, session_uuid), config["MASQ_PUBLIC_URL"], now_us())
     except NotFound:
         return None
     finally:

@@ -1,6 +1,6 @@
 """The Plivo dialect in the OpenAPI document: `/v1/Account/{auth_id}/Masking/Session/`, HTTP Basic.
 
-The request fields and bounds are those of `routing.session_options` and `routing.session_query`; the
+The request fields and bounds are those of `routing.sessions.options` and `routing.sessions.query`; the
 Session object is what `app.plivo_format` writes.
 """
 

@@ -1,6 +1,6 @@
 """Who is calling a virtual number, and what happens to the call: refuse it, ask for a PIN, or bridge it.
 
-Each decision is one frozen dataclass; `routing.twiml` turns it into the carrier's instructions. Reaching a
+Each decision is one frozen dataclass; `routing.calls.twiml` turns it into the carrier's instructions. Reaching a
 decision costs two Redis round trips: the DID → tenant index, then one script (`call_scripts.INBOUND`)
 that reads the route, the session and the call state, and records the new interaction atomically.
 """
@@ -14,7 +14,7 @@ from routing import call_scripts
 from routing.clock import plivo_time
 from routing.errors import InvalidInput
 from routing.phone import to_e164
-from routing.session import Session
+from routing.sessions.session import Session
 from routing.store import Store
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -11,8 +11,8 @@ from typing import Any
 from routing.clock import US, to_us
 from routing.errors import InvalidInput
 from routing.phone import to_e164
-from routing.session import ACTIVE, EXPIRED, Session
-from routing.session_options import as_int
+from routing.sessions.options import as_int
+from routing.sessions.session import ACTIVE, EXPIRED, Session
 
 DEFAULT_WINDOW = 7 * 86_400 * US
 MAX_WINDOW = 30 * 86_400 * US

@@ -15,10 +15,11 @@ from twilio.base.exceptions import TwilioRestException
 from werkzeug.serving import make_server
 
 from app import create_app
-from routing import callout, sessions
+from routing.calls import outbound
+from routing.calls.history import outbox, read_calls
 from routing.clock import US, now_us
-from routing.interactions import outbox, read_calls
-from routing.session import Session
+from routing.sessions import lifecycle
+from routing.sessions.session import Session
 from tests.conftest import _free_port, make_tenant
 from tests.fake_twilio import FakeTwilio
 from tests.twilio_helpers import ACCOUNT_SID, PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
@@ -40,7 +41,7 @@ PER_CALL = (
 
 
 def open_session(store, tenant, **fields):
-    return sessions.open_session(store, tenant.auth_id, {**CALL_OUT, **fields}, now_us())
+    return lifecycle.open_session(store, tenant.auth_id, {**CALL_OUT, **fields}, now_us())
 
 
 def answer_fields(session: Session, call_sid: str | None = None) -> dict[str, str]:
@@ -59,7 +60,7 @@ def answer_fields(session: Session, call_sid: str | None = None) -> dict[str, st
 
 
 def answer(client, session, session_uuid=None, call_sid=None, **kwargs):
-    url = callout.answer_url(PUBLIC, session.auth_id, session_uuid or session.session_uuid)
+    url = outbound.answer_url(PUBLIC, session.auth_id, session_uuid or session.session_uuid)
     return post(client, url, answer_fields(session, call_sid), **kwargs)
 
 
@@ -86,8 +87,8 @@ def a_session(**fields) -> Session:
 
 
 def test_the_call_rings_the_first_party_from_the_virtual_number_for_the_ring_timeout():
-    plan = callout.call_out(a_session(), "https://masq.example.com/", now_us())
-    assert plan == callout.CallOut(
+    plan = outbound.call_out(a_session(), "https://masq.example.com/", now_us())
+    assert plan == outbound.CallOut(
         to=FIRST,
         from_="+14155550100",
         timeout=45,
@@ -102,12 +103,12 @@ def test_the_call_rings_the_first_party_from_the_virtual_number_for_the_ring_tim
     ids=["ended", "not-asked", "single-party"],
 )
 def test_nothing_is_called_for_when_the_session_ended_did_not_ask_or_has_no_one_to_bridge(fields):
-    assert callout.call_out(a_session(**fields), PUBLIC, now_us()) is None
+    assert outbound.call_out(a_session(**fields), PUBLIC, now_us()) is None
 
 
 def test_carrier_urls_carry_only_url_safe_tokens():
     with pytest.raises(ValueError):
-        callout.answer_url(PUBLIC, "MA0123456789ABCDEFGH", "a uuid?&t=x")
+        outbound.answer_url(PUBLIC, "MA0123456789ABCDEFGH", "a uuid?&t=x")
 
 
 # -- the job, against a loopback Twilio, on the real Redis ---------------------------------------------------
@@ -162,7 +163,7 @@ def test_the_job_asks_twilio_to_call_the_first_party_from_the_virtual_number(
 
 def test_the_job_skips_a_session_that_has_ended_or_is_gone(job_environment, fake_twilio, real_store, real_tenant):
     session = open_session(real_store, real_tenant)
-    sessions.end_session(real_store, real_tenant.auth_id, session.session_uuid, now_us())
+    lifecycle.end_session(real_store, real_tenant.auth_id, session.session_uuid, now_us())
     assert call_first_party(real_tenant.auth_id, session.session_uuid) == ""
     assert call_first_party(real_tenant.auth_id, str(uuid.uuid4())) == ""
     assert fake_twilio.calls == []
@@ -352,7 +353,7 @@ def test_an_answer_for_another_session_is_refused_politely_and_changes_nothing(c
 
 def test_an_answer_after_the_session_ended_is_refused_politely(client, store, tenant):
     session = open_session(store, tenant)
-    sessions.end_session(store, tenant.auth_id, session.session_uuid, now_us())
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now_us())
     assert verbs(xml(answer(client, session))) == ["Say", "Hangup"]
     assert outbox(store, tenant.auth_id) == []
 
@@ -456,7 +457,7 @@ def test_a_session_opened_through_the_api_rings_its_first_party_and_bridges_on_a
 ):
     created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=CALL_OUT, auth=real_tenant.basic, timeout=5)
     assert created.status_code == 200, created.text
-    session = sessions.get_session(real_store, real_tenant.auth_id, created.json()["session_uuid"])
+    session = lifecycle.get_session(real_store, real_tenant.auth_id, created.json()["session_uuid"])
     work(rq_queue)
     [placed] = fake_twilio.calls
     assert (placed.fields["To"], placed.fields["From"]) == (FIRST, session.virtual_number)

@@ -12,9 +12,9 @@ from routing.clock import US
 from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted
 from routing.phone import country_of, to_e164
 from routing.rate_limit import Admission
-from routing.session import EXPIRED, Session
-from routing.session_options import SessionRequest, check_create, check_update
-from routing.session_query import SessionQuery
+from routing.sessions.options import SessionRequest, check_create, check_update
+from routing.sessions.query import SessionQuery
+from routing.sessions.session import EXPIRED, Session
 from routing.store import Store
 from routing.tenants import CHECK_FUNCTION, Credential, Tenant, checked, get_tenant, subaccount_of
 

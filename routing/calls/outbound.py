@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from routing import call_scripts, callflow
+from routing import call_scripts
 from routing.call_lua import LIBRARY
-from routing.callflow import TOKEN, Decision, IncomingCall
+from routing.calls import inbound
+from routing.calls.inbound import TOKEN, Decision, IncomingCall
 from routing.clock import plivo_time
-from routing.session import ACTIVE, Session
+from routing.sessions.session import ACTIVE, Session
 from routing.store import Store
 
 ANSWER_STEP = "outbound-answer"
@@ -88,4 +89,4 @@ def answer(store: Store, auth_id: str, session_uuid: str, call: IncomingCall, no
     result = store.run(
         ANSWER, auth_id, now, plivo_time(now), call.virtual_number, call.caller, call.call_sid, session_uuid
     )
-    return callflow.decision_from(auth_id, call.call_sid, result, answered=True)
+    return inbound.decision_from(auth_id, call.call_sid, result, answered=True)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from routing.callflow import TOKEN, AskPin, Bridge, Decision, HangUp, PinFailed, Refuse, TurnAway
+from routing.calls.inbound import TOKEN, AskPin, Bridge, Decision, HangUp, PinFailed, Refuse, TurnAway
 
 MAX_TIME_LIMIT = 14400
 RING_RANGE = (5, 600)

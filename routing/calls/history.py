@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from routing import status_scripts
-from routing.billing import as_amount
+from routing.calls.billing import as_amount
 from routing.store import Store
 
 MAX_SHOWN = 100

@@ -2,10 +2,19 @@ from decimal import Decimal
 
 import pytest
 
-from routing import billing, call_lua, callflow, sessions
-from routing.call_state import DialOutcome, LegStatus, RecordingStatus, finish_dial, record_leg_status, record_recording
+from routing import call_lua
+from routing.calls import billing, inbound
+from routing.calls.carrier_reports import (
+    DialOutcome,
+    LegStatus,
+    RecordingStatus,
+    finish_dial,
+    record_leg_status,
+    record_recording,
+)
+from routing.calls.history import outbox, read_calls
 from routing.clock import US, now_us
-from routing.interactions import outbox, read_calls
+from routing.sessions import lifecycle
 from tests.twilio_helpers import new_sid
 
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -14,9 +23,9 @@ FIRST, SECOND = "+14155551234", "+14155554321"
 @pytest.fixture
 def live_call(store, tenant):
     """A session with a bridged call from its first party: (session, caller CallSid, dialled CallSid, start µs)."""
-    session = sessions.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
     sid, start = new_sid(), now_us()
-    callflow.identify_caller(store, callflow.incoming_call(sid, FIRST, session.virtual_number), start)
+    inbound.identify_caller(store, inbound.incoming_call(sid, FIRST, session.virtual_number), start)
     return session, sid, new_sid(), start
 
 

@@ -1,9 +1,11 @@
 import pytest
 
-from routing import callflow, numbers, sessions
-from routing.callflow import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
+from routing import pool
+from routing.calls import inbound
+from routing.calls.history import outbox, read_calls
+from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
 from routing.clock import US, now_us
-from routing.interactions import outbox, read_calls
+from routing.sessions import lifecycle
 from tests.twilio_helpers import new_sid
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
@@ -16,14 +18,14 @@ PINS = {
 
 
 def open_session(store, tenant, now=None, **fields):
-    return sessions.open_session(
+    return lifecycle.open_session(
         store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, now or now_us()
     )
 
 
 def ring(store, session, caller, call_sid=None, now=None):
-    call = callflow.incoming_call(call_sid or new_sid(), caller, session.virtual_number)
-    return callflow.identify_caller(store, call, now or now_us())
+    call = inbound.incoming_call(call_sid or new_sid(), caller, session.virtual_number)
+    return inbound.identify_caller(store, call, now or now_us())
 
 
 def names(store, tenant):
@@ -40,8 +42,8 @@ def test_a_party_calling_the_virtual_number_is_bridged_to_the_other(store, tenan
 
 def test_numbers_are_compared_in_e164_whatever_form_the_carrier_sends(store, tenant):
     session = open_session(store, tenant)
-    call = callflow.incoming_call(new_sid(), "14155551234", session.virtual_number.lstrip("+"))
-    assert isinstance(callflow.identify_caller(store, call, now_us()), Bridge)
+    call = inbound.incoming_call(new_sid(), "14155551234", session.virtual_number.lstrip("+"))
+    assert isinstance(inbound.identify_caller(store, call, now_us()), Bridge)
 
 
 def test_a_bridged_call_holds_the_session_as_its_live_interaction(store, tenant):
@@ -69,7 +71,7 @@ def commands_sent(store, monkeypatch):
 def test_the_inbound_decision_takes_two_redis_round_trips(store, tenant, monkeypatch):
     session = open_session(store, tenant)
     ring(store, session, STRANGER)  # loads the script once, as the first call of a process does
-    callflow._owners.clear()  # a process that has not seen this DID yet
+    inbound._owners.clear()  # a process that has not seen this DID yet
     sent = commands_sent(store, monkeypatch)
     assert isinstance(ring(store, session, FIRST), Bridge)
     assert sent == ["GET", "EVALSHA"]
@@ -88,13 +90,13 @@ def test_a_withheld_caller_is_an_unknown_caller(store, tenant):
 
 
 def test_a_number_nobody_holds_is_refused(store, tenant):
-    call = callflow.incoming_call(new_sid(), FIRST, "+14155550199")
-    assert callflow.identify_caller(store, call, now_us()) == Refuse("no-session")
+    call = inbound.incoming_call(new_sid(), FIRST, "+14155550199")
+    assert inbound.identify_caller(store, call, now_us()) == Refuse("no-session")
 
 
 def test_a_number_without_an_open_session_is_refused(store, tenant):
-    call = callflow.incoming_call(new_sid(), FIRST, tenant.numbers[0])
-    assert callflow.identify_caller(store, call, now_us()) == Refuse("no-session")
+    call = inbound.incoming_call(new_sid(), FIRST, tenant.numbers[0])
+    assert inbound.identify_caller(store, call, now_us()) == Refuse("no-session")
 
 
 def test_a_session_past_its_expiry_is_refused_even_before_the_sweep(store, tenant):
@@ -104,12 +106,12 @@ def test_a_session_past_its_expiry_is_refused_even_before_the_sweep(store, tenan
 
 def test_a_completed_session_is_refused(store, tenant):
     session = open_session(store, tenant)
-    sessions.end_session(store, tenant.auth_id, session.session_uuid, now_us())
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now_us())
     assert ring(store, session, FIRST) == Refuse("no-session")
 
 
 def test_a_single_party_session_connects_no_one(store, tenant):
-    session = sessions.open_session(
+    session = lifecycle.open_session(
         store, tenant.auth_id, {"first_party": FIRST, "create_session_with_single_party": True}, now_us()
     )
     assert ring(store, session, FIRST) == Refuse("single-party")
@@ -117,7 +119,7 @@ def test_a_single_party_session_connects_no_one(store, tenant):
 
 def test_a_suspended_number_is_refused(store, tenant):
     session = open_session(store, tenant)
-    numbers.set_suspended(store, tenant.auth_id, session.virtual_number, True, now_us())
+    pool.set_suspended(store, tenant.auth_id, session.virtual_number, True, now_us())
     assert ring(store, session, FIRST) == Refuse("suspended")
 
 
@@ -168,7 +170,7 @@ def test_a_pin_makes_the_caller_that_party(store, tenant, pin, party, callee):
     session = open_session(store, tenant, **PINS)
     sid = new_sid()
     ring(store, session, STRANGER, sid)
-    decision = callflow.check_pin(store, tenant.auth_id, sid, pin, now_us())
+    decision = inbound.check_pin(store, tenant.auth_id, sid, pin, now_us())
     assert isinstance(decision, Bridge)
     assert (decision.caller_party, decision.callee, decision.answered) == (party, callee, True)
     event = outbox(store, tenant.auth_id)[-1]
@@ -179,9 +181,9 @@ def test_a_wrong_pin_is_retried_then_the_call_is_given_up(store, tenant):
     session = open_session(store, tenant, pin_retry=2, incorrect_pin_play="https://cdn.example.com/wrong.mp3", **PINS)
     sid = new_sid()
     ring(store, session, STRANGER, sid)
-    first = callflow.check_pin(store, tenant.auth_id, sid, "0000", now_us())
-    second = callflow.check_pin(store, tenant.auth_id, sid, "", now_us())
-    third = callflow.check_pin(store, tenant.auth_id, sid, "9999", now_us())
+    first = inbound.check_pin(store, tenant.auth_id, sid, "0000", now_us())
+    second = inbound.check_pin(store, tenant.auth_id, sid, "", now_us())
+    third = inbound.check_pin(store, tenant.auth_id, sid, "9999", now_us())
     assert (first.wrong, second.wrong) == (1, 2)
     assert third == PinFailed("https://cdn.example.com/wrong.mp3")
     failures = [
@@ -198,22 +200,22 @@ def test_a_pin_check_replayed_after_success_bridges_again_without_new_events(sto
     session = open_session(store, tenant, **PINS)
     sid = new_sid()
     ring(store, session, STRANGER, sid)
-    decision = callflow.check_pin(store, tenant.auth_id, sid, "1234", now_us())
+    decision = inbound.check_pin(store, tenant.auth_id, sid, "1234", now_us())
     before = outbox(store, tenant.auth_id)
-    assert callflow.check_pin(store, tenant.auth_id, sid, "1234", now_us()) == decision
+    assert inbound.check_pin(store, tenant.auth_id, sid, "1234", now_us()) == decision
     assert outbox(store, tenant.auth_id) == before
 
 
 def test_a_pin_check_for_a_call_masq_never_saw_hangs_up(store, tenant):
-    assert callflow.check_pin(store, tenant.auth_id, new_sid(), "1234", now_us()) == HangUp()
+    assert inbound.check_pin(store, tenant.auth_id, new_sid(), "1234", now_us()) == HangUp()
 
 
 def test_a_session_that_ends_during_the_pin_prompt_hangs_the_caller_up(store, tenant):
     session = open_session(store, tenant, **PINS)
     sid = new_sid()
     ring(store, session, STRANGER, sid)
-    sessions.end_session(store, tenant.auth_id, session.session_uuid, now_us())
-    assert callflow.check_pin(store, tenant.auth_id, sid, "1234", now_us()) == HangUp()
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now_us())
+    assert inbound.check_pin(store, tenant.auth_id, sid, "1234", now_us()) == HangUp()
 
 
 def test_the_whisper_is_the_called_partys_play_url(store, tenant):
@@ -225,8 +227,8 @@ def test_the_whisper_is_the_called_partys_play_url(store, tenant):
     )
     sid = new_sid()
     ring(store, session, SECOND, sid)
-    assert callflow.whisper_url(store, tenant.auth_id, sid) == "https://cdn.example.com/first.mp3"
-    assert callflow.whisper_url(store, tenant.auth_id, new_sid()) == ""
+    assert inbound.whisper_url(store, tenant.auth_id, sid) == "https://cdn.example.com/first.mp3"
+    assert inbound.whisper_url(store, tenant.auth_id, new_sid()) == ""
 
 
 def test_a_sessions_calls_are_kept_as_long_as_the_session_then_forgotten(store, tenant):
@@ -255,12 +257,12 @@ def test_a_did_that_changed_hands_is_routed_to_its_new_tenant_even_when_its_old_
     from tests.conftest import make_tenant
 
     old = make_tenant(store, ["+14155550150"], name="old")
-    first = sessions.open_session(store, old.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    first = lifecycle.open_session(store, old.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
     ring(store, first, STRANGER)  # this process now remembers `old` as the DID's owner
-    sessions.end_session(store, old.auth_id, first.session_uuid, now_us())
-    numbers.release_number(store, old.auth_id, "+14155550150", now_us())
+    lifecycle.end_session(store, old.auth_id, first.session_uuid, now_us())
+    pool.release_number(store, old.auth_id, "+14155550150", now_us())
     new = make_tenant(store, ["+14155550150"], name="new")
-    second = sessions.open_session(store, new.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    second = lifecycle.open_session(store, new.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
 
     decision = ring(store, second, FIRST)
 
@@ -272,9 +274,9 @@ def test_a_remembered_owner_that_gave_the_did_up_refuses_the_call_like_any_unhel
     from tests.conftest import make_tenant
 
     old = make_tenant(store, ["+14155550151"], name="old")
-    session = sessions.open_session(store, old.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(store, old.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
     ring(store, session, STRANGER)
-    sessions.end_session(store, old.auth_id, session.session_uuid, now_us())
-    numbers.release_number(store, old.auth_id, "+14155550151", now_us())
+    lifecycle.end_session(store, old.auth_id, session.session_uuid, now_us())
+    pool.release_number(store, old.auth_id, "+14155550151", now_us())
 
     assert ring(store, session, FIRST) == Refuse("no-session")
