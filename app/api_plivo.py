@@ -13,6 +13,7 @@ from app.auth import basic_auth
 from app.extensions import call_first_party, store
 from app.plivo_format import session_created, session_object
 from app.requests import body, query
+from routing.calls.history import read_calls, read_calls_many
 from routing.clock import now_us
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
@@ -55,6 +56,7 @@ def list_all() -> ResponseReturnValue:
     params = query()
     filters = check_query(params)
     page = lifecycle.list_sessions(store(), g.tenant.auth_id, filters, now)
+    calls = read_calls_many(store(), g.tenant.auth_id, [s.session_uuid for s in page.sessions], now)
     return reply(
         {
             "response": {
@@ -69,7 +71,7 @@ def list_all() -> ResponseReturnValue:
                     else None,
                     "total_count": page.total_count,
                 },
-                "objects": [session_object(s, now, listing=True) for s in page.sessions],
+                "objects": [session_object(s, now, c, listing=True) for s, c in zip(page.sessions, calls, strict=True)],
             }
         }
     )
@@ -78,8 +80,10 @@ def list_all() -> ResponseReturnValue:
 @bp.get("/<session_uuid>", strict_slashes=False)
 @basic_auth
 def retrieve(session_uuid: str) -> ResponseReturnValue:
+    now = now_us()
     session = lifecycle.get_session(store(), g.tenant.auth_id, session_uuid)
-    return reply({"response": session_object(session, now_us())})
+    calls = read_calls(store(), g.tenant.auth_id, session.session_uuid, now)
+    return reply({"response": session_object(session, now, calls)})
 
 
 @bp.post("/<session_uuid>", strict_slashes=False)
@@ -87,7 +91,8 @@ def retrieve(session_uuid: str) -> ResponseReturnValue:
 def update(session_uuid: str) -> ResponseReturnValue:
     now = now_us()
     session = lifecycle.update_session(store(), g.tenant.auth_id, session_uuid, _body_for(session_uuid), now)
-    return reply({"message": "Session updated", "session": session_object(session, now)})
+    calls = read_calls(store(), g.tenant.auth_id, session.session_uuid, now)
+    return reply({"message": "Session updated", "session": session_object(session, now, calls)})
 
 
 @bp.delete("/<session_uuid>", strict_slashes=False)

@@ -8,7 +8,8 @@ import redis
 from flask import Flask, current_app
 from rq import Queue, Retry
 
-from routing import embedded
+from routing import settings
+from routing.calls.twiml import Links
 from routing.sessions.session import Session
 from routing.store import Store
 
@@ -18,36 +19,24 @@ log = logging.getLogger("masq.http")
 CALL_FIRST_PARTY_RETRY = Retry(max=3, interval=[5, 15, 30])
 
 
-def redis_url(config: dict) -> str:  # type: ignore[type-arg]
-    """Return the configured Redis URL, starting the embedded Redis when none is configured."""
-    if config.get("REDIS_URL"):
-        return str(config["REDIS_URL"])
-    return embedded.ensure_running(config["MASQ_DATA_DIR"], config["MASQ_EMBEDDED_REDIS_PORT"])
-
-
 def init_app(app: Flask) -> None:
-    """Connect the store and the job queue (or take the ones `STORE` and `QUEUE` give, as tests do)."""
-    store, url = app.config.get("STORE"), ""
+    """Connect the store and the job queue (or take the ones `STORE` and `QUEUE` give, as tests do).
+
+    With no REDIS_URL, the app starts (or reuses) masq's embedded Redis, as the CLI does.
+    """
+    store = app.config.get("STORE")
     if store is None:
-        url = redis_url(app.config)
-        store = Store.connect(url, app.config["MASQ_KEY_PREFIX"])
+        from app.cli.embedded import store_url
+
+        store = settings.connect_store({**app.config, "REDIS_URL": store_url(app.config)})
     app.extensions["masq.store"] = store
     queue = app.config.get("QUEUE")
     if queue is None:
         # A store handed in (as tests do) brings its queue along: its own server, whatever the environment says.
         queue_url = app.config.get("QUEUE_REDIS_URL") if app.config.get("STORE") is None else ""
-        connection = queue_connection(queue_url or url, store)
+        connection = settings.queue_connection(store, queue_url or "")
         queue = Queue(app.config.get("MASQ_QUEUE") or "masq", connection=connection)
     app.extensions["masq.queue"] = queue
-
-
-def queue_connection(url: str, store: Store) -> redis.Redis:
-    """Return a connection for RQ to `url`, else to the store's server: RQ wants raw bytes, not decoded text."""
-    if url:
-        return redis.Redis.from_url(url)
-    pool = store.redis.connection_pool
-    kwargs = {**pool.connection_kwargs, "decode_responses": False}
-    return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
 
 
 def store() -> Store:
@@ -62,15 +51,24 @@ def queue() -> Queue:
     return result
 
 
+def links() -> Links:
+    """Return the current app's public URLs of the call steps (see app.voice.init_links)."""
+    result: Links = current_app.extensions["masq.links"]
+    return result
+
+
 def call_first_party(session: Session) -> None:
-    """Enqueue the call to the session's first party when the session asks for one.
+    """Enqueue the call to the session's first party, with the URL it is answered at, when the session asks for one.
 
     The session already exists when this runs: if the queue cannot be reached, the failure is logged and the
     tenant still gets its session (a 5xx would make Plivo's SDK create it twice more).
     """
     if not session.initiate_call_to_first_party:
         return
+    answer_url = links().outbound_answer(session.auth_id, session.session_uuid)
     try:
-        queue().enqueue(CALL_FIRST_PARTY, session.auth_id, session.session_uuid, retry=CALL_FIRST_PARTY_RETRY)
+        queue().enqueue(
+            CALL_FIRST_PARTY, session.auth_id, session.session_uuid, answer_url, retry=CALL_FIRST_PARTY_RETRY
+        )
     except redis.RedisError:
         log.exception("could not enqueue the call to the first party of session %s", session.session_uuid)

@@ -108,7 +108,7 @@ class InboundFastPath:
 
     def twiml(self, form: Form, ids: dict[str, str], request_id: str) -> str:
         """Return the TwiML for the call; when masq itself fails, log it and apologise (never silence)."""
-        links = twiml.Links(str(self.app.config["MASQ_PUBLIC_URL"]).rstrip("/"))
+        links = self.app.extensions["masq.links"]
         try:
             store = self.app.extensions["masq.store"]
             call = inbound.incoming_call(form.first("CallSid"), form.first("From"), form.first("To"))

@@ -5,10 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import has_app_context
-
 from routing.calls.billing import as_amount
-from routing.calls.history import CallState, Interaction, read_calls
+from routing.calls.history import CallState, Interaction
 from routing.clock import plivo_time
 from routing.phone import without_plus
 from routing.sessions.session import ACTIVE, IN_PROGRESS, Session
@@ -32,10 +30,8 @@ def resource_uri(session: Session) -> str:
     return f"/v1/Account/{session.auth_id}/Masking/Session/{session.session_uuid}/"
 
 
-def session_object(session: Session, now: int, listing: bool = False, calls: CallState | None = None) -> dict[str, Any]:
-    """Return Plivo's Session object for `session` as seen at `now`, with its calls (read if not given)."""
-    if calls is None:
-        calls = calls_of(session, now)
+def session_object(session: Session, now: int, calls: CallState, listing: bool = False) -> dict[str, Any]:
+    """Return Plivo's Session object for `session` as seen at `now`, with `calls`, its call state."""
     status = session.status(now)
     created = plivo_time(session.created)  # a session not changed since it opened shows the same time twice
     body: dict[str, Any] = {
@@ -86,7 +82,7 @@ def session_created(session: Session) -> dict[str, Any]:
         "session_uuid": session.session_uuid,
         "virtual_number": session.virtual_number,
         "message": "Session created",
-        "session": session_object(session, session.created, calls=CallState()),
+        "session": session_object(session, session.created, CallState()),
     }
 
 
@@ -111,15 +107,6 @@ def interaction_object(auth_id: str, call: Interaction) -> dict[str, Any]:
         "total_call_count": 1,
         "duration": call.duration,
     }
-
-
-def calls_of(session: Session, now: int) -> CallState:
-    """Return the session's call state from the current app's store (none outside an app)."""
-    if not has_app_context():
-        return CallState()
-    from app.extensions import store
-
-    return read_calls(store(), session.auth_id, session.session_uuid, now)
 
 
 def _amount(value: str | Decimal) -> int | str:

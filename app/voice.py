@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from app.errors import error_response
-from app.extensions import store
+from app.extensions import links, store
 from app.logs import request_ids
 from app.twilio_signature import twilio_signed
 from routing.calls import carrier_reports, inbound, outbound, twiml
@@ -21,6 +21,15 @@ from routing.tenants import AUTH_ID
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("masq.voice")
 _CALLBACKS = ("voice.leg_status", "voice.recording_status")
+# The view that answers each call step masq sends the carrier to.
+STEP_VIEWS = {
+    twiml.PIN_CHECK: "voice.pin_check",
+    twiml.WHISPER: "voice.whisper",
+    twiml.DIAL_COMPLETE: "voice.dial_complete",
+    twiml.LEG_STATUS: "voice.leg_status",
+    twiml.RECORDING_STATUS: "voice.recording_status",
+    twiml.OUTBOUND_ANSWER: "voice.outbound_answer",
+}
 
 
 def as_twiml(response: VoiceResponse) -> Response:
@@ -28,9 +37,11 @@ def as_twiml(response: VoiceResponse) -> Response:
     return Response(str(response), status=200, mimetype="text/xml")
 
 
-def links() -> twiml.Links:
-    """Return the public URLs of the call steps."""
-    return twiml.Links(current_app.config["MASQ_PUBLIC_URL"].rstrip("/"))
+def init_links(app: Flask) -> None:
+    """Keep the public URLs of the call steps in `app.extensions`: MASQ_PUBLIC_URL and this blueprint's routes."""
+    paths = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+    base = str(app.config["MASQ_PUBLIC_URL"]).rstrip("/")
+    app.extensions["masq.links"] = twiml.Links(base, {step: paths[view] for step, view in STEP_VIEWS.items()})
 
 
 def call_tokens() -> tuple[str, str]:

@@ -191,7 +191,7 @@ def inbound_cpu(redis_url: str, calls: list[tuple[str, str]], count: int) -> dic
         return inbound.incoming_call(fields["CallSid"], fields["From"], fields["To"])
 
     decision = identify()
-    links = twiml.Links(webhook.PUBLIC_URL)
+    links = app.extensions["masq.links"]
     result["steps"] = {
         "parse the form": cpu_us(lambda: _form(body), count),
         "check X-Twilio-Signature": cpu_us(lambda: validator.validate(url, form, signature), count),

@@ -107,7 +107,7 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    from routing import embedded
+    from app.cli import embedded
 
     return embedded.server_binary()
 

@@ -19,7 +19,8 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from app import create_app
-from routing import embedded, pool, tenants
+from app.cli import embedded
+from routing import pool, tenants
 from routing.clock import now_us
 from routing.keys import Keys
 from routing.store import Store

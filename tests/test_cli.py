@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from app.cli import cli
-from routing import embedded, pool, tenants
+from app.cli import cli, embedded
+from routing import pool, tenants
 from routing.clock import now_us
 from routing.store import Store
 

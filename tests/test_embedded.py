@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from routing import embedded
+from app.cli import embedded
 
 
 @pytest.fixture

@@ -312,7 +312,7 @@ def test_the_worker_writes_json_lines(redis_url, real_store):
     connection = redis.Redis.from_url(redis_url)
     session_uuid = str(uuid.uuid4())
     job = Queue(queue_name, connection=connection).enqueue(
-        "workers.outbound.call_first_party", tenant.auth_id, session_uuid
+        "workers.outbound.call_first_party", tenant.auth_id, session_uuid, "https://masq.example.com/answer"
     )
     env = {
         **os.environ,

@@ -15,7 +15,7 @@ from twilio.base.exceptions import TwilioRestException
 from werkzeug.serving import make_server
 
 from app import create_app
-from routing.calls import outbound
+from routing.calls import outbound, twiml
 from routing.calls.history import outbox, read_calls
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
@@ -26,8 +26,8 @@ from tests.twilio_helpers import ACCOUNT_SID, PUBLIC, TOKEN, call, new_sid, post
 from workers.outbound import call_first_party
 
 FIRST, SECOND = "+14155551234", "+14155554321"
-CALL_OUT = {"first_party": FIRST, "second_party": SECOND, "initiate_call_to_first_party": True}
-# What tells one call from another in an event; the rest must be the same for a call-out and a call-in.
+OUTBOUND = {"first_party": FIRST, "second_party": SECOND, "initiate_call_to_first_party": True}
+# What tells one call from another in an event; the rest must be the same for an outbound and an inbound call.
 PER_CALL = (
     "EventTimestamp",
     "SessionUUID",
@@ -41,7 +41,7 @@ PER_CALL = (
 
 
 def open_session(store, tenant, **fields):
-    return lifecycle.open_session(store, tenant.auth_id, {**CALL_OUT, **fields}, now_us())
+    return lifecycle.open_session(store, tenant.auth_id, {**OUTBOUND, **fields}, now_us())
 
 
 def answer_fields(session: Session, call_sid: str | None = None) -> dict[str, str]:
@@ -60,8 +60,14 @@ def answer_fields(session: Session, call_sid: str | None = None) -> dict[str, st
 
 
 def answer(client, session, session_uuid=None, call_sid=None, **kwargs):
-    url = outbound.answer_url(PUBLIC, session.auth_id, session_uuid or session.session_uuid)
+    """Answer masq's call at the URL the app gives the job."""
+    links = client.application.extensions["masq.links"]
+    url = links.outbound_answer(session.auth_id, session_uuid or session.session_uuid)
     return post(client, url, answer_fields(session, call_sid), **kwargs)
+
+
+def answer_url(session: Session) -> str:
+    return f"{PUBLIC}/voice/outbound-answer?t={session.auth_id}&s={session.session_uuid}"
 
 
 def event_names(store, tenant):
@@ -87,13 +93,9 @@ def a_session(**fields) -> Session:
 
 
 def test_the_call_rings_the_first_party_from_the_virtual_number_for_the_ring_timeout():
-    plan = outbound.call_out(a_session(), "https://masq.example.com/", now_us())
-    assert plan == outbound.CallOut(
-        to=FIRST,
-        from_="+14155550100",
-        timeout=45,
-        url="https://masq.example.com/voice/outbound-answer?t=MA0123456789ABCDEFGH"
-        "&s=2b4c1a0e-0000-4000-8000-000000000001",
+    plan = outbound.outbound_call(a_session(), "https://masq.example.com/answer?s=1", now_us())
+    assert plan == outbound.OutboundCall(
+        to=FIRST, from_="+14155550100", timeout=45, url="https://masq.example.com/answer?s=1"
     )
 
 
@@ -103,12 +105,13 @@ def test_the_call_rings_the_first_party_from_the_virtual_number_for_the_ring_tim
     ids=["ended", "not-asked", "single-party"],
 )
 def test_nothing_is_called_for_when_the_session_ended_did_not_ask_or_has_no_one_to_bridge(fields):
-    assert outbound.call_out(a_session(**fields), PUBLIC, now_us()) is None
+    assert outbound.outbound_call(a_session(**fields), answer_url(a_session()), now_us()) is None
 
 
 def test_carrier_urls_carry_only_url_safe_tokens():
+    links = twiml.Links(PUBLIC, {twiml.OUTBOUND_ANSWER: "/voice/outbound-answer"})
     with pytest.raises(ValueError):
-        outbound.answer_url(PUBLIC, "MA0123456789ABCDEFGH", "a uuid?&t=x")
+        links.outbound_answer("MA0123456789ABCDEFGH", "a uuid?&t=x")
 
 
 # -- the job, against a loopback Twilio, on the real Redis ---------------------------------------------------
@@ -121,12 +124,11 @@ def fake_twilio():
 
 @pytest.fixture
 def job_environment(monkeypatch, redis_url, real_store, fake_twilio):
-    """The environment a worker runs the job in: this test's Redis prefix, Twilio on loopback."""
+    """The environment a worker runs the job in: this test's Redis prefix, Twilio on loopback (no public URL)."""
     for name, value in {
         "REDIS_URL": redis_url,
         "QUEUE_REDIS_URL": redis_url,
         "MASQ_KEY_PREFIX": real_store.keys.prefix,
-        "MASQ_PUBLIC_URL": PUBLIC,
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": TOKEN,
         "TWILIO_API_BASE_URL": fake_twilio.url,
@@ -146,7 +148,7 @@ def test_the_job_asks_twilio_to_call_the_first_party_from_the_virtual_number(
     job_environment, fake_twilio, real_store, real_tenant
 ):
     session = open_session(real_store, real_tenant, ring_timeout=45)
-    call_sid = call_first_party(real_tenant.auth_id, session.session_uuid)
+    call_sid = call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session))
     [placed] = fake_twilio.calls
     assert (call_sid, placed.account_sid, placed.credentials) == (placed.sid, ACCOUNT_SID, (ACCOUNT_SID, TOKEN))
     assert placed.fields == {
@@ -154,7 +156,7 @@ def test_the_job_asks_twilio_to_call_the_first_party_from_the_virtual_number(
         "From": session.virtual_number,
         "Method": "POST",
         "Timeout": "45",
-        "Url": f"{PUBLIC}/voice/outbound-answer?t={real_tenant.auth_id}&s={session.session_uuid}",
+        "Url": answer_url(session),
     }
     # Until the first party answers, nothing is bridged and nothing is recorded.
     assert read_calls(real_store, real_tenant.auth_id, session.session_uuid, now_us()).count == 0
@@ -164,8 +166,8 @@ def test_the_job_asks_twilio_to_call_the_first_party_from_the_virtual_number(
 def test_the_job_skips_a_session_that_has_ended_or_is_gone(job_environment, fake_twilio, real_store, real_tenant):
     session = open_session(real_store, real_tenant)
     lifecycle.end_session(real_store, real_tenant.auth_id, session.session_uuid, now_us())
-    assert call_first_party(real_tenant.auth_id, session.session_uuid) == ""
-    assert call_first_party(real_tenant.auth_id, str(uuid.uuid4())) == ""
+    assert call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session)) == ""
+    assert call_first_party(real_tenant.auth_id, str(uuid.uuid4()), answer_url(session)) == ""
     assert fake_twilio.calls == []
 
 
@@ -176,7 +178,7 @@ def test_a_carrier_failure_makes_the_job_raise_so_rq_retries_it(
     session = open_session(real_store, real_tenant)
     fake_twilio.status = status
     with pytest.raises(TwilioRestException) as raised:
-        call_first_party(real_tenant.auth_id, session.session_uuid)
+        call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session))
     assert raised.value.status == status
 
 
@@ -296,7 +298,7 @@ def finish_call(client, root, sid):
     )
 
 
-def test_a_call_out_is_recorded_exactly_as_a_call_in_from_the_first_party(client, store, tenant):
+def test_an_outbound_call_is_recorded_exactly_as_an_inbound_call_from_the_first_party(client, store, tenant):
     fields = {"record": True, "first_party_play_url": "https://cdn.example.com/first.mp3"}
     out_session, in_session = open_session(store, tenant, **fields), open_session(store, tenant, **fields)
     out_sid, in_sid = new_sid(), new_sid()
@@ -378,13 +380,16 @@ def test_an_unsigned_answer_is_refused_and_changes_nothing(client, store, tenant
 
 
 # -- the enqueue -------------------------------------------------------------------------------------------
-def test_a_plivo_session_that_asks_for_it_enqueues_one_call_to_its_first_party(client, queue, tenant):
-    response = client.post(tenant.plivo_base, json=CALL_OUT, auth=tenant.basic)
+def test_a_plivo_session_that_asks_for_it_enqueues_one_call_to_its_first_party_with_its_answer_url(
+    client, queue, tenant
+):
+    response = client.post(tenant.plivo_base, json=OUTBOUND, auth=tenant.basic)
     assert response.status_code == 200, response.get_json()
     [job] = queue.get_jobs()
+    session_uuid = response.get_json()["session_uuid"]
     assert (job.func_name, job.args, job.kwargs) == (
         "workers.outbound.call_first_party",
-        (tenant.auth_id, response.get_json()["session_uuid"]),
+        (tenant.auth_id, session_uuid, f"{PUBLIC}/voice/outbound-answer?t={tenant.auth_id}&s={session_uuid}"),
         {},
     )
     assert (job.retries_left, job.retry_intervals) == (3, [5, 15, 30])
@@ -434,10 +439,9 @@ def rq_queue(redis_url):
 
 @pytest.fixture
 def masq_server(real_store, rq_queue, job_environment):
-    """masq over real HTTP on loopback, enqueueing on `rq_queue`; the job's environment points at it too."""
+    """masq over real HTTP on loopback, enqueueing on `rq_queue` the URL the carrier answers at."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    job_environment.setenv("MASQ_PUBLIC_URL", base)
     app = create_app({"STORE": real_store, "QUEUE": rq_queue, "MASQ_PUBLIC_URL": base, "TWILIO_AUTH_TOKEN": TOKEN})
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
@@ -455,7 +459,7 @@ def work(queue):
 def test_a_session_opened_through_the_api_rings_its_first_party_and_bridges_on_answer(
     masq_server, rq_queue, fake_twilio, real_store, real_tenant
 ):
-    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=CALL_OUT, auth=real_tenant.basic, timeout=5)
+    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=OUTBOUND, auth=real_tenant.basic, timeout=5)
     assert created.status_code == 200, created.text
     session = lifecycle.get_session(real_store, real_tenant.auth_id, created.json()["session_uuid"])
     work(rq_queue)
@@ -478,7 +482,7 @@ def test_a_carrier_failure_leaves_the_job_waiting_for_its_next_try(
     masq_server, rq_queue, fake_twilio, real_store, real_tenant
 ):
     fake_twilio.status = 500
-    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=CALL_OUT, auth=real_tenant.basic, timeout=5)
+    created = requests.post(f"{masq_server}{real_tenant.plivo_base}", json=OUTBOUND, auth=real_tenant.basic, timeout=5)
     assert created.status_code == 200, created.text
     work(rq_queue)
     [job_id] = rq_queue.scheduled_job_registry.get_job_ids()

@@ -199,7 +199,7 @@ def test_the_limit_is_read_from_the_environment(monkeypatch, store, tenant):
 
 
 def test_the_default_is_100_requests_a_second(monkeypatch):
-    from app.config import from_environment
+    from routing.settings import from_environment
 
     monkeypatch.delenv("MASQ_RATE_LIMIT")
     monkeypatch.delenv("MASQ_RATE_WINDOW", raising=False)

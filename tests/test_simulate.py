@@ -4,8 +4,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from app.cli_simulate import simulate
-from app.simulator import CallPlan, Carrier
+from app.cli.simulate import simulate
+from app.cli.simulator import CallPlan, Carrier
 from routing.calls.history import outbox, read_calls
 from routing.clock import US, now_us
 from routing.sessions import lifecycle

@@ -6,7 +6,7 @@ from routing.calls import twiml
 from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
 from routing.sessions.session import Session
 
-LINKS = twiml.Links("https://masq.example.com")
+LINKS = twiml.Links("https://masq.example.com", {step: f"/voice/{step}" for step in twiml.STEPS})
 AUTH_ID = "MA" + "A" * 18
 CALL_SID = "CA" + "0" * 32
 

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from plivo.utils.signature_v3 import validate_v3_signature
 
-from app.simulator import CallPlan, Carrier
+from app.cli.simulator import CallPlan, Carrier
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from routing.tenants import auth_token_of
@@ -228,7 +228,8 @@ def test_expiry_announces_the_timeout_and_frees_the_number_without_any_api_call(
 
 
 def test_a_redis_restart_with_append_only_persistence_loses_no_event(tmp_path, receiver):
-    from routing import embedded, outbox
+    from app.cli import embedded
+    from routing import outbox
     from routing.store import Store
     from tests.conftest import _free_port
 

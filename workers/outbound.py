@@ -5,31 +5,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
-
-from app.config import from_environment
-from app.extensions import redis_url
+from routing import settings
 from routing.calls import outbound
 from routing.clock import now_us
 from routing.errors import NotFound
 from routing.sessions.lifecycle import get_session
-from routing.store import Store
 
-HTTP_TIMEOUT = 10.0
 log = logging.getLogger("masq.outbound")
 
 
-def call_first_party(auth_id: str, session_uuid: str) -> str:
+def call_first_party(auth_id: str, session_uuid: str, answer_url: str) -> str:
     """Ring the session's first party from its virtual number; return the carrier's CallSid, `""` when skipped.
 
-    A session that has ended, is gone, or no longer calls for the call is skipped. Every failure (Redis, the
-    network, the carrier refusing or failing the request) is raised, so RQ retries the job as its Retry
-    says and, after the last try, keeps it in the failed registry. A try that timed out may still have
+    `answer_url` is where the carrier asks what to do once the first party answers (the app gives it at
+    enqueue). A session that has ended, is gone, or no longer calls for the call is skipped. Every failure
+    (Redis, the network, the carrier refusing or failing the request) is raised, so RQ retries the job as its
+    Retry says and, after the last try, keeps it in the failed registry. A try that timed out may still have
     reached the carrier, so a retry can ring the first party twice.
     """
-    config = from_environment()
-    plan = planned_call(config, auth_id, session_uuid)
+    config = settings.from_environment()
+    plan = planned_call(config, auth_id, session_uuid, answer_url)
     if plan is None:
         log.info(
             "session %s no longer calls for a call to its first party; skipped",
@@ -37,7 +32,7 @@ def call_first_party(auth_id: str, session_uuid: str) -> str:
             extra={"auth_id": auth_id, "session_uuid": session_uuid},
         )
         return ""
-    call = twilio_client(config).calls.create(
+    call = settings.twilio_client(config).calls.create(
         to=plan.to, from_=plan.from_, url=plan.url, method="POST", timeout=plan.timeout
     )
     log.info(
@@ -49,22 +44,14 @@ def call_first_party(auth_id: str, session_uuid: str) -> str:
     return str(call.sid)
 
 
-def planned_call(config: dict[str, Any], auth_id: str, session_uuid: str) -> outbound.CallOut | None:
-    """Return the call the session still calls for, read from the store the environment names."""
-    store = Store.connect(redis_url(config), config["MASQ_KEY_PREFIX"])
+def planned_call(
+    config: dict[str, Any], auth_id: str, session_uuid: str, answer_url: str
+) -> outbound.OutboundCall | None:
+    """Return the call the session still calls for, read from the store the settings name."""
+    store = settings.connect_store(config)
     try:
-        return outbound.call_out(get_session(store, auth_id, session_uuid), config["MASQ_PUBLIC_URL"], now_us())
+        return outbound.outbound_call(get_session(store, auth_id, session_uuid), answer_url, now_us())
     except NotFound:
         return None
     finally:
         store.redis.close()
-
-
-def twilio_client(config: dict[str, Any]) -> Client:
-    """Return a Twilio REST client with a bounded HTTP timeout, sending to TWILIO_API_BASE_URL when set."""
-    client = Client(
-        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT)
-    )
-    if config.get("TWILIO_API_BASE_URL"):
-        client.api.base_url = config["TWILIO_API_BASE_URL"]
-    return client

@@ -5,28 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis
 from rq import Queue, SimpleWorker
 
-from routing import embedded
+from routing import settings
 from routing.outbox import BACKOFF, CLAIM_IDLE_MS, Policy
-from routing.store import Store
 from workers.deliveries import Sender
 from workers.dispatcher import Dispatcher, run_in_thread
 
 log = logging.getLogger("masq.worker")
-
-
-def store_url(config: dict[str, Any]) -> str:
-    """Return the store's Redis URL, starting the embedded Redis when none is configured."""
-    if config.get("REDIS_URL"):
-        return str(config["REDIS_URL"])
-    return embedded.ensure_running(config["MASQ_DATA_DIR"], config["MASQ_EMBEDDED_REDIS_PORT"])
-
-
-def queue_connection(config: dict[str, Any]) -> redis.Redis:
-    """Return a connection to the queue's Redis (QUEUE_REDIS_URL, else the store's): RQ wants raw bytes."""
-    return redis.Redis.from_url(config.get("QUEUE_REDIS_URL") or store_url(config))
 
 
 def policy(config: dict[str, Any]) -> Policy:
@@ -41,11 +27,12 @@ def policy(config: dict[str, Any]) -> Policy:
 def run(config: dict[str, Any], threads: int = 32, burst: bool = False) -> None:
     """Work the `masq` queue with a non-forking worker and the scheduler, and deliver callbacks meanwhile.
 
+    `config` is `routing.settings`' dict with REDIS_URL set (the CLI starts the embedded Redis when need be).
     Jobs run in this process (no fork per job); the dispatcher thread expires sessions on time and delivers
     every tenant's outbox. Both stop when the worker is told to stop (SIGTERM or SIGINT).
     """
-    store = Store.connect(store_url(config), config["MASQ_KEY_PREFIX"])
-    connection = queue_connection(config)
+    store = settings.connect_store(config)
+    connection = settings.queue_connection(store, config.get("QUEUE_REDIS_URL") or "")
     sender = Sender(threads=threads, allow_private=bool(config.get("MASQ_ALLOW_PRIVATE_CALLBACKS")))
     thread, stop = run_in_thread(Dispatcher(store, sender, policy=policy(config)))
     queue = Queue(config.get("MASQ_QUEUE") or "masq", connection=connection)

@@ -99,6 +99,14 @@ def read_calls(store: Store, auth_id: str, session_uuid: str, now: int) -> CallS
     return CallState.from_reply(store.run(status_scripts.READ_CALLS, auth_id, now, session_uuid, MAX_SHOWN))
 
 
+def read_calls_many(store: Store, auth_id: str, session_uuids: list[str], now: int) -> list[CallState]:
+    """Return each session's call state, in the order given, all in one pipelined round trip."""
+    if not session_uuids:
+        return []
+    replies = store.run_many(status_scripts.READ_CALLS, auth_id, now, [(uuid, MAX_SHOWN) for uuid in session_uuids])
+    return [CallState.from_reply(reply) for reply in replies]
+
+
 def outbox(store: Store, auth_id: str, count: int = 1000) -> list[dict[str, str]]:
     """Return the oldest `count` events in the tenant's outbox stream, as flat dicts."""
     entries: list[tuple[str, dict[str, str]]] = store.redis.xrange(store.keys.events(auth_id), count=count)  # type: ignore[assignment]

@@ -1,25 +1,22 @@
 """masq calls a session's first party (`initiate_call_to_first_party`) and, once they answer, bridges the second.
 
 The call goes out from the virtual number. When the first party answers, the carrier asks masq's
-`/voice/outbound-answer` step what to do, and masq decides as if the first party had called the virtual
-number: the same `<Dial>` rules, interaction and events as an inbound call (`call_scripts.INBOUND`), only
+outbound-answer step (at the URL the app gave) what to do, and masq decides as if the first party had called
+the virtual number: the same `<Dial>` rules, interaction and events as an inbound call (`call_scripts.INBOUND`), only
 for the session the call was placed for, and with the first party's leg answered from that moment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from routing import call_scripts
 from routing.call_lua import LIBRARY
 from routing.calls import inbound
-from routing.calls.inbound import TOKEN, Decision, IncomingCall
+from routing.calls.inbound import Decision, IncomingCall
 from routing.clock import plivo_time
 from routing.sessions.session import ACTIVE, Session
 from routing.store import Store
-
-ANSWER_STEP = "outbound-answer"
 
 # ARGV: T, NOW, stamp, virtual number, first party, CallSid, the session the call was placed for.
 # The inbound step runs unchanged inside a function, so that checking the session before it and recording
@@ -47,7 +44,7 @@ return result
 
 
 @dataclass(frozen=True)
-class CallOut:
+class OutboundCall:
     """The call to place: to the first party, from the virtual number, answered at `url`, ringing `timeout` s."""
 
     to: str
@@ -56,27 +53,17 @@ class CallOut:
     timeout: int
 
 
-def call_out(session: Session, base_url: str, now: int) -> CallOut | None:
-    """Return the call to place to the session's first party, or None when there is nothing to call for.
+def outbound_call(session: Session, answer_url: str, now: int) -> OutboundCall | None:
+    """Return the call to place to the session's first party, answered at `answer_url`, or None when none is due.
 
     Nothing is called for once the session has ended, when it did not ask for the call, or while it has no
     second party to bridge to.
     """
     if session.status(now) != ACTIVE or not session.initiate_call_to_first_party or not session.second_party:
         return None
-    return CallOut(
-        to=session.first_party,
-        from_=session.virtual_number,
-        url=answer_url(base_url, session.auth_id, session.session_uuid),
-        timeout=session.ring_timeout,
+    return OutboundCall(
+        to=session.first_party, from_=session.virtual_number, url=answer_url, timeout=session.ring_timeout
     )
-
-
-def answer_url(base_url: str, auth_id: str, session_uuid: str) -> str:
-    """Return the URL the carrier requests when the first party answers."""
-    if not TOKEN.fullmatch(auth_id) or not TOKEN.fullmatch(session_uuid):
-        raise ValueError("only [A-Za-z0-9_-] tokens go into carrier URLs")
-    return f"{base_url.rstrip('/')}/voice/{ANSWER_STEP}?{urlencode({'t': auth_id, 's': session_uuid})}"
 
 
 def answer(store: Store, auth_id: str, session_uuid: str, call: IncomingCall, now: int) -> Decision:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -21,18 +22,38 @@ WRONG_PIN = "That PIN is not correct."
 APOLOGY = "Sorry, we cannot connect your call right now. Please try again later. Goodbye."
 
 
+# The call steps the carrier is sent to; the app, which owns the routes, gives each one's path in `Links`.
+PIN_CHECK = "pin-check"
+WHISPER = "whisper"
+DIAL_COMPLETE = "dial-complete"
+LEG_STATUS = "leg-status"
+RECORDING_STATUS = "recording-status"
+OUTBOUND_ANSWER = "outbound-answer"
+STEPS = (PIN_CHECK, WHISPER, DIAL_COMPLETE, LEG_STATUS, RECORDING_STATUS, OUTBOUND_ANSWER)
+
+
 @dataclass(frozen=True)
 class Links:
-    """The public URLs of masq's call steps, each carrying the tenant and call as URL-safe tokens."""
+    """The public URLs of masq's call steps: the public base URL, and each step's path (from `STEPS`)."""
 
     base: str
+    paths: Mapping[str, str]
 
     def step(self, name: str, auth_id: str, call_sid: str, retry: bool = False) -> str:
-        """Return the absolute URL of step `name` for one call."""
-        if not TOKEN.fullmatch(auth_id) or not TOKEN.fullmatch(call_sid):
-            raise ValueError("only [A-Za-z0-9_-] tokens go into carrier URLs")
-        url = f"{self.base}/voice/{name}?{urlencode({'t': auth_id, 'c': call_sid})}"
+        """Return the absolute URL of step `name` for one call; raise ValueError unless the ids are URL-safe."""
+        url = carrier_url(self.base + self.paths[name], t=auth_id, c=call_sid)
         return url + RETRY if retry else url
+
+    def outbound_answer(self, auth_id: str, session_uuid: str) -> str:
+        """Return the URL the carrier requests when the first party answers masq's call for the session."""
+        return carrier_url(self.base + self.paths[OUTBOUND_ANSWER], t=auth_id, s=session_uuid)
+
+
+def carrier_url(url: str, **tokens: str) -> str:
+    """Return `url` with `tokens` as its query; raise ValueError unless each is a `[A-Za-z0-9_-]` token."""
+    if not all(TOKEN.fullmatch(value) for value in tokens.values()):
+        raise ValueError("only [A-Za-z0-9_-] tokens go into carrier URLs")
+    return f"{url}?{urlencode(tokens)}"
 
 
 def answer(decision: Decision, links: Links) -> VoiceResponse:
@@ -74,7 +95,7 @@ def ask_pin(decision: AskPin, links: Links) -> VoiceResponse:
     lengths = {len(session.first_party_pin), len(session.second_party_pin)}
     gather = response.gather(
         input="dtmf",
-        action=links.step("pin-check", decision.auth_id, decision.call_sid),
+        action=links.step(PIN_CHECK, decision.auth_id, decision.call_sid),
         method="POST",
         timeout=session.pin_retry_wait,
         finish_on_key="#",
@@ -102,7 +123,7 @@ def bridge(decision: Bridge, links: Links) -> VoiceResponse:
     if session.record:
         recording = {
             "record": "record-from-answer-dual",
-            "recording_status_callback": links.step("recording-status", decision.auth_id, decision.call_sid, True),
+            "recording_status_callback": links.step(RECORDING_STATUS, decision.auth_id, decision.call_sid, True),
             "recording_status_callback_method": "POST",
             "recording_status_callback_event": RECORDING_EVENTS,
         }
@@ -111,16 +132,16 @@ def bridge(decision: Bridge, links: Links) -> VoiceResponse:
         timeout=min(max(session.ring_timeout, RING_RANGE[0]), RING_RANGE[1]),
         time_limit=min(max(session.call_time_limit, 1), MAX_TIME_LIMIT),
         answer_on_bridge=True if not decision.answered and not decision.caller_play_url else None,
-        action=links.step("dial-complete", decision.auth_id, decision.call_sid),
+        action=links.step(DIAL_COMPLETE, decision.auth_id, decision.call_sid),
         method="POST",
         **recording,
     )
-    whisper = links.step("whisper", decision.auth_id, decision.call_sid) if decision.callee_play_url else None
+    whisper = links.step(WHISPER, decision.auth_id, decision.call_sid) if decision.callee_play_url else None
     dial.number(
         decision.callee,
         url=whisper,
         method="POST" if whisper else None,
-        status_callback=links.step("leg-status", decision.auth_id, decision.call_sid, True),
+        status_callback=links.step(LEG_STATUS, decision.auth_id, decision.call_sid, True),
         status_callback_method="POST",
         status_callback_event=LEG_EVENTS,
     )

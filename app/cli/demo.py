@@ -1,6 +1,6 @@
 """The demo a new user runs second: a tenant, a session, a simulated call, and the callbacks it brings.
 
-It drives a running masq (`masq serve`) only through its public doors — the REST API, the carrier webhooks
+`masq demo` drives a running masq (`masq serve`) only through its public doors — the REST API, the carrier webhooks
 (signed like Twilio) and the tenant's callback URL — so what it prints is what a real tenant would see.
 """
 
@@ -15,10 +15,12 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
+import click
 import requests
 
-from app.simulator import CallPlan, Carrier
-from routing import pool, tenants
+from app.cli.simulator import CallPlan, Carrier, CarrierError
+from app.cli.support import dev_twilio_token, open_store
+from routing import pool, settings, tenants
 from routing.clock import now_us
 from routing.errors import RoutingError
 from routing.store import Store
@@ -118,3 +120,20 @@ def run(
         return len(inbox.events)
     finally:
         inbox.stop()
+
+
+@click.command()
+@click.option("--url", default=None, help="masq's public URL [default: MASQ_PUBLIC_URL].")
+def demo(url: str | None) -> None:
+    """Show masq end to end against a running `masq serve`: a session, a simulated call and its callbacks."""
+    config = settings.from_environment()
+    try:
+        run(
+            open_store(),
+            url or config["MASQ_PUBLIC_URL"],
+            dev_twilio_token(config, create=False),
+            click.echo,
+            os.path.join(config["MASQ_DATA_DIR"], "demo-tenant.json"),
+        )
+    except (CarrierError, requests.RequestException) as exc:
+        raise click.ClickException(f"{exc} (is `masq serve` running?)") from exc

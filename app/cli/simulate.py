@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 import requests
 
-from app import config
-from app.cli_support import dev_twilio_token
-from app.simulator import CallPlan, Carrier, CarrierError
+from app.cli.simulator import CallPlan, Carrier, CarrierError
+from app.cli.support import dev_twilio_token
+from routing import settings
 
 
 @click.group("simulate")
@@ -50,10 +48,10 @@ def call(
     auth_token: str | None,
 ) -> None:
     """Call a virtual number and follow masq's TwiML to the end, printing each step."""
-    settings = config.from_environment()
+    config = settings.from_environment()
     carrier = Carrier(
-        url or settings["MASQ_PUBLIC_URL"],
-        auth_token if auth_token is not None else dev_twilio_token(settings, create=False),
+        url or config["MASQ_PUBLIC_URL"],
+        auth_token if auth_token is not None else dev_twilio_token(config, create=False),
         echo=click.echo,
     )
     plan = CallPlan(caller, virtual_number, digits, outcome, talk_seconds, replay)
@@ -62,23 +60,3 @@ def call(
     except (CarrierError, requests.RequestException) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"ending: {result.ending}")
-
-
-@click.command()
-@click.option("--url", default=None, help="masq's public URL [default: MASQ_PUBLIC_URL].")
-def demo(url: str | None) -> None:
-    """Show masq end to end against a running `masq serve`: a session, a simulated call and its callbacks."""
-    from app import demo as walkthrough
-    from app.cli_support import open_store
-
-    settings = config.from_environment()
-    try:
-        walkthrough.run(
-            open_store(),
-            url or settings["MASQ_PUBLIC_URL"],
-            dev_twilio_token(settings, create=False),
-            click.echo,
-            os.path.join(settings["MASQ_DATA_DIR"], "demo-tenant.json"),
-        )
-    except (CarrierError, requests.RequestException) as exc:
-        raise click.ClickException(f"{exc} (is `masq serve` running?)") from exc

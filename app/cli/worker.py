@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from app.cli_support import emit, open_store
-from routing import outbox
+from app.cli.embedded import store_url
+from app.cli.support import emit, open_store
+from routing import outbox, settings
 from routing.clock import iso_time
 
 
@@ -20,12 +23,14 @@ from routing.clock import iso_time
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty (for scripts and tests).")
 def worker(threads: int, burst: bool) -> None:
     """Run jobs, expire sessions on time and deliver tenant callbacks (the Procfile's worker)."""
-    from app.config import from_environment
     from app.logs import configure_logging
     from workers import runner
 
-    config = from_environment()
+    config = settings.from_environment()
     configure_logging(config["MASQ_LOG_LEVEL"])
+    config["REDIS_URL"] = store_url(config)
+    # Jobs read their settings from this process's environment: they must see the store the worker uses.
+    os.environ["REDIS_URL"] = config["REDIS_URL"]
     runner.run(config, threads=threads, burst=burst)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from app.capacity_format import pool_stats_json
-from app.cli_support import emit, open_store
+from app.cli.support import emit, open_store
 from routing import capacity, tenants
 from routing.clock import now_us
 

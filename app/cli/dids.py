@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from app.cli_support import emit, open_store
+from app.cli.support import emit, open_store
 from routing import pool, tenants
 from routing.clock import iso_time, now_us
 from routing.phone import to_e164

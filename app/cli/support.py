@@ -9,15 +9,15 @@ from typing import Any
 
 import click
 
-from app import config as settings
-from app import extensions
+from app.cli.embedded import store_url
+from routing import settings
 from routing.store import Store
 
 
 def open_store() -> Store:
     """Connect to the configured Redis (starting the embedded one when none is), closed when the command ends."""
     config = settings.from_environment()
-    store = Store.connect(extensions.redis_url(config), config["MASQ_KEY_PREFIX"])
+    store = settings.connect_store({**config, "REDIS_URL": store_url(config)})
     click.get_current_context().call_on_close(store.redis.close)
     return store
 

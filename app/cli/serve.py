@@ -1,4 +1,4 @@
-"""The `masq` command: operators manage accounts, DIDs and the embedded Redis, and serve the app."""
+"""`masq serve`: the web app for development, with a worker beside it."""
 
 from __future__ import annotations
 
@@ -7,20 +7,12 @@ import shutil
 import signal
 import subprocess
 import sys
-from typing import Any
 
 import click
-import redis
 
-from app.cli_dids import did
-from app.cli_pool import pool
-from app.cli_redis import redis as redis_group
-from app.cli_simulate import demo, simulate
-from app.cli_support import dev_twilio_token, fail
-from app.cli_tenants import tenant
-from app.cli_worker import callbacks, worker
-from routing.embedded import EmbeddedRedisError
-from routing.errors import RoutingError
+from app.cli.embedded import store_url
+from app.cli.support import dev_twilio_token
+from routing import settings
 
 FIRST_STEPS = """\
 masq listens on {base}
@@ -34,26 +26,7 @@ Then call the session's virtual number as its first party, with no phone:
   {masq} simulate call --from +14155551234 --to VIRTUAL_NUMBER"""
 
 
-class MasqGroup(click.Group):
-    """A command group that turns domain and Redis errors into `{"error": ...}` on stderr and exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except RoutingError as exc:
-            fail(exc.message)
-        except EmbeddedRedisError as exc:
-            fail(str(exc))
-        except redis.RedisError as exc:
-            fail(f"Redis: {exc}")
-
-
-@click.group(cls=MasqGroup)
-def cli() -> None:
-    """masq: number-masking call routing. Settings come from the environment (REDIS_URL, MASQ_*)."""
-
-
-@cli.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="The port.")
 @click.option(
@@ -61,7 +34,7 @@ def cli() -> None:
     "with_worker",
     default=True,
     show_default=True,
-    help="Also run `masq worker` (callbacks, expiry, call-outs) beside the web app.",
+    help="Also run `masq worker` (callbacks, expiry, outbound calls) beside the web app.",
 )
 def serve(host: str, port: int, with_worker: bool) -> None:
     """Run the web app for development, with a worker beside it.
@@ -69,23 +42,19 @@ def serve(host: str, port: int, with_worker: bool) -> None:
     Production runs gunicorn and `masq worker` instead; see the Procfile.
     """
     from app import create_app
-    from app.config import from_environment
-    from workers.runner import store_url
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+    config = settings.from_environment()
     overrides = {} if os.environ.get("MASQ_PUBLIC_URL") else {"MASQ_PUBLIC_URL": base}
-    overrides["TWILIO_AUTH_TOKEN"] = dev_twilio_token(from_environment(), create=True)
+    overrides["TWILIO_AUTH_TOKEN"] = dev_twilio_token(config, create=True)
+    # The app and the worker use the very Redis resolved here, embedded or not.
+    overrides["REDIS_URL"] = store_url(config)
     app = create_app(overrides)
     child = None
-    if with_worker:  # the worker uses the very Redis the app uses, embedded or not
+    if with_worker:
         # For development the worker may call loopback callback URLs (the demo's inbox) unless told otherwise.
-        env = {
-            "MASQ_ALLOW_PRIVATE_CALLBACKS": "1",
-            **os.environ,
-            "REDIS_URL": store_url(from_environment()),
-            **overrides,
-        }
+        env = {"MASQ_ALLOW_PRIVATE_CALLBACKS": "1", **os.environ, **overrides}
         child = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, stdout=sys.stderr)
     click.echo(FIRST_STEPS.format(base=base, masq=_command_name()))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker too when told to stop
@@ -104,22 +73,3 @@ def _command_name() -> str:
         return "masq"
     relative = os.path.relpath(script)
     return script if relative.startswith("..") else relative
-
-
-cli.add_command(tenant)
-cli.add_command(did)
-cli.add_command(pool)
-cli.add_command(redis_group)
-cli.add_command(simulate)
-cli.add_command(demo)
-cli.add_command(worker)
-cli.add_command(callbacks)
-
-
-def main() -> None:
-    """Run the `masq` command."""
-    cli(prog_name="masq")
-
-
-if __name__ == "__main__":
-    main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli_support import emit, open_store
+from app.cli.support import emit, open_store
 from routing import tenants
 from routing.clock import now_us
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from app import config as settings
-from app.cli_support import emit
-from routing import embedded
+from app.cli import embedded
+from app.cli.support import emit
+from routing import settings
 
 
 @click.group()

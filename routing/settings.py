@@ -1,0 +1,90 @@
+"""Settings and connections: the environment read into settings, and the clients built from them.
+
+The web app (into `app.config`), the workers and the CLI all read their settings and make their connections
+here. An empty REDIS_URL means "masq's embedded Redis": only the app and the CLI start that one, and they
+put its URL in the settings they hand on, so everything built here connects to a configured URL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from routing.keys import DEFAULT_PREFIX
+from routing.store import Store
+
+# Seconds the Twilio REST client waits for an answer (twilio-python waits forever unless told).
+TWILIO_TIMEOUT = 10.0
+
+
+def _flag(environ: Mapping[str, str], name: str, default: str = "0") -> bool:
+    return environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings `environ` (default: the process's environment) gives, with masq's defaults for the rest."""
+    env = os.environ if environ is None else environ
+    redis_url = env.get("REDIS_URL", "")
+    return {
+        # Empty REDIS_URL: masq starts (or reuses) its embedded Redis, keeping data under MASQ_DATA_DIR.
+        "REDIS_URL": redis_url,
+        "QUEUE_REDIS_URL": env.get("QUEUE_REDIS_URL", redis_url),
+        "MASQ_QUEUE": env.get("MASQ_QUEUE", "masq"),
+        "MASQ_KEY_PREFIX": env.get("MASQ_KEY_PREFIX", DEFAULT_PREFIX),
+        "MASQ_DATA_DIR": env.get("MASQ_DATA_DIR", os.path.join(os.getcwd(), "var")),
+        "MASQ_EMBEDDED_REDIS_PORT": int(env.get("MASQ_EMBEDDED_REDIS_PORT", "6390")),
+        "MASQ_PUBLIC_URL": env.get("MASQ_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        # Where the Twilio REST client sends its requests instead of https://api.twilio.com (a loopback fake in
+        # tests, or an egress proxy); empty for Twilio itself.
+        "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "").rstrip("/"),
+        # Development only: accept carrier webhooks without a valid X-Twilio-Signature.
+        "MASQ_SKIP_TWILIO_SIGNATURE": _flag(env, "MASQ_SKIP_TWILIO_SIGNATURE"),
+        "MASQ_ALLOW_PRIVATE_CALLBACKS": _flag(env, "MASQ_ALLOW_PRIVATE_CALLBACKS"),
+        # Seconds between callback retries, comma-separated (default: 10 s growing to 8 h, 25 h in all).
+        "MASQ_CALLBACK_BACKOFF": env.get("MASQ_CALLBACK_BACKOFF", ""),
+        # How long a worker may hold an event silently before another takes it over (a killed worker).
+        "MASQ_CALLBACK_CLAIM_IDLE_MS": env.get("MASQ_CALLBACK_CLAIM_IDLE_MS", ""),
+        # Flask's name for the largest request body the app reads.
+        "MAX_CONTENT_LENGTH": int(env.get("MASQ_MAX_BODY_BYTES", str(64 * 1024))),
+        # Requests each tenant may make on the REST APIs per window of seconds (0: no limit); carrier webhooks
+        # are never limited.
+        "MASQ_RATE_LIMIT": int(env.get("MASQ_RATE_LIMIT", "100")),
+        "MASQ_RATE_WINDOW": float(env.get("MASQ_RATE_WINDOW", "1")),
+        "MASQ_LOG_LEVEL": env.get("MASQ_LOG_LEVEL", "INFO").strip().upper(),
+    }
+
+
+def connect_store(settings: Mapping[str, Any]) -> Store:
+    """Return the store on REDIS_URL under MASQ_KEY_PREFIX; raise ValueError when REDIS_URL is empty."""
+    url = settings.get("REDIS_URL") or ""
+    if not url:
+        raise ValueError("REDIS_URL is empty: start masq's embedded Redis first, or set REDIS_URL")
+    return Store.connect(str(url), settings.get("MASQ_KEY_PREFIX", DEFAULT_PREFIX))
+
+
+def queue_connection(store: Store, url: str = "") -> redis.Redis:
+    """Return RQ's connection to `url` (QUEUE_REDIS_URL), else to the store's server: RQ wants bytes, not text."""
+    if url:
+        return redis.Redis.from_url(url)
+    pool = store.redis.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
+
+
+def twilio_client(settings: Mapping[str, Any]) -> Client:
+    """Return a Twilio REST client with a bounded HTTP timeout, sending to TWILIO_API_BASE_URL when set."""
+    client = Client(
+        settings["TWILIO_ACCOUNT_SID"],
+        settings["TWILIO_AUTH_TOKEN"],
+        http_client=TwilioHttpClient(timeout=TWILIO_TIMEOUT),
+    )
+    if settings.get("TWILIO_API_BASE_URL"):
+        client.api.base_url = settings["TWILIO_API_BASE_URL"]
+    return client
