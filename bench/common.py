@@ -172,7 +172,7 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
 
 @dataclass(frozen=True)
 class Server:
-    """A running gunicorn: its base URL and its master's pid."""
+    """A running web server (gunicorn, or masq's own): its base URL and its main process's pid."""
 
     url: str
     pid: int
@@ -190,6 +190,25 @@ def gunicorn(
     port = free_port()
     command = [str(BIN / "gunicorn"), "--bind", f"{HOST}:{port}", *settings, app_spec]
     with started(command, env=env, port=port, log=workdir / f"gunicorn-{port}.log") as process:
+        yield Server(f"http://{HOST}:{port}", process.pid)
+
+
+def procfile_command(process: str) -> str:
+    """Return the command the Procfile gives `process` (`web`, `worker`): masq is measured as it is deployed."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            return command.strip()
+    raise KeyError(f"the Procfile has no {process!r} process")
+
+
+@contextmanager
+def procfile_web(env: Mapping[str, str], workdir: Path) -> Iterator[Server]:
+    """Serve masq as the Procfile's `web:` line does, on a free loopback port (the venv's commands first)."""
+    port = free_port()
+    command = ["bash", "-c", f"exec {procfile_command('web')}"]
+    environment = {**env, "PORT": str(port), "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    with started(command, env=environment, port=port, log=workdir / f"masq-web-{port}.log") as process:
         yield Server(f"http://{HOST}:{port}", process.pid)
 
 

@@ -1,4 +1,4 @@
-"""Session create through the Plivo dialect under gunicorn: HTTP Basic, the rate limiter, ALLOCATE, the JSON.
+"""Session create through the Plivo dialect, served as the Procfile serves it: Basic auth, rate limit, DID, JSON.
 
 Every request opens a new session on a free DID of a pool big enough for the whole run. The tenant's rate
 limit is raised out of reach (MASQ_RATE_LIMIT, see `webhook.masq_env`) so that the limiter still runs on
@@ -43,7 +43,7 @@ class Creator:
         return base64.b64encode(f"{self.auth_id}:{self.auth_token}".encode()).decode()
 
     def warm_up(self, server: Server, count: int = 20) -> None:
-        """Create a few sessions so that every gunicorn worker has connected and loaded its scripts."""
+        """Create a few sessions so that every web worker has connected and loaded its scripts."""
         with requests.Session() as http:
             for _ in range(count):
                 http.post(

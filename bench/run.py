@@ -29,6 +29,7 @@ from bench.common import (
     ensure_wrk,
     load_average,
     private_redis,
+    procfile_command,
     redis_server_binary,
     settle,
 )
@@ -56,7 +57,8 @@ def machine() -> dict[str, object]:
         "redis": redis_version.split("v=")[1].split()[0] if "v=" in redis_version else redis_version,
         "wrk": _output([wrk, "--version"]).split(" [")[0] if wrk else "",
         "kernel": platform.release(),
-        "gunicorn": f"{importlib.metadata.version('gunicorn')} {' '.join(GUNICORN_SETTINGS)}",
+        "floor server": f"gunicorn {importlib.metadata.version('gunicorn')} {' '.join(GUNICORN_SETTINGS)}",
+        "masq server": f"granian {importlib.metadata.version('granian')}: {procfile_command('web')}",
         "masq_revision": _revision(),
     }
 

@@ -1,4 +1,4 @@
-"""The inbound voice webhook under gunicorn, against the bare floor app; and its Redis round trips.
+"""The inbound voice webhook, served as the Procfile serves it, against bare floor apps under gunicorn.
 
 Every request is a new call (its own CallSid) from a session's first party to a DID whose session has no
 live call, so each one takes the whole bridge path: signature check, DID → tenant lookup, the INBOUND script
@@ -18,7 +18,18 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from bench import breakdown, fixtures
-from bench.common import PREFIX, Figure, Server, WrkResult, counting_round_trips, gunicorn, lua, ratio, run_wrk
+from bench.common import (
+    PREFIX,
+    Figure,
+    Server,
+    WrkResult,
+    counting_round_trips,
+    gunicorn,
+    lua,
+    procfile_web,
+    ratio,
+    run_wrk,
+)
 from routing import tenants
 from routing.clock import now_us
 from routing.store import Store
@@ -84,7 +95,7 @@ def prepare(redis_url: str, count: int) -> list[str]:
 
 
 def warm_up(base_url: str, calls: list[tuple[str, str]]) -> None:
-    """Send a few calls so that every gunicorn worker has connected and loaded its scripts."""
+    """Send a few calls so that every web worker has connected and loaded its scripts."""
     with requests.Session() as http:
         for body, signature in calls:
             http.post(
@@ -172,7 +183,7 @@ def count_round_trips(redis_url: str, calls: list[tuple[str, str]]) -> dict[str,
 
 
 def masq_env(redis_url: str) -> dict[str, str]:
-    """Return the environment masq's gunicorn runs with (the create figure's tenant is never rate limited)."""
+    """Return the environment masq's web process runs with (the create figure's tenant is never rate limited)."""
     from bench.create import RATE_LIMIT_OUT_OF_REACH
 
     return {
@@ -211,7 +222,7 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
         gunicorn(
             "bench.floor_app:create_redis_app()", {"REDIS_URL": redis_url, "FLOOR_ROUND_TRIPS": "1"}, workdir
         ) as one_trip_floor,
-        gunicorn("app:create_app()", masq_env(redis_url), workdir) as masq,
+        procfile_web(masq_env(redis_url), workdir) as masq,
     ):
         warm_up(floor.url, signed_calls(fixtures.did_numbers(SPARE)))
         warm_up(redis_floor.url, signed_calls(fixtures.did_numbers(SPARE)))

@@ -71,7 +71,7 @@ def test_the_procfile_names_a_web_and_a_worker_process():
     assert "$PORT" in processes["web"] and "WEB_CONCURRENCY" in processes["web"]
 
 
-def test_the_web_process_serves_on_the_platforms_port_with_gunicorn(platform_env):
+def test_the_web_process_serves_on_the_platforms_port(platform_env):
     port = _free_port()
     web = start(procfile()["web"], {**platform_env, "PORT": str(port)})
     try:
@@ -82,7 +82,7 @@ def test_the_web_process_serves_on_the_platforms_port_with_gunicorn(platform_env
                     break
             except OSError:
                 pass
-            assert web.poll() is None and time.monotonic() < deadline, "gunicorn did not come up"
+            assert web.poll() is None and time.monotonic() < deadline, "the web process did not come up"
             time.sleep(0.2)
         assert get(f"http://127.0.0.1:{port}/v1/Account/MA{'0' * 18}/Masking/Session/") == 401
     finally:

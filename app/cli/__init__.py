@@ -7,7 +7,7 @@ from typing import Any
 import click
 import redis
 
-from app.cli import demo, dids, embedded_redis, pool, serve, simulate, tenants, worker
+from app.cli import demo, dids, embedded_redis, pool, serve, simulate, tenants, web, worker
 from app.cli.embedded import EmbeddedRedisError
 from app.cli.support import fail
 from routing.errors import RoutingError
@@ -34,6 +34,7 @@ def cli() -> None:
 
 for command in (
     serve.serve,
+    web.web,
     tenants.tenant,
     dids.did,
     pool.pool,

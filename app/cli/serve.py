@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ import click
 
 from app.cli.embedded import store_url
 from app.cli.support import dev_twilio_token
+from app.cli.web import DEFAULT_THREADS, run_web
 from routing import settings
 
 FIRST_STEPS = """\
@@ -39,10 +39,9 @@ Then call the session's virtual number as its first party, with no phone:
 def serve(host: str, port: int, with_worker: bool) -> None:
     """Run the web app for development, with a worker beside it.
 
-    Production runs gunicorn and `masq worker` instead; see the Procfile.
+    The web app is served as `masq web` serves it (granian, one process); production runs `masq web` and
+    `masq worker` as two processes instead (see the Procfile).
     """
-    from app import create_app
-
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
     config = settings.from_environment()
@@ -50,16 +49,15 @@ def serve(host: str, port: int, with_worker: bool) -> None:
     overrides["TWILIO_AUTH_TOKEN"] = dev_twilio_token(config, create=True)
     # The app and the worker use the very Redis resolved here, embedded or not.
     overrides["REDIS_URL"] = store_url(config)
-    app = create_app(overrides)
+    os.environ.update(overrides)  # granian's worker builds the app from the environment
     child = None
     if with_worker:
         # For development the worker may call loopback callback URLs (the demo's inbox) unless told otherwise.
         env = {"MASQ_ALLOW_PRIVATE_CALLBACKS": "1", **os.environ, **overrides}
         child = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, stdout=sys.stderr)
     click.echo(FIRST_STEPS.format(base=base, masq=_command_name()))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker too when told to stop
     try:
-        app.run(host=host, port=port, debug=False, use_reloader=False)
+        run_web(host, port, workers=1, threads=DEFAULT_THREADS)
     finally:
         if child is not None:
             child.terminate()
