@@ -7,7 +7,7 @@ from typing import Any
 
 import redis
 
-from routing import scripts
+from routing import lua
 from routing.keys import DEFAULT_PREFIX, Keys
 
 
@@ -25,11 +25,14 @@ class Store:
         client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
         return cls(client, Keys(prefix))
 
-    def run(self, body: str, auth_id: str, now_us: int, *args: object) -> Any:
-        """Run a tenant-scoped Lua script for `auth_id`; `body` is a script of `routing.scripts`' form."""
-        script = self._scripts.get(body)
-        if script is None:
-            script = self.redis.register_script(scripts.build(body))
-            self._scripts[body] = script
+    def script(self, name: str) -> Any:
+        """Return the script routing/lua/`name` registered on this Redis (call it with `keys`, `args`, `client`)."""
+        registered = self._scripts.get(name)
+        if registered is None:
+            registered = self._scripts[name] = self.redis.register_script(lua.source(name))
+        return registered
+
+    def run(self, name: str, auth_id: str, now_us: int, *args: object) -> lua.Reply:
+        """Run the tenant script `name` (`allocate.lua`) for `auth_id` at `now_us` with `args`; return its reply."""
         arguments: list[Any] = [self.keys.tenant_base(auth_id), now_us, *args]
-        return script(keys=[self.keys.tenant(auth_id)], args=arguments)
+        return lua.named(self.script(name)(keys=[self.keys.tenant(auth_id)], args=arguments))
