@@ -77,7 +77,7 @@ class CreateFastPath:
         start_response: StartResponse,
         started: float,
         opening: lifecycle.Opening,
-        placed: list[Any],
+        placed: dict[str, Any],
         auth_id: str,
     ) -> list[bytes]:
         """Answer a create the script admitted: the new session, or the pool's 409 (the request was counted)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import fixtures
 from bench.common import PREFIX, Figure
-from routing import scripts, tenants
+from routing import tenants
 from routing.clock import now_us
 from routing.sessions import lifecycle
 from routing.store import Store
@@ -39,7 +39,7 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
         100: _pool(store, "bench-pool-100", 100, 5_000_000),
         large_size: _pool(store, "bench-pool-large", large_size, 5_100_000),
     }
-    sha = store.redis.register_script(scripts.build(scripts.ALLOCATE)).sha
+    sha = store.script("allocate.lua").sha
     store.redis.config_set("slowlog-max-len", 4 * PER_ROUND)
     request = fixtures.session_request()
     in_redis: dict[int, list[int]] = {size: [] for size in pools}

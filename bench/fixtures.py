@@ -2,8 +2,8 @@
 
 `routing.pool.add_numbers` and `routing.sessions.lifecycle.open_session` make a round trip or two per number or
 session and read every new phone number with phonenumbers: 100,000 sessions would take over a minute
-here. The functions here run the very same Lua scripts (`scripts.ADD_NUMBER`,
-`scripts.ALLOCATE`) with the very same arguments, thousands to a pipeline, and check the request once with
+here. The functions here run the very same Lua scripts (routing/lua/add_number.lua and
+allocate.lua) with the very same arguments, thousands to a pipeline, and check the request once with
 the domain's own `check_create`. tests/test_bench_smoke.py holds them to leaving exactly the state the
 domain functions leave.
 """
@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from routing import scripts
 from routing.clock import US
+from routing.lua import named
 from routing.phone import country_of, to_e164
 from routing.sessions.options import check_create
 from routing.sessions.session import Session
@@ -37,13 +37,9 @@ def did_numbers(count: int, start: int = 0) -> list[str]:
     return numbers
 
 
-def _script(store: Store, body: str) -> Any:
-    return store.redis.register_script(scripts.build(body))
-
-
 def add_numbers(store: Store, auth_id: str, numbers: list[str], now: int) -> None:
     """Put E.164 `numbers` in the tenant's pool as `routing.pool.add_numbers` does, pipelined."""
-    add = _script(store, scripts.ADD_NUMBER)
+    add = store.script("add_number.lua")
     tenant, base = store.keys.tenant(auth_id), store.keys.tenant_base(auth_id)
     # In the North American plan the area code decides the country: read it once per area code.
     area_country: dict[str, str] = {}
@@ -66,7 +62,8 @@ def add_numbers(store: Store, auth_id: str, numbers: list[str], now: int) -> Non
                 pipe.set(store.keys.did_owner(number), auth_id, nx=True)
                 add(keys=[tenant], args=[base, now, number, country, json.dumps(record)], client=pipe)
             replies = pipe.execute()
-        if not all(replies):
+        owned, added = replies[0::2], [named(reply)["outcome"] for reply in replies[1::2]]
+        if not all(owned) or set(added) != {"added"}:
             raise RuntimeError(f"some of {numbers[start]}… were already in a pool")
 
 
@@ -79,7 +76,7 @@ def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int
     fields = dict(request.fields)
     first, second = fields.pop("first_party"), fields.pop("second_party", "")
     country = country_of(first)
-    allocate = _script(store, scripts.ALLOCATE)
+    allocate = store.script("allocate.lua")
     tenant, base = store.keys.tenant(auth_id), store.keys.tenant_base(auth_id)
     taken: list[tuple[str, str]] = []
     for start in range(0, count, CHUNK):
@@ -117,9 +114,10 @@ def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int
                 )
             replies = pipe.execute()
         for session_uuid, reply in zip(uuids, replies, strict=True):
-            if reply[0] != "ok":
-                raise RuntimeError(f"could not open a session: {reply}")
-            taken.append((session_uuid, str(reply[1])))
+            placed = named(reply)
+            if "number" not in placed:
+                raise RuntimeError(f"could not open a session: {placed}")
+            taken.append((session_uuid, str(placed["number"])))
     return taken
 
 

@@ -2,9 +2,10 @@
 
 Nothing here reads the pool or the sessions. The scripts keep one small hash per tenant and UTC day
 (`Keys.capacity`) with figures by hour: sessions opened, the most open at once when one opened, opens refused
-by an exhausted pool, and sessions ended with their total length. Each day's hash expires `CAPACITY_DAYS`
-after its last change. The number of sessions open at the start of an hour with no opening in it comes from
-those counts, walking forward from the start of the window: open then = open now − opened since + ended since.
+by an exhausted pool, and sessions ended with their total length. Each day's hash expires `CAPACITY_MS`
+(routing/lua/capacity.lua) after its last change. The number of sessions open at the start of an hour with no
+opening in it comes from those counts, walking forward from the start of the window: open then = open now −
+opened since + ended since.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from routing import scripts
 from routing.clock import US
 from routing.errors import InvalidInput
 from routing.store import Store
@@ -64,7 +64,7 @@ def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput("days", f"must be a whole number from 1 to {MAX_DAYS}")
     # End what is due first (bounded, as every allocation does), so that TTL ends are counted and DIDs placed.
-    store.run(scripts.RECLAIM, auth_id, now, _RECLAIM_LIMIT)
+    store.run("reclaim.lua", auth_id, now, _RECLAIM_LIMIT)
     keys = store.keys
     last_hour = now // HOUR
     first_hour = last_hour - days * 24 + 1

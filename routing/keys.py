@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 DEFAULT_PREFIX = "masq:"
 
-# Suffixes after a tenant's base; Lua scripts receive them too (see `lua_names`).
+# Suffixes after a tenant's base; every Lua script has them too, as its table K (see `lua_names`).
 NUMBER = ":n:"
 NUMBERS = ":numbers"
 FREE = ":free:"

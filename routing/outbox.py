@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from routing.clock import US
+from routing.lua import named
 from routing.store import Store
 
 GROUP = "deliver"
@@ -29,23 +30,6 @@ LEASE = 180 * US
 BACKOFF = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 28800)
 
 _groups_made: set[str] = set()
-
-# ARGV: T, NOW, count, lease µs. Take retries now due, push each out by the lease (so no other worker takes
-# it meanwhile), and return them as stream entries; a retry whose entry is gone is dropped.
-LEASE_DUE_RETRIES = r"""
-local out = {}
-local due = redis.call('ZRANGEBYSCORE', T .. '$event_retries', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(due) do
-  local entry = redis.call('XRANGE', T .. '$events', id, id)
-  if #entry == 0 then
-    redis.call('ZREM', T .. '$event_retries', id)
-  else
-    redis.call('ZADD', T .. '$event_retries', NOW + tonumber(ARGV[4]), id)
-    table.insert(out, entry[1])
-  end
-end
-return out
-"""
 
 
 @dataclass(frozen=True)
@@ -114,8 +98,9 @@ def claim(
         )
         entries.extend(e for e in stale[1] if e[0] is not None)  # Redis 6.2 answers nil for a deleted entry
     if len(entries) < count:
-        for entry_id, flat in store.run(LEASE_DUE_RETRIES, auth_id, now, count - len(entries), LEASE):
-            entries.append((entry_id, dict(zip(flat[::2], flat[1::2], strict=True))))
+        # Retries now due, each leased for LEASE so that no other worker takes it meanwhile.
+        due = store.run("lease_due_retries.lua", auth_id, now, count - len(entries), LEASE)["entries"]
+        entries.extend((entry_id, named(flat)) for entry_id, flat in due)
     failures: list[Any] = []
     if entries:
         failures = store.redis.hmget(store.keys.event_failures(auth_id), [e[0] for e in entries])

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from routing import scripts
 from routing.clock import US, to_us
 from routing.errors import Conflict, InvalidInput, NotFound
 from routing.phone import country_of, to_e164
@@ -46,7 +45,8 @@ def add_numbers(store: Store, auth_id: str, raw_numbers: list[str], now: int) ->
             "released_at": None,
             "status": "active",
         }
-        if store.run(scripts.ADD_NUMBER, auth_id, now, number, record["country"], json.dumps(record)):
+        added_now = store.run("add_number.lua", auth_id, now, number, record["country"], json.dumps(record))
+        if added_now["outcome"] == "added":
             added.append(number)
     return added
 
@@ -54,7 +54,7 @@ def add_numbers(store: Store, auth_id: str, raw_numbers: list[str], now: int) ->
 def set_suspended(store: Store, auth_id: str, raw_number: str, suspended: bool, now: int) -> None:
     """Suspend a DID (it is never handed out) or resume it."""
     number = to_e164(raw_number, "number")
-    result = store.run(scripts.SET_NUMBER_STATUS, auth_id, now, number, "suspended" if suspended else "active")
+    result = store.run("set_number_status.lua", auth_id, now, number, "suspended" if suspended else "active")["outcome"]
     if result == "missing":
         raise NotFound(f"{number} is not in this account's pool")
 
@@ -62,8 +62,8 @@ def set_suspended(store: Store, auth_id: str, raw_number: str, suspended: bool, 
 def release_number(store: Store, auth_id: str, raw_number: str, now: int) -> None:
     """Give a DID up; its assignment is closed but kept. A DID with an open session cannot go."""
     number = to_e164(raw_number, "number")
-    store.run(scripts.RECLAIM, auth_id, now, 1000)
-    result = store.run(scripts.RELEASE_NUMBER, auth_id, now, number)
+    store.run("reclaim.lua", auth_id, now, 1000)
+    result = store.run("release_number.lua", auth_id, now, number)["outcome"]
     if result == "missing":
         raise NotFound(f"{number} is not in this account's pool")
     if result == "busy":

@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from routing import scripts
+from routing import lua
 from routing.keys import DEFAULT_PREFIX, Keys
 
 
@@ -26,18 +26,25 @@ class Store:
         client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
         return cls(client, Keys(prefix))
 
-    def run(self, body: str, auth_id: str, now_us: int, *args: object) -> Any:
-        """Run a tenant-scoped Lua script for `auth_id`; `body` is a script of `routing.scripts`' form."""
-        arguments: list[Any] = [self.keys.tenant_base(auth_id), now_us, *args]
-        return self._script(body)(keys=[self.keys.tenant(auth_id)], args=arguments)
+    def script(self, name: str) -> Any:
+        """Return the script routing/lua/`name` registered on this Redis (call it with `keys`, `args`, `client`)."""
+        registered = self._scripts.get(name)
+        if registered is None:
+            registered = self._scripts[name] = self.redis.register_script(lua.source(name))
+        return registered
 
-    def run_many(self, body: str, auth_id: str, now_us: int, calls: Sequence[Sequence[str | int]]) -> list[Any]:
-        """Run a tenant script once per argument list in `calls`, pipelined in one round trip; return the replies.
+    def run(self, name: str, auth_id: str, now_us: int, *args: object) -> lua.Reply:
+        """Run the tenant script `name` (`allocate.lua`) for `auth_id` at `now_us` with `args`; return its reply."""
+        arguments: list[Any] = [self.keys.tenant_base(auth_id), now_us, *args]
+        return lua.named(self.script(name)(keys=[self.keys.tenant(auth_id)], args=arguments))
+
+    def run_many(self, name: str, auth_id: str, now_us: int, calls: Sequence[Sequence[str | int]]) -> list[lua.Reply]:
+        """Run the tenant script `name` once per argument list in `calls`, in one round trip; return the replies.
 
         The first error reply is raised. (redis-py's pipelined scripts ask SCRIPT EXISTS first, a second round
         trip; here the script is loaded only when the server says it does not know it.)
         """
-        script = self._script(body)
+        script = self.script(name)
         head: list[str | int] = [self.keys.tenant(auth_id), self.keys.tenant_base(auth_id), now_us]
         replies: list[Any] = []
         for _ in range(2):
@@ -51,11 +58,4 @@ class Store:
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        return replies
-
-    def _script(self, body: str) -> Any:
-        script = self._scripts.get(body)
-        if script is None:
-            script = self.redis.register_script(scripts.build(body))
-            self._scripts[body] = script
-        return script
+        return [lua.named(reply) for reply in replies]

@@ -6,55 +6,15 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from routing import rate_limit
 from routing.errors import InvalidInput, NotFound, Unauthenticated
+from routing.lua import Reply
 from routing.rate_limit import Admission
 from routing.store import Store
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
-
-# Check a credential and, only if it is right, count the request against the tenant's rate limit: one round
-# trip, and a caller without the credential can never spend a tenant's allowance. A Lua function, so that a
-# script can go on with the tenant's own work once it passes (see `routing.sessions.lifecycle.OPEN_CHECKED`).
-# `field` is the tenant record's field holding the credential, `given` the credential presented, `interval`
-# and `tolerance` GCRA's, in µs (interval 0: no limit). Returns {'refused'}, {'unknown'} (a credential without
-# a tenant record), or {'ok', name, parent, µs to wait (0: admitted)}.
-CHECK_FUNCTION = (
-    rate_limit.GCRA
-    + r"""
--- Whether `given` equals `stored`, taking a time that depends on the length of `given` only, never on where
--- they differ (as hmac.compare_digest), so that a caller cannot guess a credential one character at a time.
-local byte, abs = string.byte, math.abs  -- looked up once: per character, the lookups cost more than the sums
-local function same_secret(stored, given)
-  local diff = #stored == #given and 0 or 1
-  for i = 1, #given do
-    diff = diff + abs((byte(stored, i) or 0) - byte(given, i))
-  end
-  return diff == 0
-end
-
-local function check(field, given, interval, tolerance)
-  local rec = redis.call('HMGET', KEYS[1], field, 'name', 'parent')
-  local stored = rec[1] or ''
-  if not same_secret(stored, given) or stored == '' then return {'refused'} end
-  if not rec[2] then return {'unknown'} end
-  local wait = 0
-  if interval > 0 then wait = gcra(T .. '$rate_limit', interval, tolerance) end
-  return {'ok', rec[2], rec[3] or '', wait}
-end
-"""
-)
-
-# ARGV: T, NOW, then the arguments of `check` (see CHECK_FUNCTION).
-CHECK = (
-    CHECK_FUNCTION
-    + r"""
-return check(ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
-"""
-)
 
 
 @dataclass(frozen=True)
@@ -177,7 +137,7 @@ class Credential:
     window: float = 0
 
     def arguments(self) -> list[object]:
-        """Return the arguments of the Lua `check` (see CHECK_FUNCTION)."""
+        """Return the arguments of the Lua `check` (`credential` in routing/lua/credentials.lua)."""
         interval, tolerance = rate_limit.spacing(self.limit, self.window) or (0, 0)
         return [self.field, self.given, interval, tolerance]
 
@@ -190,19 +150,22 @@ def basic_credential(auth_id: str, auth_token: str, limit: int = 0, window: floa
 
 
 def run_check(store: Store, credential: Credential | None, now: int) -> tuple[Tenant, Admission] | None:
-    """Run CHECK for `credential` (see `checked`); None when there is none to check."""
+    """Run check.lua for `credential` (see `checked`); None when there is none to check."""
     if credential is None:
         return None
-    return checked(credential, store.run(CHECK, credential.auth_id, now, *credential.arguments()))
+    return checked(credential, store.run("check.lua", credential.auth_id, now, *credential.arguments()))
 
 
-def checked(credential: Credential, reply: list[Any]) -> tuple[Tenant, Admission] | None:
+def checked(credential: Credential, reply: Reply) -> tuple[Tenant, Admission] | None:
     """Return the tenant and its admission from the Lua `check`'s `reply`; None when the credential is wrong."""
-    if reply[0] == "refused":
+    verdict = reply["verdict"]
+    if verdict == "refused":
         return None
-    if reply[0] == "unknown":
+    if verdict == "unknown":
         raise NotFound(f"no account {credential.auth_id!r}")
-    return Tenant(credential.auth_id, str(reply[1]), str(reply[2])), rate_limit.admission(int(reply[3]))
+    return Tenant(credential.auth_id, str(reply["name"]), str(reply["parent"])), rate_limit.admission(
+        int(reply["wait"])
+    )
 
 
 def subaccount_of(store: Store, parent: Tenant, auth_id: str) -> Tenant:

@@ -10,13 +10,14 @@ from click.testing import CliRunner
 
 from app.capacity_format import hour_time
 from app.cli import cli
-from routing import capacity, pool, scripts
+from routing import capacity, pool
 from routing.capacity import pool_stats, recommended_size
 from routing.clock import US, now_us, to_us
 from routing.errors import InvalidInput, NumberUnavailable, PoolExhausted
 from routing.sessions.lifecycle import end_session, open_session, reclaim_expired
 from routing.store import Store
 from tests.conftest import make_tenant
+from tests.lua_helpers import lua_value
 
 DAY = datetime(2026, 11, 23, tzinfo=UTC)
 DIDS = [f"+1415555{n:04d}" for n in range(100, 105)]
@@ -296,8 +297,9 @@ def test_old_figures_expire_in_per_day_hashes_that_outlive_the_longest_window(st
 
     assert figures.startswith(store.keys.tenant_base(tenant.auth_id))
     assert store.redis.hgetall(figures) == {"opened:10": "1", "peak:10": "1", "exhausted:10": "1"}
-    assert 31 * 86_400_000 < store.redis.pttl(figures) <= scripts.CAPACITY_DAYS * 86_400_000
-    assert scripts.CAPACITY_DAYS > capacity.MAX_DAYS + 1  # a 30-day window reads 31 UTC days
+    kept_ms = lua_value(store, "capacity.lua", "CAPACITY_MS")
+    assert 31 * 86_400_000 < store.redis.pttl(figures) <= kept_ms
+    assert kept_ms > (capacity.MAX_DAYS + 1) * 86_400_000  # a 30-day window reads 31 UTC days
 
 
 def test_figures_older_than_the_window_are_not_read(store, tenant):
@@ -441,7 +443,7 @@ def test_the_figures_on_a_real_redis(real_store):
         "100 % of the pool's 3 DIDs; recommended size 5"
     )
     figures = real_store.keys.capacity(tenant.auth_id, at(10) // (86_400 * US))
-    assert 31 * 86_400_000 < real_store.redis.pttl(figures) <= scripts.CAPACITY_DAYS * 86_400_000
+    assert 31 * 86_400_000 < real_store.redis.pttl(figures) <= lua_value(real_store, "capacity.lua", "CAPACITY_MS")
 
 
 # -- the command ------------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from routing import call_lua
-from routing.calls import billing, inbound
+from routing import lua
+from routing.calls import inbound
 from routing.calls.carrier_reports import (
     DialOutcome,
     LegStatus,
@@ -41,35 +41,48 @@ def names(store, tenant):
     return [event["EventName"] for event in outbox(store, tenant.auth_id)]
 
 
+DEFAULT_RATE = Decimal("0.0050")  # per minute, for a tenant without a rate of its own
+
+
+def set_rate(store, tenant, rate):
+    store.redis.hset(store.keys.tenant(tenant.auth_id), "call_rate_per_minute", rate)
+
+
+def callee_hangup(store, tenant, live_call, duration):
+    """Complete the dialled leg of `live_call` after `duration` s; return its SessionSecondPartyHangup event."""
+    session, sid, leg, start = live_call
+    record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "completed", duration), start + duration * US)
+    return outbox(store, tenant.auth_id)[-1]
+
+
 @pytest.mark.parametrize(("duration", "billed"), [(0, 0), (1, 60), (59, 60), (60, 60), (61, 120), (3600, 3600)])
-def test_a_leg_is_billed_for_every_started_minute(duration, billed):
-    assert billing.billed_seconds(duration) == billed
+def test_a_leg_is_billed_for_every_started_minute_at_the_default_rate(store, tenant, live_call, duration, billed):
+    event = callee_hangup(store, tenant, live_call, duration)
+
+    assert (event["EventName"], event["BilledDuration"]) == ("SessionSecondPartyHangup", str(billed))
+    assert Decimal(event["Amount"]) == DEFAULT_RATE * (billed // 60)
 
 
-def test_a_charge_is_the_rate_times_whole_minutes_in_decimal():
-    assert billing.charge(180, "0.0050") == Decimal("0.0150")
-    assert billing.charge(60, Decimal("0.1")) + billing.charge(60, Decimal("0.2")) == Decimal("0.3")
+def money(store, expression, *args):
+    """Return the Lua `expression` over money.lua's functions, given ARGV `args`."""
+    return store.redis.register_script(lua.build(f"--! include money.lua\nreturn {expression}"))(keys=[], args=args)
 
 
 @pytest.mark.parametrize(
     ("a", "b"), [("0", "0.0050"), ("0.0050", "0.0100"), ("9.9999", "0.0001"), ("123", "0.45"), ("0.1", "0.2")]
 )
-def test_redis_adds_amounts_exactly_as_decimal_does(store, tenant, a, b):
-    result = store.run(call_lua.LIBRARY + "return dec_add(ARGV[4], ARGV[5])", tenant.auth_id, 0, "", a, b)
-    assert Decimal(result) == Decimal(a) + Decimal(b)
+def test_redis_adds_amounts_exactly_as_decimal_does(store, a, b):
+    assert Decimal(money(store, "dec_add(ARGV[1], ARGV[2])", a, b)) == Decimal(a) + Decimal(b)
 
 
 @pytest.mark.parametrize(("rate", "minutes"), [("0.0050", 0), ("0.0050", 3), ("0.0123", 240), ("1.5", 7)])
-def test_redis_multiplies_a_rate_by_minutes_exactly_as_decimal_does(store, tenant, rate, minutes):
-    result = store.run(
-        call_lua.LIBRARY + "return dec_mul(ARGV[4], tonumber(ARGV[5]))", tenant.auth_id, 0, "", rate, minutes
-    )
-    assert Decimal(result) == Decimal(rate) * minutes
+def test_redis_multiplies_a_rate_by_minutes_exactly_as_decimal_does(store, rate, minutes):
+    assert Decimal(money(store, "dec_mul(ARGV[1], tonumber(ARGV[2]))", rate, minutes)) == Decimal(rate) * minutes
 
 
 def test_a_bridged_call_reports_each_leg_event_and_adds_up_the_charges(store, tenant, live_call):
     session, sid, leg, start = live_call
-    billing.set_rate(store, tenant.auth_id, "0.0120")
+    set_rate(store, tenant, "0.0120")
     for status in ("initiated", "ringing", "in-progress"):
         record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, status), start + US)
     record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "completed", 61), start + 62 * US)
@@ -208,7 +221,8 @@ def test_callbacks_for_an_unknown_call_change_nothing(store, tenant):
     assert outbox(store, tenant.auth_id) == []
 
 
-def test_a_tenant_rate_must_be_a_plain_decimal(store, tenant):
-    with pytest.raises(Exception, match="call_rate_per_minute"):
-        billing.set_rate(store, tenant.auth_id, "1e-3")
-    assert billing.rate_of(store, tenant.auth_id) == Decimal("0.0050")
+@pytest.mark.parametrize("rate", ["1e-3", "-0.1", "free"])
+def test_a_tenant_rate_that_is_not_a_plain_decimal_bills_at_the_default_rate(store, tenant, live_call, rate):
+    set_rate(store, tenant, rate)
+
+    assert Decimal(callee_hangup(store, tenant, live_call, 61)["Amount"]) == DEFAULT_RATE * 2

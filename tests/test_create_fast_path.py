@@ -154,12 +154,12 @@ def test_a_tenant_over_its_limit_gets_the_views_429_and_spends_nothing_more(stor
     app = build(store, MASQ_RATE_LIMIT=1, MASQ_RATE_WINDOW=60)
     client = app.test_client()
     assert client.post(tenant.plivo_base, auth=tenant.basic, json=PARTIES).status_code == 200
-    tat = store.redis.get(store.keys.tenant(tenant.auth_id) + "$rate_limit")
+    tat = store.redis.get(store.keys.rate_limit(tenant.auth_id))
 
     refused = client.post(tenant.plivo_base, auth=tenant.basic, json=PARTIES)
 
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    assert store.redis.get(store.keys.tenant(tenant.auth_id) + "$rate_limit") == tat
+    assert store.redis.get(store.keys.rate_limit(tenant.auth_id)) == tat
 
 
 def test_redis_down_is_a_503_logged_and_no_500(client, store, tenant, monkeypatch, capsys):

@@ -137,12 +137,13 @@ def test_the_billing_history_keeps_every_microsecond(real_store):
 def _allocation_commands(store, auth_id):
     """Return the commands the allocation script runs inside Redis, as MONITOR sees them."""
     done = f"done-{uuid.uuid4()}"
+    db = store.redis.connection_pool.connection_kwargs.get("db", 0)  # MONITOR shows every client of the server
     with store.redis.monitor() as monitor:
         open_session(store, auth_id, US_CALLER, T0)
         store.redis.echo(done)
         seen = []
         while done not in (command := monitor.next_command())["command"]:
-            if command["client_type"] == "lua":
+            if command["client_type"] == "lua" and int(command["db"]) == db:
                 seen.append(command["command"].split()[0].upper())
     return seen
 

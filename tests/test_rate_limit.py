@@ -14,8 +14,9 @@ from plivo import exceptions
 from plivo.rest import client as plivo_client
 
 from app import create_app
+from routing import tenants
 from routing.clock import US, now_us
-from routing.rate_limit import ADMITTED, Admission, admit
+from routing.rate_limit import ADMITTED, Admission
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant, serving
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, xml
@@ -25,10 +26,15 @@ FIRST, SECOND = "+14155551234", "+14155554321"
 
 
 # -- the limiter ---------------------------------------------------------------------------------------------
+def admit(store, tenant, now, limit, window):
+    """Return whether the limiter admits one request of `tenant`, checked as the REST APIs check it."""
+    return tenants.admit_basic(store, tenant.auth_id, tenant.auth_token, now, limit, window)[1]
+
+
 def test_a_tenant_gets_its_limit_then_is_told_when_the_next_request_passes(store, tenant):
     now = now_us()
 
-    answers = [admit(store, tenant.auth_id, now, LIMIT, WINDOW) for _ in range(LIMIT + 2)]
+    answers = [admit(store, tenant, now, LIMIT, WINDOW) for _ in range(LIMIT + 2)]
 
     assert answers == [ADMITTED] * LIMIT + [Admission(False, WINDOW // LIMIT)] * 2
 
@@ -36,20 +42,20 @@ def test_a_tenant_gets_its_limit_then_is_told_when_the_next_request_passes(store
 def test_a_refused_request_passes_once_its_retry_after_has_passed(store, tenant):
     now = now_us()
     for _ in range(LIMIT + 5):  # refused requests cost nothing: retrying early does not push the tenant back
-        admit(store, tenant.auth_id, now, LIMIT, WINDOW)
+        admit(store, tenant, now, LIMIT, WINDOW)
 
-    assert admit(store, tenant.auth_id, now + 20 * US - 1, LIMIT, WINDOW) == Admission(False, 1)
-    assert admit(store, tenant.auth_id, now + 20 * US, LIMIT, WINDOW) == ADMITTED
-    assert admit(store, tenant.auth_id, now + 20 * US, LIMIT, WINDOW) == Admission(False, 20)
+    assert admit(store, tenant, now + 20 * US - 1, LIMIT, WINDOW) == Admission(False, 1)
+    assert admit(store, tenant, now + 20 * US, LIMIT, WINDOW) == ADMITTED
+    assert admit(store, tenant, now + 20 * US, LIMIT, WINDOW) == Admission(False, 20)
 
 
 def test_a_tenant_has_its_whole_limit_again_after_a_quiet_window(store, tenant):
     now = now_us()
     for _ in range(LIMIT + 1):
-        admit(store, tenant.auth_id, now, LIMIT, WINDOW)
+        admit(store, tenant, now, LIMIT, WINDOW)
     later = now + WINDOW * US
 
-    answers = [admit(store, tenant.auth_id, later, LIMIT, WINDOW) for _ in range(LIMIT + 1)]
+    answers = [admit(store, tenant, later, LIMIT, WINDOW) for _ in range(LIMIT + 1)]
 
     assert answers == [ADMITTED] * LIMIT + [Admission(False, 20)]
 
@@ -58,32 +64,32 @@ def test_a_tenant_has_its_whole_limit_again_after_a_quiet_window(store, tenant):
 def test_retry_after_is_in_whole_seconds_and_at_least_one(store, tenant, limit, window, retry_after):
     now = now_us()
     for _ in range(limit):
-        assert admit(store, tenant.auth_id, now, limit, window).allowed
+        assert admit(store, tenant, now, limit, window).allowed
 
-    assert admit(store, tenant.auth_id, now, limit, window) == Admission(False, retry_after)
+    assert admit(store, tenant, now, limit, window) == Admission(False, retry_after)
 
 
 def test_tenants_are_limited_apart(store, tenant):
     other = make_tenant(store, ["+14155550190"], name="other")
     now = now_us()
     for _ in range(LIMIT + 1):
-        admit(store, tenant.auth_id, now, LIMIT, WINDOW)
+        admit(store, tenant, now, LIMIT, WINDOW)
 
-    assert [admit(store, other.auth_id, now, LIMIT, WINDOW) for _ in range(LIMIT)] == [ADMITTED] * LIMIT
-    assert not admit(store, tenant.auth_id, now, LIMIT, WINDOW).allowed
+    assert [admit(store, other, now, LIMIT, WINDOW) for _ in range(LIMIT)] == [ADMITTED] * LIMIT
+    assert not admit(store, tenant, now, LIMIT, WINDOW).allowed
 
 
 @pytest.mark.parametrize(("limit", "window"), [(0, 1), (-1, 1), (5, 0)])
 def test_a_limit_of_zero_admits_everything_and_writes_nothing(store, tenant, limit, window):
     now = now_us()
 
-    assert all(admit(store, tenant.auth_id, now, limit, window).allowed for _ in range(500))
+    assert all(admit(store, tenant, now, limit, window).allowed for _ in range(500))
     assert not store.redis.exists(store.keys.rate_limit(tenant.auth_id))
 
 
 def test_the_state_is_one_tenant_key_that_expires_when_the_burst_is_whole_again(store, tenant):
     now = now_us()
-    admit(store, tenant.auth_id, now, LIMIT, WINDOW)
+    admit(store, tenant, now, LIMIT, WINDOW)
 
     key = store.keys.rate_limit(tenant.auth_id)
     assert key.startswith(store.keys.tenant_base(tenant.auth_id))
@@ -98,7 +104,7 @@ def test_racing_requests_on_a_real_redis_get_exactly_the_limit(real_store):
 
     def one(_: int) -> bool:
         start.wait(timeout=10)
-        return admit(real_store, tenant.auth_id, now, limit, WINDOW).allowed
+        return admit(real_store, tenant, now, limit, WINDOW).allowed
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         futures = [pool.submit(one, i) for i in range(200)]
@@ -106,7 +112,7 @@ def test_racing_requests_on_a_real_redis_get_exactly_the_limit(real_store):
         admitted = [f.result(timeout=30) for f in futures]
 
     assert admitted.count(True) == limit
-    assert admit(real_store, tenant.auth_id, now + WINDOW * US, limit, WINDOW) == ADMITTED
+    assert admit(real_store, tenant, now + WINDOW * US, limit, WINDOW) == ADMITTED
 
 
 # -- over HTTP -----------------------------------------------------------------------------------------------

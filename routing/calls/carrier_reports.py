@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from routing import status_scripts
-from routing.clock import US, plivo_time, to_us
+from routing.clock import US, to_us
 from routing.store import Store
 
 # The carrier's final statuses in Plivo's hangup-cause words.
@@ -88,17 +87,16 @@ def record_leg_status(store: Store, auth_id: str, report: LegStatus, now: int) -
     """Apply a leg status callback; return `ok`, `duplicate` or `unknown`."""
     return str(
         store.run(
-            status_scripts.LEG_STATUS,
+            "leg_status.lua",
             auth_id,
             now,
-            plivo_time(now),
             report.call_sid,
             report.leg_sid,
             report.status,
             max(report.duration, 0),
             hangup_cause(report.status),
             report.token,
-        )
+        )["outcome"]
     )
 
 
@@ -106,40 +104,38 @@ def finish_dial(store: Store, auth_id: str, outcome: DialOutcome, now: int) -> s
     """End the call's interaction when its `<Dial>` is over; return `ok`, `duplicate` or `unknown`."""
     return str(
         store.run(
-            status_scripts.DIAL_DONE,
+            "dial_done.lua",
             auth_id,
             now,
-            plivo_time(now),
             outcome.call_sid,
             outcome.status,
             outcome.leg_sid,
             max(outcome.duration, 0),
             hangup_cause(outcome.status),
             outcome.token,
-        )
+        )["outcome"]
     )
 
 
 def record_recording(store: Store, auth_id: str, report: RecordingStatus, now: int) -> str:
     """Apply a recording status callback; return `ok`, `duplicate` or `unknown`."""
     started = report.started or now - max(report.duration, 0) * US
-    ended = started + max(report.duration, 0) * US if report.status == "completed" else None
+    ended = started + max(report.duration, 0) * US if report.status == "completed" else ""
     return str(
         store.run(
-            status_scripts.RECORDING,
+            "recording.lua",
             auth_id,
             now,
-            plivo_time(now),
             report.call_sid,
             report.recording_sid,
             report.url,
             report.status,
             max(report.duration, 0),
             report.token,
-            plivo_time(started),
-            plivo_time(ended),
+            started,
+            ended,
             report.error_code,
-        )
+        )["outcome"]
     )
 
 

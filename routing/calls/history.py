@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from routing import status_scripts
 from routing.calls.billing import as_amount
+from routing.lua import Reply, named
 from routing.store import Store
 
 MAX_SHOWN = 100
@@ -80,9 +80,9 @@ class CallState:
         return bool(self.live) and self.live_until > now
 
     @classmethod
-    def from_reply(cls, reply: list[list[str]]) -> CallState:
-        """Return the state from `status_scripts.READ_CALLS`' flat lists."""
-        totals = _pairs(reply[0])
+    def from_reply(cls, reply: Reply) -> CallState:
+        """Return the state from read_calls.lua's reply (its hashes as flat lists of names and values)."""
+        totals = named(reply["state"])
         return cls(
             live=totals.get("live", ""),
             live_until=int(totals.get("live_until", 0)),
@@ -90,20 +90,20 @@ class CallState:
             billed=int(totals.get("billed", 0)),
             amount=as_amount(totals.get("amount")),
             last=int(totals["last"]) if totals.get("last") else None,
-            interactions=[Interaction.from_hash(_pairs(flat)) for flat in reply[1:] if flat],
+            interactions=[Interaction.from_hash(named(flat)) for flat in reply["interactions"] if flat],
         )
 
 
 def read_calls(store: Store, auth_id: str, session_uuid: str, now: int) -> CallState:
     """Return the session's call state, in one round trip."""
-    return CallState.from_reply(store.run(status_scripts.READ_CALLS, auth_id, now, session_uuid, MAX_SHOWN))
+    return CallState.from_reply(store.run("read_calls.lua", auth_id, now, session_uuid, MAX_SHOWN))
 
 
 def read_calls_many(store: Store, auth_id: str, session_uuids: list[str], now: int) -> list[CallState]:
     """Return each session's call state, in the order given, all in one pipelined round trip."""
     if not session_uuids:
         return []
-    replies = store.run_many(status_scripts.READ_CALLS, auth_id, now, [(uuid, MAX_SHOWN) for uuid in session_uuids])
+    replies = store.run_many("read_calls.lua", auth_id, now, [(uuid, MAX_SHOWN) for uuid in session_uuids])
     return [CallState.from_reply(reply) for reply in replies]
 
 
@@ -111,7 +111,3 @@ def outbox(store: Store, auth_id: str, count: int = 1000) -> list[dict[str, str]
     """Return the oldest `count` events in the tenant's outbox stream, as flat dicts."""
     entries: list[tuple[str, dict[str, str]]] = store.redis.xrange(store.keys.events(auth_id), count=count)  # type: ignore[assignment]
     return [dict(fields) for _, fields in entries]
-
-
-def _pairs(flat: list[str]) -> dict[str, str]:
-    return dict(zip(flat[::2], flat[1::2], strict=True))

@@ -1,7 +1,7 @@
 """Who is calling a virtual number, and what happens to the call: refuse it, ask for a PIN, or bridge it.
 
 Each decision is one frozen dataclass; `routing.calls.twiml` turns it into the carrier's instructions. Reaching a
-decision costs two Redis round trips: the DID → tenant index, then one script (`call_scripts.INBOUND`)
+decision costs two Redis round trips: the DID → tenant index, then one script (routing/lua/inbound.lua)
 that reads the route, the session and the call state, and records the new interaction atomically.
 """
 
@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from routing import call_scripts
-from routing.clock import plivo_time
 from routing.errors import InvalidInput
+from routing.lua import Reply
 from routing.phone import to_e164
 from routing.sessions.session import Session
 from routing.store import Store
@@ -141,7 +140,8 @@ def identify_caller(store: Store, call: IncomingCall, now: int) -> Decision:
     if auth_id is None:
         return Refuse("no-session")
     result = _inbound(store, auth_id, call, now)
-    if known and result[:2] == ["refuse", "not-held"]:  # the DID changed hands since: read its owner again
+    # A DID this process remembered changed hands since: read its owner again.
+    if known and result["kind"] == "refuse" and result["reason"] == "not-held":
         _owners.pop((store.keys.prefix, call.virtual_number), None)
         auth_id = owner(store, call.virtual_number)
         if auth_id is None:
@@ -150,26 +150,28 @@ def identify_caller(store: Store, call: IncomingCall, now: int) -> Decision:
     return decision_from(auth_id, call.call_sid, result, answered=False)
 
 
-def _inbound(store: Store, auth_id: str, call: IncomingCall, now: int) -> list[str]:
-    return list(
-        store.run(call_scripts.INBOUND, auth_id, now, plivo_time(now), call.virtual_number, call.caller, call.call_sid)
-    )
+def _inbound(store: Store, auth_id: str, call: IncomingCall, now: int) -> Reply:
+    return store.run("inbound.lua", auth_id, now, call.virtual_number, call.caller, call.call_sid)
 
 
 def check_pin(store: Store, auth_id: str, call_sid: str, digits: str, now: int) -> Decision:
     """Decide what the PIN a caller entered does: bridge as that party, ask again, or give up."""
     digits = "".join(ch for ch in digits if ch.isdigit())
-    result = store.run(call_scripts.PIN_CHECK, auth_id, now, plivo_time(now), call_sid, digits)
+    result = store.run("pin_check.lua", auth_id, now, call_sid, digits)
     return decision_from(auth_id, call_sid, result, answered=True)
 
 
-def decision_from(auth_id: str, call_sid: str, result: list[str], answered: bool) -> Decision:
-    """Return the decision a call script's reply stands for (`answered`: masq already answered the call)."""
-    kind = result[0]
+def decision_from(auth_id: str, call_sid: str, result: Reply, answered: bool) -> Decision:
+    """Return the decision a call script's reply stands for (`answered`: masq already answered the call).
+
+    The reply is routing/lua/incoming.lua's: `kind` and a `reason`, or `kind`, `session`, `caller` and `wrong`.
+    """
+    kind = result["kind"]
     if kind == "refuse":
-        return HangUp() if answered else Refuse("no-session" if result[1] == "not-held" else result[1])
-    session = Session.from_json(result[1])
-    wrong = int(result[3])
+        reason = str(result["reason"])
+        return HangUp() if answered else Refuse("no-session" if reason == "not-held" else reason)
+    session = Session.from_json(str(result["session"]))
+    wrong = int(result["wrong"])
     if kind == "unknown":
         return TurnAway(session.unknown_caller_play)
     if kind in ("pin", "retry"):
@@ -177,7 +179,7 @@ def decision_from(auth_id: str, call_sid: str, result: list[str], answered: bool
     if kind == "failed":
         return PinFailed(session.incorrect_pin_play)
     if kind == "bridge":
-        return Bridge(auth_id, call_sid, session, result[2], answered=answered)
+        return Bridge(auth_id, call_sid, session, str(result["caller"]), answered=answered)
     return HangUp()
 
 

@@ -2,45 +2,19 @@
 
 The call goes out from the virtual number. When the first party answers, the carrier asks masq's
 outbound-answer step (at the URL the app gave) what to do, and masq decides as if the first party had called
-the virtual number: the same `<Dial>` rules, interaction and events as an inbound call (`call_scripts.INBOUND`), only
-for the session the call was placed for, and with the first party's leg answered from that moment.
+the virtual number: the same `<Dial>` rules, interaction and events as an inbound call (the Lua `inbound`, which
+routing/lua/answer.lua runs), only for the session the call was placed for, and with the first party's leg
+answered from that moment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from routing import call_scripts
-from routing.call_lua import LIBRARY
 from routing.calls import inbound
 from routing.calls.inbound import Decision, IncomingCall
-from routing.clock import plivo_time
 from routing.sessions.session import ACTIVE, Session
 from routing.store import Store
-
-# ARGV: T, NOW, stamp, virtual number, first party, CallSid, the session the call was placed for.
-# The inbound step runs unchanged inside a function, so that checking the session before it and recording
-# the first party's answer after it happen in the same atomic script.
-ANSWER = (
-    LIBRARY
-    + r"""
-local inbound = function()
-"""
-    + call_scripts.INBOUND
-    + r"""
-end
-if redis.call('HGET', T .. '$route' .. ARGV[4], '*') ~= ARGV[7] then return {'refuse', 'not-this-session'} end
-local result = inbound()
-local I = load(ikey(ARGV[6]))
--- The carrier asks only once the first party has picked up: their leg is answered now, whatever is played.
-if result[1] == 'bridge' and (I.a_answered or '') == '' then
-  I.a_answered = NOW
-  redis.call('HSET', ikey(ARGV[6]), 'a_answered', NOW)
-  emit(I, 'SessionFirstPartyAnswer', ARGV[6], {})
-end
-return result
-"""
-)
 
 
 @dataclass(frozen=True)
@@ -73,7 +47,5 @@ def answer(store: Store, auth_id: str, session_uuid: str, call: IncomingCall, no
     caller is the first party (the carrier's To), the DID the virtual number (its From). The call is already
     answered, so a refusal (the DID now routes to another session, or to none) is a hang-up.
     """
-    result = store.run(
-        ANSWER, auth_id, now, plivo_time(now), call.virtual_number, call.caller, call.call_sid, session_uuid
-    )
+    result = store.run("answer.lua", auth_id, now, call.virtual_number, call.caller, call.call_sid, session_uuid)
     return inbound.decision_from(auth_id, call.call_sid, result, answered=True)

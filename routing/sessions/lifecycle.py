@@ -7,16 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from routing import scripts
 from routing.clock import US
 from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted
+from routing.lua import Reply
 from routing.phone import country_of, to_e164
 from routing.rate_limit import Admission
 from routing.sessions.options import SessionRequest, check_create, check_update
 from routing.sessions.query import SessionQuery
 from routing.sessions.session import EXPIRED, Session
 from routing.store import Store
-from routing.tenants import CHECK_FUNCTION, Credential, Tenant, checked, get_tenant, subaccount_of
+from routing.tenants import Credential, Tenant, checked, get_tenant, subaccount_of
 
 _REFUSALS = {
     "not_in_pool": "is not in this account's pool",
@@ -28,32 +28,16 @@ _REFUSALS = {
 _CAS_TRIES = 8
 
 
-# One round trip for a whole create: check the credential and count the request against the tenant's rate
-# limit (routing.tenants.CHECK_FUNCTION), then, only if both pass, take a DID as ALLOCATE does.
-# ARGV: T, NOW, ALLOCATE's arguments (see `Opening.arguments`), then the check's (see `Credential.arguments`).
-# Returns the check's reply, followed by ALLOCATE's when the check passed.
-OPEN_CHECKED = (
-    CHECK_FUNCTION
-    + scripts.ALLOCATE_FUNCTION
-    + r"""
-local verdict = check(ARGV[11], ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]))
-if verdict[1] ~= 'ok' or verdict[4] ~= 0 then return verdict end
-local placed = allocate()
-return {verdict[1], verdict[2], verdict[3], verdict[4], placed[1], placed[2]}
-"""
-)
-
-
 @dataclass(frozen=True)
 class Opening:
-    """A checked create request made into a session whose DID is still to be taken: what ALLOCATE needs."""
+    """A checked create request made into a session whose DID is still to be taken: what allocate.lua needs."""
 
     session: Session
     country: str  # the first party's
     wanted: str = ""  # a DID asked for by number, in E.164
 
     def arguments(self) -> list[object]:
-        """Return ALLOCATE's arguments after T and NOW."""
+        """Return allocate.lua's arguments after T and NOW."""
         session = self.session
         return [
             session.session_uuid,
@@ -66,17 +50,17 @@ class Opening:
             self.wanted,
         ]
 
-    def opened(self, reply: list[Any]) -> Session:
-        """Return the session ALLOCATE's `reply` says it opened, or raise why it could not."""
-        if reply[0] == "err":
-            reason = reply[1]
+    def opened(self, reply: Reply) -> Session:
+        """Return the session allocate.lua's `reply` says it opened, or raise why it could not."""
+        reason = reply.get("error")
+        if reason is not None:
             if reason == "exhausted":
                 where = f" in {self.country}" if self.session.geomatch else ""
                 raise PoolExhausted(
                     f"no free virtual number{where}: every number in the pool is in use, cooling off or suspended"
                 )
             raise NumberUnavailable(f"{self.wanted} {_REFUSALS[reason]}")
-        return self.session.evolve(virtual_number=reply[1])
+        return self.session.evolve(virtual_number=str(reply["number"]))
 
 
 def open_session(
@@ -87,7 +71,7 @@ def open_session(
     if "subaccount" in request.fields:
         subaccount_of(store, get_tenant(store, auth_id), request.fields["subaccount"])
     opening = _opening(auth_id, request, now, wanted_number)
-    return opening.opened(store.run(scripts.ALLOCATE, auth_id, now, *opening.arguments()))
+    return opening.opened(store.run("allocate.lua", auth_id, now, *opening.arguments()))
 
 
 def prepare_session(auth_id: str, raw: Mapping[str, Any], now: int, wanted_number: str | None = None) -> Opening:
@@ -97,23 +81,24 @@ def prepare_session(auth_id: str, raw: Mapping[str, Any], now: int, wanted_numbe
 
 def open_session_checked(
     store: Store, opening: Opening, credential: Credential
-) -> tuple[Tenant, Admission, list[Any]] | None:
+) -> tuple[Tenant, Admission, Reply] | None:
     """Check `credential` and the rate limit of its tenant and, if both pass, take a DID for `opening`.
 
-    One round trip. Return the tenant, its admission and ALLOCATE's reply (for `Opening.opened`; empty when not
-    admitted), or None when the credential is wrong. The opening must be for the credential's tenant and name
-    no subaccount (`open_session` checks that one is the tenant's).
+    One round trip (open_checked.lua). Return the tenant, its admission and the script's reply (for
+    `Opening.opened`; it names no DID and no refusal when not admitted), or None when the credential is wrong. The
+    opening must be for the credential's tenant and name no subaccount (`open_session` checks that one is the
+    tenant's).
     """
     if opening.session.auth_id != credential.auth_id or opening.session.subaccount:
         raise ValueError("open_session_checked opens only the credential's own tenant's sessions, no subaccount's")
     reply = store.run(
-        OPEN_CHECKED, credential.auth_id, opening.session.created, *opening.arguments(), *credential.arguments()
+        "open_checked.lua", credential.auth_id, opening.session.created, *opening.arguments(), *credential.arguments()
     )
     result = checked(credential, reply)
     if result is None:
         return None
     tenant, admission = result
-    return tenant, admission, reply[4:]
+    return tenant, admission, reply
 
 
 def _opening(auth_id: str, request: SessionRequest, now: int, wanted_number: str | None) -> Opening:
@@ -156,7 +141,7 @@ def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[s
         expiry = now + expiry_seconds * US if expiry_seconds is not None else current.expiry
         updated = current.evolve(modified=now, expiry=expiry, **changes)
         outcome = store.run(
-            scripts.REPLACE_SESSION,
+            "replace_session.lua",
             auth_id,
             now,
             session_uuid,
@@ -164,7 +149,7 @@ def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[s
             updated.to_json(),
             current.expiry_member,
             updated.expiry,
-        )
+        )["outcome"]
         if outcome == "ok":
             return updated
         if outcome == "ended":
@@ -180,7 +165,7 @@ def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Sess
             raise Conflict(f"session {session_uuid} has already expired")
         ended = current.evolve(modified=now, expiry=now, ended_by="request")
         outcome = store.run(
-            scripts.REPLACE_SESSION,
+            "replace_session.lua",
             auth_id,
             now,
             session_uuid,
@@ -188,7 +173,7 @@ def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Sess
             ended.to_json(),
             current.expiry_member,
             "",
-        )
+        )["outcome"]
         if outcome == "ok":
             return ended
         if outcome == "ended":
@@ -198,7 +183,7 @@ def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Sess
 
 def reclaim_expired(store: Store, auth_id: str, now: int, limit: int = 1000) -> int:
     """Return DIDs of sessions past their expiry to the pool; return how many sessions ended."""
-    return int(store.run(scripts.RECLAIM, auth_id, now, limit))
+    return int(store.run("reclaim.lua", auth_id, now, limit)["ended"])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,86 @@
+"""masq's Lua scripts, each in a `.lua` file of this package, and the one loader that builds them.
+
+Libraries define functions and constants; entry scripts (what `Store.run` runs) include them and end with
+`return reply(...)`. A line `--! include name.lua` stands for that library, itself expanded the same way; a library
+goes into a built script once, before the first code that includes it. Every built script starts with
+`local K = {...}`, the tenant-key suffixes of `routing.keys`, so that a script names a key `T .. K.session .. uuid`.
+
+A script answers with a flat list of names and values (base.lua's `reply`); `named` turns it into a dict.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from routing.keys import lua_names
+
+Reply = dict[str, Any]
+
+_INCLUDE = re.compile(r"--! include (\S+)")
+_FILES = resources.files(__name__)
+
+
+class ScriptError(Exception):
+    """A script cannot be built: it includes a file that does not exist, or includes itself."""
+
+
+def names() -> list[str]:
+    """Return the name of every `.lua` file of the package, libraries and entry scripts alike."""
+    return sorted(f.name for f in _FILES.iterdir() if f.name.endswith(".lua"))
+
+
+@cache
+def source(name: str) -> str:
+    """Return the whole source of the script in file `name` (`allocate.lua`), built once per process."""
+    return build(_read(name), name)
+
+
+def build(text: str, name: str = "<text>") -> str:
+    """Return the script `text` as Redis runs it: the key names first, then `text` with its includes expanded."""
+    return _key_names() + "\n".join(_expand(text, name, included=set(), within=[]))
+
+
+def named(reply: list[Any]) -> Reply:
+    """Return a script's flat list of names and values as a dict; raise ScriptError when it is not one."""
+    if not isinstance(reply, list) or len(reply) % 2:
+        raise ScriptError(f"not a named reply: {reply!r}")
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def _read(name: str) -> str:
+    file = _FILES.joinpath(name)
+    if not name.endswith(".lua") or "/" in name or not file.is_file():
+        raise ScriptError(f"no Lua file {name!r} in routing/lua")
+    return file.read_text(encoding="utf-8")
+
+
+def _expand(text: str, name: str, included: set[str], within: list[str]) -> Iterator[str]:
+    """Yield the lines of `text`, each include replaced by its library unless the script already has it."""
+    for line in text.splitlines():
+        match = _INCLUDE.fullmatch(line.strip())
+        if match is None:
+            yield line
+            continue
+        library = match.group(1)
+        if library in within or library == name:
+            raise ScriptError(f"{name} includes {library}, which includes it")
+        if library in included:
+            continue
+        included.add(library)
+        yield from _expand(_read(library), library, included, [*within, name])
+
+
+@cache
+def _key_names() -> str:
+    fields = ", ".join(f"{name} = '{_lua_string(value)}'" for name, value in sorted(lua_names().items()))
+    return f"local K = {{{fields}}}\n"
+
+
+def _lua_string(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9:_-]*", text):
+        raise ScriptError(f"key suffix {text!r} is not a plain name")
+    return text

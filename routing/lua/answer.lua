@@ -1,0 +1,15 @@
+-- The first party answered the call masq placed to them (see `routing.calls.outbound`): decide as if they had
+-- called the virtual number, for the session the call was placed for only, and answer their leg from now.
+-- ARGV: T, NOW, virtual number, first party, CallSid, the session the call was placed for. Reply: a decision (decisions.lua).
+--! include incoming.lua
+local num, first, sid, uuid = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+if redis.call('HGET', T .. K.route .. num, '*') ~= uuid then return reply(refusal('not-this-session')) end
+local result = inbound(num, first, sid)
+local I = read_hash(ikey(sid))
+-- The carrier asks only once the first party has picked up: their leg is answered now, whatever is played.
+if result.kind == 'bridge' and (I.a_answered or '') == '' then
+  I.a_answered = NOW
+  redis.call('HSET', ikey(sid), 'a_answered', NOW)
+  emit(I, 'SessionFirstPartyAnswer', sid, {})
+end
+return reply(result)

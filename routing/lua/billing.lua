@@ -1,0 +1,18 @@
+-- What calls cost: each leg is billed per started minute at the tenant's per-minute rate, the tenant record's
+-- field `call_rate_per_minute` (a plain decimal string), or the default rate when it has none.
+--! include money.lua
+
+local DEFAULT_RATE = '0.0050'
+
+-- The seconds a leg of `duration` seconds is billed for: every started minute counts.
+local function billed_seconds(duration)
+  if duration <= 0 then return 0 end
+  return math.ceil(duration / 60) * 60
+end
+
+-- The amount for `billed` seconds (whole minutes) at the tenant's rate, as a decimal string.
+local function charge(billed)
+  local rate = redis.call('HGET', KEYS[1], 'call_rate_per_minute')
+  if not rate or not string.match(rate, '^%d+%.?%d*$') then rate = DEFAULT_RATE end
+  return dec_mul(rate, billed / 60)
+end

@@ -1,0 +1,18 @@
+--! include base.lua
+
+-- How long a day's pool figures are kept after their last change: the longest window read (30 days,
+-- `routing.capacity.MAX_DAYS`) spans 31 UTC days.
+local CAPACITY_MS = 32 * 86400000
+
+-- The tenant's pool figures for the hour holding `at` (µs): that UTC day's hash, and the hour's field suffix.
+local function figures(at)
+  local hour = math.floor(at / 3600000000)
+  return T .. K.capacity .. string.format('%d', math.floor(hour / 24)), ':' .. string.format('%d', hour % 24)
+end
+
+-- Add `by` to the figure `name` of the hour holding `at`.
+local function tally(at, name, by)
+  local k, h = figures(at)
+  redis.call('HINCRBY', k, name .. h, string.format('%.0f', by))
+  redis.call('PEXPIRE', k, CAPACITY_MS)
+end

@@ -1,0 +1,17 @@
+-- Take the outbox retries now due, push each out by the lease (so no other worker takes it meanwhile), and answer
+-- them as stream entries; a retry whose entry is gone is dropped.
+-- ARGV: T, NOW, how many at most, the lease in µs. Reply: {entries = {{id, {name, value, …}}, …}}.
+--! include base.lua
+local count, lease = number_arg(3), number_arg(4)
+local out = {}
+local due = redis.call('ZRANGEBYSCORE', T .. K.event_retries, '-inf', NOW, 'LIMIT', 0, count)
+for _, id in ipairs(due) do
+  local entry = redis.call('XRANGE', T .. K.events, id, id)
+  if #entry == 0 then
+    redis.call('ZREM', T .. K.event_retries, id)
+  else
+    redis.call('ZADD', T .. K.event_retries, NOW + lease, id)
+    table.insert(out, entry[1])
+  end
+end
+return reply({entries = out})

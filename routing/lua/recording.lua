@@ -1,0 +1,34 @@
+-- A recording status callback: `in-progress`, then `completed`, `absent` or `failed`, each told once.
+-- ARGV: T, NOW, caller CallSid, RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration (s), token,
+--       start µs, end µs ('' until completed), the carrier's error code.
+-- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
+--! include calls.lua
+--! include clock.lua
+local sid, rec, url, status, duration, token = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local error_code = ARGV[11]
+number_arg(7)
+local started = plivo_time(number_arg(9))
+local ended = ''
+if ARGV[10] ~= '' then ended = plivo_time(number_arg(10)) end
+local EVENTS = {['in-progress'] = 'SessionRecordingInitiated', completed = 'SessionRecordingCompleted',
+                absent = 'SessionRecordingFailed', failed = 'SessionRecordingFailed'}
+if seen(token) then return reply({outcome = 'duplicate'}) end
+local I = read_hash(ikey(sid))
+if not I.session then return reply({outcome = 'unknown'}) end
+local rank = 2
+if status == 'in-progress' then rank = 1 end
+if not EVENTS[status] or rank <= (tonumber(I.rec_rank) or 0) then
+  remember(token)
+  return reply({outcome = 'duplicate'})
+end
+-- The carrier serves a recording in the format its URL ends with: the session's record_file_format.
+local session = redis.call('GET', T .. K.session .. I.session)
+local format = (session and cjson.decode(session).record_file_format) or 'mp3'
+if url ~= '' then url = url .. '.' .. format end
+redis.call('HSET', ikey(sid), 'rec_rank', rank, 'rec_status', status, 'rec_sid', rec)
+if url ~= '' then redis.call('HSET', ikey(sid), 'rec_url', url) end
+emit(I, EVENTS[status], sid, {'RecordingUUID', rec, 'RecordingURL', url, 'RecordingDuration', duration,
+                              'RecordingFormat', format, 'RecordingStartTime', started,
+                              'RecordingEndTime', ended, 'RecordingErrorCode', error_code})
+remember(token)
+return reply({outcome = 'ok'})

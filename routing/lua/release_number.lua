@@ -1,0 +1,15 @@
+-- Give a DID up: out of the pool, its assignment closed and kept.
+-- ARGV: T, NOW, number. Reply: {outcome = 'ok' | 'missing' | 'busy' (it carries an open session)}.
+--! include numbers.lua
+local num = ARGV[3]
+local nk = T .. K.number .. num
+local st = redis.call('HMGET', nk, 'session', 'country')
+if not st[2] then return reply({outcome = 'missing'}) end
+if st[1] ~= '' then return reply({outcome = 'busy'}) end
+set_assignment(num, {status = 'released', released_at = NOW})
+redis.call('SREM', T .. K.free .. st[2], num)
+redis.call('ZREM', T .. K.cooling, num)
+redis.call('SREM', T .. K.suspended, num)
+redis.call('SREM', T .. K.numbers, num)
+redis.call('DEL', nk, T .. K.route .. num)
+return reply({outcome = 'ok'})

@@ -1,0 +1,18 @@
+-- Suspend a DID (it is never handed out) or make it active again.
+-- ARGV: T, NOW, number, 'suspended' | 'active'. Reply: {outcome = 'ok' | 'missing'}.
+--! include numbers.lua
+local num, status = ARGV[3], ARGV[4]
+if status ~= 'suspended' and status ~= 'active' then error('ARGV[4] must be suspended or active') end
+local nk = T .. K.number .. num
+local st = redis.call('HMGET', nk, 'status', 'country')
+if not st[1] then return reply({outcome = 'missing'}) end
+redis.call(status == 'suspended' and 'SADD' or 'SREM', T .. K.suspended, num)
+if st[1] == status then return reply({outcome = 'ok'}) end
+redis.call('HSET', nk, 'status', status)
+if status == 'suspended' then
+  redis.call('SREM', T .. K.free .. st[2], num)
+elseif not redis.call('ZSCORE', T .. K.cooling, num) then
+  free_number(num)
+end
+set_assignment(num, {status = status})
+return reply({outcome = 'ok'})

@@ -1,0 +1,128 @@
+"""The Lua loader: every file builds, includes come once, and the scripts' own time formatter matches Python's."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from routing import keys, lua
+from routing.clock import plivo_time, to_us
+from tests.conftest import make_tenant
+
+FUNCTION = re.compile(r"^\s*local function (\w+)\(", re.M)
+
+
+@pytest.mark.parametrize("name", lua.names())
+def test_every_lua_file_builds_and_compiles_on_the_real_redis(real_store, name):
+    source = lua.source(name)
+
+    assert "--! include" not in source
+    assert real_store.redis.script_load(source)
+
+
+@pytest.mark.parametrize("name", lua.names())
+def test_a_built_script_holds_each_library_once(name):
+    defined = FUNCTION.findall(lua.source(name))
+
+    assert len(defined) == len(set(defined))
+
+
+def test_a_script_that_includes_libraries_twice_over_gets_each_once():
+    source = lua.build("--! include credentials.lua\n--! include pool.lua\n--! include base.lua\nreturn 1")
+
+    assert source.count("local function number_arg(") == 1  # base.lua, wanted by all three
+    assert source.index("local function number_arg(") < source.index("local function gcra(")
+    assert source.startswith("local K = {")
+
+
+def test_an_unknown_include_is_an_error_when_the_script_is_built():
+    with pytest.raises(lua.ScriptError, match="nowhere.lua"):
+        lua.build("--! include base.lua\n--! include nowhere.lua\nreturn 1")
+    with pytest.raises(lua.ScriptError):
+        lua.source("nowhere.lua")
+
+
+def test_libraries_that_include_each_other_are_an_error(monkeypatch):
+    files = {"a.lua": "--! include b.lua\nlocal x = 1", "b.lua": "--! include a.lua\nlocal y = 2"}
+    monkeypatch.setattr(lua, "_read", files.__getitem__)
+
+    with pytest.raises(lua.ScriptError, match="includes"):
+        lua.build("--! include a.lua\nreturn 1")
+
+
+def test_every_key_name_a_script_uses_is_one_of_routing_keys():
+    used = {name for file in lua.names() for name in re.findall(r"\bK\.(\w+)", lua.source(file))}
+
+    assert used and used <= set(keys.lua_names())
+
+
+def test_a_named_reply_is_a_dict_and_anything_else_an_error():
+    assert lua.named(["outcome", "ok", "ended", 2]) == {"outcome": "ok", "ended": 2}
+    with pytest.raises(lua.ScriptError):
+        lua.named(["outcome"])
+
+
+# -- the scripts' time formatter -----------------------------------------------------------------------------------
+INSTANTS = [
+    datetime(1970, 1, 1, tzinfo=UTC),
+    datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+    datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    datetime(2000, 2, 29, 12, 0, 0, 500_000, tzinfo=UTC),
+    datetime(2000, 3, 1, tzinfo=UTC),
+    datetime(2023, 2, 28, 23, 59, 59, 999_999, tzinfo=UTC),
+    datetime(2023, 7, 5, 10, 25, 40, 877_364, tzinfo=UTC),
+    datetime(2024, 2, 29, 6, 28, 15, tzinfo=UTC),
+    datetime(2024, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+    datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC),
+    datetime(2099, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+]
+
+
+FORMAT_EACH = """--! include clock.lua
+local out = {}
+for i, us in ipairs(ARGV) do out[i] = plivo_time(tonumber(us)) end
+return out
+"""
+
+
+def lua_times(client: redis.Redis, instants: list[int]) -> list[str]:
+    return list(client.register_script(lua.build(FORMAT_EACH))(keys=[], args=instants))
+
+
+def test_the_scripts_format_times_as_python_does(store):
+    instants = [to_us(moment) for moment in INSTANTS]
+
+    assert lua_times(store.redis, instants) == [plivo_time(us) for us in instants]
+
+
+def test_the_real_redis_formats_times_as_python_does(real_store):
+    instants = [to_us(moment) for moment in INSTANTS]
+
+    assert lua_times(real_store.redis, instants) == [plivo_time(us) for us in instants]
+
+
+# -- scripts check before they write ---------------------------------------------------------------------------------
+def tenant_keys(store, tenant):
+    return {key: store.redis.dump(key) for key in store.redis.scan_iter(store.keys.tenant_base(tenant.auth_id) + "*")}
+
+
+def test_a_script_given_a_malformed_argument_writes_nothing(real_store):
+    store = real_store
+    tenant = make_tenant(store, ["+14155550100"])
+    before = tenant_keys(store, tenant)
+    session = json.dumps({"session_uuid": "u1", "virtual_number": ""})
+
+    with pytest.raises(redis.ResponseError):
+        store.run("add_number.lua", tenant.auth_id, 1, "+14155550101", "US", "not json")
+    with pytest.raises(redis.ResponseError):
+        store.run("allocate.lua", tenant.auth_id, 1, "u1", session, "soon", 1, 0, "*", "US", "")
+    with pytest.raises(redis.ResponseError):
+        store.run("set_number_status.lua", tenant.auth_id, 1, "+14155550100", "paused")
+    with pytest.raises(redis.ResponseError):
+        store.run("reclaim.lua", tenant.auth_id, "now", 10)
+
+    assert tenant_keys(store, tenant) == before
