@@ -11,6 +11,9 @@ import redis
 from routing import lua
 from routing.keys import DEFAULT_PREFIX, Keys
 
+# The most DID owners a store remembers: enough for every DID of a large deployment, bounded all the same.
+OWNERS_KEPT = 100_000
+
 
 @dataclass(frozen=True)
 class Store:
@@ -19,12 +22,20 @@ class Store:
     redis: redis.Redis
     keys: Keys = field(default_factory=Keys)
     _scripts: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # DID → tenant as last read from the index through this store (see `routing.calls.inbound.owner`).
+    did_owners: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def connect(cls, url: str, prefix: str = DEFAULT_PREFIX) -> Store:
         """Return a store on the Redis at `url` (`redis://…`, `rediss://…` or `unix://…`)."""
         client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
         return cls(client, Keys(prefix))
+
+    def remember_owner(self, number: str, auth_id: str) -> None:
+        """Remember that tenant `auth_id` holds DID `number`, forgetting them all past `OWNERS_KEPT` DIDs."""
+        if len(self.did_owners) >= OWNERS_KEPT:
+            self.did_owners.clear()
+        self.did_owners[number] = auth_id
 
     def script(self, name: str) -> Any:
         """Return the script routing/lua/`name` registered on this Redis (call it with `keys`, `args`, `client`)."""

@@ -6,6 +6,7 @@ from routing.calls.history import outbox, read_calls
 from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
+from routing.store import Store
 from tests.twilio_helpers import new_sid
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
@@ -71,7 +72,7 @@ def commands_sent(store, monkeypatch):
 def test_the_inbound_decision_takes_two_redis_round_trips(store, tenant, monkeypatch):
     session = open_session(store, tenant)
     ring(store, session, STRANGER)  # loads the script once, as the first call of a process does
-    inbound._owners.clear()  # a process that has not seen this DID yet
+    store.did_owners.clear()  # a process that has not seen this DID yet
     sent = commands_sent(store, monkeypatch)
     assert isinstance(ring(store, session, FIRST), Bridge)
     assert sent == ["GET", "EVALSHA"]
@@ -280,3 +281,20 @@ def test_a_remembered_owner_that_gave_the_did_up_refuses_the_call_like_any_unhel
     pool.release_number(store, old.auth_id, "+14155550151", now_us())
 
     assert ring(store, session, FIRST) == Refuse("no-session")
+
+
+def test_each_store_remembers_the_owners_it_read_and_no_other_store_sees_them(store, tenant):
+    session = open_session(store, tenant)
+    ring(store, session, FIRST)
+    assert store.did_owners == {session.virtual_number: tenant.auth_id}
+
+    fresh = Store(store.redis, store.keys)
+    assert fresh.did_owners == {}
+
+
+def test_a_store_forgets_every_owner_rather_than_grow_past_its_bound(store, monkeypatch):
+    monkeypatch.setattr("routing.store.OWNERS_KEPT", 2)
+    store.remember_owner("+14155550100", "MA1")
+    store.remember_owner("+14155550101", "MA1")
+    store.remember_owner("+14155550102", "MA2")
+    assert store.did_owners == {"+14155550102": "MA2"}

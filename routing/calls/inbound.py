@@ -109,21 +109,17 @@ def e164_or_empty(raw: str) -> str:
         return ""
 
 
-# DID → tenant, as last read from the index in this process. A DID changes hands rarely, and a stale entry
-# cannot misroute: the inbound script finds the DID no longer held by that tenant (`not-held`), and the call
-# is decided again from a fresh read. Only owners are remembered, never "nobody".
-_owners: dict[tuple[str, str], str] = {}
-_OWNERS_KEPT = 100_000
-
-
 def owner(store: Store, virtual_number: str) -> str | None:
-    """Return the tenant holding the DID, read from the DID → tenant index (round trip 1)."""
+    """Return the tenant holding the DID, read from the DID → tenant index (round trip 1), and remember it.
+
+    The store remembers each DID's owner (`Store.did_owners`). A DID changes hands rarely, and a stale entry
+    cannot misroute: the inbound script finds the DID no longer held by that tenant (`not-held`), and the call
+    is decided again from a fresh read. Only owners are remembered, never "nobody".
+    """
     found = store.redis.get(store.keys.did_owner(virtual_number))
     if not found:
         return None
-    if len(_owners) >= _OWNERS_KEPT:
-        _owners.clear()
-    _owners[(store.keys.prefix, virtual_number)] = str(found)
+    store.remember_owner(virtual_number, str(found))
     return str(found)
 
 
@@ -135,14 +131,14 @@ def identify_caller(store: Store, call: IncomingCall, now: int) -> Decision:
     """
     if not call.virtual_number:
         return Refuse("no-session")
-    known = _owners.get((store.keys.prefix, call.virtual_number))
+    known = store.did_owners.get(call.virtual_number)
     auth_id = known or owner(store, call.virtual_number)
     if auth_id is None:
         return Refuse("no-session")
     result = _inbound(store, auth_id, call, now)
     # A DID this process remembered changed hands since: read its owner again.
     if known and result["kind"] == "refuse" and result["reason"] == "not-held":
-        _owners.pop((store.keys.prefix, call.virtual_number), None)
+        store.did_owners.pop(call.virtual_number, None)
         auth_id = owner(store, call.virtual_number)
         if auth_id is None:
             return Refuse("no-session")
