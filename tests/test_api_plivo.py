@@ -575,7 +575,7 @@ def test_a_request_without_the_right_credentials_is_a_401(client, tenant, other,
     created = opened(client, tenant)
     auth, headers = {
         "none": (None, {}),
-        "wrong token": ((tenant.auth_id, tenant.auth_token[:-1] + "x"), {}),
+        "wrong token": ((tenant.auth_id, tenant.auth_token + "x"), {}),  # one longer: never the real one
         "unknown auth_id": (("MA" + "Z" * 18, tenant.auth_token), {}),
         "another tenant's": (other.basic, {}),
         "bearer": (None, {"Authorization": f"Bearer {tenant.auth_token}"}),

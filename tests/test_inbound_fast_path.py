@@ -15,6 +15,7 @@ from app.inbound_fast_path import Form, InboundFastPath
 from routing.clock import now_us
 from routing.sessions import lifecycle
 from tests.conftest import count_view
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, sign, verbs, xml
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
@@ -40,7 +41,7 @@ def flask_views(app, monkeypatch):
 
 def open_session(store, tenant, **options):
     return lifecycle.open_session(
-        store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **options}, now_us()
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND, **options}, now_us()
     )
 
 

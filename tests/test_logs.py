@@ -20,6 +20,7 @@ from routing.calls import inbound
 from routing.clock import now_us
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, sign
 
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -86,7 +87,9 @@ def test_a_request_id_from_the_client_is_kept_and_a_malformed_one_replaced(clien
 
 
 def test_a_session_request_names_its_session_in_both_dialects(client, store, tenant, capsys):
-    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND}, now_us()
+    )
     capsys.readouterr()
 
     client.get(f"{tenant.plivo_base}{session.session_uuid}/", auth=tenant.basic)
@@ -98,7 +101,9 @@ def test_a_session_request_names_its_session_in_both_dialects(client, store, ten
 
 
 def test_a_carrier_webhook_line_names_its_call(client, store, tenant, capsys):
-    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND}, now_us()
+    )
     sid = new_sid()
     capsys.readouterr()
 

@@ -18,6 +18,7 @@ from routing.clock import US, now_us
 from routing.rate_limit import ADMITTED, Admission, admit
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant, serving
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, xml
 
 LIMIT, WINDOW = 3, 60  # one request every 20 s once the burst of 3 is spent
@@ -208,7 +209,9 @@ def test_the_default_is_100_requests_a_second(monkeypatch):
 
 
 def test_carrier_webhooks_are_never_limited_and_do_not_spend_the_tenants_limit(client, store, tenant):
-    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND}, now_us()
+    )
     for _ in range(3 * LIMIT):
         sid = new_sid()
         assert xml(call(client, FIRST, session.virtual_number, sid)).find("Dial") is not None

@@ -11,12 +11,11 @@ from routing import scripts
 from routing.clock import US
 from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted
 from routing.phone import country_of, to_e164
-from routing.rate_limit import Admission
 from routing.sessions.options import SessionRequest, check_create, check_update
 from routing.sessions.query import SessionQuery
 from routing.sessions.session import EXPIRED, Session
 from routing.store import Store
-from routing.tenants import CHECK_FUNCTION, Credential, Tenant, checked, get_tenant, subaccount_of
+from routing.tenants import CHECK_FUNCTION, Credential, admit, checked, subaccount_of
 
 _REFUSALS = {
     "not_in_pool": "is not in this account's pool",
@@ -80,40 +79,28 @@ class Opening:
 
 
 def open_session(
-    store: Store, auth_id: str, raw: Mapping[str, Any], now: int, wanted_number: str | None = None
+    store: Store, credential: Credential, raw: Mapping[str, Any], now: int, wanted_number: str | None = None
 ) -> Session:
-    """Open a session from a Plivo-style request, taking a free DID of the tenant atomically."""
-    request = check_create(raw)
-    if "subaccount" in request.fields:
-        subaccount_of(store, get_tenant(store, auth_id), request.fields["subaccount"])
-    opening = _opening(auth_id, request, now, wanted_number)
-    return opening.opened(store.run(scripts.ALLOCATE, auth_id, now, *opening.arguments()))
+    """Open a session for the tenant `credential` is right for, from a Plivo-style request, taking a free DID.
 
-
-def prepare_session(auth_id: str, raw: Mapping[str, Any], now: int, wanted_number: str | None = None) -> Opening:
-    """Check a create request and make its session, reading nothing (the subaccount it names is not looked up)."""
-    return _opening(auth_id, check_create(raw), now, wanted_number)
-
-
-def open_session_checked(
-    store: Store, opening: Opening, credential: Credential
-) -> tuple[Tenant, Admission, list[Any]] | None:
-    """Check `credential` and the rate limit of its tenant and, if both pass, take a DID for `opening`.
-
-    One round trip. Return the tenant, its admission and ALLOCATE's reply (for `Opening.opened`; empty when not
-    admitted), or None when the credential is wrong. The opening must be for the credential's tenant and name
-    no subaccount (`open_session` checks that one is the tenant's).
+    The request is checked first, reading nothing (InvalidInput). Then one round trip checks the credential
+    (Unauthenticated; NotFound without a tenant record), counts the request against its rate limit (RateLimited)
+    and takes a DID (PoolExhausted, NumberUnavailable). A request naming a subaccount takes two more, first:
+    who asks is authenticated (uncounted), then the subaccount must be theirs (InvalidInput).
     """
-    if opening.session.auth_id != credential.auth_id or opening.session.subaccount:
-        raise ValueError("open_session_checked opens only the credential's own tenant's sessions, no subaccount's")
-    reply = store.run(
-        OPEN_CHECKED, credential.auth_id, opening.session.created, *opening.arguments(), *credential.arguments()
-    )
-    result = checked(credential, reply)
-    if result is None:
-        return None
-    tenant, admission = result
-    return tenant, admission, reply[4:]
+    opening = _opening(credential.auth_id, check_create(raw), now, wanted_number)
+    if not credential.possible():
+        raise credential.refusal()
+    if opening.session.subaccount:
+        subaccount_of(store, admit(store, credential.uncounted(), now), opening.session.subaccount)
+    reply = store.run(OPEN_CHECKED, credential.auth_id, now, *opening.arguments(), *credential.arguments())
+    return opening.opened(_allocated(credential, reply))
+
+
+def _allocated(credential: Credential, reply: list[Any]) -> list[Any]:
+    """Return ALLOCATE's part of OPEN_CHECKED's `reply`, once its check's part says the request may go."""
+    checked(credential, reply)
+    return reply[4:]
 
 
 def _opening(auth_id: str, request: SessionRequest, now: int, wanted_number: str | None) -> Opening:
