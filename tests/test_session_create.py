@@ -177,13 +177,14 @@ def test_a_cloudtalk_create_is_one_round_trip_too(client, tenant, commands):
     assert commands == ["EVALSHA"]
 
 
-@pytest.mark.parametrize("body", [PARTIES, {"first_party": "nope"}, {"unknown": 1}, [PARTIES], "not json"])
+def as_sent(body) -> dict:
+    """Return the test client's arguments that send `body`: JSON, or a string as it is, labelled JSON."""
+    return {"data": body, "content_type": "application/json"} if isinstance(body, str) else {"json": body}
+
+
+@pytest.mark.parametrize("body", ["valid", {"first_party": "nope"}, {"unknown": 1}, [PARTIES], "not json"])
 def test_a_wrong_credential_is_a_401_whatever_the_body_and_spends_nothing(client, store, tenant, body):
-    kwargs = {"data": body, "content_type": "application/json"} if isinstance(body, str) else {"json": body}
-    cloudtalk_body = body if not isinstance(body, dict) or body is not PARTIES else CLOUDTALK
-    cloudtalk = (
-        {"data": body, "content_type": "application/json"} if isinstance(body, str) else {"json": cloudtalk_body}
-    )
+    kwargs, cloudtalk = (as_sent(PARTIES), as_sent(CLOUDTALK)) if body == "valid" else (as_sent(body), as_sent(body))
 
     for _ in range(LIMIT + 2):
         response = client.post(tenant.plivo_base, auth=(tenant.auth_id, wrong_token(tenant)), **kwargs)
