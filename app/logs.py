@@ -47,6 +47,10 @@ _RISKY = re.compile(r"\d{7}|mk_|Basic|Bearer|%2[Bb]|[A-Za-z0-9]{40}")
 
 def scrub(text: str) -> str:
     """Return `text` with phone numbers masked and credentials blanked."""
+    # One word of ASCII letters and digits, not all digits and shorter than a token, can be neither: a phone number
+    # in it would touch a letter, and a credential is longer. Most ids (a CallSid, a request id) are such words.
+    if len(text) < 40 and text.isascii() and text.isalnum() and not text.isdigit():
+        return text
     if not _RISKY.search(text):
         return text
     return CREDENTIAL.sub(REDACTED, PHONE.sub(lambda m: mask(m.group()), text))

@@ -191,6 +191,21 @@ def test_numbers_and_credentials_anywhere_in_long_text_are_still_hidden(text, sh
     assert scrub(text) == shown
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("CA0123456789abcdef0123456789abcdef", "CA0123456789abcdef0123456789abcdef"),  # a CallSid
+        ("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),  # a request id
+        ("a1234567890", "a1234567890"),
+        ("14155554321", "14155****21"),
+        ("Ab1" * 13 + "Z", "[redacted]"),
+        ("Ab1" * 13 + "Zq", "Ab1" * 13 + "Zq"),  # longer than a token
+    ],
+)
+def test_a_single_word_is_hidden_only_when_it_is_a_number_or_a_token(text, shown):
+    assert scrub(text) == shown
+
+
 def test_phone_numbers_in_extra_fields_are_masked_at_any_depth():
     line = format_line(
         "dialled",
