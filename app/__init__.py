@@ -16,7 +16,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from app import create_fast_path, errors, extensions, inbound_fast_path, logs, metrics, voice
+    from app import errors, extensions, inbound_webhook, logs, metrics, voice
     from app.api_plivo import bp as plivo_bp
 
     logs.init_app(app)
@@ -26,9 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(plivo_bp)
     _register_optional(app)
     voice.init_links(app)
-    app.extensions["masq.flask_wsgi"] = app.wsgi_app  # what the fast paths hand the other requests to
-    inbound_fast_path.init_app(app)
-    create_fast_path.init_app(app)
+    inbound_webhook.init_app(app)
     return app
 
 

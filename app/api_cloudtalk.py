@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.auth import api_key_auth
+from app.auth import api_key_auth, api_key_credential, on_behalf_of
 from app.capacity_format import days_of, pool_stats_json
 from app.cloudtalk_format import assignment_json, create_request, dialect_names, session_json
 from app.extensions import call_first_party, store
@@ -36,11 +36,13 @@ def no_parameters(given: dict[str, Any]) -> None:
 
 
 @bp.post("/sessions", strict_slashes=False)
-@api_key_auth
 def create() -> ResponseReturnValue:
-    raw, wanted = create_request(json_body())
-    with dialect_names():
-        session = lifecycle.open_session(store(), g.tenant.auth_id, raw, now_us(), wanted_number=wanted)
+    """Open a session: the credential, the rate limit and the DID in one round trip (`lifecycle.open_session`)."""
+    credential = api_key_credential()
+    with on_behalf_of(credential):
+        raw, wanted = create_request(json_body())
+        with dialect_names():
+            session = lifecycle.open_session(store(), credential, raw, now_us(), wanted_number=wanted)
     call_first_party(session)
     location = url_for(".retrieve", session_id=session.session_uuid)
     return jsonify(session_json(session, session.created)), 201, {"Location": location}

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app.auth import basic_auth
+from app.auth import basic_auth, basic_credential, on_behalf_of
 from app.extensions import call_first_party, store
 from app.plivo_format import session_created, session_object
 from app.requests import body, query
@@ -37,14 +37,11 @@ def _body_for(session_uuid: str) -> dict[str, Any]:
 
 
 @bp.post("", strict_slashes=False)
-@basic_auth
-def create() -> ResponseReturnValue:
-    """Open a session in steps: authenticate and count the request, then check it and take a DID.
-
-    The create as Plivo's SDKs send it is answered before it gets here, in one round trip, by
-    app.create_fast_path; this view answers the rest (and every refusal) the way every request is answered.
-    """
-    session = lifecycle.open_session(store(), g.tenant.auth_id, body(), now_us())
+def create(auth_id: str) -> ResponseReturnValue:
+    """Open a session: the credential, the rate limit and the DID in one round trip (`lifecycle.open_session`)."""
+    credential = basic_credential(auth_id)
+    with on_behalf_of(credential):
+        session = lifecycle.open_session(store(), credential, body(), now_us())
     call_first_party(session)
     return reply(session_created(session))
 

@@ -1,19 +1,20 @@
-"""Request authentication for the two REST dialects, as view decorators."""
+"""Request authentication for the two REST dialects: the credential each sends, and the view decorators."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request
+from werkzeug.exceptions import HTTPException
 
-from app.errors import error_response
 from app.extensions import store
+from routing import tenants
 from routing.clock import now_us
-from routing.errors import Unauthenticated
-from routing.rate_limit import Admission
-from routing.tenants import Tenant, admit_api_key, admit_basic, authenticate_basic
+from routing.errors import InvalidInput, NotFound, RoutingError, Unauthenticated
+from routing.tenants import Credential, Tenant
 
 
 def rate_limit() -> tuple[int, float]:
@@ -22,32 +23,56 @@ def rate_limit() -> tuple[int, float]:
     return config["MASQ_RATE_LIMIT"], config["MASQ_RATE_WINDOW"]
 
 
-def too_many_requests(admission: Admission) -> Response:
-    """Return the 429, with `Retry-After`, for a tenant over MASQ_RATE_LIMIT per MASQ_RATE_WINDOW s."""
-    limit, window = rate_limit()
-    response = error_response(
-        429, f"too many requests: at most {limit} every {window:g} s; retry after {admission.retry_after} s"
-    )
-    response.headers["Retry-After"] = str(admission.retry_after)
-    return response
-
-
-def basic_credentials(auth_id: str) -> tuple[str, str]:
-    """Return the request's HTTP Basic auth_id and auth token, refusing any that do not name `auth_id`."""
-    credentials = request.authorization
-    if credentials is None or credentials.type != "basic":
+def basic_credential(auth_id: str) -> Credential:
+    """Return the request's HTTP Basic credential; 401 when there is none or it names another account than `auth_id`."""
+    given = request.authorization
+    if given is None or given.type != "basic":
         raise Unauthenticated("authentication required: HTTP Basic with your auth_id and auth_token")
-    username, password = credentials.username or "", credentials.password or ""
-    if username != auth_id:
-        authenticate_basic(store(), username, password)  # wrong credentials are told so first, as for any request
+    credential = tenants.basic_credential(given.username or "", given.password or "", *rate_limit())
+    if credential.auth_id != auth_id:
+        tenants.admit(store(), credential.uncounted(), now_us())  # wrong credentials are told so first
         raise Unauthenticated("the auth_id in the URL does not match the credentials")
-    return username, password
+    return credential
 
 
-def admitted(tenant: Tenant, admission: Admission, view: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    """Run `view` for the authenticated `tenant` (set as `g.tenant`) if its rate limit admits the request."""
-    g.tenant = tenant
-    return view(**kwargs) if admission.allowed else too_many_requests(admission)
+def api_key_credential() -> Credential:
+    """Return the request's `X-API-Key` credential, refusing (401) a request without one."""
+    key = request.headers.get("X-API-Key", "")
+    if not key:
+        raise Unauthenticated("authentication required: send your API key in X-API-Key")
+    return tenants.api_key_credential(key, *rate_limit())
+
+
+@contextmanager
+def on_behalf_of(credential: Credential) -> Iterator[None]:
+    """Run the block for `credential`'s tenant, which this request's logs name once the credential has checked out.
+
+    A request that cannot be read or does not check out (400, 413) is authenticated and counted before it is
+    told so: a wrong credential is a 401, and a tenant over its limit a 429, whatever the body.
+    """
+    try:
+        try:
+            yield
+        except (InvalidInput, HTTPException):
+            tenants.admit(store(), credential, now_us())
+            raise
+    except (Unauthenticated, NotFound):  # not a tenant's credential: nobody to name
+        raise
+    except (RoutingError, HTTPException):  # refused for what it asks, or over the limit: the credential was right
+        g.tenant = _tenant(credential)
+        raise
+    g.tenant = _tenant(credential)
+
+
+def _tenant(credential: Credential) -> Tenant:
+    """Return the tenant the logs name for a request made with `credential` (they need only its auth_id)."""
+    return Tenant(credential.auth_id, name="")
+
+
+def admitted(credential: Credential) -> None:
+    """Authenticate `credential` and count the request against its tenant's rate limit (401, 404, 429)."""
+    with on_behalf_of(credential):
+        tenants.admit(store(), credential, now_us())
 
 
 def basic_auth(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,9 +80,8 @@ def basic_auth(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(auth_id: str, **kwargs: Any) -> Any:
-        username, password = basic_credentials(auth_id)
-        tenant, admission = admit_basic(store(), username, password, now_us(), *rate_limit())
-        return admitted(tenant, admission, view, kwargs)
+        admitted(basic_credential(auth_id))
+        return view(**kwargs)
 
     return wrapped
 
@@ -67,10 +91,7 @@ def api_key_auth(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(**kwargs: Any) -> Any:
-        key = request.headers.get("X-API-Key", "")
-        if not key:
-            raise Unauthenticated("authentication required: send your API key in X-API-Key")
-        tenant, admission = admit_api_key(store(), key, now_us(), *rate_limit())
-        return admitted(tenant, admission, view, kwargs)
+        admitted(api_key_credential())
+        return view(**kwargs)
 
     return wrapped

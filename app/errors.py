@@ -20,6 +20,7 @@ STATUS = {
     errors.Unauthenticated: 401,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.RateLimited: 429,
 }
 
 
@@ -40,21 +41,26 @@ def error_response(status: int, message: str, **extra: object) -> Response:
     return response
 
 
+def http_error(error: HTTPException) -> Response:
+    """Return the answer to an HTTP error (403, 404, 405, 413…); a 405 says which methods the path takes."""
+    response = error_response(error.code or 500, error.description or error.name)
+    if "Allow" in (headers := dict(error.get_headers())):
+        response.headers["Allow"] = headers["Allow"]
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Install the handlers."""
 
     @app.errorhandler(errors.RoutingError)
     def domain_error(error: errors.RoutingError) -> Response:
         extra = {"field": error.field} if isinstance(error, errors.InvalidInput) else {}
-        return error_response(status_of(error), error.message, **extra)
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response:
-        status = error.code or 500
-        response = error_response(status, error.description or error.name)
-        if "Allow" in (headers := dict(error.get_headers())):  # a 405 must say which methods the path takes
-            response.headers["Allow"] = headers["Allow"]
+        response = error_response(status_of(error), error.message, **extra)
+        if isinstance(error, errors.RateLimited):  # the only place a 429 is made
+            response.headers["Retry-After"] = str(error.retry_after)
         return response
+
+    app.errorhandler(HTTPException)(http_error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

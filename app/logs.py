@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Request, Response, g, has_request_context, request
 
 from routing.phone import mask
 
@@ -47,6 +47,10 @@ _RISKY = re.compile(r"\d{7}|mk_|Basic|Bearer|%2[Bb]|[A-Za-z0-9]{40}")
 
 def scrub(text: str) -> str:
     """Return `text` with phone numbers masked and credentials blanked."""
+    # One word of ASCII letters and digits, not all digits and shorter than a token, can be neither: a phone number
+    # in it would touch a letter, and a credential is longer. Most ids (a CallSid, a request id) are such words.
+    if len(text) < 40 and text.isascii() and text.isalnum() and not text.isdigit():
+        return text
     if not _RISKY.search(text):
         return text
     return CREDENTIAL.sub(REDACTED, PHONE.sub(lambda m: mask(m.group()), text))
@@ -146,14 +150,19 @@ def configure_logging(level: str | int = "INFO") -> None:
 
 
 def request_ids() -> dict[str, str]:
-    """Return the tenant, call and session the current request names, as log fields.
+    """Return the tenant, call and session the current request names, as log fields (see `ids_of`)."""
+    return ids_of(request, g.get("tenant"))
+
+
+def ids_of(asked: Request, tenant: Any) -> dict[str, str]:
+    """Return the tenant, call and session request `asked` names, as log fields; `tenant` is who sent it, if known.
 
     From the authenticated tenant, the path, the call step's URL (`t`, `c`, `s`), and the carrier's form
-    only if a view already read it: reading it here could fail (a body too large) or wait on the client.
+    only if it was already read: reading it here could fail (a body too large) or wait on the client.
     """
-    args, path = request.args, request.view_args or {}
-    form = request.__dict__.get("form") or {}  # werkzeug keeps a form it has read there
-    tenant = g.get("tenant")
+    args = asked.args if asked.query_string else {}  # a MultiDict's `get` of a missing name raises and catches
+    path = asked.view_args or {}
+    form = asked.__dict__.get("form") or {}  # werkzeug keeps a form it has read there
     fields = {
         "auth_id": tenant.auth_id if tenant else args.get("t", ""),
         "call_sid": args.get("c") or form.get("CallSid", ""),

@@ -70,7 +70,7 @@ def init_app(app: Flask) -> None:
     )
     registry.register(RedisCollector(app))
     app.extensions["masq.metrics"] = registry
-    app.extensions["masq.webhook_latency"] = latency  # app.inbound_fast_path records its own requests
+    app.extensions["masq.webhook_latency"] = latency  # app.inbound_webhook records its own requests
 
     @app.after_request
     def observe(response: Response) -> Response:

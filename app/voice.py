@@ -1,8 +1,12 @@
-"""The carrier's side: Twilio voice webhooks in, TwiML out. Each step of a call has its own URL."""
+"""The carrier's side: Twilio voice webhooks in, TwiML out. Each step of a call has its own URL.
+
+The first step, `/voice/inbound`, is answered in front of Flask by app.inbound_webhook (a caller waits on it).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from flask import Blueprint, Flask, Response, request
 from twilio.twiml.voice_response import VoiceResponse
@@ -55,14 +59,6 @@ def call_tokens() -> tuple[str, str]:
 def retry_token() -> str:
     """Return the carrier's idempotency token of a retried callback, if any."""
     return request.headers.get("I-Twilio-Idempotency-Token", "")[:128]
-
-
-@bp.post("/inbound", endpoint="inbound")
-@twilio_signed
-def inbound_call() -> Response:
-    form = request.form
-    call = inbound.incoming_call(form.get("CallSid", ""), form.get("From", ""), form.get("To", ""))
-    return as_twiml(twiml.answer(inbound.identify_caller(store(), call, now_us()), links()))
 
 
 @bp.post("/outbound-answer")
@@ -145,6 +141,12 @@ def carrier_http_error(error: HTTPException) -> Response:
     return error_response(error.code or 400, error.description or error.name)
 
 
+def apology(path: str, ids: Mapping[str, str | None]) -> VoiceResponse:
+    """Log a call step that failed inside masq; return the TwiML that apologises to the caller and hangs up."""
+    log.exception("voice step %s failed", path, extra=dict(ids))
+    return twiml.apology()
+
+
 @bp.errorhandler(Exception)
 def carrier_fallback(error: Exception) -> Response:
     """Never leave a caller in silence: log, then apologise and hang up.
@@ -152,9 +154,9 @@ def carrier_fallback(error: Exception) -> Response:
     Status and recording callbacks have no caller: a bad request is a 400, a failure inside masq a 503 so
     that the carrier retries (their URLs ask for retries; replays change nothing).
     """
-    log.exception("voice step %s failed", request.path, extra=request_ids())
+    sorry = apology(request.path, request_ids())
     if request.endpoint in _CALLBACKS:
         return Response(status=400 if isinstance(error, RoutingError) else 503)
     if request.endpoint == "voice.whisper":
         return as_twiml(VoiceResponse())
-    return as_twiml(twiml.apology())
+    return as_twiml(sorry)

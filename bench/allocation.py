@@ -4,7 +4,8 @@ Half of each pool carries open sessions, as a busy pool does, so the indexes ALL
 set, the expiry and creation indexes) are as large as the pool makes them. Each round opens 40 sessions
 on each pool through `routing.sessions.lifecycle.open_session` and then ends them through `end_session`, so the pools
 stay as they were; the pools take turns going first. Redis's SLOWLOG (threshold 0) gives the time the
-ALLOCATE script itself took in Redis for every open; the client side times the whole domain call.
+open script (open_checked.lua: the credential check, then the allocation) took in Redis for every open; the
+client side times the whole domain call.
 """
 
 from __future__ import annotations
@@ -23,23 +24,23 @@ from routing.store import Store
 PER_ROUND = 40
 
 
-def _pool(store: Store, name: str, size: int, start: int) -> str:
+def _pool(store: Store, name: str, size: int, start: int) -> tenants.Credential:
     now = now_us()
-    auth_id = tenants.create_tenant(store, name, now).auth_id
-    fixtures.add_numbers(store, auth_id, fixtures.did_numbers(size, start=start), now)
-    fixtures.open_sessions(store, auth_id, fixtures.session_request(), size // 2, now)
-    return auth_id
+    credentials = tenants.create_tenant(store, name, now)
+    fixtures.add_numbers(store, credentials.auth_id, fixtures.did_numbers(size, start=start), now)
+    fixtures.open_sessions(store, credentials.auth_id, fixtures.session_request(), size // 2, now)
+    return tenants.basic_credential(credentials.auth_id, credentials.auth_token)
 
 
 def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
-    """Return the allocation figure: median ALLOCATE time in Redis, pool of 100,000 over pool of 100."""
+    """Return the allocation figure: median open-script time in Redis, pool of 100,000 over pool of 100."""
     large_size, rounds = (10_000, 10) if quick else (100_000, 25)
     store = Store.connect(redis_url, PREFIX)
     pools = {
         100: _pool(store, "bench-pool-100", 100, 5_000_000),
         large_size: _pool(store, "bench-pool-large", large_size, 5_100_000),
     }
-    sha = store.script("allocate.lua").sha
+    sha = store.script("open_checked.lua").sha
     store.redis.config_set("slowlog-max-len", 4 * PER_ROUND)
     request = fixtures.session_request()
     in_redis: dict[int, list[int]] = {size: [] for size in pools}
@@ -49,17 +50,17 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
         for round_number in range(rounds):
             order = list(pools) if round_number % 2 == 0 else list(reversed(pools))
             for size in order:
-                auth_id = pools[size]
+                credential = pools[size]
                 store.redis.slowlog_reset()
                 opened = []
                 for _ in range(PER_ROUND):
                     began = time.perf_counter()
-                    opened.append(lifecycle.open_session(store, auth_id, request, now_us()))
+                    opened.append(lifecycle.open_session(store, credential, request, now_us()))
                     whole_call[size].append((time.perf_counter() - began) * 1e6)
                 entries = store.redis.slowlog_get(4 * PER_ROUND)
                 in_redis[size].extend(int(e["duration"]) for e in entries if sha in str(e["command"]))
                 for session in opened:
-                    lifecycle.end_session(store, auth_id, session.session_uuid, now_us())
+                    lifecycle.end_session(store, credential.auth_id, session.session_uuid, now_us())
     finally:
         store.redis.config_set("slowlog-log-slower-than", 10_000)
     small, large = (statistics.median(in_redis[100]), statistics.median(in_redis[large_size]))

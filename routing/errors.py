@@ -6,6 +6,7 @@ RoutingError
 ├── Conflict            the request is valid but the state forbids it
 │   ├── NumberUnavailable   a specific number is taken, cooling, suspended or not in the pool
 │   └── PoolExhausted       no free number fits the request
+├── RateLimited         the tenant is over its request rate limit (says when to retry)
 └── Unauthenticated     credentials missing or wrong
 """
 
@@ -42,6 +43,14 @@ class NumberUnavailable(Conflict):
 
 class PoolExhausted(Conflict):
     """No free number in the tenant's pool fits the request."""
+
+
+class RateLimited(RoutingError):
+    """The tenant has sent more requests than its rate limit allows; the next may go in `retry_after` seconds."""
+
+    def __init__(self, retry_after: int, message: str = "") -> None:
+        super().__init__(message or f"too many requests; retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 class Unauthenticated(RoutingError):

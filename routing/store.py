@@ -45,7 +45,7 @@ class Store:
         return registered
 
     def run(self, name: str, auth_id: str, now_us: int, *args: object) -> lua.Reply:
-        """Run the tenant script `name` (`allocate.lua`) for `auth_id` at `now_us` with `args`; return its reply."""
+        """Run the tenant script `name` (`open_checked.lua`) for `auth_id` at `now_us` with `args`; return its reply."""
         arguments: list[Any] = [self.keys.tenant_base(auth_id), now_us, *args]
         return lua.named(self.script(name)(keys=[self.keys.tenant(auth_id)], args=arguments))
 

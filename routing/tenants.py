@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from routing import rate_limit
-from routing.errors import InvalidInput, NotFound, Unauthenticated
+from routing.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
 from routing.lua import Reply
-from routing.rate_limit import Admission
 from routing.store import Store
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
+API_KEY_FIELD = "api_key_sha256"  # the tenant record keeps only a digest of its API key
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def create_tenant(store: Store, name: str, now: int, parent: str | None = None) 
         store.keys.tenant(auth_id),
         mapping={
             "auth_token": auth_token,
-            "api_key_sha256": _hash_key(api_key),
+            API_KEY_FIELD: _hash_key(api_key),
             "parent": parent or "",
             "created": now,
         },
@@ -84,48 +84,6 @@ def auth_token_of(store: Store, auth_id: str) -> str:
     return str(token)
 
 
-def authenticate_basic(store: Store, auth_id: str, auth_token: str) -> Tenant:
-    """Return the tenant whose auth_id and auth token these are, comparing in constant time."""
-    return admit_basic(store, auth_id, auth_token, 0, 0, 0)[0]
-
-
-def admit_basic(
-    store: Store, auth_id: str, auth_token: str, now: int, limit: int, window: float
-) -> tuple[Tenant, Admission]:
-    """Return the tenant whose auth_id and auth token these are, and whether its rate limit admits the request.
-
-    The request counts against `limit` per `window` seconds (see `routing.rate_limit`) only once the token
-    is right; `limit` 0 counts nothing.
-    """
-    result = run_check(store, basic_credential(auth_id, auth_token, limit, window), now)
-    if result is None:
-        raise basic_refusal()
-    return result
-
-
-def basic_refusal() -> Unauthenticated:
-    """Return the error for HTTP Basic credentials that are not a tenant's."""
-    return Unauthenticated("authentication failed: wrong auth_id or auth_token")
-
-
-def authenticate_api_key(store: Store, api_key: str) -> Tenant:
-    """Return the tenant owning `api_key`; keys are stored only as SHA-256 digests."""
-    return admit_api_key(store, api_key, 0, 0, 0)[0]
-
-
-def admit_api_key(store: Store, api_key: str, now: int, limit: int, window: float) -> tuple[Tenant, Admission]:
-    """Return the tenant owning `api_key`, and whether its rate limit admits the request (as `admit_basic`)."""
-    parts = (api_key or "").split("_")
-    auth_id = parts[1] if len(parts) >= 3 and parts[0] == "mk" else ""
-    credential = None
-    if AUTH_ID.fullmatch(auth_id):
-        credential = Credential(auth_id, "api_key_sha256", _hash_key(api_key), limit, window)
-    result = run_check(store, credential, now)
-    if result is None:
-        raise Unauthenticated("authentication failed: missing or unknown X-API-Key")
-    return result
-
-
 @dataclass(frozen=True)
 class Credential:
     """A credential presented for a tenant, and the rate limit a request that passes counts against."""
@@ -141,31 +99,62 @@ class Credential:
         interval, tolerance = rate_limit.spacing(self.limit, self.window) or (0, 0)
         return [self.field, self.given, interval, tolerance]
 
+    def possible(self) -> bool:
+        """Return whether the credential can be any tenant's at all (if not, nothing need be read to refuse it)."""
+        return AUTH_ID.fullmatch(self.auth_id) is not None
 
-def basic_credential(auth_id: str, auth_token: str, limit: int = 0, window: float = 0) -> Credential | None:
-    """Return the HTTP Basic credential to check, or None when `auth_id` cannot be any tenant's."""
-    if not AUTH_ID.fullmatch(auth_id or ""):
-        return None
-    return Credential(auth_id, "auth_token", auth_token or "", limit, window)
+    def uncounted(self) -> Credential:
+        """Return the same credential checked without counting the request against a rate limit."""
+        return replace(self, limit=0, window=0)
+
+    def refusal(self) -> Unauthenticated:
+        """Return the error that says this credential is not a tenant's."""
+        if self.field == API_KEY_FIELD:
+            return Unauthenticated("authentication failed: missing or unknown X-API-Key")
+        return Unauthenticated("authentication failed: wrong auth_id or auth_token")
+
+    def over_the_limit(self, retry_after: int) -> RateLimited:
+        """Return the error for a request over this credential's rate limit, to retry after `retry_after` s."""
+        return RateLimited(
+            retry_after,
+            f"too many requests: at most {self.limit} every {self.window:g} s; retry after {retry_after} s",
+        )
 
 
-def run_check(store: Store, credential: Credential | None, now: int) -> tuple[Tenant, Admission] | None:
-    """Run check.lua for `credential` (see `checked`); None when there is none to check."""
-    if credential is None:
-        return None
+def basic_credential(auth_id: str, auth_token: str, limit: int = 0, window: float = 0) -> Credential:
+    """Return the HTTP Basic credential `auth_id:auth_token`, counted against `limit` requests per `window` s."""
+    return Credential(auth_id or "", "auth_token", auth_token or "", limit, window)
+
+
+def api_key_credential(api_key: str, limit: int = 0, window: float = 0) -> Credential:
+    """Return the credential an API key is (`mk_{auth_id}_…`: it names its tenant), counted as `basic_credential`."""
+    parts = (api_key or "").split("_")
+    auth_id = parts[1] if len(parts) >= 3 and parts[0] == "mk" else ""
+    return Credential(auth_id, API_KEY_FIELD, _hash_key(api_key or ""), limit, window)
+
+
+def admit(store: Store, credential: Credential, now: int) -> Tenant:
+    """Return the tenant `credential` is right for, counting the request against the credential's rate limit.
+
+    One round trip; the request counts only once the credential is right, and a refused one counts nothing.
+    Unauthenticated when the credential is wrong, NotFound when it has no tenant record, RateLimited over the limit.
+    """
+    if not credential.possible():
+        raise credential.refusal()
     return checked(credential, store.run("check.lua", credential.auth_id, now, *credential.arguments()))
 
 
-def checked(credential: Credential, reply: Reply) -> tuple[Tenant, Admission] | None:
-    """Return the tenant and its admission from the Lua `check`'s `reply`; None when the credential is wrong."""
+def checked(credential: Credential, reply: Reply) -> Tenant:
+    """Return the tenant from the Lua `check`'s named `reply` (`verdict`, `name`, `parent`, `wait`), or raise why."""
     verdict = reply["verdict"]
     if verdict == "refused":
-        return None
+        raise credential.refusal()
     if verdict == "unknown":
         raise NotFound(f"no account {credential.auth_id!r}")
-    return Tenant(credential.auth_id, str(reply["name"]), str(reply["parent"])), rate_limit.admission(
-        int(reply["wait"])
-    )
+    admission = rate_limit.admission(int(reply["wait"]))
+    if not admission.allowed:
+        raise credential.over_the_limit(admission.retry_after)
+    return Tenant(credential.auth_id, str(reply["name"]), str(reply["parent"]))
 
 
 def subaccount_of(store: Store, parent: Tenant, auth_id: str) -> Tenant:

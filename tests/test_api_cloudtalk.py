@@ -9,6 +9,7 @@ from routing import pool
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
 
 DRIVER = "+14155551234"
 CUSTOMER = "+14155554321"
@@ -35,7 +36,7 @@ def open_directly(store, tenant, now: int, **fields):
     """Open a session through the domain, for states this dialect cannot ask for."""
     return lifecycle.open_session(
         store,
-        tenant.auth_id,
+        credential(tenant),
         {"first_party": DRIVER, "second_party": CUSTOMER, **fields},
         now,
         wanted_number=tenant.numbers[0],

@@ -15,6 +15,7 @@ from routing.clock import now_us
 from routing.keys import Keys
 from routing.sessions import lifecycle
 from routing.store import Store
+from tests.sessions_helpers import credential
 
 WRK_REPORT = """Running 10s test @ http://127.0.0.1:40001/voice/inbound
   2 threads and 16 connections
@@ -78,11 +79,12 @@ def test_bench_fixtures_leave_what_the_domain_functions_leave(extra):
     made = {}
     for way in ("domain", "bench"):
         store = Store(fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), Keys("bench-test:"))
-        auth_id = tenants.create_tenant(store, "acme", now).auth_id
+        credentials = tenants.create_tenant(store, "acme", now)
+        auth_id = credentials.auth_id
         dids = fixtures.did_numbers(1)
         if way == "domain":
             pool.add_numbers(store, auth_id, dids, now)
-            opened = [lifecycle.open_session(store, auth_id, request, now).session_uuid]
+            opened = [lifecycle.open_session(store, credential(credentials), request, now).session_uuid]
         else:
             fixtures.add_numbers(store, auth_id, dids, now)
             opened = [session_uuid for session_uuid, _ in fixtures.open_sessions(store, auth_id, request, 1, now)]

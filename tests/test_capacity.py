@@ -16,8 +16,10 @@ from routing.clock import US, now_us, to_us
 from routing.errors import InvalidInput, NumberUnavailable, PoolExhausted
 from routing.sessions.lifecycle import end_session, open_session, reclaim_expired
 from routing.store import Store
+from routing.tenants import basic_credential
 from tests.conftest import make_tenant
 from tests.lua_helpers import lua_value
+from tests.sessions_helpers import credential
 
 DAY = datetime(2026, 11, 23, tzinfo=UTC)
 DIDS = [f"+1415555{n:04d}" for n in range(100, 105)]
@@ -37,7 +39,7 @@ def hour(hour: int, day: int = 0) -> str:
 def start(store, tenant, now, expiry=86_400, wanted=None, **fields):
     """Open a session of DRIVER and CUSTOMER at `now`, lasting `expiry` seconds unless ended."""
     raw = {"first_party": DRIVER, "second_party": CUSTOMER, "session_expiry": expiry, **fields}
-    return open_session(store, tenant.auth_id, raw, now, wanted_number=wanted)
+    return open_session(store, credential(tenant), raw, now, wanted_number=wanted)
 
 
 def end(store, tenant, session, now):
@@ -144,7 +146,7 @@ def test_a_refused_wanted_number_is_not_an_exhausted_pool(store, tenant):
 
 def test_an_exhausted_pool_with_no_session_open_still_asks_for_one_did(store, tenant):
     with pytest.raises(PoolExhausted):
-        open_session(store, tenant.auth_id, GB_CALLER, at(10))  # geomatch: no GB number in the pool
+        open_session(store, credential(tenant), GB_CALLER, at(10))  # geomatch: no GB number in the pool
 
     stats = pool_stats(store, tenant.auth_id, at(11))
 
@@ -245,7 +247,7 @@ def test_counts_follow_opens_ends_suspensions_releases_and_cool_offs(store):
 
 def test_free_numbers_of_every_country_are_counted(store):
     mixed = make_tenant(store, dids=[DIDS[0], "+442079460958"])
-    open_session(store, mixed.auth_id, GB_CALLER, at(10))
+    open_session(store, credential(mixed), GB_CALLER, at(10))
 
     assert counts(pool_stats(store, mixed.auth_id, at(10, 1))) == {
         "size": 2,
@@ -262,7 +264,7 @@ def test_the_window_holds_only_the_last_days_asked_for(store, tenant):
     start(store, tenant, at(9, 1, day=-3))  # its TTL ends it a day later
     end(store, tenant, old, at(9, 30, day=-3))
     with pytest.raises(PoolExhausted):
-        open_session(store, tenant.auth_id, GB_CALLER, at(9, 40, day=-3))
+        open_session(store, credential(tenant), GB_CALLER, at(9, 40, day=-3))
     recent = start(store, tenant, at(11))
     end(store, tenant, recent, at(11, 10))
 
@@ -290,7 +292,7 @@ def test_a_window_outside_1_to_30_days_names_the_field(store, tenant, days):
 def test_old_figures_expire_in_per_day_hashes_that_outlive_the_longest_window(store, tenant):
     start(store, tenant, at(10))
     with pytest.raises(PoolExhausted):
-        open_session(store, tenant.auth_id, GB_CALLER, at(10, 1))
+        open_session(store, credential(tenant), GB_CALLER, at(10, 1))
 
     day = at(10) // (86_400 * US)
     figures = store.keys.capacity(tenant.auth_id, day)
@@ -452,12 +454,17 @@ def masq(env: dict[str, str], *args: str):
 
 
 def test_masq_pool_stats_prints_the_figures_as_json(env):
-    created = masq(env, "tenant", "create", "--name", "acme")
-    auth_id = json.loads(created.stdout)["auth_id"]
+    created = json.loads(masq(env, "tenant", "create", "--name", "acme").stdout)
+    auth_id = created["auth_id"]
     assert masq(env, "did", "add", auth_id, DIDS[0], DIDS[1]).exit_code == 0
     store = Store.connect(env["REDIS_URL"], env["MASQ_KEY_PREFIX"])
     try:
-        open_session(store, auth_id, {"first_party": DRIVER, "second_party": CUSTOMER}, now_us())
+        open_session(
+            store,
+            basic_credential(auth_id, created["auth_token"]),
+            {"first_party": DRIVER, "second_party": CUSTOMER},
+            now_us(),
+        )
     finally:
         store.redis.close()
 

@@ -15,6 +15,7 @@ from routing.calls.carrier_reports import (
 from routing.calls.history import outbox, read_calls
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import new_sid
 
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -23,7 +24,9 @@ FIRST, SECOND = "+14155551234", "+14155554321"
 @pytest.fixture
 def live_call(store, tenant):
     """A session with a bridged call from its first party: (session, caller CallSid, dialled CallSid, start µs)."""
-    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND}, now_us()
+    )
     sid, start = new_sid(), now_us()
     inbound.identify_caller(store, inbound.incoming_call(sid, FIRST, session.virtual_number), start)
     return session, sid, new_sid(), start

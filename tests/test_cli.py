@@ -67,8 +67,12 @@ def test_tenant_create_prints_a_plivo_shaped_auth_id_and_credentials_that_work(m
 
     assert list(created) == ["auth_id", "auth_token", "api_key"]
     assert re.fullmatch(r"MA[A-Z0-9]{18}", str(created["auth_id"]))
-    assert tenants.authenticate_basic(cli_store, str(created["auth_id"]), str(created["auth_token"])).name == "acme"
-    assert tenants.authenticate_api_key(cli_store, str(created["api_key"])).auth_id == created["auth_id"]
+    basic = tenants.basic_credential(str(created["auth_id"]), str(created["auth_token"]))
+    assert tenants.admit(cli_store, basic, now_us()).name == "acme"
+    assert (
+        tenants.admit(cli_store, tenants.api_key_credential(str(created["api_key"])), now_us()).auth_id
+        == created["auth_id"]
+    )
 
 
 def test_tenant_create_with_a_parent_makes_a_subaccount_of_it(masq, cli_store):

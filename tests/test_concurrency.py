@@ -15,6 +15,7 @@ from routing.errors import PoolExhausted
 from routing.sessions import lifecycle
 from routing.sessions.session import Session
 from tests.conftest import TenantFixture, make_tenant
+from tests.sessions_helpers import credential
 
 K = 10
 THREADS = 32
@@ -114,7 +115,7 @@ def test_racing_opens_against_the_domain_hand_out_each_number_exactly_once(real_
 
     def open_one(_: int) -> Session | None:
         try:
-            return lifecycle.open_session(real_store, tenant.auth_id, PARTIES, now_us())
+            return lifecycle.open_session(real_store, credential(tenant), PARTIES, now_us())
         except PoolExhausted:
             return None
 

@@ -9,6 +9,7 @@ from routing.outbox import Event, Policy
 from routing.sessions import lifecycle
 from routing.tenants import auth_token_of
 from tests.receiver import Receiver
+from tests.sessions_helpers import credential
 from workers.deliveries import Report, Sender, deliver_batch, delivery_for
 
 NOW = 1_700_000_000 * US
@@ -47,8 +48,10 @@ def sender():
     pool.close()
 
 
-def open_session(store, auth_id, **options):
-    return lifecycle.open_session(store, auth_id, {"first_party": FIRST, "second_party": SECOND, **options}, NOW)
+def open_session(store, tenant, **options):
+    return lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND, **options}, NOW
+    )
 
 
 def add_event(store, auth_id, session, name="SessionFirstPartyAnswer", seq=1, **extra):
@@ -80,7 +83,7 @@ def by_sequence(received):
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_events_go_to_the_sessions_callback_url_with_its_method(store, tenant, sender, receiver, method):
-    session = open_session(store, tenant.auth_id, callback_url=receiver.url, callback_method=method)
+    session = open_session(store, tenant, callback_url=receiver.url, callback_method=method)
     sent = [
         add_event(store, tenant.auth_id, session, "SessionFirstPartyAnswer", 1),
         add_event(store, tenant.auth_id, session, "SessionSecondPartyRing", 2),
@@ -100,7 +103,7 @@ def test_events_go_to_the_sessions_callback_url_with_its_method(store, tenant, s
 def test_recording_events_go_to_the_recording_callback_url_with_its_method(store, tenant, sender, receiver, recorder):
     session = open_session(
         store,
-        tenant.auth_id,
+        tenant,
         callback_url=receiver.url,
         callback_method="POST",
         recording_callback_url=recorder.url,
@@ -123,7 +126,7 @@ def test_recording_events_go_to_the_recording_callback_url_with_its_method(store
 def test_every_callback_carries_a_signature_the_plivo_sdk_accepts_and_an_idempotency_key(
     store, tenant, sender, receiver, method
 ):
-    session = open_session(store, tenant.auth_id, callback_url=receiver.url, callback_method=method)
+    session = open_session(store, tenant, callback_url=receiver.url, callback_method=method)
     for seq in (1, 2):
         add_event(store, tenant.auth_id, session, seq=seq)
 
@@ -140,8 +143,8 @@ def test_every_callback_carries_a_signature_the_plivo_sdk_accepts_and_an_idempot
 
 
 def test_events_with_nowhere_to_go_are_settled_without_a_request(store, tenant, sender, receiver):
-    silent = open_session(store, tenant.auth_id)
-    no_recordings = open_session(store, tenant.auth_id, callback_url=receiver.url)
+    silent = open_session(store, tenant)
+    no_recordings = open_session(store, tenant, callback_url=receiver.url)
     add_event(store, tenant.auth_id, silent, "SessionFirstPartyAnswer", 1)
     add_event(store, tenant.auth_id, no_recordings, "SessionRecordingCompleted", 1)
     store.redis.xadd(
@@ -156,7 +159,7 @@ def test_events_with_nowhere_to_go_are_settled_without_a_request(store, tenant, 
 
 
 def test_a_receiver_answering_500_gets_the_events_again_after_the_back_off(store, tenant, sender, receiver):
-    session = open_session(store, tenant.auth_id, callback_url=receiver.url)
+    session = open_session(store, tenant, callback_url=receiver.url)
     for seq in (1, 2):
         add_event(store, tenant.auth_id, session, seq=seq)
     receiver.status = 500
@@ -175,7 +178,7 @@ def test_a_receiver_answering_500_gets_the_events_again_after_the_back_off(store
 
 
 def test_a_receiver_that_keeps_failing_ends_in_the_dead_letters(store, tenant, sender, receiver):
-    session = open_session(store, tenant.auth_id, callback_url=receiver.url)
+    session = open_session(store, tenant, callback_url=receiver.url)
     fields = add_event(store, tenant.auth_id, session)
     receiver.status = 503
     now, reports = NOW, []
@@ -192,7 +195,7 @@ def test_a_receiver_that_keeps_failing_ends_in_the_dead_letters(store, tenant, s
 def test_a_loopback_callback_is_refused_without_a_request_and_retried_when_private_addresses_are_not_allowed(
     store, tenant, receiver
 ):
-    session = open_session(store, tenant.auth_id, callback_url=receiver.url)
+    session = open_session(store, tenant, callback_url=receiver.url)
     add_event(store, tenant.auth_id, session)
     public_only = Sender(threads=1, allow_private=False)
     try:
@@ -208,7 +211,7 @@ def test_a_loopback_callback_is_refused_without_a_request_and_retried_when_priva
 
 
 def test_a_callback_url_that_can_never_be_called_is_a_dead_letter_at_once(store, tenant, sender):
-    session = open_session(store, tenant.auth_id, callback_url="https://tenant.example.com/cb")
+    session = open_session(store, tenant, callback_url="https://tenant.example.com/cb")
     broken = session.evolve(callback_url="ftp://tenant.example.com/cb")  # written before URLs were checked
     store.redis.set(store.keys.session(tenant.auth_id, session.session_uuid), broken.to_json())
     add_event(store, tenant.auth_id, session)
@@ -220,7 +223,7 @@ def test_a_callback_url_that_can_never_be_called_is_a_dead_letter_at_once(store,
 
 
 def test_a_deleted_tenants_events_are_dropped(store, tenant, sender, receiver):
-    session = open_session(store, tenant.auth_id, callback_url=receiver.url)
+    session = open_session(store, tenant, callback_url=receiver.url)
     add_event(store, tenant.auth_id, session)
     store.redis.delete(store.keys.tenant(tenant.auth_id))
 
@@ -236,7 +239,7 @@ def test_an_empty_outbox_is_an_empty_report(store, tenant, sender):
 
 
 def test_the_idempotency_key_falls_back_to_the_entry_id_without_a_sequence_number(store, tenant):
-    session = open_session(store, tenant.auth_id, callback_url="https://tenant.example.com/cb")
+    session = open_session(store, tenant, callback_url="https://tenant.example.com/cb")
     event = Event("1700000000000-0", {"EventName": "SessionTimeout", "SessionUUID": session.session_uuid})
 
     delivery = delivery_for(event, session, "token")

@@ -10,6 +10,7 @@ from routing.outbox import Policy
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant, timed_out
 from tests.receiver import Receiver
+from tests.sessions_helpers import credential
 from workers import dispatcher as dispatcher_module
 from workers.deliveries import Report, Sender
 from workers.dispatcher import SWEEP_EVERY, TENANTS_EVERY, Dispatcher, run_in_thread, sweep_expired
@@ -50,10 +51,10 @@ class Clock:
         return self.now
 
 
-def open_session(store, auth_id, expiry_seconds=60, now=NOW, **options):
+def open_session(store, tenant, expiry_seconds=60, now=NOW, **options):
     return lifecycle.open_session(
         store,
-        auth_id,
+        credential(tenant),
         {"first_party": "+14155551234", "second_party": "+14155554321", "session_expiry": expiry_seconds, **options},
         now,
     )
@@ -68,8 +69,8 @@ def wait_for(condition, seconds=5.0):
 
 def test_a_sweep_ends_only_the_sessions_past_their_expiry_in_every_tenant(store):
     first, second, idle = make_tenant(store), make_tenant(store, OTHER_NUMBERS, "other"), make_tenant(store, [])
-    first_due, first_open = open_session(store, first.auth_id, 60), open_session(store, first.auth_id, 600)
-    second_due, second_open = open_session(store, second.auth_id, 120), open_session(store, second.auth_id, 3600)
+    first_due, first_open = open_session(store, first, 60), open_session(store, first, 600)
+    second_due, second_open = open_session(store, second, 120), open_session(store, second, 3600)
     auth_ids = [first.auth_id, second.auth_id, idle.auth_id]
 
     before = sweep_expired(store, auth_ids, first_due.expiry - 1)
@@ -87,9 +88,9 @@ def test_a_sweep_ends_only_the_sessions_past_their_expiry_in_every_tenant(store)
 
 def test_a_sweep_does_work_for_the_sessions_due_not_for_the_sessions_open(real_store, monkeypatch):
     tenant = make_tenant(real_store, [f"+1415556{n:04d}" for n in range(2000)])
-    due = {open_session(real_store, tenant.auth_id, 60).session_uuid for _ in range(3)}
+    due = {open_session(real_store, tenant, 60).session_uuid for _ in range(3)}
     for _ in range(1997):
-        open_session(real_store, tenant.auth_id, 3600)
+        open_session(real_store, tenant, 3600)
     rounds = []
     reclaim = lifecycle.reclaim_expired
     monkeypatch.setattr(lifecycle, "reclaim_expired", lambda *args: rounds.append(reclaim(*args)) or rounds[-1])
@@ -115,7 +116,7 @@ def test_a_tick_sweeps_at_most_once_a_second(store, tenant, sender, monkeypatch)
 
 
 def test_a_tick_announces_an_expired_session_to_the_tenant(store, tenant, sender, receiver):
-    session = open_session(store, tenant.auth_id, 60, callback_url=receiver.url)
+    session = open_session(store, tenant, 60, callback_url=receiver.url)
     clock = Clock(session.expiry - US // 2)
     worker = Dispatcher(store, sender, clock=clock, policy=FAST)
 
@@ -134,12 +135,12 @@ def test_a_tick_announces_an_expired_session_to_the_tenant(store, tenant, sender
 
 
 def test_a_tick_delivers_every_tenants_outbox_and_finds_new_tenants(store, tenant, sender, receiver):
-    open_session(store, tenant.auth_id, 60, callback_url=receiver.url)
+    open_session(store, tenant, 60, callback_url=receiver.url)
     clock = Clock(NOW)
     worker = Dispatcher(store, sender, clock=clock, policy=FAST)
     worker.tick()
     newcomer = make_tenant(store, OTHER_NUMBERS, "newcomer")
-    late = open_session(store, newcomer.auth_id, 60, callback_url=receiver.url)
+    late = open_session(store, newcomer, 60, callback_url=receiver.url)
     store.redis.xadd(
         store.keys.events(newcomer.auth_id),
         {"EventName": "SessionFirstPartyAnswer", "SessionUUID": late.session_uuid, "SequenceNumber": "1"},
@@ -154,7 +155,7 @@ def test_a_tick_delivers_every_tenants_outbox_and_finds_new_tenants(store, tenan
 
 def test_run_stops_when_its_event_is_set(real_store, sender, receiver):
     tenant = make_tenant(real_store)
-    session = open_session(real_store, tenant.auth_id, 60, now=now_us(), callback_url=receiver.url)
+    session = open_session(real_store, tenant, 60, now=now_us(), callback_url=receiver.url)
     real_store.redis.xadd(
         real_store.keys.events(tenant.auth_id),
         {"EventName": "SessionFirstPartyAnswer", "SessionUUID": session.session_uuid, "SequenceNumber": "1"},
@@ -171,7 +172,7 @@ def test_run_stops_when_its_event_is_set(real_store, sender, receiver):
 
 def test_run_survives_a_tick_that_fails(real_store, sender, receiver, monkeypatch, caplog):
     tenant = make_tenant(real_store)
-    session = open_session(real_store, tenant.auth_id, 60, now=now_us(), callback_url=receiver.url)
+    session = open_session(real_store, tenant, 60, now=now_us(), callback_url=receiver.url)
     real_store.redis.xadd(
         real_store.keys.events(tenant.auth_id),
         {"EventName": "SessionFirstPartyAnswer", "SessionUUID": session.session_uuid, "SequenceNumber": "1"},

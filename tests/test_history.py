@@ -9,6 +9,7 @@ from routing.calls.history import CallState, read_calls, read_calls_many
 from routing.clock import now_us
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
 
 FIRST, SECOND = "+14155551234", "+14155554321"
 
@@ -16,7 +17,7 @@ FIRST, SECOND = "+14155551234", "+14155554321"
 def sessions_with_calls(store, tenant, count):
     """Open `count` sessions; the first `count - 1` each get one call from their first party."""
     opened = [
-        lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+        lifecycle.open_session(store, credential(tenant), {"first_party": FIRST, "second_party": SECOND}, now_us())
         for _ in range(count)
     ]
     for session in opened[:-1]:

@@ -7,6 +7,7 @@ from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, Refuse, Tur
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from routing.store import Store
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import new_sid
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
@@ -20,7 +21,7 @@ PINS = {
 
 def open_session(store, tenant, now=None, **fields):
     return lifecycle.open_session(
-        store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, now or now_us()
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND, **fields}, now or now_us()
     )
 
 
@@ -113,7 +114,7 @@ def test_a_completed_session_is_refused(store, tenant):
 
 def test_a_single_party_session_connects_no_one(store, tenant):
     session = lifecycle.open_session(
-        store, tenant.auth_id, {"first_party": FIRST, "create_session_with_single_party": True}, now_us()
+        store, credential(tenant), {"first_party": FIRST, "create_session_with_single_party": True}, now_us()
     )
     assert ring(store, session, FIRST) == Refuse("single-party")
 
@@ -258,12 +259,12 @@ def test_a_did_that_changed_hands_is_routed_to_its_new_tenant_even_when_its_old_
     from tests.conftest import make_tenant
 
     old = make_tenant(store, ["+14155550150"], name="old")
-    first = lifecycle.open_session(store, old.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    first = lifecycle.open_session(store, credential(old), {"first_party": FIRST, "second_party": SECOND}, now_us())
     ring(store, first, STRANGER)  # this process now remembers `old` as the DID's owner
     lifecycle.end_session(store, old.auth_id, first.session_uuid, now_us())
     pool.release_number(store, old.auth_id, "+14155550150", now_us())
     new = make_tenant(store, ["+14155550150"], name="new")
-    second = lifecycle.open_session(store, new.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    second = lifecycle.open_session(store, credential(new), {"first_party": FIRST, "second_party": SECOND}, now_us())
 
     decision = ring(store, second, FIRST)
 
@@ -275,7 +276,7 @@ def test_a_remembered_owner_that_gave_the_did_up_refuses_the_call_like_any_unhel
     from tests.conftest import make_tenant
 
     old = make_tenant(store, ["+14155550151"], name="old")
-    session = lifecycle.open_session(store, old.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(store, credential(old), {"first_party": FIRST, "second_party": SECOND}, now_us())
     ring(store, session, STRANGER)
     lifecycle.end_session(store, old.auth_id, session.session_uuid, now_us())
     pool.release_number(store, old.auth_id, "+14155550151", now_us())

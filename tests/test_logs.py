@@ -20,6 +20,7 @@ from routing.calls import inbound
 from routing.clock import now_us
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, sign
 
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -86,7 +87,9 @@ def test_a_request_id_from_the_client_is_kept_and_a_malformed_one_replaced(clien
 
 
 def test_a_session_request_names_its_session_in_both_dialects(client, store, tenant, capsys):
-    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND}, now_us()
+    )
     capsys.readouterr()
 
     client.get(f"{tenant.plivo_base}{session.session_uuid}/", auth=tenant.basic)
@@ -98,7 +101,9 @@ def test_a_session_request_names_its_session_in_both_dialects(client, store, ten
 
 
 def test_a_carrier_webhook_line_names_its_call(client, store, tenant, capsys):
-    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND}, now_us()
+    )
     sid = new_sid()
     capsys.readouterr()
 
@@ -183,6 +188,21 @@ def test_long_text_without_numbers_or_credentials_is_written_as_is(text):
     ],
 )
 def test_numbers_and_credentials_anywhere_in_long_text_are_still_hidden(text, shown):
+    assert scrub(text) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("CA0123456789abcdef0123456789abcdef", "CA0123456789abcdef0123456789abcdef"),  # a CallSid
+        ("0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),  # a request id
+        ("a1234567890", "a1234567890"),
+        ("14155554321", "14155****21"),
+        ("Ab1" * 13 + "Z", "[redacted]"),
+        ("Ab1" * 13 + "Zq", "Ab1" * 13 + "Zq"),  # longer than a token
+    ],
+)
+def test_a_single_word_is_hidden_only_when_it_is_a_number_or_a_token(text, shown):
     assert scrub(text) == shown
 
 

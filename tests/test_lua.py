@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from routing import keys, lua
+from routing import keys, lua, tenants
 from routing.clock import plivo_time, to_us
 from tests.conftest import make_tenant
 
@@ -115,11 +115,12 @@ def test_a_script_given_a_malformed_argument_writes_nothing(real_store):
     tenant = make_tenant(store, ["+14155550100"])
     before = tenant_keys(store, tenant)
     session = json.dumps({"session_uuid": "u1", "virtual_number": ""})
+    given = tenants.basic_credential(tenant.auth_id, tenant.auth_token).arguments()
 
     with pytest.raises(redis.ResponseError):
         store.run("add_number.lua", tenant.auth_id, 1, "+14155550101", "US", "not json")
     with pytest.raises(redis.ResponseError):
-        store.run("allocate.lua", tenant.auth_id, 1, "u1", session, "soon", 1, 0, "*", "US", "")
+        store.run("open_checked.lua", tenant.auth_id, 1, "u1", session, "soon", 1, 0, "*", "US", "", *given)
     with pytest.raises(redis.ResponseError):
         store.run("set_number_status.lua", tenant.auth_id, 1, "+14155550100", "paused")
     with pytest.raises(redis.ResponseError):

@@ -4,6 +4,7 @@ from routing import outbox
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, TOKEN, call
 
 PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321"}
@@ -24,8 +25,8 @@ def value(samples, name, **labels):
 
 
 def test_sessions_are_counted_by_what_happened_to_them(client, store, tenant):
-    one = lifecycle.open_session(store, tenant.auth_id, PARTIES, now_us())
-    lifecycle.open_session(store, tenant.auth_id, {**PARTIES, "session_expiry": 60}, now_us() - 61 * US)
+    one = lifecycle.open_session(store, credential(tenant), PARTIES, now_us())
+    lifecycle.open_session(store, credential(tenant), {**PARTIES, "session_expiry": 60}, now_us() - 61 * US)
     lifecycle.end_session(store, tenant.auth_id, one.session_uuid, now_us())
 
     samples = scrape(client)
@@ -37,14 +38,14 @@ def test_sessions_are_counted_by_what_happened_to_them(client, store, tenant):
 
 def test_an_exhausted_pool_is_counted_as_a_refusal(client, store):
     tenant = make_tenant(store, ["+14155550100"])
-    lifecycle.open_session(store, tenant.auth_id, PARTIES, now_us())
+    lifecycle.open_session(store, credential(tenant), PARTIES, now_us())
     client.post(tenant.plivo_base, json=PARTIES, auth=tenant.basic)
 
     assert value(scrape(client), "masq_sessions_total", tenant=tenant.auth_id, event="refused") == 1
 
 
 def test_pool_sizes_are_reported_per_tenant_and_state(client, store, tenant):
-    lifecycle.open_session(store, tenant.auth_id, PARTIES, now_us())
+    lifecycle.open_session(store, credential(tenant), PARTIES, now_us())
 
     samples = scrape(client)
 
@@ -75,7 +76,7 @@ def test_webhook_latency_is_measured_per_step(store, tenant):
 
     app = create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN})
     client = app.test_client()
-    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, now_us())
+    session = lifecycle.open_session(store, credential(tenant), PARTIES, now_us())
     call(client, "+14155551234", session.virtual_number)
 
     samples = scrape(client)

@@ -7,6 +7,7 @@ from routing.errors import Conflict, InvalidInput, NotFound
 from routing.pool import Assignment, add_numbers, assignments, owner_of, release_number, set_suspended
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
 
 NOW = to_us(datetime(2024, 3, 20, 12, 0, tzinfo=UTC))
 A, B, C = "+14155550100", "+14155550101", "+14155550102"
@@ -103,7 +104,7 @@ def test_suspending_twice_is_the_same_as_once(store, tenant):
 
 
 def test_resuming_a_number_with_an_open_session_does_not_free_it(store, tenant):
-    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, NOW, wanted_number=A)
+    session = lifecycle.open_session(store, credential(tenant), PARTIES, NOW, wanted_number=A)
     set_suspended(store, tenant.auth_id, A, True, NOW + US)
     set_suspended(store, tenant.auth_id, A, False, NOW + 2 * US)
     assert A not in free(store, tenant.auth_id)
@@ -141,7 +142,7 @@ def test_a_suspended_number_can_be_released(store, tenant):
 
 def test_a_number_cooling_off_can_be_released_and_does_not_come_back(store, tenant):
     session = lifecycle.open_session(
-        store, tenant.auth_id, {**PARTIES, "virtual_number_cooloff_period": 600}, NOW, wanted_number=A
+        store, credential(tenant), {**PARTIES, "virtual_number_cooloff_period": 600}, NOW, wanted_number=A
     )
     lifecycle.end_session(store, tenant.auth_id, session.session_uuid, NOW + US)
     release_number(store, tenant.auth_id, A, NOW + 2 * US)
@@ -151,7 +152,7 @@ def test_a_number_cooling_off_can_be_released_and_does_not_come_back(store, tena
 
 
 def test_a_number_carrying_an_open_session_cannot_be_released(store, tenant):
-    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, NOW, wanted_number=A)
+    session = lifecycle.open_session(store, credential(tenant), PARTIES, NOW, wanted_number=A)
     with pytest.raises(Conflict, match="open session"):
         release_number(store, tenant.auth_id, A, NOW + US)
     assert A in held(store, tenant.auth_id)
@@ -162,7 +163,7 @@ def test_a_number_carrying_an_open_session_cannot_be_released(store, tenant):
 
 
 def test_a_number_whose_session_has_expired_can_be_released_at_once(store, tenant):
-    lifecycle.open_session(store, tenant.auth_id, {**PARTIES, "session_expiry": 60}, NOW, wanted_number=A)
+    lifecycle.open_session(store, credential(tenant), {**PARTIES, "session_expiry": 60}, NOW, wanted_number=A)
     release_number(store, tenant.auth_id, A, NOW + 60 * US)
     assert A not in held(store, tenant.auth_id)
 

@@ -28,6 +28,7 @@ from routing.sessions.options import CREATE_FIELDS, DEFAULT_SESSION_EXPIRY, UPDA
 from routing.sessions.query import check_query
 from routing.sessions.session import Session
 from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, xml
 
 DOC = openapi.document()
@@ -135,8 +136,9 @@ def seeded(store, client):
     sub = tenants.create_tenant(store, "acme-sub", now, parent=tenant.auth_id)
     other = make_tenant(store, ["+14155550190"], name="other")
 
-    def open_(auth_id=tenant.auth_id, at=now, **fields) -> Session:
-        return lifecycle.open_session(store, auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, at)
+    def open_(owner=tenant, at=now, **fields) -> Session:
+        parties = {"first_party": FIRST, "second_party": SECOND, **fields}
+        return lifecycle.open_session(store, credential(owner), parties, at)
 
     called, in_call, completed = open_(record=True), open_(callback_url="https://hooks.example.com/masq"), open_()
     place_call(client, called.virtual_number, hang_up=True)
@@ -155,7 +157,7 @@ def seeded(store, client):
         open_(subaccount=sub.auth_id, virtual_number_cooloff_period=60),
         open_(at=now - 7200 * US, session_expiry=60),
         completed,
-        open_(auth_id=other.auth_id),
+        open_(owner=other),
     ]
     return tenant, dict(zip(SLOTS.values(), [s.session_uuid for s in kinds], strict=True))
 

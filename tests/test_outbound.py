@@ -22,6 +22,7 @@ from routing.sessions import lifecycle
 from routing.sessions.session import Session
 from tests.conftest import _free_port, make_tenant
 from tests.fake_twilio import FakeTwilio
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import ACCOUNT_SID, PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
 from workers.outbound import call_first_party
 
@@ -41,7 +42,7 @@ PER_CALL = (
 
 
 def open_session(store, tenant, **fields):
-    return lifecycle.open_session(store, tenant.auth_id, {**OUTBOUND, **fields}, now_us())
+    return lifecycle.open_session(store, credential(tenant), {**OUTBOUND, **fields}, now_us())
 
 
 def answer_fields(session: Session, call_sid: str | None = None) -> dict[str, str]:

@@ -5,6 +5,7 @@ from routing.clock import US
 from routing.errors import InvalidInput, NumberUnavailable, PoolExhausted
 from routing.sessions.lifecycle import end_session, get_session, open_session, reclaim_expired
 from tests.conftest import make_tenant, timed_out
+from tests.sessions_helpers import credential
 
 T0 = 1_710_000_000_000_000
 US_DIDS = ["+14155550100", "+14155550101", "+14155550102"]
@@ -35,7 +36,7 @@ def mixed(store):
 
 # -- handing numbers out ----------------------------------------------------------------------------------
 def test_a_session_gets_a_free_number_which_then_routes_to_it(store, tenant):
-    session = open_session(store, tenant.auth_id, US_CALLER, T0)
+    session = open_session(store, credential(tenant), US_CALLER, T0)
     number = session.virtual_number
     assert number in tenant.numbers
     assert number not in free(store, tenant.auth_id)
@@ -46,17 +47,17 @@ def test_a_session_gets_a_free_number_which_then_routes_to_it(store, tenant):
 
 
 def test_no_number_is_handed_to_two_open_sessions(store, tenant):
-    opened = [open_session(store, tenant.auth_id, US_CALLER, T0 + i) for i in range(3)]
+    opened = [open_session(store, credential(tenant), US_CALLER, T0 + i) for i in range(3)]
     assert sorted(s.virtual_number for s in opened) == sorted(tenant.numbers)
     with pytest.raises(PoolExhausted):
-        open_session(store, tenant.auth_id, US_CALLER, T0 + 3)
+        open_session(store, credential(tenant), US_CALLER, T0 + 3)
     assert free(store, tenant.auth_id) == set()
 
 
 def test_an_exhausted_pool_changes_nothing(store, one):
-    first = open_session(store, one.auth_id, US_CALLER, T0)
+    first = open_session(store, credential(one), US_CALLER, T0)
     with pytest.raises(PoolExhausted):
-        open_session(store, one.auth_id, US_CALLER, T0 + 1)
+        open_session(store, credential(one), US_CALLER, T0 + 1)
     assert store.redis.zcard(store.keys.sessions_by_created(one.auth_id)) == 1
     assert store.redis.hget(store.keys.route(one.auth_id, US_DIDS[0]), "*") == first.session_uuid
 
@@ -64,143 +65,143 @@ def test_an_exhausted_pool_changes_nothing(store, one):
 # -- geomatch ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("caller", "expected"), [(US_CALLER, US_DIDS[0]), (GB_CALLER, GB_DID)])
 def test_geomatch_takes_a_number_in_the_first_partys_country(store, mixed, caller, expected):
-    assert open_session(store, mixed.auth_id, caller, T0).virtual_number == expected
+    assert open_session(store, credential(mixed), caller, T0).virtual_number == expected
 
 
 def test_geomatch_is_on_by_default_and_fails_when_that_country_has_no_free_number(store, mixed):
-    open_session(store, mixed.auth_id, US_CALLER, T0)
+    open_session(store, credential(mixed), US_CALLER, T0)
     with pytest.raises(PoolExhausted, match="no free virtual number in US") as caught:
-        open_session(store, mixed.auth_id, US_CALLER, T0 + 1)
+        open_session(store, credential(mixed), US_CALLER, T0 + 1)
     assert "in use, cooling off or suspended" in caught.value.message
     assert free(store, mixed.auth_id, "GB") == {GB_DID}
 
 
 def test_geomatch_fails_for_a_country_the_pool_has_no_numbers_in(store, tenant):
     with pytest.raises(PoolExhausted, match="in IN"):
-        open_session(store, tenant.auth_id, {"first_party": "+919876543210", "second_party": "+14155550124"}, T0)
+        open_session(store, credential(tenant), {"first_party": "+919876543210", "second_party": "+14155550124"}, T0)
 
 
 @pytest.mark.parametrize("geomatch", [False, "false"])
 def test_without_geomatch_another_countrys_number_is_taken(store, mixed, geomatch):
-    open_session(store, mixed.auth_id, US_CALLER, T0)
-    session = open_session(store, mixed.auth_id, {**US_CALLER, "geomatch": geomatch}, T0 + 1)
+    open_session(store, credential(mixed), US_CALLER, T0)
+    session = open_session(store, credential(mixed), {**US_CALLER, "geomatch": geomatch}, T0 + 1)
     assert session.virtual_number == GB_DID
     assert session.geomatch is False
 
 
 def test_without_geomatch_the_first_partys_country_is_still_preferred(store, mixed):
     for i in range(5):
-        session = open_session(store, mixed.auth_id, {**GB_CALLER, "geomatch": False}, T0 + 2 * i)
+        session = open_session(store, credential(mixed), {**GB_CALLER, "geomatch": False}, T0 + 2 * i)
         assert session.virtual_number == GB_DID
         end_session(store, mixed.auth_id, session.session_uuid, T0 + 2 * i + 1)
 
 
 def test_without_geomatch_an_empty_pool_says_so_without_a_country(store, one):
-    open_session(store, one.auth_id, US_CALLER, T0)
+    open_session(store, credential(one), US_CALLER, T0)
     with pytest.raises(PoolExhausted) as caught:
-        open_session(store, one.auth_id, {**US_CALLER, "geomatch": False}, T0 + 1)
+        open_session(store, credential(one), {**US_CALLER, "geomatch": False}, T0 + 1)
     assert caught.value.message.startswith("no free virtual number: ")
 
 
 # -- a specific number --------------------------------------------------------------------------------------
 def test_a_wanted_number_that_is_free_is_handed_out(store, tenant):
-    session = open_session(store, tenant.auth_id, US_CALLER, T0, wanted_number="14155550102")
+    session = open_session(store, credential(tenant), US_CALLER, T0, wanted_number="14155550102")
     assert session.virtual_number == "+14155550102"
     assert free(store, tenant.auth_id) == {US_DIDS[0], US_DIDS[1]}
 
 
 def test_a_wanted_number_already_carrying_a_session_is_unavailable(store, tenant):
-    open_session(store, tenant.auth_id, US_CALLER, T0, wanted_number=US_DIDS[1])
+    open_session(store, credential(tenant), US_CALLER, T0, wanted_number=US_DIDS[1])
     with pytest.raises(NumberUnavailable, match=r"^\+14155550101 already carries an open session$"):
-        open_session(store, tenant.auth_id, US_CALLER, T0 + 1, wanted_number=US_DIDS[1])
+        open_session(store, credential(tenant), US_CALLER, T0 + 1, wanted_number=US_DIDS[1])
 
 
 def test_a_wanted_number_cooling_off_is_unavailable(store, tenant):
     session = open_session(
-        store, tenant.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 60}, T0, wanted_number=US_DIDS[1]
+        store, credential(tenant), {**US_CALLER, "virtual_number_cooloff_period": 60}, T0, wanted_number=US_DIDS[1]
     )
     end_session(store, tenant.auth_id, session.session_uuid, T0 + US)
     with pytest.raises(NumberUnavailable, match=r"^\+14155550101 was released recently and is cooling off$"):
-        open_session(store, tenant.auth_id, US_CALLER, T0 + 2 * US, wanted_number=US_DIDS[1])
-    later = open_session(store, tenant.auth_id, US_CALLER, T0 + 61 * US, wanted_number=US_DIDS[1])
+        open_session(store, credential(tenant), US_CALLER, T0 + 2 * US, wanted_number=US_DIDS[1])
+    later = open_session(store, credential(tenant), US_CALLER, T0 + 61 * US, wanted_number=US_DIDS[1])
     assert later.virtual_number == US_DIDS[1]
 
 
 def test_a_wanted_number_that_is_suspended_is_unavailable(store, tenant):
     pool.set_suspended(store, tenant.auth_id, US_DIDS[1], True, T0)
     with pytest.raises(NumberUnavailable, match=r"^\+14155550101 is suspended$"):
-        open_session(store, tenant.auth_id, US_CALLER, T0 + 1, wanted_number=US_DIDS[1])
+        open_session(store, credential(tenant), US_CALLER, T0 + 1, wanted_number=US_DIDS[1])
 
 
 @pytest.mark.parametrize("wanted", ["+14155559999", "+442079460958"])
 def test_a_wanted_number_outside_the_pool_is_unavailable(store, tenant, wanted):
     with pytest.raises(NumberUnavailable, match=r"is not in this account's pool$"):
-        open_session(store, tenant.auth_id, US_CALLER, T0, wanted_number=wanted)
+        open_session(store, credential(tenant), US_CALLER, T0, wanted_number=wanted)
 
 
 def test_a_wanted_number_released_from_the_pool_is_unavailable(store, tenant):
     pool.release_number(store, tenant.auth_id, US_DIDS[1], T0)
     with pytest.raises(NumberUnavailable, match="is not in this account's pool"):
-        open_session(store, tenant.auth_id, US_CALLER, T0 + 1, wanted_number=US_DIDS[1])
+        open_session(store, credential(tenant), US_CALLER, T0 + 1, wanted_number=US_DIDS[1])
 
 
 def test_a_wanted_number_of_another_tenant_is_not_in_this_pool(store, tenant):
     other = make_tenant(store, dids=["+14155550199"], name="other")
     with pytest.raises(NumberUnavailable, match="is not in this account's pool"):
-        open_session(store, tenant.auth_id, US_CALLER, T0, wanted_number="+14155550199")
+        open_session(store, credential(tenant), US_CALLER, T0, wanted_number="+14155550199")
     assert free(store, other.auth_id) == {"+14155550199"}
 
 
 def test_a_wanted_number_in_another_country_is_unavailable_under_geomatch(store, mixed):
     with pytest.raises(NumberUnavailable, match=r"^\+442079460958 is not in the first party's country"):
-        open_session(store, mixed.auth_id, US_CALLER, T0, wanted_number=GB_DID)
+        open_session(store, credential(mixed), US_CALLER, T0, wanted_number=GB_DID)
     assert free(store, mixed.auth_id, "GB") == {GB_DID}
 
 
 def test_a_wanted_number_in_another_country_is_fine_without_geomatch(store, mixed):
-    session = open_session(store, mixed.auth_id, {**US_CALLER, "geomatch": False}, T0, wanted_number=GB_DID)
+    session = open_session(store, credential(mixed), {**US_CALLER, "geomatch": False}, T0, wanted_number=GB_DID)
     assert session.virtual_number == GB_DID
 
 
 def test_a_wanted_number_that_is_not_a_number_is_invalid_input(store, tenant):
     with pytest.raises(InvalidInput) as caught:
-        open_session(store, tenant.auth_id, US_CALLER, T0, wanted_number="the nice one")
+        open_session(store, credential(tenant), US_CALLER, T0, wanted_number="the nice one")
     assert caught.value.field == "virtual_number"
 
 
 def test_a_refused_wanted_number_leaves_the_pool_as_it_was(store, tenant):
     pool.set_suspended(store, tenant.auth_id, US_DIDS[0], True, T0)
     with pytest.raises(NumberUnavailable):
-        open_session(store, tenant.auth_id, US_CALLER, T0 + 1, wanted_number=US_DIDS[0])
+        open_session(store, credential(tenant), US_CALLER, T0 + 1, wanted_number=US_DIDS[0])
     assert free(store, tenant.auth_id) == {US_DIDS[1], US_DIDS[2]}
     assert store.redis.zcard(store.keys.sessions_by_created(tenant.auth_id)) == 0
 
 
 # -- ending and cooling off -------------------------------------------------------------------------------
 def test_ending_a_session_returns_its_number_at_once_without_a_cooloff(store, one):
-    session = open_session(store, one.auth_id, US_CALLER, T0)
+    session = open_session(store, credential(one), US_CALLER, T0)
     end_session(store, one.auth_id, session.session_uuid, T0 + 5 * US)
     assert free(store, one.auth_id) == {US_DIDS[0]}
     assert store.redis.hget(store.keys.number(one.auth_id, US_DIDS[0]), "session") == ""
     assert store.redis.hget(store.keys.route(one.auth_id, US_DIDS[0]), "*") is None
     assert store.redis.zcard(store.keys.open_by_expiry(one.auth_id)) == 0
-    assert open_session(store, one.auth_id, US_CALLER, T0 + 6 * US).virtual_number == US_DIDS[0]
+    assert open_session(store, credential(one), US_CALLER, T0 + 6 * US).virtual_number == US_DIDS[0]
 
 
 def test_a_cooloff_keeps_a_released_number_out_until_it_has_passed(store, one):
-    session = open_session(store, one.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 300}, T0)
+    session = open_session(store, credential(one), {**US_CALLER, "virtual_number_cooloff_period": 300}, T0)
     ended_at = T0 + 10 * US
     end_session(store, one.auth_id, session.session_uuid, ended_at)
     assert cooling(store, one.auth_id) == [(US_DIDS[0], ended_at + 300 * US)]
     for moment in (ended_at + US, ended_at + 299 * US, ended_at + 300 * US - 1):
         with pytest.raises(PoolExhausted):
-            open_session(store, one.auth_id, US_CALLER, moment)
-    assert open_session(store, one.auth_id, US_CALLER, ended_at + 300 * US).virtual_number == US_DIDS[0]
+            open_session(store, credential(one), US_CALLER, moment)
+    assert open_session(store, credential(one), US_CALLER, ended_at + 300 * US).virtual_number == US_DIDS[0]
     assert cooling(store, one.auth_id) == []
 
 
 def test_a_cooloff_ends_for_the_sweep_as_well_as_for_the_next_session(store, one):
-    session = open_session(store, one.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
+    session = open_session(store, credential(one), {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
     end_session(store, one.auth_id, session.session_uuid, T0)
     reclaim_expired(store, one.auth_id, T0 + 59 * US)
     assert free(store, one.auth_id) == set()
@@ -209,66 +210,66 @@ def test_a_cooloff_ends_for_the_sweep_as_well_as_for_the_next_session(store, one
 
 
 def test_other_numbers_are_handed_out_while_one_cools_off(store, tenant):
-    first = open_session(store, tenant.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 3600}, T0)
+    first = open_session(store, credential(tenant), {**US_CALLER, "virtual_number_cooloff_period": 3600}, T0)
     end_session(store, tenant.auth_id, first.session_uuid, T0 + US)
-    later = [open_session(store, tenant.auth_id, US_CALLER, T0 + (2 + i) * US) for i in range(2)]
+    later = [open_session(store, credential(tenant), US_CALLER, T0 + (2 + i) * US) for i in range(2)]
     assert first.virtual_number not in {s.virtual_number for s in later}
 
 
 # -- suspended numbers --------------------------------------------------------------------------------------
 def test_a_suspended_number_is_never_handed_out_and_comes_back_when_resumed(store, tenant):
     pool.set_suspended(store, tenant.auth_id, US_DIDS[0], True, T0)
-    opened = [open_session(store, tenant.auth_id, US_CALLER, T0 + i) for i in range(1, 3)]
+    opened = [open_session(store, credential(tenant), US_CALLER, T0 + i) for i in range(1, 3)]
     assert {s.virtual_number for s in opened} == {US_DIDS[1], US_DIDS[2]}
     with pytest.raises(PoolExhausted):
-        open_session(store, tenant.auth_id, US_CALLER, T0 + 3)
+        open_session(store, credential(tenant), US_CALLER, T0 + 3)
     pool.set_suspended(store, tenant.auth_id, US_DIDS[0], False, T0 + 4)
-    assert open_session(store, tenant.auth_id, US_CALLER, T0 + 5).virtual_number == US_DIDS[0]
+    assert open_session(store, credential(tenant), US_CALLER, T0 + 5).virtual_number == US_DIDS[0]
 
 
 def test_a_number_suspended_during_a_session_stays_out_after_it_ends(store, one):
-    session = open_session(store, one.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
+    session = open_session(store, credential(one), {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
     pool.set_suspended(store, one.auth_id, US_DIDS[0], True, T0 + US)
     end_session(store, one.auth_id, session.session_uuid, T0 + 2 * US)
     reclaim_expired(store, one.auth_id, T0 + 3600 * US)
     with pytest.raises(PoolExhausted):
-        open_session(store, one.auth_id, US_CALLER, T0 + 3600 * US)
+        open_session(store, credential(one), US_CALLER, T0 + 3600 * US)
     pool.set_suspended(store, one.auth_id, US_DIDS[0], False, T0 + 3601 * US)
-    assert open_session(store, one.auth_id, US_CALLER, T0 + 3602 * US).virtual_number == US_DIDS[0]
+    assert open_session(store, credential(one), US_CALLER, T0 + 3602 * US).virtual_number == US_DIDS[0]
 
 
 def test_a_number_resumed_while_cooling_waits_for_its_cooloff(store, one):
-    session = open_session(store, one.auth_id, {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
+    session = open_session(store, credential(one), {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
     end_session(store, one.auth_id, session.session_uuid, T0)
     pool.set_suspended(store, one.auth_id, US_DIDS[0], True, T0 + US)
     pool.set_suspended(store, one.auth_id, US_DIDS[0], False, T0 + 2 * US)
     with pytest.raises(PoolExhausted):
-        open_session(store, one.auth_id, US_CALLER, T0 + 59 * US)
-    assert open_session(store, one.auth_id, US_CALLER, T0 + 60 * US).virtual_number == US_DIDS[0]
+        open_session(store, credential(one), US_CALLER, T0 + 59 * US)
+    assert open_session(store, credential(one), US_CALLER, T0 + 60 * US).virtual_number == US_DIDS[0]
 
 
 # -- expiry and reclaiming ----------------------------------------------------------------------------------
 def test_a_session_past_its_expiry_reads_as_expired_before_anything_reclaims_it(store, one):
-    session = open_session(store, one.auth_id, {**US_CALLER, "session_expiry": 60}, T0)
+    session = open_session(store, credential(one), {**US_CALLER, "session_expiry": 60}, T0)
     assert get_session(store, one.auth_id, session.session_uuid).status(T0 + 60 * US - 1) == "active"
     assert get_session(store, one.auth_id, session.session_uuid).status(T0 + 60 * US) == "expired"
     assert store.redis.hget(store.keys.number(one.auth_id, US_DIDS[0]), "session") == session.session_uuid
 
 
 def test_the_next_allocation_reclaims_a_number_whose_session_expired(store, one):
-    expired = open_session(store, one.auth_id, {**US_CALLER, "session_expiry": 60}, T0)
+    expired = open_session(store, credential(one), {**US_CALLER, "session_expiry": 60}, T0)
     with pytest.raises(PoolExhausted):
-        open_session(store, one.auth_id, US_CALLER, T0 + 60 * US - 1)
-    fresh = open_session(store, one.auth_id, US_CALLER, T0 + 60 * US)
+        open_session(store, credential(one), US_CALLER, T0 + 60 * US - 1)
+    fresh = open_session(store, credential(one), US_CALLER, T0 + 60 * US)
     assert fresh.virtual_number == US_DIDS[0]
     assert store.redis.hget(store.keys.route(one.auth_id, US_DIDS[0]), "*") == fresh.session_uuid
     assert timed_out(store, one.auth_id) == [expired.session_uuid]
 
 
 def test_reclaim_expired_ends_only_the_sessions_past_their_expiry(store, tenant):
-    short = open_session(store, tenant.auth_id, {**US_CALLER, "session_expiry": 60}, T0)
-    also_short = open_session(store, tenant.auth_id, {**US_CALLER, "session_expiry": 120}, T0)
-    long = open_session(store, tenant.auth_id, {**US_CALLER, "session_expiry": 3600}, T0)
+    short = open_session(store, credential(tenant), {**US_CALLER, "session_expiry": 60}, T0)
+    also_short = open_session(store, credential(tenant), {**US_CALLER, "session_expiry": 120}, T0)
+    long = open_session(store, credential(tenant), {**US_CALLER, "session_expiry": 3600}, T0)
     assert reclaim_expired(store, tenant.auth_id, T0 + 59 * US) == 0
     assert reclaim_expired(store, tenant.auth_id, T0 + 120 * US) == 2
     assert reclaim_expired(store, tenant.auth_id, T0 + 121 * US) == 0
@@ -279,26 +280,26 @@ def test_reclaim_expired_ends_only_the_sessions_past_their_expiry(store, tenant)
 
 def test_reclaim_expired_honours_its_limit(store, tenant):
     for i in range(3):
-        open_session(store, tenant.auth_id, {**US_CALLER, "session_expiry": 60}, T0 + i)
+        open_session(store, credential(tenant), {**US_CALLER, "session_expiry": 60}, T0 + i)
     assert reclaim_expired(store, tenant.auth_id, T0 + 3600 * US, limit=2) == 2
     assert reclaim_expired(store, tenant.auth_id, T0 + 3600 * US, limit=2) == 1
     assert len(timed_out(store, tenant.auth_id)) == 3
 
 
 def test_a_session_ended_by_hand_is_not_announced_as_timed_out(store, one):
-    session = open_session(store, one.auth_id, {**US_CALLER, "session_expiry": 60}, T0)
+    session = open_session(store, credential(one), {**US_CALLER, "session_expiry": 60}, T0)
     end_session(store, one.auth_id, session.session_uuid, T0 + US)
     assert reclaim_expired(store, one.auth_id, T0 + 3600 * US) == 0
     assert len(timed_out(store, one.auth_id)) == 0
 
 
 def test_an_expired_sessions_cooloff_counts_from_its_expiry(store, one):
-    open_session(store, one.auth_id, {**US_CALLER, "session_expiry": 60, "virtual_number_cooloff_period": 30}, T0)
+    open_session(store, credential(one), {**US_CALLER, "session_expiry": 60, "virtual_number_cooloff_period": 30}, T0)
     reclaim_expired(store, one.auth_id, T0 + 80 * US)
     assert cooling(store, one.auth_id) == [(US_DIDS[0], T0 + 90 * US)]
     with pytest.raises(PoolExhausted):
-        open_session(store, one.auth_id, US_CALLER, T0 + 90 * US - 1)
-    assert open_session(store, one.auth_id, US_CALLER, T0 + 90 * US).virtual_number == US_DIDS[0]
+        open_session(store, credential(one), US_CALLER, T0 + 90 * US - 1)
+    assert open_session(store, credential(one), US_CALLER, T0 + 90 * US).virtual_number == US_DIDS[0]
 
 
 # -- a large pool -----------------------------------------------------------------------------------------
@@ -307,10 +308,10 @@ def test_a_pool_of_a_thousand_numbers_gives_out_one_number_per_session(store):
     big = make_tenant(store, dids=dids)
     free_key = store.keys.free(big.auth_id, "US")
     assert store.redis.scard(free_key) == 1000
-    first = open_session(store, big.auth_id, US_CALLER, T0)
+    first = open_session(store, credential(big), US_CALLER, T0)
     assert first.virtual_number in dids
     assert store.redis.scard(free_key) == 999
-    second = open_session(store, big.auth_id, US_CALLER, T0 + 1)
+    second = open_session(store, credential(big), US_CALLER, T0 + 1)
     assert second.virtual_number not in {first.virtual_number}
     assert store.redis.scard(free_key) == 998
     assert store.redis.smismember(free_key, [first.virtual_number, second.virtual_number]) == [0, 0]

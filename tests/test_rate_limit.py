@@ -16,9 +16,11 @@ from plivo.rest import client as plivo_client
 from app import create_app
 from routing import tenants
 from routing.clock import US, now_us
+from routing.errors import RateLimited
 from routing.rate_limit import ADMITTED, Admission
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant, serving
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, xml
 
 LIMIT, WINDOW = 3, 60  # one request every 20 s once the burst of 3 is spent
@@ -28,7 +30,11 @@ FIRST, SECOND = "+14155551234", "+14155554321"
 # -- the limiter ---------------------------------------------------------------------------------------------
 def admit(store, tenant, now, limit, window):
     """Return whether the limiter admits one request of `tenant`, checked as the REST APIs check it."""
-    return tenants.admit_basic(store, tenant.auth_id, tenant.auth_token, now, limit, window)[1]
+    try:
+        tenants.admit(store, tenants.basic_credential(tenant.auth_id, tenant.auth_token, limit, window), now)
+    except RateLimited as refused:
+        return Admission(False, refused.retry_after)
+    return ADMITTED
 
 
 def test_a_tenant_gets_its_limit_then_is_told_when_the_next_request_passes(store, tenant):
@@ -214,7 +220,9 @@ def test_the_default_is_100_requests_a_second(monkeypatch):
 
 
 def test_carrier_webhooks_are_never_limited_and_do_not_spend_the_tenants_limit(client, store, tenant):
-    session = lifecycle.open_session(store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND}, now_us())
+    session = lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "second_party": SECOND}, now_us()
+    )
     for _ in range(3 * LIMIT):
         sid = new_sid()
         assert xml(call(client, FIRST, session.virtual_number, sid)).find("Dial") is not None

@@ -6,6 +6,7 @@ from routing.calls.carrier_reports import RecordingStatus, carrier_time, record_
 from routing.calls.history import outbox, read_calls
 from routing.clock import US, now_us, plivo_time, to_us
 from routing.sessions import lifecycle
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, TOKEN, new_sid, post
 
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -20,7 +21,7 @@ def app(store):
 def bridged_call(store, tenant, record_file_format="mp3"):
     session = lifecycle.open_session(
         store,
-        tenant.auth_id,
+        credential(tenant),
         {
             "first_party": FIRST,
             "second_party": SECOND,

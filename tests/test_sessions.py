@@ -17,6 +17,7 @@ from routing.sessions.lifecycle import (
 from routing.sessions.query import check_query, parse_time
 from routing.tenants import create_tenant
 from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
 
 T0 = 1_710_000_000_000_000
 PARTIES = {"first_party": "+14155550123", "second_party": "+14155550124"}
@@ -27,7 +28,7 @@ FIXTURES = Path("/work/shared/plivo-fixtures")
 def test_an_opened_session_keeps_what_was_asked_for(store, tenant):
     session = open_session(
         store,
-        tenant.auth_id,
+        credential(tenant),
         {
             "first_party": "14155550123",
             "second_party": "14155550124",
@@ -53,31 +54,31 @@ def test_an_opened_session_keeps_what_was_asked_for(store, tenant):
 
 
 def test_a_session_lasts_an_hour_unless_told_otherwise(store, tenant):
-    session = open_session(store, tenant.auth_id, PARTIES, T0)
+    session = open_session(store, credential(tenant), PARTIES, T0)
     assert session.expiry == T0 + 3600 * US
     assert session.duration == 3600
 
 
 def test_get_returns_the_session_as_it_was_opened(store, tenant):
-    session = open_session(store, tenant.auth_id, {**PARTIES, "ring_timeout": 30}, T0)
+    session = open_session(store, credential(tenant), {**PARTIES, "ring_timeout": 30}, T0)
     assert get_session(store, tenant.auth_id, session.session_uuid) == session
 
 
 def test_every_session_gets_its_own_uuid(store, tenant):
-    uuids = {open_session(store, tenant.auth_id, PARTIES, T0 + i).session_uuid for i in range(3)}
+    uuids = {open_session(store, credential(tenant), PARTIES, T0 + i).session_uuid for i in range(3)}
     assert len(uuids) == 3
 
 
 def test_an_invalid_request_opens_nothing_and_takes_no_number(store, tenant):
     with pytest.raises(InvalidInput):
-        open_session(store, tenant.auth_id, {**PARTIES, "ring_timeout": 5}, T0)
+        open_session(store, credential(tenant), {**PARTIES, "ring_timeout": 5}, T0)
     assert store.redis.scard(store.keys.free(tenant.auth_id, "US")) == 3
     assert store.redis.zcard(store.keys.sessions_by_created(tenant.auth_id)) == 0
 
 
 def test_a_session_for_ones_own_subaccount_is_opened(store, tenant):
     sub = create_tenant(store, "support", T0, parent=tenant.auth_id)
-    session = open_session(store, tenant.auth_id, {**PARTIES, "subaccount": sub.auth_id}, T0)
+    session = open_session(store, credential(tenant), {**PARTIES, "subaccount": sub.auth_id}, T0)
     assert get_session(store, tenant.auth_id, session.session_uuid).subaccount == sub.auth_id
 
 
@@ -85,14 +86,14 @@ def test_a_session_for_someone_elses_subaccount_is_refused(store, tenant):
     other = create_tenant(store, "globex", T0)
     sub = create_tenant(store, "globex support", T0, parent=other.auth_id)
     with pytest.raises(InvalidInput) as caught:
-        open_session(store, tenant.auth_id, {**PARTIES, "subaccount": sub.auth_id}, T0)
+        open_session(store, credential(tenant), {**PARTIES, "subaccount": sub.auth_id}, T0)
     assert caught.value.field == "subaccount"
     assert store.redis.scard(store.keys.free(tenant.auth_id, "US")) == 3
 
 
 def test_another_tenants_session_is_not_found(store, tenant):
     other = make_tenant(store, dids=["+14155550199"], name="other")
-    theirs = open_session(store, other.auth_id, PARTIES, T0)
+    theirs = open_session(store, credential(other), PARTIES, T0)
     with pytest.raises(NotFound):
         get_session(store, tenant.auth_id, theirs.session_uuid)
     with pytest.raises(NotFound):
@@ -109,7 +110,7 @@ def test_a_malformed_or_unknown_uuid_is_not_found(store, tenant, session_uuid):
 
 
 def test_a_session_is_kept_compactly_without_its_defaults(store, tenant):
-    session = open_session(store, tenant.auth_id, PARTIES, T0)
+    session = open_session(store, credential(tenant), PARTIES, T0)
     kept = json.loads(store.redis.get(store.keys.session(tenant.auth_id, session.session_uuid)))
     assert kept["virtual_number"] == session.virtual_number
     assert "ring_timeout" not in kept
@@ -121,7 +122,7 @@ def test_update_counts_session_expiry_from_the_update_as_plivos_fixture_shows(st
     shown = json.loads((FIXTURES / "maskingSessionUpdateResponse.json").read_text())["session"]
     created = parse_time(shown["created_time"].removesuffix(" +0000"), "created_time")
     modified = parse_time(shown["modified_time"], "modified_time")
-    session = open_session(store, tenant.auth_id, PARTIES, created)
+    session = open_session(store, credential(tenant), PARTIES, created)
     updated = update_session(store, tenant.auth_id, session.session_uuid, {"session_expiry": 600}, modified)
     assert (updated.created, updated.modified) == (created, modified)
     assert updated.expiry == modified + 600 * US
@@ -131,7 +132,7 @@ def test_update_counts_session_expiry_from_the_update_as_plivos_fixture_shows(st
 
 
 def test_an_update_can_shorten_a_session_and_it_then_ends_sooner(store, tenant):
-    session = open_session(store, tenant.auth_id, {**PARTIES, "session_expiry": 3600}, T0)
+    session = open_session(store, credential(tenant), {**PARTIES, "session_expiry": 3600}, T0)
     update_session(store, tenant.auth_id, session.session_uuid, {"session_expiry": 60}, T0 + 10 * US)
     assert reclaim_expired(store, tenant.auth_id, T0 + 69 * US) == 0
     assert reclaim_expired(store, tenant.auth_id, T0 + 70 * US) == 1
@@ -139,7 +140,7 @@ def test_an_update_can_shorten_a_session_and_it_then_ends_sooner(store, tenant):
 
 
 def test_an_update_can_lengthen_a_session_past_its_first_expiry(store, tenant):
-    session = open_session(store, tenant.auth_id, {**PARTIES, "session_expiry": 60}, T0)
+    session = open_session(store, credential(tenant), {**PARTIES, "session_expiry": 60}, T0)
     update_session(store, tenant.auth_id, session.session_uuid, {"session_expiry": 600}, T0 + 50 * US)
     assert reclaim_expired(store, tenant.auth_id, T0 + 100 * US) == 0
     assert store.redis.hget(store.keys.number(tenant.auth_id, session.virtual_number), "session") == (
@@ -150,7 +151,7 @@ def test_an_update_can_lengthen_a_session_past_its_first_expiry(store, tenant):
 
 
 def test_an_update_without_session_expiry_keeps_the_expiry_and_changes_the_rest(store, tenant):
-    session = open_session(store, tenant.auth_id, PARTIES, T0)
+    session = open_session(store, credential(tenant), PARTIES, T0)
     updated = update_session(
         store,
         tenant.auth_id,
@@ -172,13 +173,13 @@ def test_an_update_without_session_expiry_keeps_the_expiry_and_changes_the_rest(
 
 
 def test_an_update_can_clear_a_url(store, tenant):
-    session = open_session(store, tenant.auth_id, {**PARTIES, "callback_url": "https://example.com/cb"}, T0)
+    session = open_session(store, credential(tenant), {**PARTIES, "callback_url": "https://example.com/cb"}, T0)
     updated = update_session(store, tenant.auth_id, session.session_uuid, {"callback_url": ""}, T0 + US)
     assert get_session(store, tenant.auth_id, session.session_uuid).callback_url == updated.callback_url == ""
 
 
 def test_a_refused_update_changes_nothing(store, tenant):
-    session = open_session(store, tenant.auth_id, PARTIES, T0)
+    session = open_session(store, credential(tenant), PARTIES, T0)
     with pytest.raises(InvalidInput) as caught:
         update_session(store, tenant.auth_id, session.session_uuid, {"record": True, "geomatch": False}, T0 + US)
     assert caught.value.field == "geomatch"
@@ -187,7 +188,7 @@ def test_a_refused_update_changes_nothing(store, tenant):
 
 @pytest.mark.parametrize("how", ["ended", "timed out", "reclaimed"])
 def test_an_expired_session_cannot_be_updated_or_ended(store, tenant, how):
-    session = open_session(store, tenant.auth_id, {**PARTIES, "session_expiry": 60}, T0)
+    session = open_session(store, credential(tenant), {**PARTIES, "session_expiry": 60}, T0)
     later = T0 + 61 * US
     if how == "ended":
         end_session(store, tenant.auth_id, session.session_uuid, T0 + US)
@@ -200,7 +201,7 @@ def test_an_expired_session_cannot_be_updated_or_ended(store, tenant, how):
 
 
 def test_a_session_cannot_be_updated_at_the_very_microsecond_it_expires(store, tenant):
-    session = open_session(store, tenant.auth_id, {**PARTIES, "session_expiry": 60}, T0)
+    session = open_session(store, credential(tenant), {**PARTIES, "session_expiry": 60}, T0)
     with pytest.raises(Conflict):
         update_session(store, tenant.auth_id, session.session_uuid, {"session_expiry": 600}, T0 + 60 * US)
     assert get_session(store, tenant.auth_id, session.session_uuid).expiry == T0 + 60 * US
@@ -209,7 +210,7 @@ def test_a_session_cannot_be_updated_at_the_very_microsecond_it_expires(store, t
 # -- single-party sessions --------------------------------------------------------------------------------
 def test_a_single_party_session_takes_its_second_party_in_an_update(store, tenant):
     session = open_session(
-        store, tenant.auth_id, {"first_party": "+14155550123", "create_session_with_single_party": True}, T0
+        store, credential(tenant), {"first_party": "+14155550123", "create_session_with_single_party": True}, T0
     )
     assert session.second_party == ""
     updated = update_session(store, tenant.auth_id, session.session_uuid, {"second_party": "14155550124"}, T0 + US)
@@ -220,7 +221,7 @@ def test_a_single_party_session_takes_its_second_party_in_an_update(store, tenan
 
 def test_once_both_parties_are_set_they_can_no_longer_change(store, tenant):
     session = open_session(
-        store, tenant.auth_id, {"first_party": "+14155550123", "create_session_with_single_party": True}, T0
+        store, credential(tenant), {"first_party": "+14155550123", "create_session_with_single_party": True}, T0
     )
     update_session(store, tenant.auth_id, session.session_uuid, {"second_party": "+14155550124"}, T0 + US)
     with pytest.raises(InvalidInput, match="single party") as caught:
@@ -229,7 +230,7 @@ def test_once_both_parties_are_set_they_can_no_longer_change(store, tenant):
 
 
 def test_a_two_party_session_cannot_change_its_parties(store, tenant):
-    session = open_session(store, tenant.auth_id, PARTIES, T0)
+    session = open_session(store, credential(tenant), PARTIES, T0)
     with pytest.raises(InvalidInput) as caught:
         update_session(store, tenant.auth_id, session.session_uuid, {"first_party": "+14155550125"}, T0 + US)
     assert caught.value.field == "first_party"
@@ -237,7 +238,7 @@ def test_a_two_party_session_cannot_change_its_parties(store, tenant):
 
 def test_the_added_second_party_must_differ_from_the_first(store, tenant):
     session = open_session(
-        store, tenant.auth_id, {"first_party": "+14155550123", "create_session_with_single_party": True}, T0
+        store, credential(tenant), {"first_party": "+14155550123", "create_session_with_single_party": True}, T0
     )
     with pytest.raises(InvalidInput, match="must differ") as caught:
         update_session(store, tenant.auth_id, session.session_uuid, {"second_party": "14155550123"}, T0 + US)
@@ -247,7 +248,7 @@ def test_the_added_second_party_must_differ_from_the_first(store, tenant):
 
 # -- ending -----------------------------------------------------------------------------------------------
 def test_ending_a_session_expires_it_now_and_frees_its_number(store, tenant):
-    session = open_session(store, tenant.auth_id, PARTIES, T0)
+    session = open_session(store, credential(tenant), PARTIES, T0)
     ended = end_session(store, tenant.auth_id, session.session_uuid, T0 + 30 * US)
     assert (ended.expiry, ended.modified) == (T0 + 30 * US, T0 + 30 * US)
     assert ended.duration == 30
@@ -276,7 +277,7 @@ def five(store, lister):
         second = "+14155550199" if i == 3 else "+14155550124"
         opened.append(
             open_session(
-                store, lister.auth_id, {"first_party": "+14155550123", "second_party": second}, T0 + i * 60 * US
+                store, credential(lister), {"first_party": "+14155550123", "second_party": second}, T0 + i * 60 * US
             )
         )
     end_session(store, lister.auth_id, opened[1].session_uuid, T0 + 60 * US + US)
@@ -343,6 +344,6 @@ def test_a_listing_looks_back_seven_days_by_default(store, lister, five):
 
 def test_a_listing_shows_only_the_tenants_own_sessions(store, lister, five):
     other = make_tenant(store, dids=["+14155550198"], name="other")
-    theirs = open_session(store, other.auth_id, PARTIES, T0 + 30 * US)
+    theirs = open_session(store, credential(other), PARTIES, T0 + 30 * US)
     assert listing(store, other) == ([theirs.session_uuid], 1)
     assert listing(store, lister)[1] == 5

@@ -10,6 +10,7 @@ from routing.calls.history import outbox, read_calls
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import TOKEN, inbound_fields, sign
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
@@ -41,7 +42,7 @@ def carrier(live_server):
 
 def open_session(real_store, tenant, now=None, **fields):
     return lifecycle.open_session(
-        real_store, tenant.auth_id, {"first_party": FIRST, "second_party": SECOND, **fields}, now or now_us()
+        real_store, credential(tenant), {"first_party": FIRST, "second_party": SECOND, **fields}, now or now_us()
     )
 
 

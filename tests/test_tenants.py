@@ -5,15 +5,13 @@ import pytest
 
 from routing import tenants
 from routing.clock import US
-from routing.errors import InvalidInput, NotFound, Unauthenticated
-from routing.rate_limit import ADMITTED, Admission
+from routing.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
 from routing.tenants import (
     Tenant,
-    admit_api_key,
-    admit_basic,
+    admit,
+    api_key_credential,
     auth_token_of,
-    authenticate_api_key,
-    authenticate_basic,
+    basic_credential,
     create_tenant,
     get_tenant,
     subaccount_of,
@@ -99,8 +97,22 @@ def test_the_auth_token_can_be_read_back_to_sign_callbacks(store, tenant):
 
 
 # -- basic auth -------------------------------------------------------------------------------------------
+def basic(store, auth_id, auth_token, now=NOW, limit=0, window=0):
+    return admit(store, basic_credential(auth_id, auth_token, limit, window), now)
+
+
+def by_key(store, api_key, now=NOW, limit=0, window=0):
+    return admit(store, api_key_credential(api_key, limit, window), now)
+
+
+def wrong_token(tenant) -> str:
+    """Return a token of the right length that is never the tenant's."""
+    assert tenant.auth_token != "x" * len(tenant.auth_token)
+    return "x" * len(tenant.auth_token)
+
+
 def test_basic_auth_with_the_right_token_returns_the_tenant(store, tenant):
-    assert authenticate_basic(store, tenant.auth_id, tenant.auth_token) == Tenant(tenant.auth_id, "acme", "")
+    assert basic(store, tenant.auth_id, tenant.auth_token) == Tenant(tenant.auth_id, "acme", "")
 
 
 @pytest.mark.parametrize(
@@ -117,19 +129,31 @@ def test_basic_auth_with_the_right_token_returns_the_tenant(store, tenant):
 )
 def test_basic_auth_fails_with_a_wrong_token_or_an_unknown_or_malformed_id(store, tenant, wrong):
     given = {"auth_id": tenant.auth_id, "auth_token": tenant.auth_token, **wrong}
+    assert given["auth_token"] != tenant.auth_token or given["auth_id"] != tenant.auth_id
     with pytest.raises(Unauthenticated, match="wrong auth_id or auth_token"):
-        authenticate_basic(store, given["auth_id"], given["auth_token"])
+        basic(store, given["auth_id"], given["auth_token"])
+
+
+def test_a_malformed_auth_id_is_refused_without_a_round_trip(store, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise AssertionError("nothing should be sent")
+
+    monkeypatch.setattr(store.redis, "execute_command", unreachable)
+    with pytest.raises(Unauthenticated):
+        basic(store, "not-an-auth-id", "t" * 40)
+    with pytest.raises(Unauthenticated, match="X-API-Key"):
+        by_key(store, "mk_nope_secret")
 
 
 def test_basic_auth_with_the_token_in_another_case_fails(store, tenant):
     with pytest.raises(Unauthenticated):
-        authenticate_basic(store, tenant.auth_id, tenant.auth_token.swapcase())
+        basic(store, tenant.auth_id, tenant.auth_token.swapcase())
 
 
 def test_basic_auth_with_another_tenants_token_fails(store, tenant):
     other = make_tenant(store, dids=[], name="other")
     with pytest.raises(Unauthenticated):
-        authenticate_basic(store, tenant.auth_id, other.auth_token)
+        basic(store, tenant.auth_id, other.auth_token)
 
 
 @pytest.mark.parametrize(
@@ -159,70 +183,104 @@ def test_basic_auth_with_another_tenants_token_fails(store, tenant):
 )
 def test_basic_auth_takes_the_token_exactly(store, tenant, change):
     with pytest.raises(Unauthenticated, match="wrong auth_id or auth_token"):
-        authenticate_basic(store, tenant.auth_id, change(tenant.auth_token))
+        basic(store, tenant.auth_id, change(tenant.auth_token))
 
 
 def test_a_record_with_an_empty_token_never_authenticates(store, tenant):
     store.redis.hset(store.keys.tenant(tenant.auth_id), "auth_token", "")
 
     with pytest.raises(Unauthenticated):
-        authenticate_basic(store, tenant.auth_id, "")
+        basic(store, tenant.auth_id, "")
 
 
 def test_a_token_without_a_tenant_record_is_not_found_as_before(store):
     store.redis.hset(store.keys.tenant(UNKNOWN_ID), "auth_token", "t" * 40)
 
     with pytest.raises(NotFound):
-        authenticate_basic(store, UNKNOWN_ID, "t" * 40)
+        basic(store, UNKNOWN_ID, "t" * 40)
     with pytest.raises(Unauthenticated):
-        authenticate_basic(store, UNKNOWN_ID, "u" * 40)
+        basic(store, UNKNOWN_ID, "u" * 40)
 
 
 # -- authentication and the rate limit in one step -------------------------------------------------------
 LIMIT, WINDOW = 3, 60  # one request every 20 s once the burst of 3 is spent
 
 
-def test_admit_basic_counts_a_request_against_the_limit_once_the_token_is_right(store, tenant):
-    answers = [admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW) for _ in range(LIMIT + 1)]
+def retry_after(admitting) -> int:
+    """Return 0 when `admitting()` admits the request, else the seconds its RateLimited says to wait."""
+    try:
+        admitting()
+    except RateLimited as refused:
+        return refused.retry_after
+    return 0
 
-    assert [tenant_ for tenant_, _ in answers] == [Tenant(tenant.auth_id, "acme", "")] * (LIMIT + 1)
-    assert [admission for _, admission in answers] == [ADMITTED] * LIMIT + [Admission(False, 20)]
-    assert admit_basic(store, tenant.auth_id, tenant.auth_token, NOW + 20 * US, LIMIT, WINDOW)[1] == ADMITTED
+
+def test_admit_counts_a_request_against_the_limit_once_the_token_is_right(store, tenant):
+    answers = [
+        retry_after(lambda: basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW))
+        for _ in range(LIMIT + 1)
+    ]
+
+    assert answers == [0] * LIMIT + [20]
+    assert basic(store, tenant.auth_id, tenant.auth_token, NOW + 20 * US, LIMIT, WINDOW) == Tenant(
+        tenant.auth_id, "acme", ""
+    )
+
+
+def test_over_the_limit_the_error_says_the_limit_and_when_to_retry(store, tenant):
+    for _ in range(LIMIT):
+        basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)
+
+    with pytest.raises(RateLimited) as refused:
+        basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)
+
+    assert refused.value.retry_after == 20
+    assert refused.value.message == "too many requests: at most 3 every 60 s; retry after 20 s"
 
 
 def test_a_wrong_token_never_spends_the_tenants_allowance(store, tenant):
     for _ in range(3 * LIMIT):
         with pytest.raises(Unauthenticated):
-            admit_basic(store, tenant.auth_id, tenant.auth_token[:-1] + "x", NOW, LIMIT, WINDOW)
+            basic(store, tenant.auth_id, wrong_token(tenant), NOW, LIMIT, WINDOW)
         with pytest.raises(Unauthenticated):
-            admit_api_key(store, tenant.api_key + "x", NOW, LIMIT, WINDOW)
+            by_key(store, tenant.api_key + "x", NOW, LIMIT, WINDOW)
 
     assert not store.redis.exists(store.keys.rate_limit(tenant.auth_id))
-    assert [admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)[1] for _ in range(LIMIT)] == [
-        ADMITTED
-    ] * LIMIT
+    for _ in range(LIMIT):
+        basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)
 
 
 def test_a_credential_without_a_tenant_record_spends_nothing(store):
     store.redis.hset(store.keys.tenant(UNKNOWN_ID), "auth_token", "t" * 40)
 
     with pytest.raises(NotFound):
-        admit_basic(store, UNKNOWN_ID, "t" * 40, NOW, LIMIT, WINDOW)
+        basic(store, UNKNOWN_ID, "t" * 40, NOW, LIMIT, WINDOW)
     assert not store.redis.exists(store.keys.rate_limit(UNKNOWN_ID))
 
 
-def test_admit_api_key_draws_on_the_same_limit_as_basic_auth(store, tenant):
-    admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)
-    admit_api_key(store, tenant.api_key, NOW, LIMIT, WINDOW)
+def test_an_api_key_draws_on_the_same_limit_as_basic_auth(store, tenant):
+    basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)
+    by_key(store, tenant.api_key, NOW, LIMIT, WINDOW)
 
-    assert admit_api_key(store, tenant.api_key, NOW, LIMIT, WINDOW) == (Tenant(tenant.auth_id, "acme", ""), ADMITTED)
-    assert admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)[1] == Admission(False, 20)
+    assert by_key(store, tenant.api_key, NOW, LIMIT, WINDOW) == Tenant(tenant.auth_id, "acme", "")
+    assert retry_after(lambda: basic(store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)) == 20
+
+
+def test_an_uncounted_credential_is_checked_but_spends_nothing(store, tenant):
+    credential = basic_credential(tenant.auth_id, tenant.auth_token, LIMIT, WINDOW)
+
+    for _ in range(2 * LIMIT):
+        assert admit(store, credential.uncounted(), NOW) == Tenant(tenant.auth_id, "acme", "")
+    with pytest.raises(Unauthenticated):
+        admit(store, basic_credential(tenant.auth_id, wrong_token(tenant), LIMIT, WINDOW).uncounted(), NOW)
+
+    assert not store.redis.exists(store.keys.rate_limit(tenant.auth_id))
 
 
 def test_with_no_limit_authentication_writes_nothing(store, tenant):
     for limit, window in ((0, 1), (5, 0)):
-        assert admit_basic(store, tenant.auth_id, tenant.auth_token, NOW, limit, window)[1] == ADMITTED
-        assert admit_api_key(store, tenant.api_key, NOW, limit, window)[1] == ADMITTED
+        assert basic(store, tenant.auth_id, tenant.auth_token, NOW, limit, window).auth_id == tenant.auth_id
+        assert by_key(store, tenant.api_key, NOW, limit, window).auth_id == tenant.auth_id
 
     assert not store.redis.exists(store.keys.rate_limit(tenant.auth_id))
 
@@ -230,20 +288,21 @@ def test_with_no_limit_authentication_writes_nothing(store, tenant):
 def test_authentication_and_the_limit_work_alike_on_a_real_redis(real_store):
     tenant = make_tenant(real_store, dids=[])
     with pytest.raises(Unauthenticated):
-        admit_basic(real_store, tenant.auth_id, tenant.auth_token.swapcase(), NOW, LIMIT, WINDOW)
+        basic(real_store, tenant.auth_id, tenant.auth_token.swapcase(), NOW, LIMIT, WINDOW)
     with pytest.raises(Unauthenticated):
-        admit_api_key(real_store, tenant.api_key[:-1], NOW, LIMIT, WINDOW)
+        by_key(real_store, tenant.api_key[:-1], NOW, LIMIT, WINDOW)
 
-    answers = [admit_basic(real_store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)[1] for _ in range(2)]
-    answers.append(admit_api_key(real_store, tenant.api_key, NOW, LIMIT, WINDOW)[1])
-    answers.append(admit_api_key(real_store, tenant.api_key, NOW, LIMIT, WINDOW)[1])
+    answers = [
+        retry_after(lambda: basic(real_store, tenant.auth_id, tenant.auth_token, NOW, LIMIT, WINDOW)) for _ in range(2)
+    ]
+    answers += [retry_after(lambda: by_key(real_store, tenant.api_key, NOW, LIMIT, WINDOW)) for _ in range(2)]
 
-    assert answers == [ADMITTED] * LIMIT + [Admission(False, 20)]
+    assert answers == [0] * LIMIT + [20]
 
 
 # -- API keys ---------------------------------------------------------------------------------------------
 def test_an_api_key_returns_its_tenant(store, tenant):
-    assert authenticate_api_key(store, tenant.api_key) == Tenant(tenant.auth_id, "acme", "")
+    assert by_key(store, tenant.api_key) == Tenant(tenant.auth_id, "acme", "")
 
 
 def test_an_api_key_names_its_tenant(tenant):
@@ -268,7 +327,7 @@ def test_a_wrong_api_key_fails(store, tenant):
     ]
     for key in wrong:
         with pytest.raises(Unauthenticated, match="X-API-Key"):
-            authenticate_api_key(store, key)
+            by_key(store, key)
 
 
 def test_the_api_key_is_kept_only_as_its_sha256_digest(store, tenant):

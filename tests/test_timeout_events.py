@@ -4,6 +4,7 @@ import pytest
 
 from routing.clock import US, plivo_time, to_us
 from routing.sessions import lifecycle
+from tests.sessions_helpers import credential
 
 PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321", "session_expiry": 60}
 
@@ -28,7 +29,7 @@ def timeout_events(store, auth_id):
     ],
 )
 def test_a_session_that_runs_out_its_ttl_is_announced_with_its_expiry_time(store, tenant, opened):
-    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, to_us(opened))
+    session = lifecycle.open_session(store, credential(tenant), PARTIES, to_us(opened))
 
     lifecycle.reclaim_expired(store, tenant.auth_id, session.expiry + 5 * US)
 
@@ -45,7 +46,7 @@ def test_a_session_that_runs_out_its_ttl_is_announced_with_its_expiry_time(store
 
 
 def test_the_timeout_comes_after_the_sessions_other_events_in_its_sequence(store, tenant):
-    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, 1_700_000_000 * US)
+    session = lifecycle.open_session(store, credential(tenant), PARTIES, 1_700_000_000 * US)
     store.redis.hset(store.keys.call_state(tenant.auth_id, session.session_uuid), "seq", 7)
 
     lifecycle.reclaim_expired(store, tenant.auth_id, session.expiry)
@@ -54,7 +55,7 @@ def test_the_timeout_comes_after_the_sessions_other_events_in_its_sequence(store
 
 
 def test_a_session_ended_on_request_is_not_announced_as_a_timeout(store, tenant):
-    session = lifecycle.open_session(store, tenant.auth_id, PARTIES, 1_700_000_000 * US)
+    session = lifecycle.open_session(store, credential(tenant), PARTIES, 1_700_000_000 * US)
     lifecycle.end_session(store, tenant.auth_id, session.session_uuid, session.created + US)
 
     lifecycle.reclaim_expired(store, tenant.auth_id, session.expiry + US)
@@ -66,7 +67,9 @@ def test_the_timeout_is_announced_on_a_real_redis_too(real_store):
     from tests.conftest import make_tenant
 
     tenant = make_tenant(real_store)
-    session = lifecycle.open_session(real_store, tenant.auth_id, PARTIES, to_us(datetime(2024, 2, 29, 12, tzinfo=UTC)))
+    session = lifecycle.open_session(
+        real_store, credential(tenant), PARTIES, to_us(datetime(2024, 2, 29, 12, tzinfo=UTC))
+    )
 
     lifecycle.reclaim_expired(real_store, tenant.auth_id, session.expiry)
 

@@ -6,6 +6,7 @@ from routing.calls import inbound
 from routing.calls.history import outbox, read_calls
 from routing.clock import now_us
 from routing.sessions import lifecycle
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
@@ -20,7 +21,7 @@ def app(store):
 def session(store, tenant):
     return lifecycle.open_session(
         store,
-        tenant.auth_id,
+        credential(tenant),
         {
             "first_party": FIRST,
             "second_party": SECOND,
@@ -127,7 +128,7 @@ def test_a_bug_still_gets_the_caller_an_apology(client, session, monkeypatch):
 def test_a_pin_is_checked_at_its_own_step(client, store, tenant):
     session = lifecycle.open_session(
         store,
-        tenant.auth_id,
+        credential(tenant),
         {
             "first_party": FIRST,
             "second_party": SECOND,

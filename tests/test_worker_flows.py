@@ -18,6 +18,7 @@ from routing.sessions import lifecycle
 from routing.tenants import auth_token_of
 from tests.conftest import make_tenant
 from tests.receiver import Receiver
+from tests.sessions_helpers import credential
 from tests.twilio_helpers import TOKEN
 
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -129,7 +130,7 @@ def test_a_simulated_call_reaches_the_tenant_as_signed_events_in_order(real_stor
     tenant = make_tenant(real_store)
     session = lifecycle.open_session(
         real_store,
-        tenant.auth_id,
+        credential(tenant),
         {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
         now_us(),
     )
@@ -159,7 +160,7 @@ def test_a_worker_killed_mid_delivery_loses_no_event(real_store, receiver, worke
     tenant = make_tenant(real_store)
     session = lifecycle.open_session(
         real_store,
-        tenant.auth_id,
+        credential(tenant),
         {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
         now_us(),
     )
@@ -185,7 +186,7 @@ def test_events_wait_while_the_receiver_is_down_and_arrive_when_it_is_back(real_
     tenant = make_tenant(real_store)
     session = lifecycle.open_session(
         real_store,
-        tenant.auth_id,
+        credential(tenant),
         {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
         now_us(),
     )
@@ -212,7 +213,7 @@ def test_expiry_announces_the_timeout_and_frees_the_number_without_any_api_call(
     opened = now_us() - 59 * US  # a 60-second session with one second left
     session = lifecycle.open_session(
         real_store,
-        tenant.auth_id,
+        credential(tenant),
         {"first_party": FIRST, "second_party": SECOND, "session_expiry": 60, "callback_url": receiver.url},
         opened,
     )
@@ -240,7 +241,7 @@ def test_a_redis_restart_with_append_only_persistence_loses_no_event(tmp_path, r
         tenant = make_tenant(store)
         session = lifecycle.open_session(
             store,
-            tenant.auth_id,
+            credential(tenant),
             {"first_party": FIRST, "second_party": SECOND, "callback_url": receiver.url},
             now_us(),
         )

@@ -67,7 +67,7 @@ def demo_tenant(store: Store, saved: str) -> tenants.Credentials:
         with open(saved) as file:
             credentials = tenants.Credentials(**json.load(file))
         try:
-            tenants.authenticate_basic(store, credentials.auth_id, credentials.auth_token)
+            tenants.admit(store, tenants.basic_credential(credentials.auth_id, credentials.auth_token), now_us())
             return credentials
         except RoutingError:
             pass  # another Redis, or its data is gone: make a new one

@@ -35,7 +35,7 @@ def names() -> list[str]:
 
 @cache
 def source(name: str) -> str:
-    """Return the whole source of the script in file `name` (`allocate.lua`), built once per process."""
+    """Return the whole source of the script in file `name` (`open_checked.lua`), built once per process."""
     return build(_read(name), name)
 
 

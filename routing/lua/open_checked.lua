@@ -1,5 +1,5 @@
 -- A whole create in one round trip: check the credential and count the request against the tenant's rate limit,
--- then, only if both pass, open the session as allocate.lua does.
+-- then, only if both pass, open the session (pool.lua's `allocate`).
 -- ARGV: T, NOW, `allocation`'s (pool.lua, 8 of them), then `credential`'s (credentials.lua).
 -- Reply: `check`'s, with `allocate`'s (number or error) when the request was admitted.
 --! include credentials.lua

@@ -11,12 +11,11 @@ from routing.clock import US
 from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted
 from routing.lua import Reply
 from routing.phone import country_of, to_e164
-from routing.rate_limit import Admission
 from routing.sessions.options import SessionRequest, check_create, check_update
 from routing.sessions.query import SessionQuery
 from routing.sessions.session import EXPIRED, Session
 from routing.store import Store
-from routing.tenants import Credential, Tenant, checked, get_tenant, subaccount_of
+from routing.tenants import Credential, admit, checked, subaccount_of
 
 _REFUSALS = {
     "not_in_pool": "is not in this account's pool",
@@ -30,14 +29,14 @@ _CAS_TRIES = 8
 
 @dataclass(frozen=True)
 class Opening:
-    """A checked create request made into a session whose DID is still to be taken: what allocate.lua needs."""
+    """A checked create request made into a session whose DID is still to be taken: what the allocation needs."""
 
     session: Session
     country: str  # the first party's
     wanted: str = ""  # a DID asked for by number, in E.164
 
     def arguments(self) -> list[object]:
-        """Return allocate.lua's arguments after T and NOW."""
+        """Return the allocation's arguments (pool.lua's `allocation`) after T and NOW."""
         session = self.session
         return [
             session.session_uuid,
@@ -51,7 +50,7 @@ class Opening:
         ]
 
     def opened(self, reply: Reply) -> Session:
-        """Return the session allocate.lua's `reply` says it opened, or raise why it could not."""
+        """Return the session open_checked.lua's `reply` says it opened, or raise why it could not."""
         reason = reply.get("error")
         if reason is not None:
             if reason == "exhausted":
@@ -64,41 +63,28 @@ class Opening:
 
 
 def open_session(
-    store: Store, auth_id: str, raw: Mapping[str, Any], now: int, wanted_number: str | None = None
+    store: Store, credential: Credential, raw: Mapping[str, Any], now: int, wanted_number: str | None = None
 ) -> Session:
-    """Open a session from a Plivo-style request, taking a free DID of the tenant atomically."""
-    request = check_create(raw)
-    if "subaccount" in request.fields:
-        subaccount_of(store, get_tenant(store, auth_id), request.fields["subaccount"])
-    opening = _opening(auth_id, request, now, wanted_number)
-    return opening.opened(store.run("allocate.lua", auth_id, now, *opening.arguments()))
+    """Open a session for the tenant `credential` is right for, from a Plivo-style request, taking a free DID.
 
-
-def prepare_session(auth_id: str, raw: Mapping[str, Any], now: int, wanted_number: str | None = None) -> Opening:
-    """Check a create request and make its session, reading nothing (the subaccount it names is not looked up)."""
-    return _opening(auth_id, check_create(raw), now, wanted_number)
-
-
-def open_session_checked(
-    store: Store, opening: Opening, credential: Credential
-) -> tuple[Tenant, Admission, Reply] | None:
-    """Check `credential` and the rate limit of its tenant and, if both pass, take a DID for `opening`.
-
-    One round trip (open_checked.lua). Return the tenant, its admission and the script's reply (for
-    `Opening.opened`; it names no DID and no refusal when not admitted), or None when the credential is wrong. The
-    opening must be for the credential's tenant and name no subaccount (`open_session` checks that one is the
-    tenant's).
+    The request is checked first, reading nothing (InvalidInput). Then one round trip checks the credential
+    (Unauthenticated; NotFound without a tenant record), counts the request against its rate limit (RateLimited)
+    and takes a DID (PoolExhausted, NumberUnavailable). A request naming a subaccount takes two more, first:
+    who asks is authenticated (uncounted), then the subaccount must be theirs (InvalidInput).
     """
-    if opening.session.auth_id != credential.auth_id or opening.session.subaccount:
-        raise ValueError("open_session_checked opens only the credential's own tenant's sessions, no subaccount's")
-    reply = store.run(
-        "open_checked.lua", credential.auth_id, opening.session.created, *opening.arguments(), *credential.arguments()
-    )
-    result = checked(credential, reply)
-    if result is None:
-        return None
-    tenant, admission = result
-    return tenant, admission, reply
+    opening = _opening(credential.auth_id, check_create(raw), now, wanted_number)
+    if not credential.possible():
+        raise credential.refusal()
+    if opening.session.subaccount:
+        subaccount_of(store, admit(store, credential.uncounted(), now), opening.session.subaccount)
+    reply = store.run("open_checked.lua", credential.auth_id, now, *opening.arguments(), *credential.arguments())
+    return opening.opened(_allocated(credential, reply))
+
+
+def _allocated(credential: Credential, reply: Reply) -> Reply:
+    """Return open_checked.lua's `reply` (its allocation's `number` or `error`) once its check says it may go."""
+    checked(credential, reply)
+    return reply
 
 
 def _opening(auth_id: str, request: SessionRequest, now: int, wanted_number: str | None) -> Opening:
