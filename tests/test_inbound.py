@@ -299,3 +299,26 @@ def test_a_store_forgets_every_owner_rather_than_grow_past_its_bound(store, monk
     store.remember_owner("+14155550101", "MA1")
     store.remember_owner("+14155550102", "MA2")
     assert store.did_owners == {"+14155550102": "MA2"}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("+14155551234", "+14155551234"),
+        ("14155551234", "+14155551234"),
+        ("+1 (415) 555-1234", "+14155551234"),
+        ("anonymous", ""),
+        ("client:alice", ""),
+        ("", ""),
+    ],
+)
+def test_a_carrier_number_is_read_as_e164_or_as_withheld(given, expected):
+    assert inbound.e164_or_empty(given) == expected
+
+
+def test_a_carrier_number_already_in_e164_skips_phonenumbers(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("phonenumbers was asked")
+
+    monkeypatch.setattr("phonenumbers.parse", refuse)
+    assert inbound.e164_or_empty("+447700900123") == "+447700900123"

@@ -101,8 +101,20 @@ def incoming_call(call_sid: str, caller: str, virtual_number: str) -> IncomingCa
     return IncomingCall(call_sid, e164_or_empty(caller), e164_or_empty(virtual_number))
 
 
+# The form a carrier gives numbers in (Twilio's From and To): E.164, its `+` optional.
+CARRIER_E164 = re.compile(r"\+?[1-9][0-9]{6,14}")
+
+
 def e164_or_empty(raw: str) -> str:
-    """Return `raw` in E.164, or `""` when it is not a valid phone number (`anonymous`, `client:…`)."""
+    """Return a carrier's number in E.164, or `""` when it is not a phone number (`anonymous`, `client:…`).
+
+    A number already in E.164 form is taken as it is, without phonenumbers' validation (tens of µs for each
+    number not seen before): the call only compares it with DIDs and parties that were validated when they
+    were stored, so a well-formed number that is not a real one simply matches nothing. Any other form is
+    parsed and validated.
+    """
+    if CARRIER_E164.fullmatch(raw or ""):
+        return raw if raw.startswith("+") else "+" + raw
     try:
         return to_e164(raw, "number")
     except InvalidInput:
