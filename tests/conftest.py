@@ -67,6 +67,13 @@ def timed_out(store, auth_id):
     ]
 
 
+def changed(value: str) -> str:
+    """Return `value` with its last character replaced by another: a wrong value that never equals the right one."""
+    wrong = value[:-1] + ("x" if value[-1:] != "x" else "y")
+    assert wrong != value and len(wrong) == len(value)
+    return wrong
+
+
 # -- fast: fakeredis -------------------------------------------------------------------------------------
 @pytest.fixture
 def store() -> Store:
