@@ -58,13 +58,24 @@ def make_tenant(store: Store, dids: list[str] | None = None, name: str = "acme")
     return TenantFixture(creds.auth_id, creds.auth_token, creds.api_key, list(dids_held))
 
 
-def timed_out(store, auth_id):
+def outbox(store: Store, auth_id: str, count: int = 1000) -> list[dict[str, str]]:
+    """Return the oldest `count` events in the tenant's outbox stream, as flat dicts."""
+    return [dict(fields) for _, fields in store.redis.xrange(store.keys.events(auth_id), count=count)]
+
+
+def backlog(store: Store, auth_id: str) -> int:
+    """Return how many events the tenant is still owed (new, in flight or waiting for a retry)."""
+    return int(store.redis.xlen(store.keys.events(auth_id)))
+
+
+def timed_out(store: Store, auth_id: str) -> list[str]:
     """Return the uuids announced with SessionTimeout events in the tenant's outbox, in order."""
-    return [
-        fields["SessionUUID"]
-        for _, fields in store.redis.xrange(store.keys.events(auth_id))
-        if fields["EventName"] == "SessionTimeout"
-    ]
+    return [fields["SessionUUID"] for fields in outbox(store, auth_id) if fields["EventName"] == "SessionTimeout"]
+
+
+def owner_of(store: Store, number: str) -> str | None:
+    """Return the auth_id holding `number` (E.164) now, if any."""
+    return store.redis.get(store.keys.did_owner(number)) or None
 
 
 def changed(value: str) -> str:

@@ -8,6 +8,7 @@ from routing.clock import US
 from routing.outbox import Event, Policy
 from routing.sessions import lifecycle
 from routing.tenants import auth_token_of
+from tests.conftest import backlog
 from tests.receiver import Receiver
 from workers.deliveries import Report, Sender, deliver_batch, delivery_for
 
@@ -94,7 +95,7 @@ def test_events_go_to_the_sessions_callback_url_with_its_method(store, tenant, s
     assert [r.params for r in got] == sent
     if method == "POST":
         assert all(r.headers["Content-Type"] == "application/x-www-form-urlencoded" for r in got)
-    assert outbox.backlog(store, tenant.auth_id) == 0
+    assert backlog(store, tenant.auth_id) == 0
 
 
 def test_recording_events_go_to_the_recording_callback_url_with_its_method(store, tenant, sender, receiver, recorder):
@@ -152,7 +153,7 @@ def test_events_with_nowhere_to_go_are_settled_without_a_request(store, tenant, 
 
     assert report == Report(delivered=3)
     assert receiver.requests == []
-    assert outbox.backlog(store, tenant.auth_id) == 0
+    assert backlog(store, tenant.auth_id) == 0
 
 
 def test_a_receiver_answering_500_gets_the_events_again_after_the_back_off(store, tenant, sender, receiver):
@@ -171,7 +172,7 @@ def test_a_receiver_answering_500_gets_the_events_again_after_the_back_off(store
     assert retried == Report(delivered=2)
     keys = [r.headers["Idempotency-Key"] for r in receiver.requests]
     assert len(keys) == 4 and sorted(keys[:2]) == sorted(keys[2:])  # the same keys: the tenant can tell a repeat
-    assert outbox.backlog(store, tenant.auth_id) == 0
+    assert backlog(store, tenant.auth_id) == 0
 
 
 def test_a_receiver_that_keeps_failing_ends_in_the_dead_letters(store, tenant, sender, receiver):
@@ -186,7 +187,7 @@ def test_a_receiver_that_keeps_failing_ends_in_the_dead_letters(store, tenant, s
     assert reports == [Report(retried=1), Report(retried=1), Report(dead=1)]
     [letter] = outbox.dead_letters(store, tenant.auth_id)
     assert (letter.fields, letter.attempts, letter.error) == (fields, 3, "HTTP 503")
-    assert len(receiver.requests) == 3 and outbox.backlog(store, tenant.auth_id) == 0
+    assert len(receiver.requests) == 3 and backlog(store, tenant.auth_id) == 0
 
 
 def test_a_loopback_callback_is_refused_without_a_request_and_retried_when_private_addresses_are_not_allowed(
@@ -204,7 +205,7 @@ def test_a_loopback_callback_is_refused_without_a_request_and_retried_when_priva
     assert receiver.requests == []
     [failure] = store.redis.hvals(store.keys.event_failures(tenant.auth_id))
     assert "not a public address" in json.loads(failure)["error"]
-    assert outbox.backlog(store, tenant.auth_id) == 1
+    assert backlog(store, tenant.auth_id) == 1
 
 
 def test_a_callback_url_that_can_never_be_called_is_a_dead_letter_at_once(store, tenant, sender):
@@ -228,7 +229,7 @@ def test_a_deleted_tenants_events_are_dropped(store, tenant, sender, receiver):
 
     assert report.handled == 1 and report.retried == report.dead == 0
     assert receiver.requests == []
-    assert outbox.backlog(store, tenant.auth_id) == 0 and outbox.dead_letters(store, tenant.auth_id) == []
+    assert backlog(store, tenant.auth_id) == 0 and outbox.dead_letters(store, tenant.auth_id) == []
 
 
 def test_an_empty_outbox_is_an_empty_report(store, tenant, sender):

@@ -4,11 +4,10 @@ import time
 import pytest
 import redis
 
-from routing import outbox
 from routing.clock import US, now_us
 from routing.outbox import Policy
 from routing.sessions import lifecycle
-from tests.conftest import make_tenant, timed_out
+from tests.conftest import backlog, make_tenant, timed_out
 from tests.receiver import Receiver
 from workers import dispatcher as dispatcher_module
 from workers.deliveries import Report, Sender
@@ -130,7 +129,7 @@ def test_a_tick_announces_an_expired_session_to_the_tenant(store, tenant, sender
     assert swept == Report(delivered=1)
     [got] = receiver.requests
     assert (got.params["EventName"], got.params["SessionUUID"]) == ("SessionTimeout", session.session_uuid)
-    assert outbox.backlog(store, tenant.auth_id) == 0
+    assert backlog(store, tenant.auth_id) == 0
 
 
 def test_a_tick_delivers_every_tenants_outbox_and_finds_new_tenants(store, tenant, sender, receiver):
@@ -166,7 +165,7 @@ def test_run_stops_when_its_event_is_set(real_store, sender, receiver):
     thread.join(timeout=5)
 
     assert not thread.is_alive()
-    assert outbox.backlog(real_store, tenant.auth_id) == 0
+    assert backlog(real_store, tenant.auth_id) == 0
 
 
 def test_run_survives_a_tick_that_fails(real_store, sender, receiver, monkeypatch, caplog):
@@ -197,4 +196,4 @@ def test_run_survives_a_tick_that_fails(real_store, sender, receiver, monkeypatc
 
     assert alive_after_failure and not thread.is_alive()
     assert "dispatcher tick failed" in caplog.text and "Connection refused" in caplog.text
-    assert outbox.backlog(real_store, tenant.auth_id) == 0
+    assert backlog(real_store, tenant.auth_id) == 0

@@ -2,10 +2,11 @@ import pytest
 
 from routing import pool
 from routing.calls import inbound
-from routing.calls.history import outbox, read_calls
+from routing.calls.history import read_calls
 from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
+from tests.conftest import outbox
 from tests.twilio_helpers import new_sid
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"

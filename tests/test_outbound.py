@@ -16,11 +16,11 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from routing.calls import outbound
-from routing.calls.history import outbox, read_calls
+from routing.calls.history import read_calls
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from routing.sessions.session import Session
-from tests.conftest import _free_port, make_tenant
+from tests.conftest import _free_port, make_tenant, outbox
 from tests.fake_twilio import FakeTwilio
 from tests.twilio_helpers import ACCOUNT_SID, PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
 from workers.outbound import call_first_party

@@ -7,6 +7,7 @@ import pytest
 from routing import outbox
 from routing.clock import US
 from routing.outbox import GROUP, LEASE, DeadLetter, Event, Policy
+from tests.conftest import backlog
 
 NOW = 1_700_000_000 * US
 FAST = Policy(backoff=(1, 2, 3))
@@ -93,7 +94,7 @@ def test_a_delivered_event_is_acknowledged_and_deleted(any_store, auth_id):
     outbox.delivered(any_store, auth_id, events)
 
     assert any_store.redis.xlen(any_store.keys.events(auth_id)) == 0
-    assert outbox.backlog(any_store, auth_id) == 0
+    assert backlog(any_store, auth_id) == 0
     assert any_store.redis.xpending(any_store.keys.events(auth_id), GROUP)["pending"] == 0
     assert outbox.claim(any_store, auth_id, "w2", NOW + 3600 * US) == []
 
@@ -103,7 +104,7 @@ def test_settling_nothing_as_delivered_does_nothing(store, auth_id):
 
     outbox.delivered(store, auth_id, [])
 
-    assert outbox.backlog(store, auth_id) == 1
+    assert backlog(store, auth_id) == 1
 
 
 def test_a_failed_event_is_parked_for_the_first_back_off_with_its_attempts_and_error(any_store, auth_id):
@@ -115,7 +116,7 @@ def test_a_failed_event_is_parked_for_the_first_back_off_with_its_attempts_and_e
     assert due_at(any_store, auth_id, entry_id) == NOW + FAST.backoff[0] * US
     assert failure_of(any_store, auth_id, entry_id) == {"attempts": 1, "error": "HTTP 500", "at": NOW}
     assert any_store.redis.xpending(any_store.keys.events(auth_id), GROUP)["pending"] == 0
-    assert outbox.backlog(any_store, auth_id) == 1  # still owed
+    assert backlog(any_store, auth_id) == 1  # still owed
 
 
 def test_a_parked_event_is_not_claimable_before_its_time_and_is_claimable_at_it(any_store, auth_id):
@@ -171,7 +172,7 @@ def test_the_failure_of_the_last_retry_makes_a_dead_letter_that_leaves_the_strea
     assert outbox.dead_letters(any_store, auth_id) == [
         DeadLetter(entry_id, fields, attempts=len(FAST.backoff) + 1, error="HTTP 503", failed_at=now)
     ]
-    assert outbox.backlog(any_store, auth_id) == 0
+    assert backlog(any_store, auth_id) == 0
     assert any_store.redis.exists(any_store.keys.event_retries(auth_id), any_store.keys.event_failures(auth_id)) == 0
     assert outbox.claim(any_store, auth_id, "w2", now + 86_400 * US, policy=FAST) == []
 
@@ -185,7 +186,7 @@ def test_a_failure_that_cannot_be_retried_is_a_dead_letter_at_once(store, auth_i
     assert dead is True
     [letter] = outbox.dead_letters(store, auth_id)
     assert (letter.entry_id, letter.attempts, letter.error) == (entry_id, 1, "callback URLs must be http or https")
-    assert outbox.backlog(store, auth_id) == 0
+    assert backlog(store, auth_id) == 0
     assert store.redis.zcard(store.keys.event_retries(auth_id)) == 0
 
 
@@ -196,7 +197,7 @@ def test_a_retry_that_is_delivered_leaves_no_trace(store, auth_id):
 
     outbox.delivered(store, auth_id, events)
 
-    assert outbox.backlog(store, auth_id) == 0
+    assert backlog(store, auth_id) == 0
     assert store.redis.exists(store.keys.event_retries(auth_id), store.keys.event_failures(auth_id)) == 0
 
 
@@ -265,7 +266,7 @@ def test_the_consumer_group_is_made_on_first_use_and_sees_earlier_events(any_sto
 
 def test_a_tenant_with_no_events_has_an_empty_outbox(any_store, auth_id):
     assert outbox.claim(any_store, auth_id, "w1", NOW) == []
-    assert outbox.backlog(any_store, auth_id) == 0
+    assert backlog(any_store, auth_id) == 0
 
 
 def test_the_consumer_group_is_made_again_when_the_stream_was_deleted(real_store, auth_id):

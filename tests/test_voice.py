@@ -3,9 +3,10 @@ import redis
 
 from app import create_app
 from routing.calls import inbound
-from routing.calls.history import outbox, read_calls
+from routing.calls.history import read_calls
 from routing.clock import now_us
 from routing.sessions import lifecycle
+from tests.conftest import outbox
 from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"

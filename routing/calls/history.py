@@ -99,11 +99,5 @@ def read_calls(store: Store, auth_id: str, session_uuid: str, now: int) -> CallS
     return CallState.from_reply(store.run(status_scripts.READ_CALLS, auth_id, now, session_uuid, MAX_SHOWN))
 
 
-def outbox(store: Store, auth_id: str, count: int = 1000) -> list[dict[str, str]]:
-    """Return the oldest `count` events in the tenant's outbox stream, as flat dicts."""
-    entries: list[tuple[str, dict[str, str]]] = store.redis.xrange(store.keys.events(auth_id), count=count)  # type: ignore[assignment]
-    return [dict(fields) for _, fields in entries]
-
-
 def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
