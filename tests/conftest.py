@@ -23,6 +23,7 @@ from routing import embedded, pool, tenants
 from routing.clock import now_us
 from routing.keys import Keys
 from routing.store import Store
+from tests.receiver import Receiver
 
 US_NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
 
@@ -172,6 +173,14 @@ def live_server(real_store: Store) -> Iterator[str]:
     """masq served over real HTTP on a loopback port, on the real Redis; yields its base URL."""
     with serving(real_store) as url:
         yield url
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A loopback HTTP server recording the callbacks it receives."""
+    server = Receiver().start()
+    yield server
+    server.stop()
 
 
 def count_view(app: Flask, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> list[int]:

@@ -17,28 +17,12 @@ FAST = Policy(backoff=(1, 2))
 FIRST, SECOND = "+14155551234", "+14155554321"
 
 
-@pytest.fixture(scope="module")
-def servers():
-    """Two receivers for the whole module: stopping one takes half a second."""
-    started = (Receiver().start(), Receiver().start())
-    yield started
-    for server in started:
-        server.stop()
-
-
-def fresh(server):
-    server.status, server.requests[:] = 200, []
-    return server
-
-
 @pytest.fixture
-def receiver(servers):
-    return fresh(servers[0])
-
-
-@pytest.fixture
-def recorder(servers):
-    return fresh(servers[1])
+def recorder():
+    """A second receiver, for recording callbacks (`receiver` takes the session's callbacks)."""
+    server = Receiver().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

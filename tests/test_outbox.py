@@ -1,5 +1,4 @@
 import json
-import time
 import uuid
 
 import pytest
@@ -11,6 +10,9 @@ from tests.conftest import backlog
 
 NOW = 1_700_000_000 * US
 FAST = Policy(backoff=(1, 2, 3))
+# The idle time after which a silent consumer's events are taken over, in the takeover tests: long enough that no
+# pause of a loaded machine reaches it; tests age the events explicitly (`fall_silent`) instead of sleeping.
+SILENT_MS = 60_000
 
 
 @pytest.fixture(params=["fakeredis", "redis"])
@@ -239,13 +241,20 @@ def test_replay_of_given_ids_leaves_the_other_dead_letters(store, auth_id):
     assert sorted(e.fields["SequenceNumber"] for e in outbox.claim(store, auth_id, "w2", NOW)) == ["1", "3"]
 
 
+def fall_silent(store, auth_id, consumer: str, idle_ms: int) -> None:
+    """Make the events `consumer` holds look untouched for `idle_ms`, as if it had died that long ago."""
+    stream = store.keys.events(auth_id)
+    held = [p["message_id"] for p in store.redis.xpending_range(stream, GROUP, "-", "+", 1000, consumername=consumer)]
+    store.redis.xclaim(stream, GROUP, consumer, 0, held, idle=idle_ms, justid=True)  # JUSTID: no delivery counted
+
+
 def test_an_event_held_by_a_consumer_that_died_is_taken_over_after_the_idle_time(real_store, auth_id):
-    policy = Policy(backoff=(1, 2, 3), claim_idle_ms=50)
+    policy = Policy(backoff=(1, 2, 3), claim_idle_ms=SILENT_MS)
     entry_id = add_event(real_store, auth_id)
     [held] = outbox.claim(real_store, auth_id, "died", NOW, policy=policy)
 
     too_soon = outbox.claim(real_store, auth_id, "w2", NOW, policy=policy)
-    time.sleep(0.12)
+    fall_silent(real_store, auth_id, "died", SILENT_MS)
     taken_over = outbox.claim(real_store, auth_id, "w2", NOW, policy=policy)
     by_a_third = outbox.claim(real_store, auth_id, "w3", NOW, policy=policy)
 
@@ -283,12 +292,12 @@ def test_the_consumer_group_is_made_again_when_the_stream_was_deleted(real_store
 
 
 def test_an_event_deleted_while_its_holder_was_silent_is_skipped_on_takeover(real_store, auth_id):
-    policy = Policy(backoff=(1, 2, 3), claim_idle_ms=50)
+    policy = Policy(backoff=(1, 2, 3), claim_idle_ms=SILENT_MS)
     gone = add_event(real_store, auth_id, seq=1)
     kept = add_event(real_store, auth_id, seq=2)
     outbox.claim(real_store, auth_id, "died", NOW, policy=policy)
+    fall_silent(real_store, auth_id, "died", SILENT_MS)
     real_store.redis.xdel(real_store.keys.events(auth_id), gone)  # e.g. an operator trimmed the stream
-    time.sleep(0.12)
 
     taken_over = outbox.claim(real_store, auth_id, "w2", NOW, policy=policy)
 
