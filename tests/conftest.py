@@ -6,7 +6,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from routing.clock import now_us
 from routing.keys import Keys
 from routing.store import Store
 from tests.receiver import Receiver
+from tests.twilio_helpers import PUBLIC, TOKEN
 
 US_NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
 
@@ -94,8 +95,26 @@ def store() -> Store:
 
 
 @pytest.fixture
-def app(store: Store) -> Flask:
-    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": "https://masq.example.com"})
+def make_app(store: Store) -> Callable[..., Flask]:
+    """Return a factory of apps on the test's store: `make_app(**config)` overrides the test defaults."""
+
+    def make(**config: Any) -> Flask:
+        return create_app(
+            {"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN, **config}
+        )
+
+    return make
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """The settings by which a module's `app` differs from the default; a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], app_config: dict[str, Any]) -> Flask:
+    return make_app(**app_config)
 
 
 @pytest.fixture

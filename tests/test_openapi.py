@@ -19,7 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from app import cloudtalk_format, create_app, openapi
+from app import cloudtalk_format, openapi
 from routing import capacity, tenants
 from routing.clock import US, now_us
 from routing.errors import InvalidInput
@@ -28,7 +28,7 @@ from routing.sessions.options import CREATE_FIELDS, DEFAULT_SESSION_EXPIRY, UPDA
 from routing.sessions.query import check_query
 from routing.sessions.session import Session
 from tests.conftest import make_tenant
-from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, xml
+from tests.twilio_helpers import call, new_sid, post, xml
 
 DOC = openapi.document()
 OPERATIONS = [
@@ -87,15 +87,9 @@ CONFIG = schemathesis.Config.from_dict(
 schema = schemathesis.openapi.from_dict(copy.deepcopy(DOC), config=CONFIG)
 
 
-def app_on(store, **config):
-    return create_app(
-        {"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN, **config}
-    )
-
-
 @pytest.fixture
-def app(store):
-    return app_on(store, MASQ_RATE_LIMIT=0)  # the fuzzer sends hundreds of requests a second
+def app_config():
+    return {"MASQ_RATE_LIMIT": 0}  # the fuzzer sends hundreds of requests a second
 
 
 def place_call(client, virtual_number: str, hang_up: bool) -> None:
@@ -390,9 +384,9 @@ def test_without_credentials_each_operation_answers_a_documented_401(app, seeded
 
 
 @pytest.mark.parametrize(("path", "method"), SECURED)
-def test_over_the_rate_limit_each_operation_answers_a_documented_429(store, seeded, path, method):
+def test_over_the_rate_limit_each_operation_answers_a_documented_429(make_app, seeded, path, method):
     tenant, slots = seeded
-    limited = app_on(store, MASQ_RATE_LIMIT=1, MASQ_RATE_WINDOW=60)
+    limited = make_app(MASQ_RATE_LIMIT=1, MASQ_RATE_WINDOW=60)
     case = case_for(path, method, tenant, slots[SLOTS["called"]])
     case.call(app=limited, **credentials(case, tenant))
 

@@ -189,10 +189,8 @@ def queue(store):
 
 
 @pytest.fixture
-def app(store, queue):
-    return create_app(
-        {"STORE": store, "QUEUE": queue, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN}
-    )
+def app_config(queue):
+    return {"QUEUE": queue}
 
 
 def test_the_first_party_answering_is_bridged_to_the_second_party_with_the_inbound_rules(client, store, tenant):
