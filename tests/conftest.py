@@ -1,4 +1,9 @@
-"""Shared fixtures: a fakeredis store for unit tests, a real Redis for integration tests, the app."""
+"""Shared fixtures: a fakeredis store for unit tests, a real Redis for integration tests, the app.
+
+Every test that needs a real Redis, a real HTTP server or a process is marked `integration`: through the fixtures
+named in INTEGRATION_FIXTURES (however indirectly it asks for them), or by its module's `pytestmark`.
+`pytest -m "not integration"` is the fast loop, and needs no Redis.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,22 @@ US_NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
 # Tests fire bursts at one tenant that no real tenant would (120 racing creates, the OpenAPI fuzzer), so apps
 # built here start without the REST rate limit; tests/test_rate_limit.py turns it on in its apps' config.
 os.environ["MASQ_RATE_LIMIT"] = "0"
+
+# Fixtures that bring up a real Redis or a real HTTP server; a module may override one (e.g. `receiver`) by name.
+INTEGRATION_FIXTURES = frozenset({"redis_url", "real_store", "env", "live_server", "receiver"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `integration` every test that asks for a fixture of INTEGRATION_FIXTURES, directly or through others."""
+    for item in items:
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+def require_integration_mark(request: pytest.FixtureRequest) -> None:
+    """Fail a test that reached a real Redis without being marked `integration` (e.g. via getfixturevalue)."""
+    if request.node.get_closest_marker("integration") is None:
+        pytest.fail(f"{request.node.nodeid} uses a real Redis: mark it integration", pytrace=False)
 
 
 @dataclass(frozen=True)
@@ -152,8 +173,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def real_store(redis_url: str) -> Iterator[Store]:
+def real_store(redis_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
     """A store on the real Redis under a key prefix of its own; only its own keys are deleted after."""
+    require_integration_mark(request)
     prefix = f"masqtest:{uuid.uuid4().hex[:12]}:"
     store = Store.connect(redis_url, prefix)
     yield store
@@ -163,8 +185,9 @@ def real_store(redis_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def env(redis_url: str) -> Iterator[dict[str, str]]:
+def env(redis_url: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """The environment of a `masq` run on the real Redis, under a key prefix of this test's own."""
+    require_integration_mark(request)
     prefix = f"masqtest:{uuid.uuid4().hex[:12]}:"
     yield {"REDIS_URL": redis_url, "MASQ_KEY_PREFIX": prefix}
     with redis.Redis.from_url(redis_url) as client:

@@ -21,6 +21,8 @@ from routing.clock import now_us
 from routing.store import Store
 from tests.conftest import owner_of
 
+pytestmark = pytest.mark.integration  # runs the CLI on a real Redis and starts servers
+
 Masq = Callable[..., Result]
 
 

@@ -16,6 +16,8 @@ from rq import Queue, Worker
 
 from tests.conftest import _free_port
 
+pytestmark = pytest.mark.integration  # starts gunicorn and the worker as processes
+
 ROOT = Path(__file__).parent.parent
 
 

@@ -85,6 +85,9 @@ CONFIG = schemathesis.Config.from_dict(
 )
 # schemathesis writes into the document it is given, so it gets a copy.
 schema = schemathesis.openapi.from_dict(copy.deepcopy(DOC), config=CONFIG)
+# Tests that run schemathesis cases against a store seeded with every kind of session: a tenth of a second each,
+# so they run with the integration tests, not in the fast loop.
+SCHEMATHESIS = pytest.mark.integration
 
 
 @pytest.fixture
@@ -171,6 +174,7 @@ def case_for(path: str, method: str, tenant, session_uuid: str, **given):
 
 
 # -- fuzzing ------------------------------------------------------------------------------------------------------
+@SCHEMATHESIS
 @schema.parametrize()
 # One store serves every example of an operation, on purpose: later examples meet the sessions and the pool
 # that earlier ones changed.
@@ -303,6 +307,7 @@ def test_each_documented_list_filter_is_taken_within_its_bounds(name):
 
 
 # -- documented answers, state by state ---------------------------------------------------------------------------
+@SCHEMATHESIS
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_of_session_reads_as_documented(app, seeded, kind):
     tenant, slots = seeded
@@ -321,6 +326,7 @@ def test_every_kind_of_session_reads_as_documented(app, seeded, kind):
         assert response.status_code == (404 if one and kind == "another-account" else 200)
 
 
+@SCHEMATHESIS
 def test_a_session_with_calls_shows_its_interactions_as_documented(app, seeded):
     tenant, slots = seeded
     for kind, status in (("called", "active"), ("in-call", "in-progress")):
@@ -336,6 +342,7 @@ PARTIES = {"first_party": FIRST, "second_party": SECOND}
 DRIVE = {"driver_phone": FIRST, "customer_phone": SECOND}
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(
     ("path", "query", "body"),
     [
@@ -375,6 +382,7 @@ SECURED = [(path, method) for path, method in OPERATIONS if path.startswith("/v1
 WITH_BODIES = [(path, method) for path, method in OPERATIONS if "requestBody" in DOC["paths"][path][method.lower()]]
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(("path", "method"), SECURED)
 def test_without_credentials_each_operation_answers_a_documented_401(app, seeded, path, method):
     tenant, slots = seeded
@@ -383,6 +391,7 @@ def test_without_credentials_each_operation_answers_a_documented_401(app, seeded
     assert case.call_and_validate(app=app, checks=CHECKS).status_code == 401
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(("path", "method"), SECURED)
 def test_over_the_rate_limit_each_operation_answers_a_documented_429(make_app, seeded, path, method):
     tenant, slots = seeded
@@ -393,6 +402,7 @@ def test_over_the_rate_limit_each_operation_answers_a_documented_429(make_app, s
     assert case.call_and_validate(app=limited, checks=CHECKS, **credentials(case, tenant)).status_code == 429
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(("path", "method"), WITH_BODIES)
 def test_a_body_over_the_limit_answers_a_documented_413(app, seeded, path, method):
     tenant, slots = seeded
@@ -408,6 +418,7 @@ def test_a_body_over_the_limit_answers_a_documented_413(app, seeded, path, metho
     assert case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant)).status_code == 413
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(("path", "method"), SECURED)
 def test_with_redis_down_each_operation_answers_a_documented_503(app, seeded, monkeypatch, path, method):
     tenant, slots = seeded

@@ -15,7 +15,7 @@ FAST = Policy(backoff=(1, 2, 3))
 SILENT_MS = 60_000
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
+@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.integration)])
 def any_store(request):
     """The same behaviour is expected of fakeredis and of a real Redis (the retry lease is a Lua script)."""
     return request.getfixturevalue("store" if request.param == "fakeredis" else "real_store")

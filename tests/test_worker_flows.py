@@ -19,6 +19,8 @@ from routing.tenants import auth_token_of
 from tests.conftest import make_tenant
 from tests.twilio_helpers import TOKEN
 
+pytestmark = pytest.mark.integration  # runs `masq worker` processes and a Redis of its own
+
 FIRST, SECOND = "+14155551234", "+14155554321"
 CALL_EVENTS = [
     "SessionSecondPartyRing",
