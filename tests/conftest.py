@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import fakeredis
+import hypothesis
 import pytest
 import redis
 from flask import Flask
@@ -36,6 +37,11 @@ US_NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
 # Tests fire bursts at one tenant that no real tenant would (120 racing creates, the OpenAPI fuzzer), so apps
 # built here start without the REST rate limit; tests/test_rate_limit.py turns it on in its apps' config.
 os.environ["MASQ_RATE_LIMIT"] = "0"
+
+# Property tests draw the same examples on every run, and a machine busy with other work does not fail them on
+# time: hypothesis' default 200 ms deadline per example is a wall-clock race.
+hypothesis.settings.register_profile("masq", deadline=None, derandomize=True, database=None)
+hypothesis.settings.load_profile("masq")
 
 # Fixtures that bring up a real Redis or a real HTTP server; a module may override one (e.g. `receiver`) by name.
 INTEGRATION_FIXTURES = frozenset({"redis_url", "real_store", "env", "live_server", "receiver"})
