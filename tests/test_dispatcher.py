@@ -148,7 +148,7 @@ def test_run_stops_when_its_event_is_set(real_store, sender, receiver):
     thread, stop = run_in_thread(Dispatcher(real_store, sender, policy=FAST))
     wait_for(lambda: len(receiver.requests) == 1)
     stop.set()
-    thread.join(timeout=5)
+    thread.join(timeout=30)
 
     assert not thread.is_alive()
     assert backlog(real_store, tenant.auth_id) == 0
@@ -178,7 +178,7 @@ def test_run_survives_a_tick_that_fails(real_store, sender, receiver, monkeypatc
         alive_after_failure = thread.is_alive()
     finally:
         stop.set()
-        thread.join(timeout=5)
+        thread.join(timeout=30)
 
     assert alive_after_failure and not thread.is_alive()
     assert "dispatcher tick failed" in caplog.text and "Connection refused" in caplog.text
