@@ -43,7 +43,7 @@ os.environ["MASQ_RATE_LIMIT"] = "0"
 hypothesis.settings.register_profile("masq", deadline=None, derandomize=True, database=None)
 hypothesis.settings.load_profile("masq")
 
-# Fixtures that bring up a real Redis or a real HTTP server; a module may override one (e.g. `receiver`) by name.
+# Fixtures that bring up a real Redis or a real HTTP server (a module overriding one keeps its name, and the mark).
 INTEGRATION_FIXTURES = frozenset({"redis_url", "real_store", "env", "live_server", "receiver"})
 
 
