@@ -173,8 +173,3 @@ def replay(store: Store, auth_id: str, entry_ids: list[str] | None = None) -> in
             pipe.hdel(store.keys.dead_letters(auth_id), letter.entry_id)
             pipe.execute()
     return len(letters)
-
-
-def backlog(store: Store, auth_id: str) -> int:
-    """Return how many events the tenant is still owed (new, in flight or waiting for a retry)."""
-    return int(store.redis.xlen(store.keys.events(auth_id)))

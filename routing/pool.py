@@ -97,9 +97,3 @@ def assignments(store: Store, auth_id: str, status: str | None = None, on: str |
         end = start + 86_400 * US
         records = [a for a in records if a.held_during(start, end)]
     return sorted(records, key=lambda a: a.id)
-
-
-def owner_of(store: Store, number: str) -> str | None:
-    """Return the auth_id holding `number` (E.164) now, if any."""
-    owner = store.redis.get(store.keys.did_owner(number))
-    return str(owner) if owner else None

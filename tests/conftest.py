@@ -1,4 +1,9 @@
-"""Shared fixtures: a fakeredis store for unit tests, a real Redis for integration tests, the app."""
+"""Shared fixtures: a fakeredis store for unit tests, a real Redis for integration tests, the app.
+
+Every test that needs a real Redis, a real HTTP server or a process is marked `integration`: through the fixtures
+named in INTEGRATION_FIXTURES (however indirectly it asks for them), or by its module's `pytestmark`.
+`pytest -m "not integration"` is the fast loop, and needs no Redis.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import fakeredis
+import hypothesis
 import pytest
 import redis
 from flask import Flask
@@ -24,12 +30,35 @@ from routing import pool, tenants
 from routing.clock import now_us
 from routing.keys import Keys
 from routing.store import Store
+from tests.receiver import Receiver
+from tests.twilio_helpers import PUBLIC, TOKEN
 
 US_NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
 
 # Tests fire bursts at one tenant that no real tenant would (120 racing creates, the OpenAPI fuzzer), so apps
 # built here start without the REST rate limit; tests/test_rate_limit.py turns it on in its apps' config.
 os.environ["MASQ_RATE_LIMIT"] = "0"
+
+# Property tests draw the same examples on every run, and a machine busy with other work does not fail them on
+# time: hypothesis' default 200 ms deadline per example is a wall-clock race.
+hypothesis.settings.register_profile("masq", deadline=None, derandomize=True, database=None)
+hypothesis.settings.load_profile("masq")
+
+# Fixtures that bring up a real Redis or a real HTTP server (a module overriding one keeps its name, and the mark).
+INTEGRATION_FIXTURES = frozenset({"redis_url", "real_store", "env", "live_server", "receiver"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `integration` every test that asks for a fixture of INTEGRATION_FIXTURES, directly or through others."""
+    for item in items:
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+def require_integration_mark(request: pytest.FixtureRequest) -> None:
+    """Fail a test that reached a real Redis without being marked `integration` (e.g. via getfixturevalue)."""
+    if request.node.get_closest_marker("integration") is None:
+        pytest.fail(f"{request.node.nodeid} uses a real Redis: mark it integration", pytrace=False)
 
 
 @dataclass(frozen=True)
@@ -59,13 +88,31 @@ def make_tenant(store: Store, dids: list[str] | None = None, name: str = "acme")
     return TenantFixture(creds.auth_id, creds.auth_token, creds.api_key, list(dids_held))
 
 
-def timed_out(store, auth_id):
+def outbox(store: Store, auth_id: str, count: int = 1000) -> list[dict[str, str]]:
+    """Return the oldest `count` events in the tenant's outbox stream, as flat dicts."""
+    return [dict(fields) for _, fields in store.redis.xrange(store.keys.events(auth_id), count=count)]
+
+
+def backlog(store: Store, auth_id: str) -> int:
+    """Return how many events the tenant is still owed (new, in flight or waiting for a retry)."""
+    return int(store.redis.xlen(store.keys.events(auth_id)))
+
+
+def timed_out(store: Store, auth_id: str) -> list[str]:
     """Return the uuids announced with SessionTimeout events in the tenant's outbox, in order."""
-    return [
-        fields["SessionUUID"]
-        for _, fields in store.redis.xrange(store.keys.events(auth_id))
-        if fields["EventName"] == "SessionTimeout"
-    ]
+    return [fields["SessionUUID"] for fields in outbox(store, auth_id) if fields["EventName"] == "SessionTimeout"]
+
+
+def owner_of(store: Store, number: str) -> str | None:
+    """Return the auth_id holding `number` (E.164) now, if any."""
+    return store.redis.get(store.keys.did_owner(number)) or None
+
+
+def changed(value: str) -> str:
+    """Return `value` with its last character replaced by another: a wrong value that never equals the right one."""
+    wrong = value[:-1] + ("x" if value[-1:] != "x" else "y")
+    assert wrong != value and len(wrong) == len(value)
+    return wrong
 
 
 # -- fast: fakeredis -------------------------------------------------------------------------------------
@@ -76,8 +123,26 @@ def store() -> Store:
 
 
 @pytest.fixture
-def app(store: Store) -> Flask:
-    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": "https://masq.example.com"})
+def make_app(store: Store) -> Callable[..., Flask]:
+    """Return a factory of apps on the test's store: `make_app(**config)` overrides the test defaults."""
+
+    def make(**config: Any) -> Flask:
+        return create_app(
+            {"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN, **config}
+        )
+
+    return make
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """The settings by which a module's `app` differs from the default; a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], app_config: dict[str, Any]) -> Flask:
+    return make_app(**app_config)
 
 
 @pytest.fixture
@@ -115,8 +180,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def real_store(redis_url: str) -> Iterator[Store]:
+def real_store(redis_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
     """A store on the real Redis under a key prefix of its own; only its own keys are deleted after."""
+    require_integration_mark(request)
     prefix = f"masqtest:{uuid.uuid4().hex[:12]}:"
     store = Store.connect(redis_url, prefix)
     yield store
@@ -126,8 +192,9 @@ def real_store(redis_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def env(redis_url: str) -> Iterator[dict[str, str]]:
+def env(redis_url: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """The environment of a `masq` run on the real Redis, under a key prefix of this test's own."""
+    require_integration_mark(request)
     prefix = f"masqtest:{uuid.uuid4().hex[:12]}:"
     yield {"REDIS_URL": redis_url, "MASQ_KEY_PREFIX": prefix}
     with redis.Redis.from_url(redis_url) as client:
@@ -155,6 +222,14 @@ def live_server(real_store: Store) -> Iterator[str]:
     """masq served over real HTTP on a loopback port, on the real Redis; yields its base URL."""
     with serving(real_store) as url:
         yield url
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A loopback HTTP server recording the callbacks it receives."""
+    server = Receiver().start()
+    yield server
+    server.stop()
 
 
 def count_view(app: Flask, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> list[int]:

@@ -1,4 +1,4 @@
-"""A local HTTP receiver for tenant callbacks: records what arrives, answers what it is told."""
+"""A local HTTP receiver for tenant callbacks: records each request that arrives whole, answers what it is told."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -16,6 +17,21 @@ class QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class LineTracker:
+    """A request's input stream that remembers the last line read, to tell a whole header block from a cut one."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.last_line = b""
+
+    def readline(self, *args: Any) -> bytes:
+        self.last_line = self.stream.readline(*args)
+        return self.last_line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 @dataclass
@@ -49,10 +65,22 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                self.rfile = LineTracker(self.rfile)  # type: ignore[assignment]
+
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
+                # Headers end with an empty line; at end of input instead, the client stopped mid-headers.
+                headers_whole = self.rfile.last_line in (b"\r\n", b"\n")  # type: ignore[attr-defined]
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode() if length else ""
+                raw = self.rfile.read(length) if length and headers_whole else b""
+                if not headers_whole or len(raw) < length:
+                    # The client died mid-request (a killed worker does): nothing was delivered, so nothing is
+                    # recorded, and no one is left to answer.
+                    self.close_connection = True
+                    return
+                body = raw.decode()
                 params = dict(parse_qsl(parts.query if self.command == "GET" else body, keep_blank_values=True))
                 status = receiver.status
                 if receiver.delay:
@@ -68,7 +96,8 @@ class Receiver:
                 pass
 
         self._server = QuietServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: `stop` waits up to one interval for the serving loop to notice.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from app import api_plivo
 from routing.clock import US, now_us
-from tests.conftest import TenantFixture, make_tenant
+from tests.conftest import TenantFixture, changed, make_tenant
 
 FIXTURES = Path(os.environ.get("PLIVO_FIXTURES", "/work/shared/plivo-fixtures"))
 FIRST = "+14155551234"
@@ -574,7 +574,7 @@ def test_a_request_without_the_right_credentials_is_a_401(client, tenant, other,
     created = opened(client, tenant)
     auth, headers = {
         "none": (None, {}),
-        "wrong token": ((tenant.auth_id, tenant.auth_token + "x"), {}),  # one longer: never the real one
+        "wrong token": ((tenant.auth_id, changed(tenant.auth_token)), {}),
         "unknown auth_id": (("MA" + "Z" * 18, tenant.auth_token), {}),
         "another tenant's": (other.basic, {}),
         "bearer": (None, {"Authorization": f"Bearer {tenant.auth_token}"}),

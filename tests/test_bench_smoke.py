@@ -112,6 +112,7 @@ def test_wrk_report_is_read_with_its_percentiles_and_counts():
     assert result.counts == {"non200": 3, "unexpected": 1, "repeated": 0}
 
 
+@pytest.mark.integration  # runs the bench receiver as a process
 def test_receiver_answers_callbacks_on_one_connection_and_counts_them():
     port = free_port()
     with started([sys.executable, "-m", "bench.receiver", str(port)], port=port), requests.Session() as http:

@@ -4,17 +4,9 @@ import pytest
 import requests
 from plivo.utils.signature_v3 import validate_v3_signature
 
-from tests.receiver import Receiver
 from workers.callback_http import Delivery, refusal, send
 
 TOKEN = "tenant-token-0123456789"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 def delivery(url: str, method: str = "POST") -> Delivery:

@@ -12,9 +12,10 @@ from routing.calls.carrier_reports import (
     record_leg_status,
     record_recording,
 )
-from routing.calls.history import outbox, read_calls
+from routing.calls.history import read_calls
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
+from tests.conftest import outbox
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import new_sid
 

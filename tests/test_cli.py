@@ -19,6 +19,9 @@ from app.cli import cli, embedded
 from routing import pool, tenants
 from routing.clock import now_us
 from routing.store import Store
+from tests.conftest import owner_of
+
+pytestmark = pytest.mark.integration  # runs the CLI on a real Redis and starts servers
 
 Masq = Callable[..., Result]
 
@@ -118,12 +121,12 @@ def test_did_add_puts_numbers_in_the_pool_and_reports_those_already_held(masq, c
 
     assert first == {"auth_id": auth_id, "added": ["+14155550100", "+14155550101"], "already_held": []}
     assert again == {"auth_id": auth_id, "added": ["+14155550102"], "already_held": ["+14155550101"]}
-    assert pool.owner_of(cli_store, "+14155550102") == auth_id
+    assert owner_of(cli_store, "+14155550102") == auth_id
 
 
 def test_did_add_to_an_unknown_account_fails_and_claims_no_number(masq, cli_store):
     assert "no account" in error_of(masq("did", "add", "MA" + "0" * 18, "+14155550100"))
-    assert pool.owner_of(cli_store, "+14155550100") is None
+    assert owner_of(cli_store, "+14155550100") is None
 
 
 def test_did_add_of_a_number_another_account_holds_is_a_conflict(masq):

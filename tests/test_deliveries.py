@@ -8,6 +8,7 @@ from routing.clock import US
 from routing.outbox import Event, Policy
 from routing.sessions import lifecycle
 from routing.tenants import auth_token_of
+from tests.conftest import backlog
 from tests.receiver import Receiver
 from tests.sessions_helpers import credential
 from workers.deliveries import Report, Sender, deliver_batch, delivery_for
@@ -17,28 +18,12 @@ FAST = Policy(backoff=(1, 2))
 FIRST, SECOND = "+14155551234", "+14155554321"
 
 
-@pytest.fixture(scope="module")
-def servers():
-    """Two receivers for the whole module: stopping one takes half a second."""
-    started = (Receiver().start(), Receiver().start())
-    yield started
-    for server in started:
-        server.stop()
-
-
-def fresh(server):
-    server.status, server.requests[:] = 200, []
-    return server
-
-
 @pytest.fixture
-def receiver(servers):
-    return fresh(servers[0])
-
-
-@pytest.fixture
-def recorder(servers):
-    return fresh(servers[1])
+def recorder():
+    """A second receiver, for recording callbacks (`receiver` takes the session's callbacks)."""
+    server = Receiver().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -97,7 +82,7 @@ def test_events_go_to_the_sessions_callback_url_with_its_method(store, tenant, s
     assert [r.params for r in got] == sent
     if method == "POST":
         assert all(r.headers["Content-Type"] == "application/x-www-form-urlencoded" for r in got)
-    assert outbox.backlog(store, tenant.auth_id) == 0
+    assert backlog(store, tenant.auth_id) == 0
 
 
 def test_recording_events_go_to_the_recording_callback_url_with_its_method(store, tenant, sender, receiver, recorder):
@@ -155,7 +140,7 @@ def test_events_with_nowhere_to_go_are_settled_without_a_request(store, tenant, 
 
     assert report == Report(delivered=3)
     assert receiver.requests == []
-    assert outbox.backlog(store, tenant.auth_id) == 0
+    assert backlog(store, tenant.auth_id) == 0
 
 
 def test_a_receiver_answering_500_gets_the_events_again_after_the_back_off(store, tenant, sender, receiver):
@@ -174,7 +159,7 @@ def test_a_receiver_answering_500_gets_the_events_again_after_the_back_off(store
     assert retried == Report(delivered=2)
     keys = [r.headers["Idempotency-Key"] for r in receiver.requests]
     assert len(keys) == 4 and sorted(keys[:2]) == sorted(keys[2:])  # the same keys: the tenant can tell a repeat
-    assert outbox.backlog(store, tenant.auth_id) == 0
+    assert backlog(store, tenant.auth_id) == 0
 
 
 def test_a_receiver_that_keeps_failing_ends_in_the_dead_letters(store, tenant, sender, receiver):
@@ -189,7 +174,7 @@ def test_a_receiver_that_keeps_failing_ends_in_the_dead_letters(store, tenant, s
     assert reports == [Report(retried=1), Report(retried=1), Report(dead=1)]
     [letter] = outbox.dead_letters(store, tenant.auth_id)
     assert (letter.fields, letter.attempts, letter.error) == (fields, 3, "HTTP 503")
-    assert len(receiver.requests) == 3 and outbox.backlog(store, tenant.auth_id) == 0
+    assert len(receiver.requests) == 3 and backlog(store, tenant.auth_id) == 0
 
 
 def test_a_loopback_callback_is_refused_without_a_request_and_retried_when_private_addresses_are_not_allowed(
@@ -207,7 +192,7 @@ def test_a_loopback_callback_is_refused_without_a_request_and_retried_when_priva
     assert receiver.requests == []
     [failure] = store.redis.hvals(store.keys.event_failures(tenant.auth_id))
     assert "not a public address" in json.loads(failure)["error"]
-    assert outbox.backlog(store, tenant.auth_id) == 1
+    assert backlog(store, tenant.auth_id) == 1
 
 
 def test_a_callback_url_that_can_never_be_called_is_a_dead_letter_at_once(store, tenant, sender):
@@ -231,7 +216,7 @@ def test_a_deleted_tenants_events_are_dropped(store, tenant, sender, receiver):
 
     assert report.handled == 1 and report.retried == report.dead == 0
     assert receiver.requests == []
-    assert outbox.backlog(store, tenant.auth_id) == 0 and outbox.dead_letters(store, tenant.auth_id) == []
+    assert backlog(store, tenant.auth_id) == 0 and outbox.dead_letters(store, tenant.auth_id) == []
 
 
 def test_an_empty_outbox_is_an_empty_report(store, tenant, sender):

@@ -11,8 +11,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
+from rq import Queue, Worker
 
 from tests.conftest import _free_port
+
+pytestmark = pytest.mark.integration  # starts gunicorn and the worker as processes
 
 ROOT = Path(__file__).parent.parent
 
@@ -94,7 +98,12 @@ def test_the_worker_process_runs_until_the_platform_stops_it(platform_env, redis
 
     worker = start(procfile()["worker"], platform_env)
     try:
-        time.sleep(2)
+        with redis.Redis.from_url(redis_url) as connection:
+            queue = Queue(platform_env["MASQ_QUEUE"], connection=connection)
+            deadline = time.monotonic() + 30
+            while Worker.count(queue=queue) == 0:  # up once RQ has registered it on the queue
+                assert worker.poll() is None and time.monotonic() < deadline, "the worker did not come up"
+                time.sleep(0.1)
         assert worker.poll() is None
     finally:
         stop(worker)

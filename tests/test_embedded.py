@@ -11,6 +11,8 @@ import redis
 
 from app.cli import embedded
 
+pytestmark = pytest.mark.integration  # starts redis-server processes
+
 
 @pytest.fixture
 def port() -> Iterator[int]:

@@ -6,11 +6,9 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from app import create_app
 from app.inbound_webhook import InboundWebhook
 from app.twilio_signature import public_url, valid_signature
 from routing.calls import inbound
@@ -22,17 +20,6 @@ from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, post, sign
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
 URL = PUBLIC + "/voice/inbound"
 FORM = "application/x-www-form-urlencoded"
-
-
-def build(store, **config) -> Flask:
-    return create_app(
-        {"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN, **config}
-    )
-
-
-@pytest.fixture
-def app(store):
-    return build(store)
 
 
 def open_session(store, tenant, **options):
@@ -149,16 +136,16 @@ def test_a_bad_or_missing_signature_is_a_403_that_changes_nothing(client, store,
     ][0] == (403, "lb-1")
 
 
-def test_without_an_auth_token_every_call_is_refused(store, tenant, capsys):
+def test_without_an_auth_token_every_call_is_refused(make_app, store, tenant, capsys):
     session = open_session(store, tenant)
-    client = build(store, TWILIO_AUTH_TOKEN="").test_client()
+    client = make_app(TWILIO_AUTH_TOKEN="").test_client()
     assert call(client, FIRST, session.virtual_number, token="").status_code == 403
     assert "TWILIO_AUTH_TOKEN is not set" in capsys.readouterr().err
 
 
-def test_with_signature_checks_off_unsigned_calls_are_answered(store, tenant):
+def test_with_signature_checks_off_unsigned_calls_are_answered(make_app, store, tenant):
     session = open_session(store, tenant)
-    client = build(store, MASQ_SKIP_TWILIO_SIGNATURE=True).test_client()
+    client = make_app(MASQ_SKIP_TWILIO_SIGNATURE=True).test_client()
     assert verbs(xml(call(client, FIRST, session.virtual_number, signature=""))) == ["Dial"]
 
 
@@ -211,8 +198,8 @@ def test_a_body_that_is_not_a_form_is_a_403(client):
     assert raw_post(client, json.dumps(fields).encode(), "application/json", sign(URL, fields)).status_code == 403
 
 
-def test_a_body_over_the_limit_is_a_413(store, capsys):
-    client = build(store, MAX_CONTENT_LENGTH=256).test_client()
+def test_a_body_over_the_limit_is_a_413(make_app, store, capsys):
+    client = make_app(MAX_CONTENT_LENGTH=256).test_client()
     fields = {**inbound_fields(FIRST, "+14155550000"), "Padding": "x" * 300}
     response = post(client, "/voice/inbound", fields)
     assert response.status_code == 413 and set(response.get_json()) == {"api_id", "error"}

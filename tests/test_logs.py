@@ -14,7 +14,6 @@ import pytest
 import redis
 from rq import Queue
 
-from app import create_app
 from app.logs import JsonFormatter, StderrHandler, configure_logging, scrub
 from routing.calls import inbound
 from routing.clock import now_us
@@ -25,11 +24,6 @@ from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, p
 
 FIRST, SECOND = "+14155551234", "+14155554321"
 PIN = "97531864"
-
-
-@pytest.fixture
-def app(store):
-    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN})
 
 
 def lines(capsys) -> list[dict]:
@@ -115,8 +109,8 @@ def test_a_carrier_webhook_line_names_its_call(client, store, tenant, capsys):
     assert (done["path"], done["call_sid"], done["auth_id"]) == ("/voice/dial-complete", sid, tenant.auth_id)
 
 
-def test_rate_limited_and_too_large_requests_are_logged_with_their_status(store, tenant, capsys):
-    app = create_app({"STORE": store, "TESTING": True, "MASQ_RATE_LIMIT": 2, "MAX_CONTENT_LENGTH": 100})
+def test_rate_limited_and_too_large_requests_are_logged_with_their_status(make_app, tenant, capsys):
+    app = make_app(MASQ_RATE_LIMIT=2, MAX_CONTENT_LENGTH=100)
     client = app.test_client()
     capsys.readouterr()
 
@@ -314,9 +308,9 @@ def test_no_secret_used_in_requests_reaches_the_log(client, store, tenant, capsy
 
 
 # -- configuration -----------------------------------------------------------------------------------------------
-def test_logging_is_configured_once_however_many_apps_are_built(store):
+def test_logging_is_configured_once_however_many_apps_are_built(make_app):
     for _ in range(3):
-        create_app({"STORE": store, "TESTING": True})
+        make_app()
     configure_logging("WARNING")
 
     root = logging.getLogger()

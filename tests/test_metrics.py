@@ -5,7 +5,7 @@ from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant
 from tests.sessions_helpers import credential
-from tests.twilio_helpers import PUBLIC, TOKEN, call
+from tests.twilio_helpers import call
 
 PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321"}
 
@@ -71,11 +71,7 @@ def test_callback_deliveries_are_counted_by_outcome_with_what_is_still_owed(clie
     assert value(samples, "masq_callbacks_owed", tenant=tenant.auth_id, state="dead") == 1
 
 
-def test_webhook_latency_is_measured_per_step(store, tenant):
-    from app import create_app
-
-    app = create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN})
-    client = app.test_client()
+def test_webhook_latency_is_measured_per_step(client, store, tenant):
     session = lifecycle.open_session(store, credential(tenant), PARTIES, now_us())
     call(client, "+14155551234", session.virtual_number)
 

@@ -4,9 +4,9 @@ import pytest
 
 from routing.clock import US, to_us
 from routing.errors import Conflict, InvalidInput, NotFound
-from routing.pool import Assignment, add_numbers, assignments, owner_of, release_number, set_suspended
+from routing.pool import Assignment, add_numbers, assignments, release_number, set_suspended
 from routing.sessions import lifecycle
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, owner_of
 from tests.sessions_helpers import credential
 
 NOW = to_us(datetime(2024, 3, 20, 12, 0, tzinfo=UTC))

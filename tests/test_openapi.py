@@ -19,7 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from app import cloudtalk_format, create_app, openapi
+from app import cloudtalk_format, openapi
 from routing import capacity, tenants
 from routing.clock import US, now_us
 from routing.errors import InvalidInput
@@ -29,7 +29,7 @@ from routing.sessions.query import check_query
 from routing.sessions.session import Session
 from tests.conftest import make_tenant
 from tests.sessions_helpers import credential
-from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, xml
+from tests.twilio_helpers import call, new_sid, post, xml
 
 DOC = openapi.document()
 OPERATIONS = [
@@ -86,17 +86,14 @@ CONFIG = schemathesis.Config.from_dict(
 )
 # schemathesis writes into the document it is given, so it gets a copy.
 schema = schemathesis.openapi.from_dict(copy.deepcopy(DOC), config=CONFIG)
-
-
-def app_on(store, **config):
-    return create_app(
-        {"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN, **config}
-    )
+# Tests that run schemathesis cases against a store seeded with every kind of session: a tenth of a second each,
+# so they run with the integration tests, not in the fast loop.
+SCHEMATHESIS = pytest.mark.integration
 
 
 @pytest.fixture
-def app(store):
-    return app_on(store, MASQ_RATE_LIMIT=0)  # the fuzzer sends hundreds of requests a second
+def app_config():
+    return {"MASQ_RATE_LIMIT": 0}  # the fuzzer sends hundreds of requests a second
 
 
 def place_call(client, virtual_number: str, hang_up: bool) -> None:
@@ -179,6 +176,7 @@ def case_for(path: str, method: str, tenant, session_uuid: str, **given):
 
 
 # -- fuzzing ------------------------------------------------------------------------------------------------------
+@SCHEMATHESIS
 @schema.parametrize()
 # One store serves every example of an operation, on purpose: later examples meet the sessions and the pool
 # that earlier ones changed.
@@ -311,6 +309,7 @@ def test_each_documented_list_filter_is_taken_within_its_bounds(name):
 
 
 # -- documented answers, state by state ---------------------------------------------------------------------------
+@SCHEMATHESIS
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_of_session_reads_as_documented(app, seeded, kind):
     tenant, slots = seeded
@@ -329,6 +328,7 @@ def test_every_kind_of_session_reads_as_documented(app, seeded, kind):
         assert response.status_code == (404 if one and kind == "another-account" else 200)
 
 
+@SCHEMATHESIS
 def test_a_session_with_calls_shows_its_interactions_as_documented(app, seeded):
     tenant, slots = seeded
     for kind, status in (("called", "active"), ("in-call", "in-progress")):
@@ -344,6 +344,7 @@ PARTIES = {"first_party": FIRST, "second_party": SECOND}
 DRIVE = {"driver_phone": FIRST, "customer_phone": SECOND}
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(
     ("path", "query", "body"),
     [
@@ -383,6 +384,7 @@ SECURED = [(path, method) for path, method in OPERATIONS if path.startswith("/v1
 WITH_BODIES = [(path, method) for path, method in OPERATIONS if "requestBody" in DOC["paths"][path][method.lower()]]
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(("path", "method"), SECURED)
 def test_without_credentials_each_operation_answers_a_documented_401(app, seeded, path, method):
     tenant, slots = seeded
@@ -391,16 +393,18 @@ def test_without_credentials_each_operation_answers_a_documented_401(app, seeded
     assert case.call_and_validate(app=app, checks=CHECKS).status_code == 401
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(("path", "method"), SECURED)
-def test_over_the_rate_limit_each_operation_answers_a_documented_429(store, seeded, path, method):
+def test_over_the_rate_limit_each_operation_answers_a_documented_429(make_app, seeded, path, method):
     tenant, slots = seeded
-    limited = app_on(store, MASQ_RATE_LIMIT=1, MASQ_RATE_WINDOW=60)
+    limited = make_app(MASQ_RATE_LIMIT=1, MASQ_RATE_WINDOW=60)
     case = case_for(path, method, tenant, slots[SLOTS["called"]])
     case.call(app=limited, **credentials(case, tenant))
 
     assert case.call_and_validate(app=limited, checks=CHECKS, **credentials(case, tenant)).status_code == 429
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(("path", "method"), WITH_BODIES)
 def test_a_body_over_the_limit_answers_a_documented_413(app, seeded, path, method):
     tenant, slots = seeded
@@ -416,6 +420,7 @@ def test_a_body_over_the_limit_answers_a_documented_413(app, seeded, path, metho
     assert case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant)).status_code == 413
 
 
+@SCHEMATHESIS
 @pytest.mark.parametrize(("path", "method"), SECURED)
 def test_with_redis_down_each_operation_answers_a_documented_503(app, seeded, monkeypatch, path, method):
     tenant, slots = seeded

@@ -8,13 +8,8 @@ import time
 import fakeredis
 import pytest
 
-from app import create_app
 from routing.keys import Keys
 from routing.store import Store
-
-
-def app_on(store: Store, **config: object):
-    return create_app({"STORE": store, "TESTING": True, **config})
 
 
 @pytest.fixture
@@ -43,10 +38,10 @@ def test_healthz_says_the_process_is_up(client):
     assert response.mimetype == "application/json"
 
 
-def test_healthz_touches_nothing_so_it_stays_up_with_redis_down(server, fake_store):
+def test_healthz_touches_nothing_so_it_stays_up_with_redis_down(make_app, server, fake_store):
     server.connected = False
 
-    assert app_on(fake_store).test_client().get("/healthz").status_code == 200
+    assert make_app(STORE=fake_store).test_client().get("/healthz").status_code == 200
 
 
 def test_readyz_is_ready_when_redis_answers(client):
@@ -55,21 +50,21 @@ def test_readyz_is_ready_when_redis_answers(client):
     assert (response.status_code, response.get_json()) == (200, {"status": "ok"})
 
 
-def test_readyz_is_ready_on_a_real_redis(real_store):
-    assert app_on(real_store).test_client().get("/readyz").status_code == 200
+def test_readyz_is_ready_on_a_real_redis(make_app, real_store):
+    assert make_app(STORE=real_store).test_client().get("/readyz").status_code == 200
 
 
-def test_readyz_is_unavailable_when_redis_is_down(server, fake_store):
+def test_readyz_is_unavailable_when_redis_is_down(make_app, server, fake_store):
     server.connected = False
 
-    response = app_on(fake_store).test_client().get("/readyz")
+    response = make_app(STORE=fake_store).test_client().get("/readyz")
 
     assert response.status_code == 503
     assert response.get_json()["status"] == "unavailable"
 
 
-def test_readyz_is_unavailable_when_nothing_listens_and_says_why():
-    response = app_on(Store.connect("redis://127.0.0.1:1")).test_client().get("/readyz")
+def test_readyz_is_unavailable_when_nothing_listens_and_says_why(make_app):
+    response = make_app(STORE=Store.connect("redis://127.0.0.1:1")).test_client().get("/readyz")
 
     assert response.status_code == 503
     body = response.get_json()
@@ -78,8 +73,8 @@ def test_readyz_is_unavailable_when_nothing_listens_and_says_why():
     assert "127.0.0.1:1" in body["error"]
 
 
-def test_readyz_gives_up_on_a_redis_that_never_answers_within_its_timeout(silent_port):
-    app = app_on(Store.connect(f"redis://127.0.0.1:{silent_port}"), MASQ_READY_TIMEOUT=0.2)
+def test_readyz_gives_up_on_a_redis_that_never_answers_within_its_timeout(make_app, silent_port):
+    app = make_app(STORE=Store.connect(f"redis://127.0.0.1:{silent_port}"), MASQ_READY_TIMEOUT=0.2)
 
     started = time.monotonic()
     response = app.test_client().get("/readyz")

@@ -16,11 +16,11 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from routing.calls import outbound, twiml
-from routing.calls.history import outbox, read_calls
+from routing.calls.history import read_calls
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from routing.sessions.session import Session
-from tests.conftest import _free_port, make_tenant
+from tests.conftest import _free_port, make_tenant, outbox
 from tests.fake_twilio import FakeTwilio
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import ACCOUNT_SID, PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
@@ -192,10 +192,8 @@ def queue(store):
 
 
 @pytest.fixture
-def app(store, queue):
-    return create_app(
-        {"STORE": store, "QUEUE": queue, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN}
-    )
+def app_config(queue):
+    return {"QUEUE": queue}
 
 
 def test_the_first_party_answering_is_bridged_to_the_second_party_with_the_inbound_rules(client, store, tenant):

@@ -1,5 +1,4 @@
 import json
-import time
 import uuid
 
 import pytest
@@ -7,12 +6,16 @@ import pytest
 from routing import outbox
 from routing.clock import US
 from routing.outbox import GROUP, LEASE, DeadLetter, Event, Policy
+from tests.conftest import backlog
 
 NOW = 1_700_000_000 * US
 FAST = Policy(backoff=(1, 2, 3))
+# The idle time after which a silent consumer's events are taken over, in the takeover tests: long enough that no
+# pause of a loaded machine reaches it; tests age the events explicitly (`fall_silent`) instead of sleeping.
+SILENT_MS = 60_000
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
+@pytest.fixture(params=["fakeredis", pytest.param("redis", marks=pytest.mark.integration)])
 def any_store(request):
     """The same behaviour is expected of fakeredis and of a real Redis (the retry lease is a Lua script)."""
     return request.getfixturevalue("store" if request.param == "fakeredis" else "real_store")
@@ -93,7 +96,7 @@ def test_a_delivered_event_is_acknowledged_and_deleted(any_store, auth_id):
     outbox.delivered(any_store, auth_id, events)
 
     assert any_store.redis.xlen(any_store.keys.events(auth_id)) == 0
-    assert outbox.backlog(any_store, auth_id) == 0
+    assert backlog(any_store, auth_id) == 0
     assert any_store.redis.xpending(any_store.keys.events(auth_id), GROUP)["pending"] == 0
     assert outbox.claim(any_store, auth_id, "w2", NOW + 3600 * US) == []
 
@@ -103,7 +106,7 @@ def test_settling_nothing_as_delivered_does_nothing(store, auth_id):
 
     outbox.delivered(store, auth_id, [])
 
-    assert outbox.backlog(store, auth_id) == 1
+    assert backlog(store, auth_id) == 1
 
 
 def test_a_failed_event_is_parked_for_the_first_back_off_with_its_attempts_and_error(any_store, auth_id):
@@ -115,7 +118,7 @@ def test_a_failed_event_is_parked_for_the_first_back_off_with_its_attempts_and_e
     assert due_at(any_store, auth_id, entry_id) == NOW + FAST.backoff[0] * US
     assert failure_of(any_store, auth_id, entry_id) == {"attempts": 1, "error": "HTTP 500", "at": NOW}
     assert any_store.redis.xpending(any_store.keys.events(auth_id), GROUP)["pending"] == 0
-    assert outbox.backlog(any_store, auth_id) == 1  # still owed
+    assert backlog(any_store, auth_id) == 1  # still owed
 
 
 def test_a_parked_event_is_not_claimable_before_its_time_and_is_claimable_at_it(any_store, auth_id):
@@ -171,7 +174,7 @@ def test_the_failure_of_the_last_retry_makes_a_dead_letter_that_leaves_the_strea
     assert outbox.dead_letters(any_store, auth_id) == [
         DeadLetter(entry_id, fields, attempts=len(FAST.backoff) + 1, error="HTTP 503", failed_at=now)
     ]
-    assert outbox.backlog(any_store, auth_id) == 0
+    assert backlog(any_store, auth_id) == 0
     assert any_store.redis.exists(any_store.keys.event_retries(auth_id), any_store.keys.event_failures(auth_id)) == 0
     assert outbox.claim(any_store, auth_id, "w2", now + 86_400 * US, policy=FAST) == []
 
@@ -185,7 +188,7 @@ def test_a_failure_that_cannot_be_retried_is_a_dead_letter_at_once(store, auth_i
     assert dead is True
     [letter] = outbox.dead_letters(store, auth_id)
     assert (letter.entry_id, letter.attempts, letter.error) == (entry_id, 1, "callback URLs must be http or https")
-    assert outbox.backlog(store, auth_id) == 0
+    assert backlog(store, auth_id) == 0
     assert store.redis.zcard(store.keys.event_retries(auth_id)) == 0
 
 
@@ -196,7 +199,7 @@ def test_a_retry_that_is_delivered_leaves_no_trace(store, auth_id):
 
     outbox.delivered(store, auth_id, events)
 
-    assert outbox.backlog(store, auth_id) == 0
+    assert backlog(store, auth_id) == 0
     assert store.redis.exists(store.keys.event_retries(auth_id), store.keys.event_failures(auth_id)) == 0
 
 
@@ -238,13 +241,20 @@ def test_replay_of_given_ids_leaves_the_other_dead_letters(store, auth_id):
     assert sorted(e.fields["SequenceNumber"] for e in outbox.claim(store, auth_id, "w2", NOW)) == ["1", "3"]
 
 
+def fall_silent(store, auth_id, consumer: str, idle_ms: int) -> None:
+    """Make the events `consumer` holds look untouched for `idle_ms`, as if it had died that long ago."""
+    stream = store.keys.events(auth_id)
+    held = [p["message_id"] for p in store.redis.xpending_range(stream, GROUP, "-", "+", 1000, consumername=consumer)]
+    store.redis.xclaim(stream, GROUP, consumer, 0, held, idle=idle_ms, justid=True)  # JUSTID: no delivery counted
+
+
 def test_an_event_held_by_a_consumer_that_died_is_taken_over_after_the_idle_time(real_store, auth_id):
-    policy = Policy(backoff=(1, 2, 3), claim_idle_ms=50)
+    policy = Policy(backoff=(1, 2, 3), claim_idle_ms=SILENT_MS)
     entry_id = add_event(real_store, auth_id)
     [held] = outbox.claim(real_store, auth_id, "died", NOW, policy=policy)
 
     too_soon = outbox.claim(real_store, auth_id, "w2", NOW, policy=policy)
-    time.sleep(0.12)
+    fall_silent(real_store, auth_id, "died", SILENT_MS)
     taken_over = outbox.claim(real_store, auth_id, "w2", NOW, policy=policy)
     by_a_third = outbox.claim(real_store, auth_id, "w3", NOW, policy=policy)
 
@@ -265,7 +275,7 @@ def test_the_consumer_group_is_made_on_first_use_and_sees_earlier_events(any_sto
 
 def test_a_tenant_with_no_events_has_an_empty_outbox(any_store, auth_id):
     assert outbox.claim(any_store, auth_id, "w1", NOW) == []
-    assert outbox.backlog(any_store, auth_id) == 0
+    assert backlog(any_store, auth_id) == 0
 
 
 def test_the_consumer_group_is_made_again_when_the_stream_was_deleted(real_store, auth_id):
@@ -282,12 +292,12 @@ def test_the_consumer_group_is_made_again_when_the_stream_was_deleted(real_store
 
 
 def test_an_event_deleted_while_its_holder_was_silent_is_skipped_on_takeover(real_store, auth_id):
-    policy = Policy(backoff=(1, 2, 3), claim_idle_ms=50)
+    policy = Policy(backoff=(1, 2, 3), claim_idle_ms=SILENT_MS)
     gone = add_event(real_store, auth_id, seq=1)
     kept = add_event(real_store, auth_id, seq=2)
     outbox.claim(real_store, auth_id, "died", NOW, policy=policy)
+    fall_silent(real_store, auth_id, "died", SILENT_MS)
     real_store.redis.xdel(real_store.keys.events(auth_id), gone)  # e.g. an operator trimmed the stream
-    time.sleep(0.12)
 
     taken_over = outbox.claim(real_store, auth_id, "w2", NOW, policy=policy)
 

@@ -142,15 +142,15 @@ def test_the_billing_history_keeps_every_microsecond(real_store):
 
 
 def _allocation_commands(store, tenant):
-    """Return the commands the allocation script runs inside Redis, as MONITOR sees them."""
+    """Return the commands the allocation script runs inside Redis on this test's keys, as MONITOR sees them."""
     done = f"done-{uuid.uuid4()}"
-    db = store.redis.connection_pool.connection_kwargs.get("db", 0)  # MONITOR shows every client of the server
     with store.redis.monitor() as monitor:
         open_session(store, credential(tenant), US_CALLER, T0)
         store.redis.echo(done)
         seen = []
         while done not in (command := monitor.next_command())["command"]:
-            if command["client_type"] == "lua" and int(command["db"]) == db:
+            # MONITOR shows every client of the server, other test runs' scripts too: keep those on our keys.
+            if command["client_type"] == "lua" and store.keys.prefix in command["command"]:
                 seen.append(command["command"].split()[0].upper())
     return seen
 

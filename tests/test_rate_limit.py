@@ -13,7 +13,6 @@ import requests
 from plivo import exceptions
 from plivo.rest import client as plivo_client
 
-from app import create_app
 from routing import tenants
 from routing.clock import US, now_us
 from routing.errors import RateLimited
@@ -21,7 +20,7 @@ from routing.rate_limit import ADMITTED, Admission
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant, serving
 from tests.sessions_helpers import credential
-from tests.twilio_helpers import PUBLIC, TOKEN, call, inbound_fields, new_sid, post, xml
+from tests.twilio_helpers import call, inbound_fields, new_sid, post, xml
 
 LIMIT, WINDOW = 3, 60  # one request every 20 s once the burst of 3 is spent
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -123,17 +122,8 @@ def test_racing_requests_on_a_real_redis_get_exactly_the_limit(real_store):
 
 # -- over HTTP -----------------------------------------------------------------------------------------------
 @pytest.fixture
-def app(store):
-    return create_app(
-        {
-            "STORE": store,
-            "TESTING": True,
-            "MASQ_PUBLIC_URL": PUBLIC,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "MASQ_RATE_LIMIT": LIMIT,
-            "MASQ_RATE_WINDOW": WINDOW,
-        }
-    )
+def app_config():
+    return {"MASQ_RATE_LIMIT": LIMIT, "MASQ_RATE_WINDOW": WINDOW}
 
 
 def assert_too_many(response, retry_after: str = "20") -> None:
@@ -193,17 +183,17 @@ def test_authentication_comes_first_and_failed_attempts_do_not_spend_the_tenants
     assert client.get(tenant.plivo_base, auth=tenant.basic).status_code == 200
 
 
-def test_a_limit_of_zero_turns_the_limiter_off(store, tenant):
-    client = create_app({"STORE": store, "TESTING": True, "MASQ_RATE_LIMIT": 0}).test_client()
+def test_a_limit_of_zero_turns_the_limiter_off(make_app, store, tenant):
+    client = make_app(MASQ_RATE_LIMIT=0).test_client()
 
     assert {client.get(tenant.plivo_base, auth=tenant.basic).status_code for _ in range(150)} == {200}
     assert not store.redis.exists(store.keys.rate_limit(tenant.auth_id))
 
 
-def test_the_limit_is_read_from_the_environment(monkeypatch, store, tenant):
+def test_the_limit_is_read_from_the_environment(monkeypatch, make_app, tenant):
     monkeypatch.setenv("MASQ_RATE_LIMIT", "2")
     monkeypatch.setenv("MASQ_RATE_WINDOW", "10")
-    client = create_app({"STORE": store, "TESTING": True}).test_client()
+    client = make_app().test_client()
 
     answers = [client.get(tenant.plivo_base, auth=tenant.basic).status_code for _ in range(3)]
 
@@ -281,16 +271,8 @@ SMALL = 1024
 
 
 @pytest.fixture
-def small_bodies(store):
-    return create_app(
-        {
-            "STORE": store,
-            "TESTING": True,
-            "MASQ_PUBLIC_URL": PUBLIC,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "MAX_CONTENT_LENGTH": SMALL,
-        }
-    ).test_client()
+def small_bodies(make_app):
+    return make_app(MAX_CONTENT_LENGTH=SMALL).test_client()
 
 
 def assert_too_large(response) -> None:
@@ -325,8 +307,8 @@ def test_a_carrier_webhook_too_large_is_a_413_not_a_500(small_bodies, step):
     assert_too_large(post(small_bodies, step, fields))
 
 
-def test_the_default_largest_body_is_64_kib(store, tenant):
-    client = create_app({"STORE": store, "TESTING": True}).test_client()
+def test_the_default_largest_body_is_64_kib(make_app, tenant):
+    client = make_app().test_client()
     fields = {"first_party": FIRST, "second_party": SECOND}
 
     assert_too_large(client.post(tenant.plivo_base, auth=tenant.basic, json={**fields, "pad": "a" * 65536}))

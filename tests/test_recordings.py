@@ -1,21 +1,16 @@
 import pytest
 
-from app import create_app
 from routing.calls import inbound
 from routing.calls.carrier_reports import RecordingStatus, carrier_time, record_recording
-from routing.calls.history import outbox, read_calls
+from routing.calls.history import read_calls
 from routing.clock import US, now_us, plivo_time, to_us
 from routing.sessions import lifecycle
+from tests.conftest import outbox
 from tests.sessions_helpers import credential
-from tests.twilio_helpers import PUBLIC, TOKEN, new_sid, post
+from tests.twilio_helpers import new_sid, post
 
 FIRST, SECOND = "+14155551234", "+14155554321"
 T0 = now_us() // US * US
-
-
-@pytest.fixture
-def app(store):
-    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN})
 
 
 def bridged_call(store, tenant, record_file_format="mp3"):

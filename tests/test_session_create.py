@@ -10,7 +10,6 @@ import pytest
 import redis
 import requests
 
-from app import create_app
 from routing import tenants
 from routing.clock import US, now_us
 from routing.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
@@ -25,8 +24,8 @@ CLOUDTALK = {"driver_phone": FIRST, "customer_phone": SECOND}
 
 
 @pytest.fixture
-def app(store):
-    return create_app({"STORE": store, "TESTING": True, "MASQ_RATE_LIMIT": LIMIT, "MASQ_RATE_WINDOW": WINDOW})
+def app_config():
+    return {"MASQ_RATE_LIMIT": LIMIT, "MASQ_RATE_WINDOW": WINDOW}
 
 
 @pytest.fixture
@@ -228,8 +227,8 @@ def test_every_kind_of_plivo_create_gets_its_answer(client, store, tenant, case,
     assert response.status_code == status, response.get_json()
 
 
-def test_a_body_too_large_from_a_stranger_is_a_401(store, tenant):
-    client = create_app({"STORE": store, "TESTING": True, "MAX_CONTENT_LENGTH": 100}).test_client()
+def test_a_body_too_large_from_a_stranger_is_a_401(make_app, store, tenant):
+    client = make_app(MAX_CONTENT_LENGTH=100).test_client()
     padded = {**PARTIES, "pad": "a" * 200}
 
     assert_error(client.post(tenant.plivo_base, auth=(tenant.auth_id, wrong_token(tenant)), json=padded), 401)

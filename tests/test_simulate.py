@@ -6,10 +6,10 @@ from click.testing import CliRunner
 
 from app.cli.simulate import simulate
 from app.cli.simulator import CallPlan, Carrier
-from routing.calls.history import outbox, read_calls
+from routing.calls.history import read_calls
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, outbox
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import TOKEN, inbound_fields, sign
 

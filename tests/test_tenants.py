@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import re
 
@@ -16,10 +17,31 @@ from routing.tenants import (
     get_tenant,
     subaccount_of,
 )
-from tests.conftest import make_tenant
+from tests.conftest import TenantFixture, changed, make_tenant
 
 NOW = 1_710_000_000_000_000
 UNKNOWN_ID = "MA" + "Z" * 18
+# Secrets with letters of both cases, so that the same secret in another case surely differs from it.
+KNOWN_TOKEN = "KnownToken0123456789abcdefABCDEF01234567"
+KNOWN_SECRET = "KnownSecret-0123456789_abcdefABCD"
+
+
+def with_known_secrets(store, tenant: TenantFixture) -> TenantFixture:
+    """Give `tenant` the auth token KNOWN_TOKEN and an API key ending in KNOWN_SECRET; return it so."""
+    api_key = f"mk_{tenant.auth_id}_{KNOWN_SECRET}"
+    store.redis.hset(
+        store.keys.tenant(tenant.auth_id),
+        mapping={"auth_token": KNOWN_TOKEN, "api_key_sha256": hashlib.sha256(api_key.encode()).hexdigest()},
+    )
+    return dataclasses.replace(tenant, auth_token=KNOWN_TOKEN, api_key=api_key)
+
+
+def test_known_secrets_authenticate_and_differ_in_another_case(store, tenant):
+    known = with_known_secrets(store, tenant)
+
+    assert basic(store, known.auth_id, known.auth_token).auth_id == tenant.auth_id
+    assert by_key(store, known.api_key).auth_id == tenant.auth_id
+    assert KNOWN_TOKEN.swapcase() != KNOWN_TOKEN and KNOWN_SECRET.swapcase() != KNOWN_SECRET
 
 
 # -- auth_id shapes ---------------------------------------------------------------------------------------
@@ -146,8 +168,9 @@ def test_a_malformed_auth_id_is_refused_without_a_round_trip(store, monkeypatch)
 
 
 def test_basic_auth_with_the_token_in_another_case_fails(store, tenant):
+    known = with_known_secrets(store, tenant)
     with pytest.raises(Unauthenticated):
-        basic(store, tenant.auth_id, tenant.auth_token.swapcase())
+        basic(store, known.auth_id, KNOWN_TOKEN.swapcase())
 
 
 def test_basic_auth_with_another_tenants_token_fails(store, tenant):
@@ -241,7 +264,7 @@ def test_over_the_limit_the_error_says_the_limit_and_when_to_retry(store, tenant
 def test_a_wrong_token_never_spends_the_tenants_allowance(store, tenant):
     for _ in range(3 * LIMIT):
         with pytest.raises(Unauthenticated):
-            basic(store, tenant.auth_id, wrong_token(tenant), NOW, LIMIT, WINDOW)
+            basic(store, tenant.auth_id, changed(tenant.auth_token), NOW, LIMIT, WINDOW)
         with pytest.raises(Unauthenticated):
             by_key(store, tenant.api_key + "x", NOW, LIMIT, WINDOW)
 
@@ -286,9 +309,9 @@ def test_with_no_limit_authentication_writes_nothing(store, tenant):
 
 
 def test_authentication_and_the_limit_work_alike_on_a_real_redis(real_store):
-    tenant = make_tenant(real_store, dids=[])
+    tenant = with_known_secrets(real_store, make_tenant(real_store, dids=[]))
     with pytest.raises(Unauthenticated):
-        basic(real_store, tenant.auth_id, tenant.auth_token.swapcase(), NOW, LIMIT, WINDOW)
+        basic(real_store, tenant.auth_id, KNOWN_TOKEN.swapcase(), NOW, LIMIT, WINDOW)
     with pytest.raises(Unauthenticated):
         by_key(real_store, tenant.api_key[:-1], NOW, LIMIT, WINDOW)
 
@@ -311,7 +334,8 @@ def test_an_api_key_names_its_tenant(tenant):
 
 def test_a_wrong_api_key_fails(store, tenant):
     other = make_tenant(store, dids=[], name="other")
-    secret = tenant.api_key.removeprefix(f"mk_{tenant.auth_id}_")
+    tenant = with_known_secrets(store, tenant)
+    secret = KNOWN_SECRET
     wrong = [
         tenant.api_key + "x",
         tenant.api_key[:-1],

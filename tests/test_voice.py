@@ -1,20 +1,15 @@
 import pytest
 import redis
 
-from app import create_app
 from routing.calls import inbound
-from routing.calls.history import outbox, read_calls
+from routing.calls.history import read_calls
 from routing.clock import now_us
 from routing.sessions import lifecycle
+from tests.conftest import outbox
 from tests.sessions_helpers import credential
-from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
+from tests.twilio_helpers import PUBLIC, call, new_sid, post, sign, verbs, xml
 
 FIRST, SECOND, STRANGER = "+14155551234", "+14155554321", "+14155559999"
-
-
-@pytest.fixture
-def app(store):
-    return create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": TOKEN})
 
 
 @pytest.fixture
@@ -77,16 +72,16 @@ def test_the_signature_covers_the_query_string(client, store, tenant, session):
     assert forged.status_code == 403
 
 
-def test_signature_checks_are_off_only_with_the_explicit_development_setting(store, session):
-    app = create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "MASQ_SKIP_TWILIO_SIGNATURE": True})
+def test_signature_checks_are_off_only_with_the_explicit_development_setting(make_app, session):
+    app = make_app(MASQ_SKIP_TWILIO_SIGNATURE=True, TWILIO_AUTH_TOKEN="")
     response = app.test_client().post(
         "/voice/inbound", data={"CallSid": new_sid(), "From": FIRST, "To": session.virtual_number}
     )
     assert verbs(xml(response)) == ["Dial"]
 
 
-def test_without_an_auth_token_every_webhook_is_refused(store, session):
-    app = create_app({"STORE": store, "TESTING": True, "MASQ_PUBLIC_URL": PUBLIC, "TWILIO_AUTH_TOKEN": ""})
+def test_without_an_auth_token_every_webhook_is_refused(make_app, session):
+    app = make_app(TWILIO_AUTH_TOKEN="")
     params = {"CallSid": new_sid(), "From": FIRST, "To": session.virtual_number}
     assert post(app.test_client(), "/voice/inbound", params, token="").status_code == 403
 

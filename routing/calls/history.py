@@ -105,9 +105,3 @@ def read_calls_many(store: Store, auth_id: str, session_uuids: list[str], now: i
         return []
     replies = store.run_many("read_calls.lua", auth_id, now, [(uuid, MAX_SHOWN) for uuid in session_uuids])
     return [CallState.from_reply(reply) for reply in replies]
-
-
-def outbox(store: Store, auth_id: str, count: int = 1000) -> list[dict[str, str]]:
-    """Return the oldest `count` events in the tenant's outbox stream, as flat dicts."""
-    entries: list[tuple[str, dict[str, str]]] = store.redis.xrange(store.keys.events(auth_id), count=count)  # type: ignore[assignment]
-    return [dict(fields) for _, fields in entries]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from routing.clock import US
@@ -96,10 +96,6 @@ class Session:
         values = {name: getattr(self, name) for name, _ in _FIELDS}
         values.update(changes)
         return type(self)(**values)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return every field, for serialisers."""
-        return asdict(self)
 
 
 # Every field's name and default (MISSING when it has none), in order: read on every create and update.
