@@ -204,11 +204,13 @@ def write_access_line(
 
     `fields` are the request's ids (`request_ids()`, or what a handler outside Flask knows of them).
     """
+    if not access_log.isEnabledFor(logging.INFO):
+        return
     duration = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
-    access_log.info(
-        "%s %s %d",
-        method,
-        path,
-        status,
-        extra={**fields, "method": method, "path": path, "status": status, "duration_ms": duration},
+    extra = {**fields, "method": method, "path": path, "status": status, "duration_ms": duration}
+    # Built and handed to the handlers directly: `Logger.info` would also walk the stack to find its caller,
+    # which an access line never shows.
+    record = access_log.makeRecord(
+        access_log.name, logging.INFO, "", 0, "%s %s %d", (method, path, status), None, extra=extra
     )
+    access_log.handle(record)
