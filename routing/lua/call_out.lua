@@ -40,8 +40,8 @@ if op == 'claim' then
   if NOW > deadline then return reply({outcome = 'expired', started = O.started or ''}) end
   if tonumber(O.lease_until or '0') > NOW then return reply({outcome = 'busy', started = O.started}) end
   local outcome = O.started and 'retry' or 'first'
-  local started = O.started or tostring(NOW)
-  redis.call('HSET', key, 'started', started, 'lease_until', NOW + lease)
+  local started = O.started or ARGV[2]
+  redis.call('HSET', key, 'started', started, 'lease_until', string.format('%d', NOW + lease))
   redis.call('HINCRBY', key, 'attempts', 1)
   redis.call('EXPIRE', key, TTL)
   return reply({outcome = outcome, started = started})
