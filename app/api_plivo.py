@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.auth import basic_auth, basic_credential, on_behalf_of
-from app.extensions import call_first_party, store
+from app.extensions import call_first_party, require_carrier, store
 from app.plivo_format import session_created, session_object
 from app.requests import body, query
 from routing.calls.history import read_calls, read_calls_many
@@ -41,7 +41,9 @@ def create(auth_id: str) -> ResponseReturnValue:
     """Open a session: the credential, the rate limit and the DID in one round trip (`lifecycle.open_session`)."""
     credential = basic_credential(auth_id)
     with on_behalf_of(credential):
-        session = lifecycle.open_session(store(), credential, body(), now_us())
+        raw = body()
+        require_carrier(raw)
+        session = lifecycle.open_session(store(), credential, raw, now_us())
     call_first_party(session)
     return reply(session_created(session))
 

@@ -9,7 +9,11 @@ from flask import Flask, current_app
 from rq import Queue, Retry
 
 from routing import settings
+from routing.calls import outbound
 from routing.calls.twiml import Links
+from routing.clock import now_us
+from routing.errors import InvalidInput
+from routing.sessions.options import as_bool
 from routing.sessions.session import Session
 from routing.store import Store
 
@@ -57,18 +61,44 @@ def links() -> Links:
     return result
 
 
-def call_first_party(session: Session) -> None:
-    """Enqueue the call to the session's first party, with the URL it is answered at, when the session asks for one.
+def require_carrier(raw: dict[str, object]) -> None:
+    """Refuse a create asking for `initiate_call_to_first_party` when masq has no carrier credentials to place it.
 
-    The session already exists when this runs: if the queue cannot be reached, the failure is logged and the
-    tenant still gets its session (a 5xx would make Plivo's SDK create it twice more).
+    Runs before the session is opened, so no DID is taken. A value that is not a boolean is left to the create.
+    """
+    try:
+        asked = as_bool(raw.get("initiate_call_to_first_party", False), "initiate_call_to_first_party")
+    except InvalidInput:
+        return
+    if asked and not (current_app.config.get("TWILIO_ACCOUNT_SID") and current_app.config.get("TWILIO_AUTH_TOKEN")):
+        raise InvalidInput(
+            "initiate_call_to_first_party",
+            "masq has no carrier account to call the first party (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)",
+        )
+
+
+def call_first_party(session: Session) -> None:
+    """Enqueue the call to the session's first party, with its answer and status URLs, when the session asks.
+
+    The session already exists when this runs: if the queue cannot take the job, the tenant hears
+    `SessionFirstPartyFailed` instead of a 5xx (which would make Plivo's SDK create the session twice more).
     """
     if not session.initiate_call_to_first_party:
         return
     answer_url = links().outbound_answer(session.auth_id, session.session_uuid)
+    status_url = links().outbound_status(session.auth_id, session.session_uuid)
     try:
         queue().enqueue(
-            CALL_FIRST_PARTY, session.auth_id, session.session_uuid, answer_url, retry=CALL_FIRST_PARTY_RETRY
+            CALL_FIRST_PARTY,
+            session.auth_id,
+            session.session_uuid,
+            answer_url,
+            status_url,
+            retry=CALL_FIRST_PARTY_RETRY,
         )
     except redis.RedisError:
         log.exception("could not enqueue the call to the first party of session %s", session.session_uuid)
+        try:
+            outbound.not_placed(store(), session.auth_id, session.session_uuid, now_us())
+        except redis.RedisError:
+            log.exception("could not tell the tenant of session %s either", session.session_uuid)

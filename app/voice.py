@@ -24,7 +24,7 @@ from routing.tenants import AUTH_ID
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("masq.voice")
-_CALLBACKS = ("voice.leg_status", "voice.recording_status")
+_CALLBACKS = ("voice.leg_status", "voice.recording_status", "voice.outbound_status")
 # The view that answers each call step masq sends the carrier to.
 STEP_VIEWS = {
     twiml.PIN_CHECK: "voice.pin_check",
@@ -33,6 +33,7 @@ STEP_VIEWS = {
     twiml.LEG_STATUS: "voice.leg_status",
     twiml.RECORDING_STATUS: "voice.recording_status",
     twiml.OUTBOUND_ANSWER: "voice.outbound_answer",
+    twiml.OUTBOUND_STATUS: "voice.outbound_status",
 }
 
 
@@ -65,13 +66,38 @@ def retry_token() -> str:
 @twilio_signed
 def outbound_answer() -> Response:
     """The first party answered masq's call: bridge them as if they had called (From is the virtual number)."""
-    auth_id, session_uuid = request.args.get("t", ""), request.args.get("s", "")
-    if not AUTH_ID.fullmatch(auth_id) or not inbound.TOKEN.fullmatch(session_uuid):
-        raise InvalidInput("s", "this step's URL does not name a session")
+    auth_id, session_uuid = session_tokens()
     form = request.form
     call = inbound.incoming_call(form.get("CallSid", ""), form.get("To", ""), form.get("From", ""))
     decision = outbound.answer(store(), auth_id, session_uuid, call, now_us())
     return as_twiml(twiml.apology() if isinstance(decision, inbound.HangUp) else twiml.answer(decision, links()))
+
+
+def session_tokens() -> tuple[str, str]:
+    """Return the tenant and the session that masq put in a call-out step's URL."""
+    auth_id, session_uuid = request.args.get("t", ""), request.args.get("s", "")
+    if not AUTH_ID.fullmatch(auth_id) or not inbound.TOKEN.fullmatch(session_uuid):
+        raise InvalidInput("s", "this step's URL does not name a session")
+    return auth_id, session_uuid
+
+
+@bp.post("/outbound-status")
+@twilio_signed
+def outbound_status() -> tuple[str, int]:
+    """A status callback of masq's call to the first party: ringing, or an end without an answer, is an event."""
+    auth_id, session_uuid = session_tokens()
+    form = request.form
+    outbound.record_status(
+        store(),
+        auth_id,
+        session_uuid,
+        form.get("CallSid", ""),
+        form.get("CallStatus", ""),
+        as_int(form.get("CallDuration")),
+        retry_token(),
+        now_us(),
+    )
+    return "", 204
 
 
 @bp.post("/pin-check")

@@ -34,6 +34,7 @@ EVENT_RETRIES = ":event-retries"
 EVENT_FAILURES = ":event-failures"
 DEAD_LETTERS = ":dead-letters"
 RATE_LIMIT = ":rate-limit"
+CALL_OUT = ":call-out:"
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,10 @@ class Keys:
     def interaction(self, auth_id: str, call_sid: str) -> str:
         """Hash: one call on a session, keyed by the caller leg's CallSid (legs, PIN, recording, charges)."""
         return f"{self.tenant_base(auth_id)}{INTERACTION}{call_sid}"
+
+    def call_out(self, auth_id: str, session_uuid: str) -> str:
+        """Hash with a TTL: the session's call to its first party (attempt, lease, CallSid, last status)."""
+        return f"{self.tenant_base(auth_id)}{CALL_OUT}{session_uuid}"
 
     def interactions(self, auth_id: str, session_uuid: str) -> str:
         """List: the CallSids of a session's interactions, oldest first."""

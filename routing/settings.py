@@ -44,6 +44,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         # Where the Twilio REST client sends its requests instead of https://api.twilio.com (a loopback fake in
         # tests, or an egress proxy); empty for Twilio itself.
         "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "").rstrip("/"),
+        # Seconds the Twilio REST client waits for an answer.
+        "MASQ_TWILIO_TIMEOUT": float(env.get("MASQ_TWILIO_TIMEOUT") or TWILIO_TIMEOUT),
         # Development only: accept carrier webhooks without a valid X-Twilio-Signature.
         "MASQ_SKIP_TWILIO_SIGNATURE": _flag(env, "MASQ_SKIP_TWILIO_SIGNATURE"),
         "MASQ_ALLOW_PRIVATE_CALLBACKS": _flag(env, "MASQ_ALLOW_PRIVATE_CALLBACKS"),
@@ -83,7 +85,7 @@ def twilio_client(settings: Mapping[str, Any]) -> Client:
     client = Client(
         settings["TWILIO_ACCOUNT_SID"],
         settings["TWILIO_AUTH_TOKEN"],
-        http_client=TwilioHttpClient(timeout=TWILIO_TIMEOUT),
+        http_client=TwilioHttpClient(timeout=float(settings.get("MASQ_TWILIO_TIMEOUT") or TWILIO_TIMEOUT)),
     )
     if settings.get("TWILIO_API_BASE_URL"):
         client.api.base_url = settings["TWILIO_API_BASE_URL"]

@@ -6,10 +6,13 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from tests.receiver import QuietServer
 
@@ -24,13 +27,19 @@ class CreatedCall:
     credentials: tuple[str, str]
     fields: dict[str, str]
     sid: str
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
 class FakeTwilio:
-    """Twilio's Calls resource on a loopback port; set `status` to make it fail (500, 400…)."""
+    """Twilio's Calls resource on a loopback port; set `status` to make it fail (500, 400…).
+
+    Set `delay` to answer a create that many seconds late, the call created all the same (a slow Twilio that a
+    client times out on). A field sent several times (StatusCallbackEvent) is kept as its values joined by spaces.
+    """
 
     status: int = 201
+    delay: float = 0.0
     calls: list[CreatedCall] = field(default_factory=list)
     _server: QuietServer | None = None
 
@@ -40,6 +49,37 @@ class FakeTwilio:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    @staticmethod
+    def listed(created: CreatedCall, query: dict[str, str]) -> bool:
+        """Whether Twilio's Calls list filtered by `query` (To, From, StartTime>=, StartTime<=) shows `created`.
+
+        The client sends `StartTime>=…` as the field `StartTime>` (the `=` separates name and value).
+        """
+        if query.get("To", created.fields.get("To")) != created.fields.get("To"):
+            return False
+        if query.get("From", created.fields.get("From")) != created.fields.get("From"):
+            return False
+        after, before = query.get("StartTime>"), query.get("StartTime<")
+        if after and created.created < datetime.fromisoformat(after):
+            return False
+        return not (before and created.created > datetime.fromisoformat(before))
+
+    @staticmethod
+    def call_json(created: CreatedCall) -> dict[str, object]:
+        """Return a call as Twilio's Calls resource shows it, still queued."""
+        return {
+            "sid": created.sid,
+            "account_sid": created.account_sid,
+            "to": created.fields.get("To"),
+            "from": created.fields.get("From"),
+            "status": "queued",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "date_created": format_datetime(created.created),
+            "start_time": format_datetime(created.created),
+            "uri": f"/2010-04-01/Accounts/{created.account_sid}/Calls/{created.sid}.json",
+        }
+
     def start(self) -> FakeTwilio:
         fake = self
 
@@ -48,7 +88,9 @@ class FakeTwilio:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                fields = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+                fields: dict[str, str] = {}
+                for name, value in parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True):
+                    fields[name] = f"{fields[name]} {value}" if name in fields else value
                 found = CALLS.fullmatch(self.path)
                 if found is None:
                     return self._json(
@@ -65,19 +107,40 @@ class FakeTwilio:
                         },
                     )
                 user, _, password = base64.b64decode(self.headers.get("Authorization", "")[6:]).decode().partition(":")
-                sid = "CA" + uuid.uuid4().hex
-                fake.calls.append(CreatedCall(found[1], (user, password), fields, sid))
+                created = CreatedCall(found[1], (user, password), fields, "CA" + uuid.uuid4().hex)
+                fake.calls.append(created)
+                time.sleep(fake.delay)
+                self._json(201, fake.call_json(created))
+
+            def do_GET(self) -> None:
+                self._list_calls()
+
+            def _list_calls(self) -> None:
+                """`GET …/Calls.json?To=…&From=…&StartTime>=…`: the calls created, newest first, filtered."""
+                url = urlsplit(self.path)
+                found = CALLS.fullmatch(url.path)
+                if found is None:
+                    return self._json(
+                        404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+                    )
+                query = dict(parse_qsl(url.query))
+                matching = [
+                    created
+                    for created in reversed(fake.calls)
+                    if created.account_sid == found[1] and fake.listed(created, query)
+                ]
                 self._json(
-                    201,
+                    200,
                     {
-                        "sid": sid,
-                        "account_sid": found[1],
-                        "to": fields.get("To"),
-                        "from": fields.get("From"),
-                        "status": "queued",
-                        "direction": "outbound-api",
-                        "api_version": "2010-04-01",
-                        "uri": f"/2010-04-01/Accounts/{found[1]}/Calls/{sid}.json",
+                        "calls": [fake.call_json(created) for created in matching],
+                        "first_page_uri": self.path,
+                        "next_page_uri": None,
+                        "previous_page_uri": None,
+                        "page": 0,
+                        "page_size": int(query.get("PageSize", 50)),
+                        "start": 0,
+                        "end": max(len(matching) - 1, 0),
+                        "uri": self.path,
                     },
                 )
 

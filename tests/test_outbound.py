@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 
 import fakeredis
@@ -94,9 +99,15 @@ def a_session(**fields) -> Session:
 
 
 def test_the_call_rings_the_first_party_from_the_virtual_number_for_the_ring_timeout():
-    plan = outbound.outbound_call(a_session(), "https://masq.example.com/answer?s=1", now_us())
+    session = a_session()
+    plan = outbound.outbound_call(session, "https://masq.example.com/answer?s=1", now_us(), "https://s.example/x")
     assert plan == outbound.OutboundCall(
-        to=FIRST, from_="+14155550100", timeout=45, url="https://masq.example.com/answer?s=1"
+        to=FIRST,
+        from_="+14155550100",
+        timeout=45,
+        url="https://masq.example.com/answer?s=1",
+        status_callback="https://s.example/x",
+        deadline=session.created + (45 + outbound.QUEUE_MARGIN) * US,
     )
 
 
@@ -193,7 +204,7 @@ def queue(store):
 
 @pytest.fixture
 def app_config(queue):
-    return {"QUEUE": queue}
+    return {"QUEUE": queue, "TWILIO_ACCOUNT_SID": ACCOUNT_SID}
 
 
 def test_the_first_party_answering_is_bridged_to_the_second_party_with_the_inbound_rules(client, store, tenant):
@@ -388,7 +399,12 @@ def test_a_plivo_session_that_asks_for_it_enqueues_one_call_to_its_first_party_w
     session_uuid = response.get_json()["session_uuid"]
     assert (job.func_name, job.args, job.kwargs) == (
         "workers.outbound.call_first_party",
-        (tenant.auth_id, session_uuid, f"{PUBLIC}/voice/outbound-answer?t={tenant.auth_id}&s={session_uuid}"),
+        (
+            tenant.auth_id,
+            session_uuid,
+            f"{PUBLIC}/voice/outbound-answer?t={tenant.auth_id}&s={session_uuid}",
+            f"{PUBLIC}/voice/outbound-status?t={tenant.auth_id}&s={session_uuid}#rc=3&rp=all",
+        ),
         {},
     )
     assert (job.retries_left, job.retry_intervals) == (3, [5, 15, 30])
@@ -488,3 +504,210 @@ def test_a_carrier_failure_leaves_the_job_waiting_for_its_next_try(
     job = Job.fetch(job_id, connection=rq_queue.connection)
     assert (job.get_status(), job.retries_left) == ("scheduled", 2)
     assert fake_twilio.calls == []
+
+
+# -- exactly once: a slow Twilio, a killed worker, a late re-run ------------------------------------------------
+STATUS_URL = f"{PUBLIC}/voice/outbound-status"
+
+
+def status_url(session: Session) -> str:
+    return f"{STATUS_URL}?t={session.auth_id}&s={session.session_uuid}#rc=3&rp=all"
+
+
+def test_the_call_asks_for_its_status_callbacks(job_environment, fake_twilio, real_store, real_tenant):
+    session = open_session(real_store, real_tenant)
+    call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session), status_url(session))
+    [placed] = fake_twilio.calls
+    assert (placed.fields["StatusCallback"], placed.fields["StatusCallbackMethod"]) == (status_url(session), "POST")
+    assert placed.fields["StatusCallbackEvent"] == "initiated ringing answered completed"
+
+
+def test_a_twilio_slower_than_the_client_timeout_that_still_creates_the_call_rings_once(
+    job_environment, fake_twilio, real_store, real_tenant
+):
+    job_environment.setenv("MASQ_TWILIO_TIMEOUT", "0.3")
+    fake_twilio.delay = 1.0
+    session = open_session(real_store, real_tenant)
+    args = (real_tenant.auth_id, session.session_uuid, answer_url(session), status_url(session))
+    with pytest.raises(requests.exceptions.Timeout):
+        call_first_party(*args)
+    [placed] = fake_twilio.calls
+    fake_twilio.delay = 0
+    assert [call_first_party(*args) for _ in range(3)] == [placed.sid] * 3
+    assert len(fake_twilio.calls) == 1
+
+
+def test_a_failed_create_that_reached_no_one_is_placed_by_the_retry(
+    job_environment, fake_twilio, real_store, real_tenant
+):
+    session = open_session(real_store, real_tenant)
+    args = (real_tenant.auth_id, session.session_uuid, answer_url(session))
+    fake_twilio.status = 500
+    with pytest.raises(TwilioRestException):
+        call_first_party(*args)
+    fake_twilio.status = 201
+    sid = call_first_party(*args)
+    assert [placed.sid for placed in fake_twilio.calls] == [sid]
+
+
+def test_a_run_after_the_ring_window_rings_no_one_and_tells_the_tenant(
+    job_environment, fake_twilio, real_store, real_tenant, monkeypatch
+):
+    session = open_session(real_store, real_tenant, ring_timeout=30)
+    late = outbound.ring_deadline(session) + US
+    monkeypatch.setattr("workers.outbound.now_us", lambda: late)
+    assert call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session)) == ""
+    assert fake_twilio.calls == []
+    [event] = outbox(real_store, real_tenant.auth_id)
+    assert (event["EventName"], event["HangupCause"], event["Duration"], event["From"]) == (
+        "SessionFirstPartyFailed",
+        "Call Failed",
+        "0",
+        FIRST,
+    )
+
+
+def test_a_worker_killed_mid_request_then_rerun_rings_the_first_party_once(
+    job_environment, fake_twilio, real_store, real_tenant, rq_queue, redis_url, monkeypatch
+):
+    fake_twilio.delay = 60.0
+    session = open_session(real_store, real_tenant)
+    args = (real_tenant.auth_id, session.session_uuid, answer_url(session), status_url(session))
+    rq_queue.enqueue("workers.outbound.call_first_party", *args)
+    env = {**os.environ, "MASQ_QUEUE": rq_queue.name, "PYTHONPATH": os.getcwd()}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker", "--burst"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not fake_twilio.calls and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    [placed] = fake_twilio.calls
+    # RQ re-runs an abandoned job only minutes later, when the killed worker's lease is long over.
+    fake_twilio.delay = 0
+    later = now_us() + 20 * US
+    monkeypatch.setattr("workers.outbound.now_us", lambda: later)
+    assert call_first_party(*args) == placed.sid
+    assert len(fake_twilio.calls) == 1
+
+
+# -- the call's outcome: status callbacks become the tenant's events ----------------------------------------------
+def report(client, session, status, call_sid, token=None):
+    url = f"{STATUS_URL}?t={session.auth_id}&s={session.session_uuid}"
+    fields = {
+        "AccountSid": ACCOUNT_SID,
+        "CallSid": call_sid,
+        "CallStatus": status,
+        "From": session.virtual_number,
+        "To": session.first_party,
+        "Direction": "outbound-api",
+        "CallDuration": "0",
+    }
+    headers = {"I-Twilio-Idempotency-Token": token} if token else {}
+    return post(client, url, fields, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("status", "cause"),
+    [("busy", "Busy Line"), ("no-answer", "No Answer"), ("failed", "Call Failed"), ("canceled", "Cancelled")],
+)
+def test_a_first_party_who_does_not_answer_is_an_event_with_plivos_hangup_cause(client, store, tenant, status, cause):
+    session = open_session(store, tenant)
+    sid = new_sid()
+    for each in ("initiated", "ringing", status):
+        assert report(client, session, each, sid).status_code == 204
+    ringing, failed = outbox(store, tenant.auth_id)
+    assert (ringing["EventName"], ringing["CallUUID"], ringing["From"], ringing["To"]) == (
+        "SessionFirstPartyRinging",
+        sid,
+        FIRST,
+        SECOND,
+    )
+    assert (failed["EventName"], failed["CallUUID"], failed["HangupCause"]) == ("SessionFirstPartyFailed", sid, cause)
+    assert (failed["Duration"], failed["BilledDuration"], failed["VirtualNumber"]) == ("0", "0", session.virtual_number)
+
+
+def test_replayed_and_late_status_callbacks_change_nothing(client, store, tenant):
+    session = open_session(store, tenant)
+    sid = new_sid()
+    for each, token in [("ringing", "t1"), ("ringing", "t1"), ("no-answer", "t2"), ("ringing", "t3"), ("busy", "")]:
+        assert report(client, session, each, sid, token).status_code == 204
+    assert event_names(store, tenant) == ["SessionFirstPartyRinging", "SessionFirstPartyFailed"]
+
+
+def test_an_answered_call_out_tells_only_its_ring_then_the_bridge_speaks(client, store, tenant):
+    session = open_session(store, tenant)
+    sid = new_sid()
+    report(client, session, "ringing", sid)
+    answer(client, session, call_sid=sid)
+    report(client, session, "in-progress", sid)
+    report(client, session, "completed", sid)
+    assert event_names(store, tenant) == ["SessionFirstPartyRinging", "SessionFirstPartyAnswer"]
+
+
+@pytest.mark.parametrize("status", ["", "answered", "ringing?"])
+def test_a_status_twilio_does_not_send_is_a_400(client, store, tenant, status):
+    session = open_session(store, tenant)
+    assert report(client, session, status, new_sid()).status_code == 400
+    assert outbox(store, tenant.auth_id) == []
+
+
+def test_an_unsigned_status_callback_is_refused(client, store, tenant):
+    session = open_session(store, tenant)
+    url = f"{STATUS_URL}?t={session.auth_id}&s={session.session_uuid}"
+    assert post(client, url, {"CallSid": new_sid(), "CallStatus": "busy"}, token="another-token").status_code == 403
+    assert outbox(store, tenant.auth_id) == []
+
+
+# -- no carrier, no queue ------------------------------------------------------------------------------------------
+def free_numbers(store, tenant):
+    keys = store.keys
+    return sum(
+        store.redis.scard(keys.free(tenant.auth_id, c)) for c in store.redis.smembers(keys.countries(tenant.auth_id))
+    )
+
+
+@pytest.mark.parametrize("asked", [True, "true"])
+def test_a_call_out_without_carrier_credentials_is_a_400_before_any_number_is_taken(
+    make_app, queue, store, tenant, asked
+):
+    client = make_app(QUEUE=queue, TWILIO_ACCOUNT_SID="").test_client()
+    free = free_numbers(store, tenant)
+    response = client.post(
+        tenant.plivo_base, json={**OUTBOUND, "initiate_call_to_first_party": asked}, auth=tenant.basic
+    )
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "initiate_call_to_first_party"
+    assert "initiate_call_to_first_party" in response.get_json()["error"]
+    assert (free_numbers(store, tenant), queue.get_jobs()) == (free, [])
+    plain = client.post(tenant.plivo_base, json={**OUTBOUND, "initiate_call_to_first_party": False}, auth=tenant.basic)
+    assert plain.status_code == 200
+
+
+def test_a_queue_that_cannot_take_the_job_is_an_event_not_a_5xx(client, queue, store, tenant, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("the queue is down")
+
+    monkeypatch.setattr(queue, "enqueue", refuse)
+    response = client.post(tenant.plivo_base, json=OUTBOUND, auth=tenant.basic)
+    assert response.status_code == 200
+    [event] = outbox(store, tenant.auth_id)
+    assert (event["EventName"], event["SessionUUID"], event["HangupCause"]) == (
+        "SessionFirstPartyFailed",
+        response.get_json()["session_uuid"],
+        "Call Failed",
+    )
+
+
+def test_a_worker_without_carrier_credentials_tells_the_tenant(job_environment, fake_twilio, real_store, real_tenant):
+    job_environment.setenv("TWILIO_AUTH_TOKEN", "")
+    session = open_session(real_store, real_tenant)
+    assert call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session)) == ""
+    assert fake_twilio.calls == []
+    assert event_names(real_store, real_tenant) == ["SessionFirstPartyFailed"]

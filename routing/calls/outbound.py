@@ -5,6 +5,12 @@ outbound-answer step (at the URL the app gave) what to do, and masq decides as i
 the virtual number: the same `<Dial>` rules, interaction and events as an inbound call (the Lua `inbound`, which
 routing/lua/answer.lua runs), only for the session the call was placed for, and with the first party's leg
 answered from that moment.
+
+The call is placed at most once (Twilio's call create takes no idempotency key): each attempt is recorded in the
+store before the request, under a lease that keeps a second worker out while one request is in flight, and an
+attempt after one that may have reached Twilio first looks for the call already made. No attempt starts after the
+session's ring window: `ring_timeout` seconds after the create plus `QUEUE_MARGIN` for the queue and its retries.
+The call's status callbacks tell the tenant when the first party's phone rings and when it ends unanswered.
 """
 
 from __future__ import annotations
@@ -12,22 +18,56 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from routing.calls import inbound
+from routing.calls.carrier_reports import hangup_cause
 from routing.calls.inbound import Decision, IncomingCall
+from routing.clock import US
+from routing.errors import InvalidInput
 from routing.sessions.session import ACTIVE, Session
 from routing.store import Store
+
+# Seconds after the ring timeout during which a call-out may still start: the queue's wait and RQ's first two
+# retries (5 and 15 s) fit; a first party is never rung once the tenant has had time to give up on the call.
+QUEUE_MARGIN = 30
+# What the carrier reports, in Twilio's order: a status not above the last one recorded changes nothing.
+STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer", "failed", "canceled")
+# The hangup cause a tenant hears when masq could not place the call at all.
+NOT_PLACED = hangup_cause("failed")
 
 
 @dataclass(frozen=True)
 class OutboundCall:
-    """The call to place: to the first party, from the virtual number, answered at `url`, ringing `timeout` s."""
+    """The call to place: to the first party, from the virtual number, answered at `url`, ringing `timeout` s.
+
+    `status_callback` is where the carrier reports the call's progress ("" for none); `deadline` the µs after
+    which it must not start.
+    """
 
     to: str
     from_: str
     url: str
     timeout: int
+    status_callback: str = ""
+    deadline: int = 0
 
 
-def outbound_call(session: Session, answer_url: str, now: int) -> OutboundCall | None:
+@dataclass(frozen=True)
+class Claim:
+    """A worker's turn at placing the call: `placed` (with `sid`), `expired`, `busy`, `first` or `retry`.
+
+    `started` is the µs of the first attempt, from which a `retry` looks for the call that attempt may have made.
+    """
+
+    outcome: str
+    started: int = 0
+    sid: str = ""
+
+
+def ring_deadline(session: Session) -> int:
+    """Return the µs after which the session's call-out must not start: created + ring_timeout + QUEUE_MARGIN."""
+    return session.created + (session.ring_timeout + QUEUE_MARGIN) * US
+
+
+def outbound_call(session: Session, answer_url: str, now: int, status_url: str = "") -> OutboundCall | None:
     """Return the call to place to the session's first party, answered at `answer_url`, or None when none is due.
 
     Nothing is called for once the session has ended, when it did not ask for the call, or while it has no
@@ -36,8 +76,61 @@ def outbound_call(session: Session, answer_url: str, now: int) -> OutboundCall |
     if session.status(now) != ACTIVE or not session.initiate_call_to_first_party or not session.second_party:
         return None
     return OutboundCall(
-        to=session.first_party, from_=session.virtual_number, url=answer_url, timeout=session.ring_timeout
+        to=session.first_party,
+        from_=session.virtual_number,
+        url=answer_url,
+        timeout=session.ring_timeout,
+        status_callback=status_url,
+        deadline=ring_deadline(session),
     )
+
+
+def claim(store: Store, auth_id: str, session_uuid: str, deadline: int, lease_seconds: float, now: int) -> Claim:
+    """Record an attempt at the session's call-out before its request; say whether (and how) it may go ahead."""
+    result = store.run("call_out.lua", auth_id, now, session_uuid, "claim", deadline, int(lease_seconds * US))
+    return Claim(str(result["outcome"]), int(result.get("started") or 0), str(result.get("sid") or ""))
+
+
+def placed(store: Store, auth_id: str, session_uuid: str, call_sid: str, now: int) -> None:
+    """Record the carrier's CallSid of the session's call-out: it is never placed again."""
+    store.run("call_out.lua", auth_id, now, session_uuid, "placed", call_sid)
+
+
+def release(store: Store, auth_id: str, session_uuid: str, now: int) -> None:
+    """Drop the lease of an attempt whose request is over without a CallSid (a retry looks for its call first)."""
+    store.run("call_out.lua", auth_id, now, session_uuid, "release")
+
+
+def record_status(
+    store: Store, auth_id: str, session_uuid: str, call_sid: str, status: str, duration: int, token: str, now: int
+) -> str:
+    """Apply a status callback of the call-out; return `ok` or `duplicate` (a replay, or a status not newer).
+
+    Raise InvalidInput for a CallSid or a status the carrier does not send.
+    """
+    if not inbound.TOKEN.fullmatch(call_sid):
+        raise InvalidInput("CallSid", "must be the carrier's call id")
+    if status not in STATUSES:
+        raise InvalidInput("CallStatus", f"must be one of {', '.join(STATUSES)}")
+    return str(
+        store.run(
+            "call_out.lua",
+            auth_id,
+            now,
+            session_uuid,
+            "status",
+            call_sid,
+            status,
+            max(duration, 0),
+            hangup_cause(status),
+            token,
+        )["outcome"]
+    )
+
+
+def not_placed(store: Store, auth_id: str, session_uuid: str, now: int, cause: str = NOT_PLACED) -> str:
+    """Tell the tenant the call-out could not be placed (once, and never after a call is known); `ok`/`duplicate`."""
+    return str(store.run("call_out.lua", auth_id, now, session_uuid, "failed", cause)["outcome"])
 
 
 def answer(store: Store, auth_id: str, session_uuid: str, call: IncomingCall, now: int) -> Decision:

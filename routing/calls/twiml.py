@@ -28,7 +28,8 @@ DIAL_COMPLETE = "dial-complete"
 LEG_STATUS = "leg-status"
 RECORDING_STATUS = "recording-status"
 OUTBOUND_ANSWER = "outbound-answer"
-STEPS = (PIN_CHECK, WHISPER, DIAL_COMPLETE, LEG_STATUS, RECORDING_STATUS, OUTBOUND_ANSWER)
+OUTBOUND_STATUS = "outbound-status"
+STEPS = (PIN_CHECK, WHISPER, DIAL_COMPLETE, LEG_STATUS, RECORDING_STATUS, OUTBOUND_ANSWER, OUTBOUND_STATUS)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class Links:
     def outbound_answer(self, auth_id: str, session_uuid: str) -> str:
         """Return the URL the carrier requests when the first party answers masq's call for the session."""
         return carrier_url(self.base + self.paths[OUTBOUND_ANSWER], t=auth_id, s=session_uuid)
+
+    def outbound_status(self, auth_id: str, session_uuid: str) -> str:
+        """Return the status callback URL of masq's call to the session's first party, asking for retries."""
+        return carrier_url(self.base + self.paths[OUTBOUND_STATUS], t=auth_id, s=session_uuid) + RETRY
 
 
 def carrier_url(url: str, **tokens: str) -> str:
