@@ -15,17 +15,24 @@ log = logging.getLogger("masq.calls")
 _LOGGED: set[str] = set()
 
 
+# The largest stored number read as it is: the µs of the last second of year 9999 (counts and seconds are far below).
+MAX_STORED = 253_402_300_799 * 1_000_000
+
+
 def stored_int(raw: str | None, name: str) -> int:
-    """Return a whole number kept in Redis; one that does not parse as one reads as 0 (logged once per field)."""
+    """Return a whole number kept in Redis; one that is not a number from 0 to MAX_STORED reads as 0 (logged once)."""
     if not raw:
         return 0
     try:
-        return int(raw)
+        value = int(raw) if len(raw) <= 20 else -1
     except ValueError:
-        if name not in _LOGGED:
-            _LOGGED.add(name)
-            log.warning("stored %s %r is not a whole number: read as 0", name, raw[:40])
-        return 0
+        value = -1
+    if 0 <= value <= MAX_STORED:
+        return value
+    if name not in _LOGGED:
+        _LOGGED.add(name)
+        log.warning("stored %s %r is not a number from 0 to %d: read as 0", name, raw[:40], MAX_STORED)
+    return 0
 
 
 @dataclass(frozen=True)
