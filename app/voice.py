@@ -16,8 +16,7 @@ from app.errors import error_response
 from app.extensions import links, store
 from app.logs import request_ids
 from app.twilio_signature import twilio_signed
-from routing.calls import carrier_reports, inbound, outbound, twiml
-from routing.calls.carrier_reports import DialOutcome, LegStatus, RecordingStatus, as_int, carrier_time
+from routing.calls import carrier_input, carrier_reports, inbound, outbound, twiml
 from routing.clock import now_us
 from routing.errors import InvalidInput, RoutingError
 from routing.tenants import AUTH_ID
@@ -91,9 +90,9 @@ def outbound_status() -> tuple[str, int]:
         store(),
         auth_id,
         session_uuid,
-        form.get("CallSid", ""),
-        form.get("CallStatus", ""),
-        as_int(form.get("CallDuration")),
+        carrier_input.sid(form.get("CallSid"), "CallSid"),
+        carrier_input.word(form.get("CallStatus"), "CallStatus", carrier_input.CALL_STATUSES),
+        carrier_input.seconds(form.get("CallDuration"), "CallDuration"),
         retry_token(),
         now_us(),
     )
@@ -104,7 +103,8 @@ def outbound_status() -> tuple[str, int]:
 @twilio_signed
 def pin_check() -> Response:
     auth_id, call_sid = call_tokens()
-    decision = inbound.check_pin(store(), auth_id, call_sid, request.form.get("Digits", ""), now_us())
+    digits = carrier_input.digits(request.form)
+    decision = inbound.check_pin(store(), auth_id, call_sid, digits, now_us())
     return as_twiml(twiml.answer(decision, links()))
 
 
@@ -119,14 +119,7 @@ def whisper() -> Response:
 @twilio_signed
 def dial_complete() -> Response:
     auth_id, call_sid = call_tokens()
-    form = request.form
-    outcome = DialOutcome(
-        call_sid,
-        form.get("DialCallStatus", "failed"),
-        form.get("DialCallSid", ""),
-        as_int(form.get("DialCallDuration")),
-        retry_token(),
-    )
+    outcome = carrier_input.dial_outcome(call_sid, request.form, retry_token())
     carrier_reports.finish_dial(store(), auth_id, outcome, now_us())
     return as_twiml(twiml.hang_up())
 
@@ -135,10 +128,7 @@ def dial_complete() -> Response:
 @twilio_signed
 def leg_status() -> tuple[str, int]:
     auth_id, call_sid = call_tokens()
-    form = request.form
-    report = LegStatus(
-        call_sid, form.get("CallSid", ""), form.get("CallStatus", ""), as_int(form.get("CallDuration")), retry_token()
-    )
+    report = carrier_input.leg_status(call_sid, request.form, retry_token())
     carrier_reports.record_leg_status(store(), auth_id, report, now_us())
     return "", 204
 
@@ -147,17 +137,7 @@ def leg_status() -> tuple[str, int]:
 @twilio_signed
 def recording_status() -> tuple[str, int]:
     auth_id, call_sid = call_tokens()
-    form = request.form
-    report = RecordingStatus(
-        call_sid,
-        form.get("RecordingSid", ""),
-        form.get("RecordingStatus", ""),
-        form.get("RecordingUrl", ""),
-        as_int(form.get("RecordingDuration")),
-        retry_token(),
-        started=carrier_time(form.get("RecordingStartTime")),
-        error_code=form.get("ErrorCode", ""),
-    )
+    report = carrier_input.recording_status(call_sid, request.form, retry_token())
     carrier_reports.record_recording(store(), auth_id, report, now_us())
     return "", 204
 

@@ -30,6 +30,7 @@ INTERACTION = ":i:"
 INTERACTIONS = ":calls:"
 EVENTS = ":events"
 SEEN = ":seen:"
+LIVE_CALLS = ":live-calls"
 EVENT_RETRIES = ":event-retries"
 EVENT_FAILURES = ":event-failures"
 DEAD_LETTERS = ":dead-letters"
@@ -144,6 +145,10 @@ class Keys:
     def seen(self, auth_id: str, token: str) -> str:
         """String with a TTL: a carrier callback (by its idempotency token) that was already applied."""
         return f"{self.tenant_base(auth_id)}{SEEN}{token}"
+
+    def live_calls(self, auth_id: str) -> str:
+        """Sorted set: CallSids of the tenant's live calls, scored by the µs their carrier state is next asked for."""
+        return f"{self.tenant_base(auth_id)}{LIVE_CALLS}"
 
     # -- deliveries ---------------------------------------------------------------------------------------
     def event_retries(self, auth_id: str) -> str:

@@ -46,6 +46,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "").rstrip("/"),
         # Seconds the Twilio REST client waits for an answer.
         "MASQ_TWILIO_TIMEOUT": float(env.get("MASQ_TWILIO_TIMEOUT") or TWILIO_TIMEOUT),
+        # Seconds between the worker's rounds of asking the carrier about quiet live calls, and how long a live
+        # call goes unheard of before it is asked about.
+        "MASQ_RECONCILE_EVERY": env.get("MASQ_RECONCILE_EVERY", "30"),
+        "MASQ_RECONCILE_QUIET": env.get("MASQ_RECONCILE_QUIET", "120"),
         # Development only: accept carrier webhooks without a valid X-Twilio-Signature.
         "MASQ_SKIP_TWILIO_SIGNATURE": _flag(env, "MASQ_SKIP_TWILIO_SIGNATURE"),
         "MASQ_ALLOW_PRIVATE_CALLBACKS": _flag(env, "MASQ_ALLOW_PRIVATE_CALLBACKS"),
@@ -78,6 +82,11 @@ def queue_connection(store: Store, url: str = "") -> redis.Redis:
     pool = store.redis.connection_pool
     kwargs = {**pool.connection_kwargs, "decode_responses": False}
     return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
+
+
+def has_carrier(settings: Mapping[str, Any]) -> bool:
+    """Return whether the settings name a carrier account masq can ask (an account sid and its auth token)."""
+    return bool(settings.get("TWILIO_ACCOUNT_SID") and settings.get("TWILIO_AUTH_TOKEN"))
 
 
 def twilio_client(settings: Mapping[str, Any]) -> Client:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.receiver import QuietServer
 
 CALLS = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls\.json")
+CALL = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls/(CA[0-9a-f]{32})\.json")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class FakeTwilio:
     status: int = 201
     delay: float = 0.0
     calls: list[CreatedCall] = field(default_factory=list)
+    # `GET …/Calls/{Sid}.json`: each known call's (status, duration); any other sid is a 404, as Twilio answers.
+    call_states: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    fetched: list[str] = field(default_factory=list)
     _server: QuietServer | None = None
 
     @property
@@ -113,6 +117,8 @@ class FakeTwilio:
                 self._json(201, fake.call_json(created))
 
             def do_GET(self) -> None:
+                if CALL.fullmatch(self.path.split("?", 1)[0]):
+                    return fake.fetch_call(self)
                 self._list_calls()
 
             def _list_calls(self) -> None:
@@ -158,6 +164,44 @@ class FakeTwilio:
         self._server = QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def set_call(self, sid: str, status: str, duration: int | None = None) -> None:
+        """Make `GET …/Calls/{sid}.json` answer that the call stands at `status` (its `duration` s once over)."""
+        self.call_states[sid] = (status, None if duration is None else str(duration))
+
+    def fetch_call(self, handler: BaseHTTPRequestHandler) -> None:
+        """Answer `GET …/Calls/{Sid}.json` as Twilio's Calls resource does: the call set by `set_call`, else 404."""
+        found = CALL.fullmatch(handler.path.split("?", 1)[0])
+        state = self.call_states.get(found[2]) if found else None
+        if found:
+            self.fetched.append(found[2])
+        if found is None or state is None:
+            payload: dict[str, object] = {
+                "code": 20404,
+                "message": "The requested resource was not found",
+                "more_info": "https://www.twilio.com/docs/errors/20404",
+                "status": 404,
+            }
+            status = 404
+        else:
+            status, payload = (
+                200,
+                {
+                    "sid": found[2],
+                    "account_sid": found[1],
+                    "status": state[0],
+                    "duration": state[1],
+                    "direction": "inbound",
+                    "api_version": "2010-04-01",
+                    "uri": f"/2010-04-01/Accounts/{found[1]}/Calls/{found[2]}.json",
+                },
+            )
+        body = json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
 
     def stop(self) -> None:
         if self._server is not None:

@@ -223,12 +223,12 @@ def test_the_first_party_answering_is_bridged_to_the_second_party_with_the_inbou
     steps = f"?t={tenant.auth_id}&c={sid}"
     assert (dial.get("callerId"), dial.get("timeout"), dial.get("timeLimit")) == (session.virtual_number, "45", "600")
     assert dial.get("record") == "record-from-answer-dual"
-    assert dial.get("action") == f"{PUBLIC}/voice/dial-complete{steps}"
+    assert dial.get("action") == f"{PUBLIC}/voice/dial-complete{steps}#rc=3&rp=all"
     assert dial.get("answerOnBridge") is None  # the first party has already answered
     assert number.text == SECOND
     assert number.get("statusCallback") == f"{PUBLIC}/voice/leg-status{steps}#rc=3&rp=all"
     assert number.get("statusCallbackEvent") == "initiated ringing answered completed"
-    assert number.get("url") == f"{PUBLIC}/voice/whisper{steps}"
+    assert number.get("url") == f"{PUBLIC}/voice/whisper{steps}#rc=3&rp=all"
 
 
 def test_the_first_party_hears_their_play_url_before_the_dial(client, store, tenant):
@@ -346,9 +346,9 @@ def test_an_outbound_call_is_recorded_exactly_as_an_inbound_call_from_the_first_
         "SessionSecondPartyAnswer",
         "SessionRecordingInitiated",
         "SessionSecondPartyHangup",
-        "SessionRecordingCompleted",
         "SessionFirstPartyHangup",
         "SessionPartiesHangup",
+        "SessionRecordingCompleted",
     ]
     assert interaction(out_session) == interaction(in_session)
 

@@ -67,9 +67,9 @@ def test_an_answered_call_is_bridged_recorded_and_billed(real_store, tenant, car
         "SessionSecondPartyAnswer",
         "SessionRecordingInitiated",
         "SessionSecondPartyHangup",
-        "SessionRecordingCompleted",
         "SessionFirstPartyHangup",
         "SessionPartiesHangup",
+        "SessionRecordingCompleted",
     ]
     calls = read_calls(real_store, tenant.auth_id, session.session_uuid, now_us())
     assert (calls.count, calls.in_call(now_us())) == (1, False)

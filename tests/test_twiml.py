@@ -48,7 +48,7 @@ def test_a_call_from_the_second_party_dials_the_first():
 def test_the_dial_rings_for_the_sessions_ring_timeout_and_ends_the_interaction_at_masq():
     dial = bridge(ring_timeout=45).find("Dial")
     assert dial.get("timeout") == "45"
-    assert dial.get("action") == f"https://masq.example.com/voice/dial-complete?t={AUTH_ID}&c={CALL_SID}"
+    assert dial.get("action") == f"https://masq.example.com/voice/dial-complete?t={AUTH_ID}&c={CALL_SID}#rc=3&rp=all"
     assert dial.get("method") == "POST"
 
 
@@ -103,7 +103,10 @@ def test_the_caller_hears_its_play_url_before_the_dial_and_the_callee_hears_its_
     )
     assert [verb.tag for verb in root] == ["Play", "Dial"]
     assert root.find("Play").text == "https://cdn.example.com/second.mp3"
-    assert root.find("Dial/Number").get("url") == f"https://masq.example.com/voice/whisper?t={AUTH_ID}&c={CALL_SID}"
+    assert (
+        root.find("Dial/Number").get("url")
+        == f"https://masq.example.com/voice/whisper?t={AUTH_ID}&c={CALL_SID}#rc=3&rp=all"
+    )
 
 
 def test_a_callee_without_a_play_url_gets_no_whisper():
@@ -158,7 +161,7 @@ def test_a_pin_prompt_gathers_the_pins_length_and_reaches_the_check_even_when_no
     assert gather.get("numDigits") == "4"
     assert gather.get("timeout") == "7"
     assert gather.get("actionOnEmptyResult") == "true"
-    assert gather.get("action") == f"https://masq.example.com/voice/pin-check?t={AUTH_ID}&c={CALL_SID}"
+    assert gather.get("action") == f"https://masq.example.com/voice/pin-check?t={AUTH_ID}&c={CALL_SID}#rc=3&rp=all"
     assert gather.find("Play").text == "https://cdn.example.com/pin.mp3"
 
 

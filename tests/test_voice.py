@@ -136,7 +136,7 @@ def test_a_pin_is_checked_at_its_own_step(client, store, tenant):
     )
     sid = new_sid()
     gather = xml(call(client, STRANGER, session.virtual_number, sid)).find("Gather")
-    assert gather.get("action") == PUBLIC + "/voice/pin-check" + steps(tenant, sid)
+    assert gather.get("action") == PUBLIC + "/voice/pin-check" + steps(tenant, sid) + "#rc=3&rp=all"
     root = xml(post(client, gather.get("action"), {"CallSid": sid, "Digits": "5678"}))
     assert root.find("Dial/Number").text == FIRST
     assert root.find("Dial").get("answerOnBridge") is None

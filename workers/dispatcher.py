@@ -1,4 +1,4 @@
-"""The worker's steady loop: expire sessions on time and deliver every tenant's outbox."""
+"""The worker's steady loop: expire sessions on time, deliver every tenant's outbox, reconcile quiet calls."""
 
 from __future__ import annotations
 
@@ -8,16 +8,21 @@ import socket
 import threading
 from collections.abc import Callable
 
+from twilio.rest import Client
+
+from routing.calls import reconcile
 from routing.clock import US, now_us
 from routing.outbox import DEFAULT_POLICY, Policy
 from routing.sessions import lifecycle
 from routing.store import Store
 from workers.deliveries import Report, Sender, deliver_batch
+from workers.reconciler import reconcile_calls
 
 log = logging.getLogger("masq.worker")
 
 SWEEP_EVERY = 1 * US
 TENANTS_EVERY = 5 * US
+RECONCILE_EVERY = 30 * US
 
 
 def sweep_expired(store: Store, auth_ids: list[str], now: int, limit: int = 1000) -> int:
@@ -45,16 +50,23 @@ class Dispatcher:
         clock: Callable[[], int] = now_us,
         batch: int = 64,
         policy: Policy = DEFAULT_POLICY,
+        carrier: Client | None = None,
+        reconcile_every: int = RECONCILE_EVERY,
+        quiet: int = reconcile.QUIET,
     ) -> None:
         self.store = store
         self.sender = sender
         self.clock = clock
         self.batch = batch
         self.policy = policy
+        self.carrier = carrier
+        self.reconcile_every = reconcile_every
+        self.quiet = quiet
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self._tenants: list[str] = []
         self._tenants_at = 0
         self._swept_at = 0
+        self._reconciled_at = 0
 
     def tenants(self, now: int) -> list[str]:
         """Return every tenant's auth_id, re-read every few seconds."""
@@ -64,7 +76,10 @@ class Dispatcher:
         return self._tenants
 
     def tick(self) -> Report:
-        """Sweep if a second has passed, then deliver one batch per tenant; return what was delivered."""
+        """Sweep if a second has passed, reconcile quiet calls every half minute, deliver a batch per tenant.
+
+        Return what was delivered.
+        """
         now = self.clock()
         auth_ids = self.tenants(now)
         if now - self._swept_at >= SWEEP_EVERY:
@@ -72,6 +87,11 @@ class Dispatcher:
             if ended:
                 log.info("expired %d sessions", ended)
             self._swept_at = now
+        if now - self._reconciled_at >= self.reconcile_every:
+            self._reconciled_at = now
+            closed = reconcile_calls(self.store, auth_ids, self.carrier, now, quiet=self.quiet)
+            if closed:
+                log.info("closed %d calls the carrier reports over", closed)
         total = Report()
         for auth_id in auth_ids:
             report = deliver_batch(self.store, auth_id, self.sender, self.consumer, now, self.batch, self.policy)

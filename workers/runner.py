@@ -8,6 +8,7 @@ from typing import Any
 from rq import Queue, SimpleWorker
 
 from routing import settings
+from routing.clock import US
 from routing.outbox import BACKOFF, CLAIM_IDLE_MS, Policy
 from workers.deliveries import Sender
 from workers.dispatcher import Dispatcher, run_in_thread
@@ -34,7 +35,16 @@ def run(config: dict[str, Any], threads: int = 32, burst: bool = False) -> None:
     store = settings.connect_store(config)
     connection = settings.queue_connection(store, config.get("QUEUE_REDIS_URL") or "")
     sender = Sender(threads=threads, allow_private=bool(config.get("MASQ_ALLOW_PRIVATE_CALLBACKS")))
-    thread, stop = run_in_thread(Dispatcher(store, sender, policy=policy(config)))
+    carrier = settings.twilio_client(config) if settings.has_carrier(config) else None
+    dispatcher = Dispatcher(
+        store,
+        sender,
+        policy=policy(config),
+        carrier=carrier,
+        reconcile_every=int(float(config.get("MASQ_RECONCILE_EVERY") or 30) * US),
+        quiet=int(float(config.get("MASQ_RECONCILE_QUIET") or 120) * US),
+    )
+    thread, stop = run_in_thread(dispatcher)
     queue = Queue(config.get("MASQ_QUEUE") or "masq", connection=connection)
     worker = SimpleWorker([queue], connection=connection)
     log.info("masq worker %s: queue %r, callbacks on %d threads", worker.name, queue.name, threads)

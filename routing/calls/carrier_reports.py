@@ -137,11 +137,3 @@ def record_recording(store: Store, auth_id: str, report: RecordingStatus, now: i
             report.error_code,
         )["outcome"]
     )
-
-
-def as_int(raw: str | None) -> int:
-    """Return a carrier integer field (durations), 0 when absent or malformed."""
-    try:
-        return int(raw or 0)
-    except ValueError:
-        return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -10,6 +11,28 @@ from routing.lua import Reply, named
 from routing.store import Store
 
 MAX_SHOWN = 100
+log = logging.getLogger("masq.calls")
+_LOGGED: set[str] = set()
+
+
+# The largest stored number read as it is: the µs of the last second of year 9999 (counts and seconds are far below).
+MAX_STORED = 253_402_300_799 * 1_000_000
+
+
+def stored_int(raw: str | None, name: str) -> int:
+    """Return a whole number kept in Redis; one that is not a number from 0 to MAX_STORED reads as 0 (logged once)."""
+    if not raw:
+        return 0
+    try:
+        value = int(raw) if len(raw) <= 20 else -1
+    except ValueError:
+        value = -1
+    if 0 <= value <= MAX_STORED:
+        return value
+    if name not in _LOGGED:
+        _LOGGED.add(name)
+        log.warning("stored %s %r is not a number from 0 to %d: read as 0", name, raw[:40], MAX_STORED)
+    return 0
 
 
 @dataclass(frozen=True)
@@ -48,14 +71,14 @@ class Interaction:
             caller_party=raw.get("caller", ""),
             callee=raw.get("callee", ""),
             state=raw.get("state", ""),
-            started=int(raw.get("started", 0)),
-            ended=int(raw["ended"]) if raw.get("ended") else None,
+            started=stored_int(raw.get("started"), "started"),
+            ended=stored_int(raw["ended"], "ended") if raw.get("ended") else None,
             pin=raw.get("pin", ""),
-            wrong_pins=int(raw.get("tries", 0)),
+            wrong_pins=stored_int(raw.get("tries"), "tries"),
             a_status="completed" if raw.get("ended") else ("in-progress" if raw.get("a_answered") else "ringing"),
             b_sid=raw.get("b_sid", ""),
             b_status=raw.get("b_status", ""),
-            billed=int(raw.get("billed", 0)),
+            billed=stored_int(raw.get("billed"), "billed"),
             amount=as_amount(raw.get("amount")),
             recording_sid=raw.get("rec_sid", ""),
             recording_url=raw.get("rec_url", ""),
@@ -85,11 +108,11 @@ class CallState:
         totals = named(reply["state"])
         return cls(
             live=totals.get("live", ""),
-            live_until=int(totals.get("live_until", 0)),
-            count=int(totals.get("count", 0)),
-            billed=int(totals.get("billed", 0)),
+            live_until=stored_int(totals.get("live_until"), "live_until"),
+            count=stored_int(totals.get("count"), "count"),
+            billed=stored_int(totals.get("billed"), "billed"),
             amount=as_amount(totals.get("amount")),
-            last=int(totals["last"]) if totals.get("last") else None,
+            last=stored_int(totals["last"], "last") if totals.get("last") else None,
             interactions=[Interaction.from_hash(named(flat)) for flat in reply["interactions"] if flat],
         )
 

@@ -13,7 +13,8 @@ MAX_TIME_LIMIT = 14400
 RING_RANGE = (5, 600)
 LEG_EVENTS = "initiated ringing answered completed"
 RECORDING_EVENTS = "in-progress completed absent"
-# Twilio retries status and recording callbacks on any failure, up to three times (the fragment is not sent).
+# A connection override on every URL masq hands the carrier: Twilio retries a failed request up to three times
+# (a refused or timed-out connection, or an error answer). The fragment is not sent, so it is not signed.
 RETRY = "#rc=3&rp=all"
 UNKNOWN_CALLER = "Sorry, this number cannot take your call."
 ENTER_PIN = "Please enter your PIN."
@@ -39,10 +40,9 @@ class Links:
     base: str
     paths: Mapping[str, str]
 
-    def step(self, name: str, auth_id: str, call_sid: str, retry: bool = False) -> str:
-        """Return the absolute URL of step `name` for one call; raise ValueError unless the ids are URL-safe."""
-        url = carrier_url(self.base + self.paths[name], t=auth_id, c=call_sid)
-        return url + RETRY if retry else url
+    def step(self, name: str, auth_id: str, call_sid: str) -> str:
+        """Return the absolute URL of step `name` for one call, asking for retries; raise ValueError on unsafe ids."""
+        return carrier_url(self.base + self.paths[name], t=auth_id, c=call_sid) + RETRY
 
     def outbound_answer(self, auth_id: str, session_uuid: str) -> str:
         """Return the URL the carrier requests when the first party answers masq's call for the session."""
@@ -130,7 +130,7 @@ def bridge(decision: Bridge, links: Links) -> VoiceResponse:
     if session.record:
         recording = {
             "record": "record-from-answer-dual",
-            "recording_status_callback": links.step(RECORDING_STATUS, decision.auth_id, decision.call_sid, True),
+            "recording_status_callback": links.step(RECORDING_STATUS, decision.auth_id, decision.call_sid),
             "recording_status_callback_method": "POST",
             "recording_status_callback_event": RECORDING_EVENTS,
         }
@@ -148,7 +148,7 @@ def bridge(decision: Bridge, links: Links) -> VoiceResponse:
         decision.callee,
         url=whisper,
         method="POST" if whisper else None,
-        status_callback=links.step(LEG_STATUS, decision.auth_id, decision.call_sid, True),
+        status_callback=links.step(LEG_STATUS, decision.auth_id, decision.call_sid),
         status_callback_method="POST",
         status_callback_event=LEG_EVENTS,
     )

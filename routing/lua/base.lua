@@ -3,13 +3,32 @@
 -- `now` in µs since the epoch. A script's own arguments follow from ARGV[3].
 local T = ARGV[1]
 
--- ARGV[i] as a number. Anything else stops the script: a script that stops keeps the writes it made, so every
--- entry script reads its arguments through here before its first write.
-local function number_arg(i)
+-- ARGV[i] as a number, within [lo, hi] when they are given. Anything else stops the script: a script that stops
+-- keeps the writes it made, so every entry script reads its arguments through here before its first write.
+local function number_arg(i, lo, hi)
   local n = tonumber(ARGV[i])
-  if not n then error('ARGV[' .. i .. '] must be a number, not ' .. tostring(ARGV[i])) end
+  if not n or n ~= n then error('ARGV[' .. i .. '] must be a number, not ' .. tostring(ARGV[i])) end
+  if (lo and n < lo) or (hi and n > hi) then
+    error('ARGV[' .. i .. '] must be within ' .. tostring(lo) .. '..' .. tostring(hi) .. ', not ' .. ARGV[i])
+  end
   return n
 end
+
+-- ARGV[i] as one of the words of the set `allowed` (a table of word = true); anything else stops the script.
+local function word_arg(i, allowed)
+  if not allowed[ARGV[i]] then error('ARGV[' .. i .. '] is not an expected word: ' .. tostring(ARGV[i])) end
+  return ARGV[i]
+end
+
+-- A stored number read back: what does not parse reads as 0, so no stored value can stop a script.
+local function stored_number(text)
+  local n = tonumber(text)
+  if not n or n ~= n or n == math.huge or n == -math.huge then return 0 end
+  return n
+end
+
+-- Seconds a carrier duration may span: a day (no call is longer).
+local MAX_SECONDS = 86400
 
 local NOW = number_arg(2)
 

@@ -15,20 +15,30 @@ local function emit(I, name, call_uuid, extra)
   append_event(I.session, name, NOW, f)
 end
 
+-- Keep the live call `sid` in the tenant's index of live calls, scored by when it was last heard of (µs): the
+-- worker asks the carrier about calls that have been quiet too long (see `routing.calls.reconcile`).
+local function watch_call(sid, at)
+  redis.call('ZADD', T .. K.live_calls, at, sid)
+end
+
 -- Add a leg's charge to the interaction and to the session's totals.
 local function add_charge(I, billed, amount)
-  I.billed = tostring((tonumber(I.billed) or 0) + billed)
+  I.billed = tostring(stored_number(I.billed) + billed)
   I.amount = dec_add(I.amount or '0', amount)
   redis.call('HSET', ikey(I.sid), 'billed', I.billed, 'amount', I.amount)
   local ck = ckey(I.session)
-  redis.call('HINCRBY', ck, 'billed', billed)
-  redis.call('HSET', ck, 'amount', dec_add(redis.call('HGET', ck, 'amount') or '0', amount), 'last', NOW)
+  local totals = redis.call('HMGET', ck, 'billed', 'amount')
+  redis.call('HSET', ck, 'billed', tostring(stored_number(totals[1]) + billed),
+             'amount', dec_add(totals[2] or '0', amount), 'last', NOW)
 end
 
--- The caller's leg is over: bill it from its answer to now, free the session for the next call.
-local function finish_caller(I, state, cause)
-  local duration = 0
-  if (I.a_answered or '') ~= '' then duration = math.ceil((NOW - tonumber(I.a_answered)) / 1000000) end
+-- The caller's leg is over: bill it for `duration` s (default: from its answer to now), free the session for the
+-- next call.
+local function finish_caller(I, state, cause, duration)
+  if not duration then
+    duration = 0
+    if (I.a_answered or '') ~= '' then duration = math.max(0, math.ceil((NOW - stored_number(I.a_answered)) / 1000000)) end
+  end
   local billed = billed_seconds(duration)
   local amount = charge(billed)
   I.state = state
@@ -37,6 +47,7 @@ local function finish_caller(I, state, cause)
   add_charge(I, billed, amount)
   local ck = ckey(I.session)
   if redis.call('HGET', ck, 'live') == I.sid then redis.call('HDEL', ck, 'live', 'live_until') end
+  redis.call('ZREM', T .. K.live_calls, I.sid)
   emit(I, 'SessionFirstPartyHangup', I.sid,
        {'Duration', duration, 'BilledDuration', billed, 'Amount', amount, 'HangupCause', cause})
 end
@@ -45,10 +56,27 @@ end
 local function finish_callee(I, leg_sid, duration, cause)
   local billed = billed_seconds(duration)
   local amount = charge(billed)
+  I.b_rank = '4'
   redis.call('HSET', ikey(I.sid), 'b_rank', 4, 'b_duration', duration, 'b_billed', billed)
   add_charge(I, billed, amount)
   emit(I, 'SessionSecondPartyHangup', leg_sid,
        {'Duration', duration, 'BilledDuration', billed, 'Amount', amount, 'HangupCause', cause})
+end
+
+-- A bridged call is over (its dialled leg, already finished, ended it): end the caller's leg and tell the whole
+-- call's end. `status` is the dial's outcome (DialCallStatus's words); `duration` as for finish_caller.
+local function end_bridge(I, status, cause, duration)
+  redis.call('HSET', ikey(I.sid), 'dial_status', status)
+  finish_caller(I, 'ended', 'Normal Hangup', duration)
+  local started = stored_number(I.started)
+  local length = math.max(0, math.ceil((NOW - started) / 1000000))
+  if duration then
+    local answered = started
+    if (I.a_answered or '') ~= '' then answered = stored_number(I.a_answered) end
+    length = math.max(0, math.ceil((answered - started) / 1000000)) + duration
+  end
+  emit(I, 'SessionPartiesHangup', I.sid,
+       {'Duration', length, 'BilledDuration', I.billed, 'Amount', I.amount, 'HangupCause', cause})
 end
 
 -- Idempotency tokens of carrier retries: seen once, ignored after.

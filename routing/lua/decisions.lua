@@ -10,9 +10,19 @@ local function pin_window(s)
   return ((tonumber(s['pin_retry']) or 1) + 1) * ((tonumber(s['pin_retry_wait']) or 5) + 60) * 1000000
 end
 
+-- How long a call's reports may lag behind the carrier before its hold on the session is given up, in s.
+local HOLD_MARGIN = 60
+
+-- How long a dial that has not been answered holds its session: the `<Dial timeout>` masq gives, and the margin.
 local function call_window(s)
-  local limit = math.min(tonumber(s['call_time_limit']) or 14400, 14400)
-  return ((tonumber(s['ring_timeout']) or 120) + limit + 300) * 1000000
+  local ring = math.min(math.max(tonumber(s['ring_timeout']) or 120, 5), 600)
+  return (ring + HOLD_MARGIN) * 1000000
+end
+
+-- How long an answered call holds its session: the `<Dial timeLimit>` masq gives, and the margin.
+local function talk_window(s)
+  local limit = math.min(math.max(tonumber(s['call_time_limit']) or 14400, 1), 14400)
+  return (limit + HOLD_MARGIN) * 1000000
 end
 
 local function other(s, party)

@@ -1,9 +1,12 @@
 -- The end of a call's `<Dial>`: bill the dialled leg if no callback did, then end the caller's leg and the call.
+-- A dial whose dialled leg already reported its final status was ended then (leg_status.lua): this changes nothing.
 -- ARGV: T, NOW, caller CallSid, DialCallStatus, DialCallSid, DialCallDuration (s), hangup cause, token.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
-local sid, status, leg, cause, token = ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8]
-local duration = number_arg(6)
+local sid, leg, cause, token = ARGV[3], ARGV[5], ARGV[7], ARGV[8]
+local status = word_arg(4, {completed = true, answered = true, busy = true, ['no-answer'] = true, failed = true,
+                            canceled = true})
+local duration = number_arg(6, 0, MAX_SECONDS)
 if seen(token) then return reply({outcome = 'duplicate'}) end
 local I = read_hash(ikey(sid))
 if not I.session then return reply({outcome = 'unknown'}) end
@@ -12,18 +15,14 @@ if I.state ~= 'dialling' then
   return reply({outcome = 'duplicate'})
 end
 if leg ~= '' and (I.b_sid or '') == '' then I.b_sid = leg end
-if (tonumber(I.b_rank) or 0) < 4 then
+if stored_number(I.b_rank) < 4 then
   redis.call('HSET', ikey(sid), 'b_status', status, 'b_sid', I.b_sid or '')
   finish_callee(I, I.b_sid or '', duration, cause)
 end
-redis.call('HSET', ikey(sid), 'dial_status', status)
 -- A bridged dial whose answer callback never came: the caller's leg was answered when the bridge began.
 if (I.a_answered or '') == '' and status == 'completed' and duration > 0 then
   I.a_answered = NOW - duration * 1000000
 end
-finish_caller(I, 'ended', 'Normal Hangup')
-local length = math.ceil((NOW - tonumber(I.started)) / 1000000)
-emit(I, 'SessionPartiesHangup', sid,
-     {'Duration', length, 'BilledDuration', I.billed, 'Amount', I.amount, 'HangupCause', cause})
+end_bridge(I, status, cause)
 remember(token)
 return reply({outcome = 'ok'})

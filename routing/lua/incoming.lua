@@ -21,7 +21,7 @@ local function inbound(num, from, sid)
   if known.session then return standing(known, blob) end
   local ck = ckey(uuid)
   local live = redis.call('HMGET', ck, 'live', 'live_until')
-  if live[1] and live[1] ~= '' and tonumber(live[2] or '0') > NOW then return refusal('busy') end
+  if live[1] and live[1] ~= '' and stored_number(live[2]) > NOW then return refusal('busy') end
 
   local caller = ''
   if from ~= '' and from == s['first_party'] then caller = 'first'
@@ -52,6 +52,7 @@ local function inbound(num, from, sid)
   if I.state == 'pin' then window = pin_window(s) end
   redis.call('HSET', ck, 'live', sid, 'live_until', NOW + window, 'last', NOW)
   redis.call('HINCRBY', ck, 'count', 1)
+  watch_call(sid, NOW)
   -- Kept for the retention period after the session's expiry.
   local keep = retained_ms(math.max(tonumber(s['expiry']), NOW))
   for _, key in ipairs({ikey(sid), ck, T .. K.interactions .. uuid}) do redis.call('PEXPIRE', key, keep) end

@@ -1,22 +1,26 @@
 -- A status callback of the dialled leg. A status whose rank is not above the one recorded is a replay or arrived
--- late and changes nothing; so does a carrier retry already seen by its idempotency token.
+-- late and changes nothing; so does a carrier retry already seen by its idempotency token. The leg's final status
+-- ends the whole call, as the dial's end would: the `<Dial action>` request can be lost, this one is retried.
 -- ARGV: T, NOW, caller CallSid, dialled leg's CallSid, CallStatus, CallDuration (s), hangup cause, token.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
-local sid, leg, status, cause, token = ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8]
-local duration = number_arg(6)
+--! include decisions.lua
 local RANKS = {queued = 1, initiated = 1, ringing = 2, ['in-progress'] = 3, completed = 4, busy = 4,
                ['no-answer'] = 4, failed = 4, canceled = 4}
+local sid, leg, cause, token = ARGV[3], ARGV[4], ARGV[7], ARGV[8]
+local status = word_arg(5, RANKS)
+local duration = number_arg(6, 0, MAX_SECONDS)
 if seen(token) then return reply({outcome = 'duplicate'}) end
 local I = read_hash(ikey(sid))
 if not I.session then return reply({outcome = 'unknown'}) end
 local rank = RANKS[status]
-if not rank or rank <= (tonumber(I.b_rank) or 0) then
+if rank <= stored_number(I.b_rank) then
   remember(token)
   return reply({outcome = 'duplicate'})
 end
 I.b_sid = leg
 redis.call('HSET', ikey(sid), 'b_rank', rank, 'b_status', status, 'b_sid', leg)
+local ck = ckey(I.session)
 if status == 'ringing' then
   emit(I, 'SessionSecondPartyRing', leg, {})
 elseif status == 'in-progress' then
@@ -26,10 +30,23 @@ elseif status == 'in-progress' then
     emit(I, 'SessionFirstPartyAnswer', sid, {})
   end
   redis.call('HSET', ikey(sid), 'b_answered', NOW)
+  -- Answered: the call may now last its time limit, no longer.
+  local blob = redis.call('GET', T .. K.session .. I.session)
+  if blob and redis.call('HGET', ck, 'live') == sid then
+    redis.call('HSET', ck, 'live_until', NOW + talk_window(cjson.decode(blob)))
+  end
   emit(I, 'SessionSecondPartyAnswer', leg, {})
 elseif rank == 4 then
   finish_callee(I, leg, duration, cause)
+  if I.state == 'dialling' then
+    -- A bridged leg that never reported its answer was answered `duration` s ago, as was the caller's.
+    if (I.a_answered or '') == '' and status == 'completed' and duration > 0 then
+      I.a_answered = NOW - duration * 1000000
+    end
+    end_bridge(I, status, cause)
+  end
 end
-redis.call('HSET', ckey(I.session), 'last', NOW)
+if I.state == 'dialling' or I.state == 'pin' then watch_call(sid, NOW) end
+redis.call('HSET', ck, 'last', NOW)
 remember(token)
 return reply({outcome = 'ok'})

@@ -4,20 +4,21 @@
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
 --! include clock.lua
-local sid, rec, url, status, duration, token = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local error_code = ARGV[11]
-number_arg(7)
-local started = plivo_time(number_arg(9))
-local ended = ''
-if ARGV[10] ~= '' then ended = plivo_time(number_arg(10)) end
 local EVENTS = {['in-progress'] = 'SessionRecordingInitiated', completed = 'SessionRecordingCompleted',
                 absent = 'SessionRecordingFailed', failed = 'SessionRecordingFailed'}
+local sid, rec, url, duration, token = ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8]
+local status = word_arg(6, EVENTS)
+local error_code = ARGV[11]
+number_arg(7, 0, MAX_SECONDS)
+local started = plivo_time(number_arg(9, 0))
+local ended = ''
+if ARGV[10] ~= '' then ended = plivo_time(number_arg(10, 0)) end
 if seen(token) then return reply({outcome = 'duplicate'}) end
 local I = read_hash(ikey(sid))
 if not I.session then return reply({outcome = 'unknown'}) end
 local rank = 2
 if status == 'in-progress' then rank = 1 end
-if not EVENTS[status] or rank <= (tonumber(I.rec_rank) or 0) then
+if rank <= stored_number(I.rec_rank) then
   remember(token)
   return reply({outcome = 'duplicate'})
 end

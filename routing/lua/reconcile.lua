@@ -1,0 +1,36 @@
+-- Close a live call its carrier says is over, when the reports that would have closed it never came: the dialled
+-- leg (if it still looks live), the caller's leg (billed for the carrier's duration) and the call, with the usual
+-- events. A call already over changes nothing.
+-- ARGV: T, NOW, caller CallSid, the carrier's final status of the caller's call, its duration (s), hangup cause.
+-- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
+--! include calls.lua
+local sid, cause = ARGV[3], ARGV[6]
+local status = word_arg(4, {completed = true, busy = true, ['no-answer'] = true, failed = true, canceled = true})
+local duration = number_arg(5, 0, MAX_SECONDS)
+local I = read_hash(ikey(sid))
+if not I.session then
+  redis.call('ZREM', T .. K.live_calls, sid)
+  return reply({outcome = 'unknown'})
+end
+if I.state == 'pin' then
+  finish_caller(I, 'ended', cause, duration)
+  return reply({outcome = 'ok'})
+end
+if I.state ~= 'dialling' then
+  redis.call('ZREM', T .. K.live_calls, sid)
+  return reply({outcome = 'duplicate'})
+end
+if stored_number(I.b_rank) < 4 then
+  -- The dialled leg lasted from its answer to the end of the caller's call, if it was answered at all.
+  local leg_duration, leg_cause = 0, cause
+  if (I.b_answered or '') ~= '' then
+    local answered = stored_number(I.started)
+    if (I.a_answered or '') ~= '' then answered = stored_number(I.a_answered) end
+    local ended = answered + duration * 1000000
+    leg_duration = math.max(0, math.ceil((ended - stored_number(I.b_answered)) / 1000000))
+    leg_cause = 'Normal Hangup'
+  end
+  finish_callee(I, I.b_sid or '', leg_duration, leg_cause)
+end
+end_bridge(I, status, cause, duration)
+return reply({outcome = 'ok'})
