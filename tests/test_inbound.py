@@ -344,7 +344,9 @@ def test_a_forced_pin_caller_keying_the_other_partys_pin_is_refused_as_a_wrong_p
     )
 
 
-@pytest.mark.parametrize(("caller", "own_partys_pin", "others_pin"), [(FIRST, "1234", "5678"), (SECOND, "5678", "1234")])
+@pytest.mark.parametrize(
+    ("caller", "own_partys_pin", "others_pin"), [(FIRST, "1234", "5678"), (SECOND, "5678", "1234")]
+)
 def test_no_pin_ever_bridges_a_party_to_their_own_number(store, tenant, caller, own_partys_pin, others_pin):
     session = open_session(store, tenant, force_pin_authentication=True, pin_retry=0, **PINS)
     sid = new_sid()
