@@ -55,7 +55,7 @@ def list_all() -> ResponseReturnValue:
     params = query()
     filters = check_query(params)
     page = lifecycle.list_sessions(store(), g.tenant.auth_id, filters, now)
-    calls = read_calls_many(store(), g.tenant.auth_id, [s.session_uuid for s in page.sessions], now)
+    calls = read_calls_many(store(), page.auth_id, [s.session_uuid for s in page.sessions], now)
     return reply(
         {
             "response": {
@@ -81,7 +81,7 @@ def list_all() -> ResponseReturnValue:
 def retrieve(session_uuid: str) -> ResponseReturnValue:
     now = now_us()
     session = lifecycle.get_session(store(), g.tenant.auth_id, session_uuid)
-    calls = read_calls(store(), g.tenant.auth_id, session.session_uuid, now)
+    calls = read_calls(store(), session.auth_id, session.session_uuid, now)
     return reply({"response": session_object(session, now, calls)})
 
 
@@ -90,7 +90,7 @@ def retrieve(session_uuid: str) -> ResponseReturnValue:
 def update(session_uuid: str) -> ResponseReturnValue:
     now = now_us()
     session = lifecycle.update_session(store(), g.tenant.auth_id, session_uuid, _body_for(session_uuid), now)
-    calls = read_calls(store(), g.tenant.auth_id, session.session_uuid, now)
+    calls = read_calls(store(), session.auth_id, session.session_uuid, now)
     return reply({"message": "Session updated", "session": session_object(session, now, calls)})
 
 

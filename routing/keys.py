@@ -36,6 +36,7 @@ EVENT_FAILURES = ":event-failures"
 DEAD_LETTERS = ":dead-letters"
 RATE_LIMIT = ":rate-limit"
 CALL_OUT = ":call-out:"
+SUBACCOUNT_SESSION = ":sub-session:"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,14 @@ class Keys:
         by an `exhausted` pool, sessions `ended` and their total length `ended_us`.
         """
         return f"{self.tenant_base(auth_id)}{CAPACITY}{day}"
+
+    def subaccount_session(self, auth_id: str, session_uuid: str) -> str:
+        """String with a TTL: the subaccount holding session `session_uuid`, which its parent `auth_id` opened.
+
+        The parent finds its subaccounts' sessions by uuid through these, in its own keys; each lives as long as
+        the session stays readable.
+        """
+        return f"{self.tenant_base(auth_id)}{SUBACCOUNT_SESSION}{session_uuid}"
 
     # -- calls --------------------------------------------------------------------------------------------
     def call_state(self, auth_id: str, session_uuid: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -13,15 +14,21 @@ from routing.errors import InvalidInput
 # raises every time). Each entry is a few hundred bytes at most.
 _CACHED_NUMBERS = 16_384
 
+# What a written phone number may hold: an optional leading `+`, digits, and the usual separators. Anything else
+# (`,` and `w` pauses, `p`, `#`, `;ext=`, `x`, `ext`) makes it a dial string, which the carrier would dial as a
+# number followed by keys pressed, so a masked call would quietly skip the extension.
+_WRITTEN_NUMBER = re.compile(r"\+?[0-9 .()\-]+")
+
 
 def to_e164(raw: object, field: str) -> str:
-    """Return `raw` as E.164 (`+15551234567`), accepting it with or without the leading `+`."""
+    """Return `raw` as E.164 (`+15551234567`), with or without the leading `+`; a dial string is InvalidInput."""
     if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip() == "":
         raise InvalidInput(field, "must be a phone number in E.164 form, like +14155550100")
     text = str(raw).strip()
-    if not text.lstrip("+").isdigit() and any(ch.isalpha() for ch in text):
-        # phonenumbers would read letters as a vanity number or an extension and quietly dial something else.
-        raise InvalidInput(field, f"{raw!r} is not a phone number: E.164 has digits only")
+    if not _WRITTEN_NUMBER.fullmatch(text) or not any(ch.isdigit() for ch in text):
+        raise InvalidInput(
+            field, f"{raw!r} is not a phone number: E.164 has digits only, no pauses, extensions or keys to press"
+        )
     if not text.startswith("+"):
         text = "+" + text
     try:
@@ -37,7 +44,7 @@ def to_e164(raw: object, field: str) -> str:
 def _valid_e164(text: str) -> str | None:
     """Return `text` formatted in E.164, or None when it parses but is not a valid number (raises otherwise)."""
     parsed = phonenumbers.parse(text, None)
-    if not phonenumbers.is_valid_number(parsed):
+    if parsed.extension or not phonenumbers.is_valid_number(parsed):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 

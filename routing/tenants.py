@@ -158,7 +158,7 @@ def checked(credential: Credential, reply: Reply) -> Tenant:
 
 
 def subaccount_of(store: Store, parent: Tenant, auth_id: str) -> Tenant:
-    """Return `auth_id` if it is a subaccount of `parent`; anything else is not found."""
+    """Return `auth_id` if it is a subaccount of `parent`; anything else is InvalidInput naming `subaccount`."""
     try:
         sub = get_tenant(store, auth_id)
     except NotFound:

@@ -139,6 +139,14 @@ def test_did_add_of_something_that_is_not_a_phone_number_names_the_field(masq):
     assert error_of(masq("did", "add", new_account(masq), "+1234")).startswith("number:")
 
 
+@pytest.mark.parametrize("dial_string", ["+14155550100,,5", "+14155550100#5", "+14155550100;ext=5", "+14155550100 x5"])
+def test_did_add_of_a_dial_string_names_the_field_and_claims_no_number(masq, cli_store, dial_string):
+    message = error_of(masq("did", "add", new_account(masq), "+14155550101", dial_string))
+
+    assert message.startswith("number:") and "extensions" in message
+    assert owner_of(cli_store, "+14155550100") is None and owner_of(cli_store, "+14155550101") is None
+
+
 def test_did_add_without_numbers_is_a_usage_error(masq):
     assert masq("did", "add", new_account(masq)).exit_code == 2
 

@@ -1,10 +1,11 @@
 import pytest
 
 from routing import pool
-from routing.calls import inbound
+from routing.calls import inbound, outbound
 from routing.calls.history import read_calls
 from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
 from routing.clock import US, now_us
+from routing.errors import InvalidInput
 from routing.sessions import lifecycle
 from routing.store import Store
 from tests.conftest import outbox
@@ -327,3 +328,59 @@ def test_a_carrier_number_already_in_e164_skips_phonenumbers(monkeypatch):
 
     monkeypatch.setattr("phonenumbers.parse", refuse)
     assert inbound.e164_or_empty("+447700900123") == "+447700900123"
+
+
+def test_a_forced_pin_caller_keying_the_other_partys_pin_is_refused_as_a_wrong_pin(store, tenant):
+    first = "+14155556021"
+    session = open_session(store, tenant, force_pin_authentication=True, first_party=first, **PINS)
+    sid = new_sid()
+    assert isinstance(ring(store, session, first, sid), AskPin)
+    decision = inbound.check_pin(store, tenant.auth_id, sid, "5678", now_us())
+    assert isinstance(decision, AskPin) and decision.wrong == 1
+    event = outbox(store, tenant.auth_id)[-1]
+    assert (event["EventName"], event["PinAuthenticationStatus"]) == ("SessionPinAuthenticationStatus", "failed")
+    assert inbound.check_pin(store, tenant.auth_id, sid, "1234", now_us()) == Bridge(
+        tenant.auth_id, sid, session, "first", answered=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("caller", "own_partys_pin", "others_pin"), [(FIRST, "1234", "5678"), (SECOND, "5678", "1234")]
+)
+def test_no_pin_ever_bridges_a_party_to_their_own_number(store, tenant, caller, own_partys_pin, others_pin):
+    session = open_session(store, tenant, force_pin_authentication=True, pin_retry=0, **PINS)
+    sid = new_sid()
+    ring(store, session, caller, sid)
+    assert inbound.check_pin(store, tenant.auth_id, sid, others_pin, now_us()) == PinFailed(session.incorrect_pin_play)
+    calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
+    assert calls.interactions[0].state == "failed"
+    again = new_sid()
+    ring(store, session, caller, again)
+    bridged = inbound.check_pin(store, tenant.auth_id, again, own_partys_pin, now_us())
+    assert isinstance(bridged, Bridge) and bridged.callee != caller
+
+
+def test_a_stored_session_with_equal_parties_connects_no_one(store, tenant):
+    session = open_session(store, tenant)
+    equal = session.evolve(second_party=FIRST)
+    store.redis.set(store.keys.session(tenant.auth_id, session.session_uuid), equal.to_json())
+    assert ring(store, session, FIRST) == Refuse("single-party")
+
+
+def test_a_single_party_session_given_the_callers_own_number_as_second_party_is_refused(store, tenant):
+    session = lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "create_session_with_single_party": True}, now_us()
+    )
+    with pytest.raises(InvalidInput) as caught:
+        lifecycle.update_session(store, tenant.auth_id, session.session_uuid, {"second_party": FIRST}, now_us())
+    assert caught.value.field == "second_party"
+
+
+def test_a_first_party_answering_masqs_call_out_is_never_bridged_to_themselves(store, tenant):
+    session = open_session(store, tenant, force_pin_authentication=True, initiate_call_to_first_party=True, **PINS)
+    sid = new_sid()
+    call = inbound.IncomingCall(sid, session.first_party, session.virtual_number)
+    assert isinstance(outbound.answer(store, tenant.auth_id, session.session_uuid, call, now_us()), AskPin)
+    assert isinstance(inbound.check_pin(store, tenant.auth_id, sid, "5678", now_us()), AskPin)
+    bridged = inbound.check_pin(store, tenant.auth_id, sid, "1234", now_us())
+    assert isinstance(bridged, Bridge) and bridged.callee == SECOND

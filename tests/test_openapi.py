@@ -20,7 +20,7 @@ from schemathesis.checks import (
 )
 
 from app import cloudtalk_format, openapi
-from routing import capacity, tenants
+from routing import capacity, pool, tenants
 from routing.clock import US, now_us
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
@@ -131,6 +131,7 @@ def seeded(store, client):
     tenant = make_tenant(store, POOL)
     now = now_us()
     sub = tenants.create_tenant(store, "acme-sub", now, parent=tenant.auth_id)
+    pool.add_numbers(store, sub.auth_id, ["+14155550180"], now)  # a subaccount's session takes its own DID
     other = make_tenant(store, ["+14155550190"], name="other")
 
     def open_(owner=tenant, at=now, **fields) -> Session:

@@ -367,7 +367,7 @@ def test_an_answer_after_the_session_ended_is_refused_politely(client, store, te
     session = open_session(store, tenant)
     lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now_us())
     assert verbs(xml(answer(client, session))) == ["Say", "Hangup"]
-    assert outbox(store, tenant.auth_id) == []
+    assert [e["EventName"] for e in outbox(store, tenant.auth_id)] == ["SessionEnded"]
 
 
 def test_an_answer_while_another_call_holds_the_session_is_refused_politely(client, store, tenant):

@@ -13,9 +13,9 @@ import requests
 from plivo import exceptions
 from plivo.rest import client as plivo_client
 
-from routing import tenants
+from routing import pool, tenants
 from routing.clock import now_us
-from tests.conftest import TenantFixture, make_tenant
+from tests.conftest import TenantFixture, make_tenant, outbox
 
 BASE_URI_CONSTANTS = (
     "PLIVO_API_BASE_URI",
@@ -211,18 +211,65 @@ def test_list_filters_and_pages_through_the_query_string(sdk, account):
     assert {s.session_uuid for s in long_ones.response.objects} == paged
 
 
-def test_list_filters_by_subaccount(sdk, account, real_store):
-    sub = tenants.create_tenant(real_store, "acme-eu", now_us(), parent=account.auth_id)
-    client = sdk(account)
-    mine = client.masking_sessions.create_masking_session(
-        first_party=FIRST, second_party=SECOND, subaccount=sub.auth_id
+def test_a_parent_opens_a_subaccounts_session_in_the_subaccount_and_still_sees_it(sdk, account, real_store):
+    sub_creds = tenants.create_tenant(real_store, "acme-eu", now_us(), parent=account.auth_id)
+    pool.add_numbers(real_store, sub_creds.auth_id, ["+14155550120"], now_us())
+    parent, sub = sdk(account), sdk(auth_id=sub_creds.auth_id, auth_token=sub_creds.auth_token)
+    mine = parent.masking_sessions.create_masking_session(
+        first_party=FIRST, second_party=SECOND, subaccount=sub_creds.auth_id
     )
-    client.masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND)
+    own = parent.masking_sessions.create_masking_session(first_party=FIRST, second_party=SECOND)
 
-    listed = client.masking_sessions.list_masking_session(subaccount=sub.auth_id)
-
-    assert mine.session.subaccount == sub.auth_id
+    assert (mine.session.subaccount, mine.virtual_number) == (sub_creds.auth_id, "+14155550120")
+    listed = parent.masking_sessions.list_masking_session(subaccount=sub_creds.auth_id)
     assert [s.session_uuid for s in listed.response.objects] == [mine.session_uuid]
+    unfiltered = parent.masking_sessions.list_masking_session()
+    assert [s.session_uuid for s in unfiltered.response.objects] == [own.session_uuid]
+    assert [s.session_uuid for s in sub.masking_sessions.list_masking_session().response.objects] == [mine.session_uuid]
+    for client in (parent, sub):
+        assert client.masking_sessions.get_masking_session(mine.session_uuid).response.session_uuid == (
+            mine.session_uuid
+        )
+    parent.masking_sessions.update_masking_session(mine.session_uuid, ring_timeout=30)
+    assert sub.masking_sessions.get_masking_session(mine.session_uuid).response.ring_timeout == 30
+    sub.masking_sessions.update_masking_session(mine.session_uuid, ring_timeout=40)
+    assert parent.masking_sessions.get_masking_session(mine.session_uuid).response.ring_timeout == 40
+    with pytest.raises(exceptions.ResourceNotFoundError):
+        sub.masking_sessions.get_masking_session(own.session_uuid)
+
+    parent.masking_sessions.delete_masking_session(mine.session_uuid)
+
+    assert sub.masking_sessions.get_masking_session(mine.session_uuid).response.status == "expired"
+    ended = [e for e in outbox(real_store, sub_creds.auth_id) if e["EventName"] == "SessionEnded"]
+    assert [e["SessionUUID"] for e in ended] == [mine.session_uuid]
+    assert all(e["SessionUUID"] != mine.session_uuid for e in outbox(real_store, account.auth_id))
+    counted = real_store.redis.hmget(real_store.keys.tenant(sub_creds.auth_id), "sessions_opened", "sessions_completed")
+    assert counted == ["1", "1"]
+    assert real_store.redis.hget(real_store.keys.tenant(account.auth_id), "sessions_completed") is None
+
+
+def test_a_subaccount_can_delete_the_session_its_parent_opened_for_it(sdk, account, real_store):
+    sub_creds = tenants.create_tenant(real_store, "acme-eu", now_us(), parent=account.auth_id)
+    pool.add_numbers(real_store, sub_creds.auth_id, ["+14155550121"], now_us())
+    parent, sub = sdk(account), sdk(auth_id=sub_creds.auth_id, auth_token=sub_creds.auth_token)
+    mine = parent.masking_sessions.create_masking_session(
+        first_party=FIRST, second_party=SECOND, subaccount=sub_creds.auth_id
+    )
+
+    sub.masking_sessions.delete_masking_session(mine.session_uuid)
+
+    assert parent.masking_sessions.get_masking_session(mine.session_uuid).response.status == "expired"
+
+
+def test_a_subaccount_with_no_free_number_is_exhausted_though_its_parent_has_some(sdk, account, real_store):
+    sub_creds = tenants.create_tenant(real_store, "acme-eu", now_us(), parent=account.auth_id)
+
+    with pytest.raises(exceptions.PlivoRestError):
+        sdk(account).masking_sessions.create_masking_session(
+            first_party=FIRST, second_party=SECOND, subaccount=sub_creds.auth_id
+        )
+
+    assert real_store.redis.scard(real_store.keys.free(account.auth_id, "US")) == len(account.numbers)
 
 
 def test_update_changes_the_session_and_counts_the_new_expiry_from_now(sdk, account):

@@ -10,7 +10,7 @@ import pytest
 import redis
 import requests
 
-from routing import tenants
+from routing import pool, tenants
 from routing.clock import US, now_us
 from routing.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
 from routing.sessions import lifecycle
@@ -132,17 +132,20 @@ def test_a_credential_without_a_tenant_record_is_not_found_and_spends_nothing(st
 
 def test_a_subaccount_is_checked_after_who_asks_and_counted_once(store, tenant, commands):
     sub = tenants.create_tenant(store, "support", now_us(), parent=tenant.auth_id)
+    pool.add_numbers(store, sub.auth_id, ["+14155550110", "+14155550111"], now_us())
     stranger = tenants.create_tenant(store, "globex", now_us())
     theirs = tenants.create_tenant(store, "globex support", now_us(), parent=stranger.auth_id)
     lifecycle.open_session(store, limited(tenant), {**PARTIES, "subaccount": sub.auth_id}, now_us())  # loads scripts
     commands.clear()
 
     mine = lifecycle.open_session(store, limited(tenant), {**PARTIES, "subaccount": sub.auth_id}, now_us())
-    assert commands == ["EVALSHA", "HMGET", "EVALSHA"]  # who asks (uncounted), the subaccount, the open
+    # who asks (uncounted), the subaccount, the parent's count and note, the open in the subaccount
+    assert commands == ["EVALSHA", "HMGET", "EVALSHA", "EVALSHA"]
     with pytest.raises(InvalidInput, match="not a subaccount"):
         lifecycle.open_session(store, limited(tenant), {**PARTIES, "subaccount": theirs.auth_id}, now_us())
 
-    assert mine.subaccount == sub.auth_id
+    assert (mine.subaccount, mine.auth_id) == (sub.auth_id, sub.auth_id)
+    assert mine.virtual_number in ("+14155550110", "+14155550111")
     with pytest.raises(RateLimited):  # two opens counted; the refused one was not
         [lifecycle.open_session(store, limited(tenant), PARTIES, now_us()) for _ in range(2)]
 
@@ -210,6 +213,7 @@ def test_a_wrong_credential_is_a_401_whatever_the_body_and_spends_nothing(client
 )
 def test_every_kind_of_plivo_create_gets_its_answer(client, store, tenant, case, status):
     sub = tenants.create_tenant(store, "sub", now_us(), parent=tenant.auth_id).auth_id
+    pool.add_numbers(store, sub, ["+14155550110"], now_us())
     headers = {"no auth": {}, "bearer": {"Authorization": "Bearer x"}, "bad base64": {"Authorization": "Basic %%%"}}
     kwargs: dict = {"headers": headers[case]} if case in headers else {"auth": tenant.basic}
     kwargs.update(

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from routing import pool
 from routing.clock import US, from_us
 from routing.errors import Conflict, InvalidInput, NotFound
 from routing.sessions.lifecycle import (
@@ -78,8 +79,11 @@ def test_an_invalid_request_opens_nothing_and_takes_no_number(store, tenant):
 
 def test_a_session_for_ones_own_subaccount_is_opened(store, tenant):
     sub = create_tenant(store, "support", T0, parent=tenant.auth_id)
+    pool.add_numbers(store, sub.auth_id, ["+14155550110"], T0)
     session = open_session(store, credential(tenant), {**PARTIES, "subaccount": sub.auth_id}, T0)
     assert get_session(store, tenant.auth_id, session.session_uuid).subaccount == sub.auth_id
+    assert get_session(store, sub.auth_id, session.session_uuid).virtual_number == "+14155550110"
+    assert store.redis.scard(store.keys.free(tenant.auth_id, "US")) == 3
 
 
 def test_a_session_for_someone_elses_subaccount_is_refused(store, tenant):
@@ -319,11 +323,16 @@ def test_a_listing_pages_by_offset_and_limit_and_still_counts_everything(store, 
         ({"created_time": stamp(T0 + 120 * US)}, [2]),
         ({"expiry_time__lte": stamp(T0 + 3600 * US)}, [1, 0]),
         ({"duration__lt": "3600"}, [1]),
-        ({"subaccount": "SA0123456789ABCDEFGH"}, []),
     ],
 )
 def test_a_listing_filters_and_counts_only_the_matches(store, lister, five, raw, expected):
     assert listing(store, lister, **raw) == (picked(five, expected), len(expected))
+
+
+def test_a_listing_of_a_subaccount_that_is_not_the_tenants_is_invalid(store, lister, five):
+    with pytest.raises(InvalidInput) as caught:
+        listing(store, lister, subaccount="SA0123456789ABCDEFGH")
+    assert caught.value.field == "subaccount"
 
 
 def test_a_filtered_listing_pages_through_the_matches(store, lister, five):
@@ -347,3 +356,17 @@ def test_a_listing_shows_only_the_tenants_own_sessions(store, lister, five):
     theirs = open_session(store, credential(other), PARTIES, T0 + 30 * US)
     assert listing(store, other) == ([theirs.session_uuid], 1)
     assert listing(store, lister)[1] == 5
+
+
+def test_a_parent_keeps_finding_its_subaccounts_session_after_the_subaccount_extends_it(store, tenant):
+    sub = create_tenant(store, "support", T0, parent=tenant.auth_id)
+    pool.add_numbers(store, sub.auth_id, ["+14155550110"], T0)
+    session = open_session(store, credential(tenant), {**PARTIES, "subaccount": sub.auth_id}, T0)
+    note = store.keys.subaccount_session(tenant.auth_id, session.session_uuid)
+    before = store.redis.pttl(note)
+
+    update_session(store, sub.auth_id, session.session_uuid, {"session_expiry": 86400}, T0 + 60 * US)
+
+    assert store.redis.get(note) == sub.auth_id
+    assert store.redis.pttl(note) > before
+    assert get_session(store, tenant.auth_id, session.session_uuid).expiry == T0 + 86460 * US

@@ -16,6 +16,8 @@ local function inbound(num, from, sid)
   local s = cjson.decode(blob)
   if tonumber(s['expiry']) <= NOW then return refusal('no-session') end
   if (s['second_party'] or '') == '' then return refusal('single-party') end
+  -- Updates refuse equal parties; a session stored otherwise still never bridges a caller to their own number.
+  if s['second_party'] == s['first_party'] then return refusal('single-party') end
 
   local known = read_hash(ikey(sid))
   if known.session then return standing(known, blob) end

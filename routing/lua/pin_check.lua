@@ -21,6 +21,8 @@ end
 local party = ''
 if digits ~= '' and digits == s['first_party_pin'] then party = 'first'
 elseif digits ~= '' and digits == s['second_party_pin'] then party = 'second' end
+-- A PIN that would bridge the caller to the number they are calling from is as wrong as any other PIN.
+if party ~= '' and other(s, party) == I.from then party = '' end
 if party ~= '' then
   I.state, I.caller, I.callee, I.pin = 'dialling', party, other(s, party), 'success'
   redis.call('HSET', ikey(sid), 'state', I.state, 'caller', party, 'callee', I.callee, 'pin', I.pin)

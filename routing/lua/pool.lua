@@ -35,15 +35,21 @@ local function release(member, at)
   return uuid
 end
 
--- Tell the tenant a session ran out its TTL: a SessionTimeout event in its outbox.
-local function announce_timeout(uuid, at)
+-- Tell the tenant session `uuid` ended at `at`: the event `name` in its outbox, with the session's parties.
+-- Return whether the session was still there to announce.
+local function announce_end(uuid, at, name)
   local text = redis.call('GET', T .. K.session .. uuid)
-  if not text then return end
+  if not text then return false end
   local s = cjson.decode(text)
-  append_event(uuid, 'SessionTimeout', at,
+  append_event(uuid, name, at,
     {'From', s.first_party or '', 'To', s.second_party or '', 'VirtualNumber', s.virtual_number or ''})
   redis.call('PEXPIRE', T .. K.call_state .. uuid, retained_ms(at))
-  redis.call('HINCRBY', T, 'sessions_expired', 1)
+  return true
+end
+
+-- Tell the tenant a session ran out its TTL: a SessionTimeout event in its outbox.
+local function announce_timeout(uuid, at)
+  if announce_end(uuid, at, 'SessionTimeout') then redis.call('HINCRBY', T, 'sessions_expired', 1) end
 end
 
 -- Release sessions whose TTL has passed (announcing each) and DIDs whose cool-off is over; `limit` of each.

@@ -15,7 +15,7 @@ from routing.sessions.options import SessionRequest, check_create, check_update
 from routing.sessions.query import SessionQuery
 from routing.sessions.session import EXPIRED, Session
 from routing.store import Store
-from routing.tenants import Credential, admit, checked, subaccount_of
+from routing.tenants import Credential, admit, checked, get_tenant, subaccount_of
 
 _REFUSALS = {
     "not_in_pool": "is not in this account's pool",
@@ -69,16 +69,38 @@ def open_session(
 
     The request is checked first, reading nothing (InvalidInput). Then one round trip checks the credential
     (Unauthenticated; NotFound without a tenant record), counts the request against its rate limit (RateLimited)
-    and takes a DID (PoolExhausted, NumberUnavailable). A request naming a subaccount takes two more, first:
-    who asks is authenticated (uncounted), then the subaccount must be theirs (InvalidInput).
+    and takes a DID (PoolExhausted, NumberUnavailable). A request naming a subaccount opens the session in the
+    subaccount, in four round trips: who asks is checked (uncounted), the subaccount must be theirs
+    (InvalidInput), the parent's request is counted and where the session will be is noted in the parent's keys,
+    and the subaccount's pool gives the DID.
     """
-    opening = _opening(credential.auth_id, check_create(raw), now, wanted_number)
+    request = check_create(raw)
     if not credential.possible():
         raise credential.refusal()
-    if opening.session.subaccount:
-        subaccount_of(store, admit(store, credential.uncounted(), now), opening.session.subaccount)
-    reply = store.run("open_checked.lua", credential.auth_id, now, *opening.arguments(), *credential.arguments())
-    return opening.opened(_allocated(credential, reply))
+    subaccount = request.fields.get("subaccount", "")
+    if not subaccount:
+        opening = _opening(credential.auth_id, request, now, wanted_number)
+        reply = store.run("open_checked.lua", credential.auth_id, now, *opening.arguments(), *credential.arguments())
+        return opening.opened(_allocated(credential, reply))
+    parent = admit(store, credential.uncounted(), now)
+    subaccount_of(store, parent, subaccount)
+    opening = _opening(subaccount, request, now, wanted_number)
+    checked(credential, _remember_for_parent(store, parent.auth_id, opening.session, credential))
+    return opening.opened(store.run("open.lua", subaccount, now, *opening.arguments()))
+
+
+def _remember_for_parent(store: Store, parent: str, session: Session, credential: Credential | None = None) -> Reply:
+    """Note in the parent's keys where its subaccount's `session` lives; with the parent's `credential`, only if
+    it passes and counting the request (subaccount_session.lua's reply)."""
+    return store.run(
+        "subaccount_session.lua",
+        parent,
+        session.modified,
+        session.session_uuid,
+        session.auth_id,
+        session.expiry,
+        *(credential.arguments() if credential else []),
+    )
 
 
 def _allocated(credential: Credential, reply: Reply) -> Reply:
@@ -106,10 +128,14 @@ def _opening(auth_id: str, request: SessionRequest, now: int, wanted_number: str
 
 
 def get_session(store: Store, auth_id: str, session_uuid: str) -> Session:
-    """Return the tenant's session `session_uuid`; another tenant's is simply not found."""
+    """Return the tenant's session `session_uuid`, or one it opened in a subaccount; another's is not found."""
     if not _is_uuid(session_uuid):
         raise NotFound(f"no session {session_uuid!r}")
     text = store.redis.get(store.keys.session(auth_id, session_uuid))
+    if text is None:
+        holder = store.redis.get(store.keys.subaccount_session(auth_id, session_uuid))
+        if holder is not None:
+            text = store.redis.get(store.keys.session(str(holder), session_uuid))
     if text is None:
         raise NotFound(f"no session {session_uuid!r}")
     return Session.from_json(str(text))
@@ -128,7 +154,7 @@ def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[s
         updated = current.evolve(modified=now, expiry=expiry, **changes)
         outcome = store.run(
             "replace_session.lua",
-            auth_id,
+            current.auth_id,
             now,
             session_uuid,
             current.to_json(),
@@ -137,6 +163,8 @@ def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[s
             updated.expiry,
         )["outcome"]
         if outcome == "ok":
+            if updated.subaccount and updated.expiry != current.expiry:
+                _remember_for_parent(store, get_tenant(store, updated.auth_id).parent, updated)
             return updated
         if outcome == "ended":
             raise Conflict(f"session {session_uuid} has expired and can no longer be updated")
@@ -152,7 +180,7 @@ def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Sess
         ended = current.evolve(modified=now, expiry=now, ended_by="request")
         outcome = store.run(
             "replace_session.lua",
-            auth_id,
+            current.auth_id,
             now,
             session_uuid,
             current.to_json(),
@@ -174,25 +202,32 @@ def reclaim_expired(store: Store, auth_id: str, now: int, limit: int = 1000) -> 
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a listing: the sessions and how many matched in all."""
+    """One page of a listing: the sessions, how many matched in all, and the tenant whose sessions they are."""
 
     sessions: list[Session]
     total_count: int
+    auth_id: str
 
 
 def list_sessions(store: Store, auth_id: str, query: SessionQuery, now: int) -> Page:
-    """Return the sessions matching `query`, newest first."""
+    """Return the sessions matching `query`, newest first; with `subaccount`, those of that subaccount of the tenant.
+
+    InvalidInput when `subaccount` is not the tenant's own subaccount.
+    """
+    if query.subaccount and query.subaccount != auth_id:
+        subaccount_of(store, get_tenant(store, auth_id), query.subaccount)
+        auth_id = query.subaccount
     index = store.keys.sessions_by_created(auth_id)
     low, high = query.created_window(now)
     if not query.needs_sessions():
         total = int(store.redis.zcount(index, low, high))
         ids = store.redis.zrevrangebyscore(index, high, low, start=query.offset, num=query.limit)
-        return Page(_load(store, auth_id, [str(i) for i in ids]), total)
+        return Page(_load(store, auth_id, [str(i) for i in ids]), total, auth_id)
     matched: list[Session] = []
     window = [str(i) for i in store.redis.zrevrangebyscore(index, high, low)]
     for start in range(0, len(window), 500):
         matched.extend(s for s in _load(store, auth_id, window[start : start + 500]) if query.matches(s, now))
-    return Page(matched[query.offset : query.offset + query.limit], len(matched))
+    return Page(matched[query.offset : query.offset + query.limit], len(matched), auth_id)
 
 
 def _load(store: Store, auth_id: str, ids: list[str]) -> list[Session]:

@@ -47,7 +47,7 @@ class SessionQuery:
     offset: int = 0
     status: str = "all"
     parties: dict[str, str] = field(default_factory=dict)
-    subaccount: str = ""
+    subaccount: str = ""  # whose sessions to list (a subaccount of the tenant), not a filter on each
     created: list[tuple[str, int]] = field(default_factory=list)
     expiry: list[tuple[str, int]] = field(default_factory=list)
     duration: list[tuple[str, int]] = field(default_factory=list)
@@ -77,7 +77,6 @@ class SessionQuery:
         return bool(
             self.status != "all"
             or self.parties
-            or self.subaccount
             or self.expiry
             or self.duration
             or any(op == "" for op, _ in self.created)
@@ -88,8 +87,6 @@ class SessionQuery:
         if self.status != "all" and session.status(now) != self.status:
             return False
         if any(getattr(session, name) != value for name, value in self.parties.items()):
-            return False
-        if self.subaccount and session.subaccount != self.subaccount:
             return False
         checks = [(session.created, self.created), (session.expiry, self.expiry), (session.duration, self.duration)]
         return all(_OPERATORS[op](actual, value) for actual, conditions in checks for op, value in conditions)
