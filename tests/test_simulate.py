@@ -73,11 +73,12 @@ def test_an_answered_call_is_bridged_recorded_and_billed(real_store, tenant, car
     ]
     calls = read_calls(real_store, tenant.auth_id, session.session_uuid, now_us())
     assert (calls.count, calls.in_call(now_us())) == (1, False)
-    assert calls.billed == 120 + 60 and calls.amount == Decimal("0.0150")
+    # Both legs were up for the 75 s of talk: each is billed two started minutes.
+    assert calls.billed == 120 + 120 and calls.amount == Decimal("0.0200")
     shown = requests.get(
         f"{live_server}{tenant.plivo_base}{session.session_uuid}", auth=tenant.basic, timeout=5
     ).json()["response"]
-    assert (shown["status"], shown["total_call_count"], shown["total_call_amount"]) == ("active", 1, "0.0150")
+    assert (shown["status"], shown["total_call_count"], shown["total_call_amount"]) == ("active", 1, "0.0200")
     assert shown["interaction"][0]["recording_resource_url"].startswith(f"/v1/Account/{tenant.auth_id}/Recording/RE")
 
 
@@ -169,3 +170,14 @@ def test_the_simulate_command_reports_a_refused_signature(real_store, tenant, li
     )
     assert result.exit_code == 1
     assert "403" in result.output
+
+
+def test_the_talk_time_adds_up_on_every_hangup_event(real_store, tenant, carrier):
+    session = open_session(real_store, tenant)
+    carrier.call(CallPlan(FIRST, session.virtual_number, talk_seconds=65))
+
+    events = {e["EventName"]: e for e in outbox(real_store, tenant.auth_id)}
+    assert events["SessionSecondPartyHangup"]["Duration"] == "65"
+    assert int(events["SessionFirstPartyHangup"]["Duration"]) >= 65
+    assert events["SessionFirstPartyHangup"]["BilledDuration"] == "120"
+    assert int(events["SessionPartiesHangup"]["Duration"]) >= 65

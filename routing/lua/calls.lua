@@ -32,13 +32,17 @@ local function add_charge(I, billed, amount)
              'amount', dec_add(totals[2] or '0', amount), 'last', NOW)
 end
 
--- The caller's leg is over: bill it for `duration` s (default: from its answer to now), free the session for the
--- next call.
+-- How long the caller's leg has lasted, in whole seconds: from its answer to now, and never less than the dialled
+-- leg's talk time (the caller is on the line for all of the bridge, whatever the clocks of the reports say).
+local function caller_duration(I)
+  local elapsed = 0
+  if (I.a_answered or '') ~= '' then elapsed = math.max(0, math.ceil((NOW - stored_number(I.a_answered)) / 1000000)) end
+  return math.max(elapsed, stored_number(I.b_duration))
+end
+
+-- The caller's leg is over: bill it for `duration` s (default: `caller_duration`), free the session for the next call.
 local function finish_caller(I, state, cause, duration)
-  if not duration then
-    duration = 0
-    if (I.a_answered or '') ~= '' then duration = math.max(0, math.ceil((NOW - stored_number(I.a_answered)) / 1000000)) end
-  end
+  duration = duration or caller_duration(I)
   local billed = billed_seconds(duration)
   local amount = charge(billed)
   I.state = state
@@ -56,7 +60,7 @@ end
 local function finish_callee(I, leg_sid, duration, cause)
   local billed = billed_seconds(duration)
   local amount = charge(billed)
-  I.b_rank = '4'
+  I.b_rank, I.b_duration = '4', tostring(duration)
   redis.call('HSET', ikey(I.sid), 'b_rank', 4, 'b_duration', duration, 'b_billed', billed)
   add_charge(I, billed, amount)
   emit(I, 'SessionSecondPartyHangup', leg_sid,
@@ -67,14 +71,13 @@ end
 -- call's end. `status` is the dial's outcome (DialCallStatus's words); `duration` as for finish_caller.
 local function end_bridge(I, status, cause, duration)
   redis.call('HSET', ikey(I.sid), 'dial_status', status)
+  duration = duration or caller_duration(I)
   finish_caller(I, 'ended', 'Normal Hangup', duration)
   local started = stored_number(I.started)
-  local length = math.max(0, math.ceil((NOW - started) / 1000000))
-  if duration then
-    local answered = started
-    if (I.a_answered or '') ~= '' then answered = stored_number(I.a_answered) end
-    length = math.max(0, math.ceil((answered - started) / 1000000)) + duration
-  end
+  local answered = started
+  if (I.a_answered or '') ~= '' then answered = stored_number(I.a_answered) end
+  -- From the call's start to its end: the wait before the caller's answer, then the caller's leg.
+  local length = math.max(math.ceil((NOW - started) / 1000000), math.ceil((answered - started) / 1000000) + duration, 0)
   emit(I, 'SessionPartiesHangup', I.sid,
        {'Duration', length, 'BilledDuration', I.billed, 'Amount', I.amount, 'HangupCause', cause})
 end
