@@ -152,16 +152,7 @@ def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[s
             raise InvalidInput("second_party", "must differ from first_party")
         expiry = now + expiry_seconds * US if expiry_seconds is not None else current.expiry
         updated = current.evolve(modified=now, expiry=expiry, **changes)
-        outcome = store.run(
-            "replace_session.lua",
-            current.auth_id,
-            now,
-            session_uuid,
-            current.to_json(),
-            updated.to_json(),
-            current.expiry_member,
-            updated.expiry,
-        )["outcome"]
+        outcome = _replace(store, current, updated, now, updated.expiry)
         if outcome == "ok":
             if updated.subaccount and updated.expiry != current.expiry:
                 _remember_for_parent(store, get_tenant(store, updated.auth_id).parent, updated)
@@ -178,21 +169,31 @@ def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Sess
         if current.status(now) == EXPIRED:
             raise Conflict(f"session {session_uuid} has already expired")
         ended = current.evolve(modified=now, expiry=now, ended_by="request")
-        outcome = store.run(
-            "replace_session.lua",
-            current.auth_id,
-            now,
-            session_uuid,
-            current.to_json(),
-            ended.to_json(),
-            current.expiry_member,
-            "",
-        )["outcome"]
+        outcome = _replace(store, current, ended, now, None)
         if outcome == "ok":
             return ended
         if outcome == "ended":
             raise Conflict(f"session {session_uuid} has already expired")
     raise Conflict(f"session {session_uuid} is changing too fast; try again")
+
+
+def _replace(store: Store, current: Session, new: Session, now: int, expiry: int | None) -> str:
+    """Put `new` in place of `current` unless it changed meanwhile; `expiry` None ends the session now.
+
+    Returns replace_session.lua's outcome: `ok`, `changed` (read again and retry) or `ended` (too late).
+    """
+    return str(
+        store.run(
+            "replace_session.lua",
+            current.auth_id,
+            now,
+            current.session_uuid,
+            current.to_json(),
+            new.to_json(),
+            current.expiry_member,
+            "" if expiry is None else expiry,
+        )["outcome"]
+    )
 
 
 def reclaim_expired(store: Store, auth_id: str, now: int, limit: int = 1000) -> int:
