@@ -72,7 +72,7 @@ class InboundWebhook:
         except HTTPException:
             raise
         except Exception:
-            text = str(apology(PATH, {"request_id": request_id, **ids_of(asked, None)}))
+            text = twiml.render(apology(PATH, {"request_id": request_id, **ids_of(asked, None)}))
         body = text.encode()
         return "200 OK", [("Content-Type", TWIML), ("Content-Length", str(len(body)))], body
 
@@ -91,7 +91,7 @@ class InboundWebhook:
         form = asked.form
         call = inbound.incoming_call(form.get("CallSid", ""), form.get("From", ""), form.get("To", ""))
         decision = inbound.identify_caller(self.app.extensions["masq.store"], call, now_us())
-        return str(twiml.answer(decision, self.app.extensions["masq.links"]))
+        return twiml.render(twiml.answer(decision, self.app.extensions["masq.links"]))
 
     def refused(self, environ: Environ, error: HTTPException) -> Answer:
         """Return the app's answer to an HTTP error, made in a request context as every view's is."""

@@ -38,7 +38,7 @@ STEP_VIEWS = {
 
 def as_twiml(response: VoiceResponse) -> Response:
     """Return TwiML as the carrier expects it."""
-    return Response(str(response), status=200, mimetype="text/xml")
+    return Response(twiml.render(response), status=200, mimetype="text/xml")
 
 
 def init_links(app: Flask) -> None:

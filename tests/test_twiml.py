@@ -26,7 +26,7 @@ def session(**fields: object) -> Session:
 
 
 def parse(decision) -> ET.Element:
-    root = ET.fromstring(str(twiml.answer(decision, LINKS)))
+    root = ET.fromstring(twiml.render(twiml.answer(decision, LINKS)))
     assert root.tag == "Response"
     return root
 
@@ -201,3 +201,26 @@ def test_hang_up_ends_the_call():
 def test_carrier_urls_carry_only_url_safe_tokens(token):
     with pytest.raises(ValueError):
         LINKS.step("pin-check", AUTH_ID, token)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        twiml.answer(
+            Bridge(
+                AUTH_ID,
+                CALL_SID,
+                session(record=True, first_party_play_url="https://a.example.com/1.mp3?x=1&y=<2>"),
+                "first",
+            ),
+            LINKS,
+        ),
+        twiml.answer(AskPin(AUTH_ID, CALL_SID, pin_session(), wrong=1), LINKS),
+        twiml.answer(TurnAway("https://cdn.example.com/unknown.mp3"), LINKS),
+        twiml.answer(Refuse("busy"), LINKS),
+        twiml.apology(),
+        twiml.whisper(""),
+    ],
+)
+def test_rendering_writes_exactly_what_twilios_builder_writes(response):
+    assert twiml.render(response) == str(response)
