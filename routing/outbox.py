@@ -169,7 +169,7 @@ def replay(store: Store, auth_id: str, entry_ids: list[str] | None = None) -> in
     letters = [d for d in dead_letters(store, auth_id) if entry_ids is None or d.entry_id in entry_ids]
     for letter in letters:
         with store.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(store.keys.events(auth_id), dict(letter.fields))  # type: ignore[arg-type]
+            pipe.xadd(store.keys.events(auth_id), dict(letter.fields))
             pipe.hdel(store.keys.dead_letters(auth_id), letter.entry_id)
             pipe.execute()
     return len(letters)

@@ -70,7 +70,7 @@ def release_number(store: Store, auth_id: str, raw_number: str, now: int) -> Non
         raise Conflict(f"{number} carries an open session; complete it first")
     owner_key = store.keys.did_owner(number)
     with store.redis.pipeline() as pipe:
-        pipe.watch(owner_key)  # type: ignore[no-untyped-call]
+        pipe.watch(owner_key)
         if pipe.get(owner_key) == auth_id:
             pipe.multi()
             pipe.delete(owner_key)
