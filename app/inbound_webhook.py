@@ -11,6 +11,7 @@ by `app.voice.apology`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,6 +25,7 @@ from app.twilio_signature import check_signature
 from app.voice import apology
 from routing.calls import inbound, twiml
 from routing.clock import now_us
+from routing.errors import InvalidInput
 
 PATH = "/voice/inbound"
 ENDPOINT = "voice.inbound"  # its step in the webhook latency metric, named as the Flask views' steps are
@@ -33,6 +35,7 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 Answer = tuple[str, list[tuple[str, str]], bytes]  # status line, headers, body
+log = logging.getLogger("masq.voice")
 
 
 class InboundWebhook:
@@ -71,6 +74,9 @@ class InboundWebhook:
             text = self.answer(asked)
         except HTTPException:
             raise
+        except InvalidInput as bad:  # not a call the carrier could have made: refused, not answered, not billed
+            log.warning("refused a call: %s %s", bad.field, bad.message, extra={"request_id": request_id})
+            text = twiml.render(twiml.refuse(inbound.Refuse("invalid")))
         except Exception:
             text = twiml.render(apology(PATH, {"request_id": request_id, **ids_of(asked, None)}))
         body = text.encode()

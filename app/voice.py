@@ -157,12 +157,20 @@ def apology(path: str, ids: Mapping[str, str | None]) -> VoiceResponse:
 def carrier_fallback(error: Exception) -> Response:
     """Never leave a caller in silence: log, then apologise and hang up.
 
-    Status and recording callbacks have no caller: a bad request is a 400, a failure inside masq a 503 so
-    that the carrier retries (their URLs ask for retries; replays change nothing).
+    Status and recording callbacks have no caller: a bad request is a 400 that names the field (logged as a
+    warning: the carrier's input, not a fault of masq), a failure inside masq a 503 so that the carrier retries
+    (their URLs ask for retries; replays change nothing).
     """
-    sorry = apology(request.path, request_ids())
-    if request.endpoint in _CALLBACKS:
-        return Response(status=400 if isinstance(error, RoutingError) else 503)
+    if isinstance(error, RoutingError):  # the carrier sent what no call could have: nothing was written
+        log.warning("voice step %s refused: %s", request.path, error.message, extra=request_ids())
+        if request.endpoint in _CALLBACKS:
+            extra = {"field": error.field} if isinstance(error, InvalidInput) else {}
+            return error_response(400, error.message, **extra)
+        sorry = twiml.apology()
+    else:
+        sorry = apology(request.path, request_ids())
+        if request.endpoint in _CALLBACKS:
+            return Response(status=503)
     if request.endpoint == "voice.whisper":
         return as_twiml(VoiceResponse())
     return as_twiml(sorry)

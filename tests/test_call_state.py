@@ -172,6 +172,7 @@ def test_an_absurd_leg_report_is_a_400_that_changes_nothing_and_a_sane_retry_the
 
     response = post(client, "/voice/leg-status" + steps(tenant, sid), {"CallSid": leg_sid, **fields})
     assert response.status_code == 400
+    assert response.get_json()["field"] in fields  # the answer names what was wrong
     assert snapshot(store, tenant, session, sid) == before
 
     assert leg(client, tenant, sid, leg_sid, "completed", 12).status_code == 204

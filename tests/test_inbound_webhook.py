@@ -93,6 +93,14 @@ def test_the_answer_is_the_domains_decision_as_twiml(client, store, tenant, opti
     assert verbs(xml(call(client, caller, session.virtual_number))) == expected
 
 
+@pytest.mark.parametrize("call_sid", ["CA", "CA" + "0" * 33, "ca" + "0" * 32, "CA" + "Z" * 32, "CA 1", "CA-1"])
+def test_a_call_with_a_malformed_call_sid_is_rejected_and_recorded_nowhere(client, store, tenant, call_sid):
+    session = open_session(store, tenant)
+    root = xml(call(client, FIRST, session.virtual_number, call_sid))
+    assert [verb.tag for verb in root] == ["Reject"]
+    assert verbs(xml(call(client, FIRST, session.virtual_number))) == ["Dial"]  # the session was left free
+
+
 def test_a_number_without_a_session_is_rejected_and_a_second_call_hears_busy(client, store, tenant):
     assert verbs(xml(call(client, FIRST, "+14155550000"))) == ["Reject"]
     session = open_session(store, tenant)

@@ -219,3 +219,18 @@ def test_a_call_ending_while_redis_is_down_heals_when_redis_returns(own_redis, m
     assert sorted(e["EventName"] for e in hangups(store, tenant)) == sorted(HANGUPS)
     assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).live == ""
     assert [v.tag for v in xml(call(client, SECOND, session.virtual_number))] == ["Dial"]
+
+
+def test_a_reconciled_call_shows_its_legs_ended_when_the_carrier_says(store, client, tenant, fake_twilio):
+    session, sid = bridged(client, store, tenant)
+    leg_sid = new_sid()
+    path = f"/voice/leg-status?t={tenant.auth_id}&c={sid}"
+    assert post(client, path, {"CallSid": leg_sid, "CallStatus": "in-progress"}).status_code == 204
+    fake_twilio.set_call(sid, "completed", 30)
+
+    dispatcher(store, fake_twilio, later(10)).tick()
+
+    calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
+    (interaction,) = calls.interactions
+    assert interaction.b_status == "completed"
+    assert interaction.duration <= 31  # ended when the carrier's call did, not when masq asked minutes later

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from routing.calls import carrier_input
 from routing.errors import InvalidInput
 from routing.lua import Reply
 from routing.phone import to_e164
@@ -95,10 +96,11 @@ Decision = Refuse | TurnAway | AskPin | PinFailed | Bridge | HangUp
 
 
 def incoming_call(call_sid: str, caller: str, virtual_number: str) -> IncomingCall:
-    """Return the call's facts with both numbers in E.164; a withheld or odd caller id becomes `""`."""
-    if not TOKEN.fullmatch(call_sid or ""):
-        raise InvalidInput("CallSid", "must be a carrier call id")
-    return IncomingCall(call_sid, e164_or_empty(caller), e164_or_empty(virtual_number))
+    """Return the call's facts with both numbers in E.164; a withheld or odd caller id becomes `""`.
+
+    InvalidInput when `call_sid` is not a carrier call id (routing.calls.carrier_input, the one check of those).
+    """
+    return IncomingCall(carrier_input.sid(call_sid, "CallSid"), e164_or_empty(caller), e164_or_empty(virtual_number))
 
 
 # The form a carrier gives numbers in (Twilio's From and To): E.164, its `+` optional.

@@ -41,12 +41,14 @@ local function caller_duration(I)
 end
 
 -- The caller's leg is over: bill it for `duration` s (default: `caller_duration`), free the session for the next call.
-local function finish_caller(I, state, cause, duration)
+-- `at` is when it ended (default: now; the reconciler knows it from the carrier).
+local function finish_caller(I, state, cause, duration, at)
   duration = duration or caller_duration(I)
+  at = at or NOW
   local billed = billed_seconds(duration)
   local amount = charge(billed)
   I.state = state
-  redis.call('HSET', ikey(I.sid), 'state', state, 'ended', NOW, 'a_duration', duration, 'a_billed', billed,
+  redis.call('HSET', ikey(I.sid), 'state', state, 'ended', at, 'a_duration', duration, 'a_billed', billed,
              'a_status', 'completed')
   add_charge(I, billed, amount)
   local ck = ckey(I.session)
@@ -69,15 +71,16 @@ end
 
 -- A bridged call is over (its dialled leg, already finished, ended it): end the caller's leg and tell the whole
 -- call's end. `status` is the dial's outcome (DialCallStatus's words); `duration` as for finish_caller.
-local function end_bridge(I, status, cause, duration)
+local function end_bridge(I, status, cause, duration, at)
   redis.call('HSET', ikey(I.sid), 'dial_status', status)
   duration = duration or caller_duration(I)
-  finish_caller(I, 'ended', 'Normal Hangup', duration)
+  at = at or NOW
+  finish_caller(I, 'ended', 'Normal Hangup', duration, at)
   local started = stored_number(I.started)
   local answered = started
   if (I.a_answered or '') ~= '' then answered = stored_number(I.a_answered) end
   -- From the call's start to its end: the wait before the caller's answer, then the caller's leg.
-  local length = math.max(math.ceil((NOW - started) / 1000000), math.ceil((answered - started) / 1000000) + duration, 0)
+  local length = math.max(math.ceil((at - started) / 1000000), math.ceil((answered - started) / 1000000) + duration, 0)
   emit(I, 'SessionPartiesHangup', I.sid,
        {'Duration', length, 'BilledDuration', I.billed, 'Amount', I.amount, 'HangupCause', cause})
 end

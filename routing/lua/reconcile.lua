@@ -12,8 +12,12 @@ if not I.session then
   redis.call('ZREM', T .. K.live_calls, sid)
   return reply({outcome = 'unknown'})
 end
+-- The carrier's call ended `duration` s after the caller's leg was answered (after the call began, if never).
+local began = stored_number(I.started)
+if (I.a_answered or '') ~= '' then began = stored_number(I.a_answered) end
+local ended = math.min(began + duration * 1000000, NOW)
 if I.state == 'pin' then
-  finish_caller(I, 'ended', cause, duration)
+  finish_caller(I, 'ended', cause, duration, ended)
   return reply({outcome = 'ok'})
 end
 if I.state ~= 'dialling' then
@@ -23,14 +27,13 @@ end
 if stored_number(I.b_rank) < 4 then
   -- The dialled leg lasted from its answer to the end of the caller's call, if it was answered at all.
   local leg_duration, leg_cause = 0, cause
+  local leg_status = status
   if (I.b_answered or '') ~= '' then
-    local answered = stored_number(I.started)
-    if (I.a_answered or '') ~= '' then answered = stored_number(I.a_answered) end
-    local ended = answered + duration * 1000000
     leg_duration = math.max(0, math.ceil((ended - stored_number(I.b_answered)) / 1000000))
-    leg_cause = 'Normal Hangup'
+    leg_cause, leg_status = 'Normal Hangup', 'completed'
   end
+  redis.call('HSET', ikey(sid), 'b_status', leg_status)
   finish_callee(I, I.b_sid or '', leg_duration, leg_cause)
 end
-end_bridge(I, status, cause, duration)
+end_bridge(I, status, cause, duration, ended)
 return reply({outcome = 'ok'})
