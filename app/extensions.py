@@ -39,7 +39,7 @@ def init_app(app: Flask) -> None:
         # A store handed in (as tests do) brings its queue along: its own server, whatever the environment says.
         queue_url = app.config.get("QUEUE_REDIS_URL") if app.config.get("STORE") is None else ""
         connection = settings.queue_connection(store, queue_url or "")
-        queue = Queue(app.config.get("MASQ_QUEUE") or "masq", connection=connection)
+        queue = Queue(app.config["MASQ_QUEUE"], connection=connection)
     app.extensions["masq.queue"] = queue
 
 
@@ -70,7 +70,7 @@ def require_carrier(raw: dict[str, object]) -> None:
         asked = as_bool(raw.get("initiate_call_to_first_party", False), "initiate_call_to_first_party")
     except InvalidInput:
         return
-    if asked and not (current_app.config.get("TWILIO_ACCOUNT_SID") and current_app.config.get("TWILIO_AUTH_TOKEN")):
+    if asked and not settings.has_carrier(current_app.config):
         raise InvalidInput(
             "initiate_call_to_first_party",
             "masq has no carrier account to call the first party (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)",

@@ -15,6 +15,8 @@ import redis
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from routing.calls import reconcile
+from routing.clock import US
 from routing.keys import DEFAULT_PREFIX
 from routing.store import Store
 
@@ -48,8 +50,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "MASQ_TWILIO_TIMEOUT": float(env.get("MASQ_TWILIO_TIMEOUT") or TWILIO_TIMEOUT),
         # Seconds between the worker's rounds of asking the carrier about quiet live calls, and how long a live
         # call goes unheard of before it is asked about.
-        "MASQ_RECONCILE_EVERY": env.get("MASQ_RECONCILE_EVERY", "30"),
-        "MASQ_RECONCILE_QUIET": env.get("MASQ_RECONCILE_QUIET", "120"),
+        "MASQ_RECONCILE_EVERY": float(env.get("MASQ_RECONCILE_EVERY") or reconcile.EVERY / US),
+        "MASQ_RECONCILE_QUIET": float(env.get("MASQ_RECONCILE_QUIET") or reconcile.QUIET / US),
         # Development only: accept carrier webhooks without a valid X-Twilio-Signature.
         "MASQ_SKIP_TWILIO_SIGNATURE": _flag(env, "MASQ_SKIP_TWILIO_SIGNATURE"),
         "MASQ_ALLOW_PRIVATE_CALLBACKS": _flag(env, "MASQ_ALLOW_PRIVATE_CALLBACKS"),
@@ -94,7 +96,7 @@ def twilio_client(settings: Mapping[str, Any]) -> Client:
     client = Client(
         settings["TWILIO_ACCOUNT_SID"],
         settings["TWILIO_AUTH_TOKEN"],
-        http_client=TwilioHttpClient(timeout=float(settings.get("MASQ_TWILIO_TIMEOUT") or TWILIO_TIMEOUT)),
+        http_client=TwilioHttpClient(timeout=float(settings.get("MASQ_TWILIO_TIMEOUT", TWILIO_TIMEOUT))),
     )
     if settings.get("TWILIO_API_BASE_URL"):
         client.api.base_url = settings["TWILIO_API_BASE_URL"]

@@ -22,7 +22,6 @@ log = logging.getLogger("masq.worker")
 
 SWEEP_EVERY = 1 * US
 TENANTS_EVERY = 5 * US
-RECONCILE_EVERY = 30 * US
 
 
 def sweep_expired(store: Store, auth_ids: list[str], now: int, limit: int = 1000) -> int:
@@ -51,7 +50,7 @@ class Dispatcher:
         batch: int = 64,
         policy: Policy = DEFAULT_POLICY,
         carrier: Client | None = None,
-        reconcile_every: int = RECONCILE_EVERY,
+        reconcile_every: int = reconcile.EVERY,
         quiet: int = reconcile.QUIET,
     ) -> None:
         self.store = store

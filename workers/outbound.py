@@ -53,7 +53,7 @@ def _call_once(
     if plan is None:
         log.info("session %s no longer calls for a call to its first party; skipped", session_uuid, extra=ids)
         return ""
-    lease = float(config.get("MASQ_TWILIO_TIMEOUT") or settings.TWILIO_TIMEOUT) + LEASE_MARGIN
+    lease = float(config["MASQ_TWILIO_TIMEOUT"]) + LEASE_MARGIN
     claim = outbound.claim(store, auth_id, session_uuid, plan.deadline, lease, now_us())
     if claim.outcome == "placed":
         log.info("session %s: its first party was already called (%s)", session_uuid, claim.sid, extra=ids)
@@ -61,7 +61,7 @@ def _call_once(
     if claim.outcome == "busy":
         log.info("session %s: another worker is calling its first party; skipped", session_uuid, extra=ids)
         return ""
-    if not (config["TWILIO_ACCOUNT_SID"] and config["TWILIO_AUTH_TOKEN"]):
+    if not settings.has_carrier(config):
         outbound.not_placed(store, auth_id, session_uuid, now_us())
         log.error("session %s: no carrier credentials to call its first party", session_uuid, extra=ids)
         return ""

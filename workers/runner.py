@@ -41,11 +41,11 @@ def run(config: dict[str, Any], threads: int = 32, burst: bool = False) -> None:
         sender,
         policy=policy(config),
         carrier=carrier,
-        reconcile_every=int(float(config.get("MASQ_RECONCILE_EVERY") or 30) * US),
-        quiet=int(float(config.get("MASQ_RECONCILE_QUIET") or 120) * US),
+        reconcile_every=int(config["MASQ_RECONCILE_EVERY"] * US),
+        quiet=int(config["MASQ_RECONCILE_QUIET"] * US),
     )
     thread, stop = run_in_thread(dispatcher)
-    queue = Queue(config.get("MASQ_QUEUE") or "masq", connection=connection)
+    queue = Queue(config["MASQ_QUEUE"], connection=connection)
     worker = SimpleWorker([queue], connection=connection)
     log.info("masq worker %s: queue %r, callbacks on %d threads", worker.name, queue.name, threads)
     try:

@@ -14,6 +14,9 @@ from routing.calls.carrier_reports import hangup_cause
 from routing.clock import US
 from routing.store import Store
 
+# How often the worker looks for quiet live calls, and how long a live call goes unheard of before it is asked
+# about (µs; MASQ_RECONCILE_EVERY and MASQ_RECONCILE_QUIET set them in seconds).
+EVERY = 30 * US
 QUIET = 120 * US
 RECHECK = 180 * US
 
