@@ -24,21 +24,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     metrics.init_app(app)
     app.register_blueprint(plivo_bp)
-    _register_optional(app)
+    _register_blueprints(app)
     voice.init_links(app)
     inbound_webhook.init_app(app)
     return app
 
 
-def _register_optional(app: Flask) -> None:
-    """Register the blueprints of the other areas (each lives in its own module)."""
-    import importlib
+def _register_blueprints(app: Flask) -> None:
+    """Register the other areas' blueprints: the CloudTalk dialect, the carrier's webhooks, operations."""
+    from app import api_cloudtalk, ops, voice
 
-    for module_name in ("app.api_cloudtalk", "app.voice", "app.ops"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
+    for module in (api_cloudtalk, voice, ops):
         app.register_blueprint(module.bp)

@@ -11,7 +11,7 @@ from app.auth import api_key_auth, api_key_credential, on_behalf_of
 from app.capacity_format import days_of, pool_stats_json
 from app.cloudtalk_format import assignment_json, create_request, dialect_names, session_json
 from app.extensions import call_first_party, store
-from app.requests import body, query
+from app.request_data import body, query
 from routing import capacity, pool
 from routing.clock import now_us
 from routing.errors import InvalidInput

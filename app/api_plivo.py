@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from app.auth import basic_auth, basic_credential, on_behalf_of
 from app.extensions import call_first_party, require_carrier, store
 from app.plivo_format import session_created, session_object
-from app.requests import body, query
+from app.request_data import body, query
 from routing.calls.history import read_calls, read_calls_many
 from routing.clock import now_us
 from routing.errors import InvalidInput

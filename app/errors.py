@@ -49,17 +49,18 @@ def http_error(error: HTTPException) -> Response:
     return response
 
 
+def domain_error(error: errors.RoutingError) -> Response:
+    """Return the answer to a domain error: its status, its message, the field it names, a 429's Retry-After."""
+    extra = {"field": error.field} if isinstance(error, errors.InvalidInput) else {}
+    response = error_response(status_of(error), error.message, **extra)
+    if isinstance(error, errors.RateLimited):  # the only place a 429 is made
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Install the handlers."""
-
-    @app.errorhandler(errors.RoutingError)
-    def domain_error(error: errors.RoutingError) -> Response:
-        extra = {"field": error.field} if isinstance(error, errors.InvalidInput) else {}
-        response = error_response(status_of(error), error.message, **extra)
-        if isinstance(error, errors.RateLimited):  # the only place a 429 is made
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response
-
+    app.errorhandler(errors.RoutingError)(domain_error)
     app.errorhandler(HTTPException)(http_error)
 
     @app.errorhandler(Exception)

@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from app.errors import error_response
+from app.errors import domain_error, http_error
 from app.extensions import links, store
 from app.logs import request_ids
 from app.twilio_signature import twilio_signed
@@ -142,9 +142,7 @@ def recording_status() -> tuple[str, int]:
     return "", 204
 
 
-@bp.errorhandler(HTTPException)
-def carrier_http_error(error: HTTPException) -> Response:
-    return error_response(error.code or 400, error.description or error.name)
+bp.errorhandler(HTTPException)(http_error)  # a carrier's request refused (403, 405, 413) is answered as any request
 
 
 def apology(path: str, ids: Mapping[str, str | None]) -> VoiceResponse:
@@ -164,8 +162,7 @@ def carrier_fallback(error: Exception) -> Response:
     if isinstance(error, RoutingError):  # the carrier sent what no call could have: nothing was written
         log.warning("voice step %s refused: %s", request.path, error.message, extra=request_ids())
         if request.endpoint in _CALLBACKS:
-            extra = {"field": error.field} if isinstance(error, InvalidInput) else {}
-            return error_response(400, error.message, **extra)
+            return domain_error(error)
         sorry = twiml.apology()
     else:
         sorry = apology(request.path, request_ids())
