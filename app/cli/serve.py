@@ -23,7 +23,7 @@ First steps, in another shell:
        -d '{{"first_party": "+14155551234", "second_party": "+14155554321"}}' \\
        {base}/v1/Account/AUTH_ID/Masking/Session/
 Then call the session's virtual number as its first party, with no phone:
-  {masq} simulate call --from +14155551234 --to VIRTUAL_NUMBER"""
+  {masq} simulate call --url {base} --from +14155551234 --to VIRTUAL_NUMBER"""
 
 
 @click.command()

@@ -47,7 +47,7 @@ class Links:
 
     def outbound_answer(self, auth_id: str, session_uuid: str) -> str:
         """Return the URL the carrier requests when the first party answers masq's call for the session."""
-        return carrier_url(self.base + self.paths[OUTBOUND_ANSWER], t=auth_id, s=session_uuid)
+        return carrier_url(self.base + self.paths[OUTBOUND_ANSWER], t=auth_id, s=session_uuid) + RETRY
 
     def outbound_status(self, auth_id: str, session_uuid: str) -> str:
         """Return the status callback URL of masq's call to the session's first party, asking for retries."""

@@ -28,11 +28,6 @@ class ScriptError(Exception):
     """A script cannot be built: it includes a file that does not exist, or includes itself."""
 
 
-def names() -> list[str]:
-    """Return the name of every `.lua` file of the package, libraries and entry scripts alike."""
-    return sorted(f.name for f in _FILES.iterdir() if f.name.endswith(".lua"))
-
-
 @cache
 def source(name: str) -> str:
     """Return the whole source of the script in file `name` (`open_checked.lua`), built once per process."""
