@@ -51,6 +51,7 @@ def create() -> ResponseReturnValue:
 @bp.get("/sessions/<session_id>", strict_slashes=False)
 @api_key_auth
 def retrieve(session_id: str) -> ResponseReturnValue:
+    """Return one session in the CloudTalk shape; another tenant's session is a 404."""
     session = lifecycle.get_session(store(), g.tenant.auth_id, session_id)
     return jsonify(session_json(session, now_us()))
 
@@ -58,6 +59,7 @@ def retrieve(session_id: str) -> ResponseReturnValue:
 @bp.post("/sessions/<session_id>/complete", strict_slashes=False)
 @api_key_auth
 def complete(session_id: str) -> ResponseReturnValue:
+    """End a session now: its DID goes back to the pool and the tenant hears `SessionEnded`."""
     no_parameters(json_body())
     now = now_us()
     session = lifecycle.end_session(store(), g.tenant.auth_id, session_id, now)
@@ -67,6 +69,7 @@ def complete(session_id: str) -> ResponseReturnValue:
 @bp.get("/did/assignments", strict_slashes=False)
 @api_key_auth
 def did_assignments() -> ResponseReturnValue:
+    """List the DIDs the tenant held (`status`, or on the day `on`), each holding as billed."""
     params = query()
     no_parameters({name: value for name, value in params.items() if name not in ASSIGNMENT_PARAMETERS})
     held = pool.assignments(store(), g.tenant.auth_id, params.get("status"), params.get("on"))
@@ -76,6 +79,7 @@ def did_assignments() -> ResponseReturnValue:
 @bp.get("/did/pool", strict_slashes=False)
 @api_key_auth
 def did_pool() -> ResponseReturnValue:
+    """Report the tenant's pool: its numbers by state and its peaks over the last `days`."""
     params = query()
     no_parameters({name: value for name, value in params.items() if name != "days"})
     stats = capacity.pool_stats(store(), g.tenant.auth_id, now_us(), days_of(params))

@@ -51,6 +51,7 @@ def create(auth_id: str) -> ResponseReturnValue:
 @bp.get("", strict_slashes=False)
 @basic_auth
 def list_all() -> ResponseReturnValue:
+    """List the tenant's sessions matching Plivo's filters, newest first, a page at a time (Plivo's list shape)."""
     now = now_us()
     params = query()
     filters = check_query(params)
@@ -79,6 +80,7 @@ def list_all() -> ResponseReturnValue:
 @bp.get("/<session_uuid>", strict_slashes=False)
 @basic_auth
 def retrieve(session_uuid: str) -> ResponseReturnValue:
+    """Return one session in Plivo's `response` shape; another tenant's session is a 404."""
     now = now_us()
     session = lifecycle.get_session(store(), g.tenant.auth_id, session_uuid)
     calls = read_calls(store(), session.auth_id, session.session_uuid, now)
@@ -88,6 +90,7 @@ def retrieve(session_uuid: str) -> ResponseReturnValue:
 @bp.post("/<session_uuid>", strict_slashes=False)
 @basic_auth
 def update(session_uuid: str) -> ResponseReturnValue:
+    """Change an open session's updatable fields; a new `session_expiry` counts from now, as Plivo's does."""
     now = now_us()
     session = lifecycle.update_session(store(), g.tenant.auth_id, session_uuid, _body_for(session_uuid), now)
     calls = read_calls(store(), session.auth_id, session.session_uuid, now)
@@ -97,12 +100,14 @@ def update(session_uuid: str) -> ResponseReturnValue:
 @bp.delete("/<session_uuid>", strict_slashes=False)
 @basic_auth
 def expire(session_uuid: str) -> ResponseReturnValue:
+    """End a session now (Plivo's DELETE): its DID goes back to the pool and the tenant hears `SessionEnded`."""
     _body_for(session_uuid)
     lifecycle.end_session(store(), g.tenant.auth_id, session_uuid, now_us())
     return reply({"message": "Session Deleted"})
 
 
 def _page_link(params: dict[str, str], offset: int) -> str:
+    """Return the path and query of the listing page at `offset`, as Plivo's `next` and `previous` give it."""
     return (
         request.base_url.removeprefix(request.host_url.rstrip("/"))
         + "?"

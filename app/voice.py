@@ -102,6 +102,7 @@ def outbound_status() -> tuple[str, int]:
 @bp.post("/pin-check")
 @twilio_signed
 def pin_check() -> Response:
+    """A PIN was keyed: bridge the party it names, ask again, or say goodbye."""
     auth_id, call_sid = call_tokens()
     digits = carrier_input.digits(request.form)
     decision = inbound.check_pin(store(), auth_id, call_sid, digits, now_us())
@@ -111,6 +112,7 @@ def pin_check() -> Response:
 @bp.post("/whisper")
 @twilio_signed
 def whisper() -> Response:
+    """The dialled party answered: play them their play URL, if the session has one."""
     auth_id, call_sid = call_tokens()
     return as_twiml(twiml.whisper(inbound.whisper_url(store(), auth_id, call_sid)))
 
@@ -118,6 +120,7 @@ def whisper() -> Response:
 @bp.post("/dial-complete")
 @twilio_signed
 def dial_complete() -> Response:
+    """The `<Dial>` ended: end the call's interaction (if its dialled leg has not already) and hang up."""
     auth_id, call_sid = call_tokens()
     outcome = carrier_input.dial_outcome(call_sid, request.form, retry_token())
     carrier_reports.finish_dial(store(), auth_id, outcome, now_us())
@@ -127,6 +130,7 @@ def dial_complete() -> Response:
 @bp.post("/leg-status")
 @twilio_signed
 def leg_status() -> tuple[str, int]:
+    """A dialled leg's status: its events and charges, and the call's end when the leg is over."""
     auth_id, call_sid = call_tokens()
     report = carrier_input.leg_status(call_sid, request.form, retry_token())
     carrier_reports.record_leg_status(store(), auth_id, report, now_us())
@@ -136,6 +140,7 @@ def leg_status() -> tuple[str, int]:
 @bp.post("/recording-status")
 @twilio_signed
 def recording_status() -> tuple[str, int]:
+    """A recording's status: the tenant's recording event, with the file's URL in the session's format."""
     auth_id, call_sid = call_tokens()
     report = carrier_input.recording_status(call_sid, request.form, retry_token())
     carrier_reports.record_recording(store(), auth_id, report, now_us())
