@@ -10,6 +10,9 @@ they report. Delivery is at least once:
 - after the last retry, or when the target can never be reached (a malformed URL), the entry moves to the
   dead letters, where an operator can read and replay it;
 - a delivered entry is acknowledged and deleted, so the stream holds only what is still owed.
+
+An entry holds its times (`TIME_FIELDS`) as integer µs; `wire_fields` formats them as Plivo prints times, for the
+tenant and for anyone reading an event.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import redis
 
-from routing.clock import US
+from routing.clock import US, plivo_time
 from routing.lua import named
 from routing.store import Store
 
@@ -28,6 +31,9 @@ GROUP = "deliver"
 CLAIM_IDLE_MS = 120_000  # longer than a batch can take (64 events, 32 threads, 13 s timeouts)
 LEASE = 180 * US
 BACKOFF = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 28800)
+
+# The fields of an event that are times: µs in the stream, Plivo's time format on the wire.
+TIME_FIELDS = ("EventTimestamp", "RecordingStartTime", "RecordingEndTime")
 
 _groups_made: set[str] = set()
 
@@ -61,6 +67,17 @@ class DeadLetter:
     attempts: int
     error: str
     failed_at: int
+
+
+def wire_fields(fields: dict[str, str]) -> dict[str, str]:
+    """Return an event's fields as the tenant receives them: each time field's µs in Plivo's format, "" kept."""
+    wire = dict(fields)
+    for name in TIME_FIELDS:
+        value = wire.get(name, "")
+        # Only digits are µs: an entry written while the scripts still formatted times passes as it was.
+        if value.isascii() and value.isdigit():
+            wire[name] = plivo_time(int(value))
+    return wire
 
 
 def _ensure_group(store: Store, auth_id: str) -> None:

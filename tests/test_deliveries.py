@@ -40,10 +40,10 @@ def open_session(store, tenant, **options):
 
 
 def add_event(store, auth_id, session, name="SessionFirstPartyAnswer", seq=1, **extra):
-    """Append an event shaped like the ones the call scripts append; return its fields."""
+    """Append an event shaped like the ones the call scripts append (times in µs); return what the tenant receives."""
     fields = {
         "EventName": name,
-        "EventTimestamp": "2023-11-14 22:13:20.000000 +0000 UTC",
+        "EventTimestamp": str(NOW),
         "SessionUUID": session.session_uuid,
         "CallUUID": "CA0123456789abcdef0123456789abcdef",
         "From": FIRST,
@@ -55,7 +55,7 @@ def add_event(store, auth_id, session, name="SessionFirstPartyAnswer", seq=1, **
         "SequenceNumber": str(seq),
     }
     store.redis.xadd(store.keys.events(auth_id), fields)
-    return fields
+    return outbox.wire_fields(fields)
 
 
 def deliver(store, auth_id, sender, now=NOW):
@@ -83,6 +83,36 @@ def test_events_go_to_the_sessions_callback_url_with_its_method(store, tenant, s
     if method == "POST":
         assert all(r.headers["Content-Type"] == "application/x-www-form-urlencoded" for r in got)
     assert backlog(store, tenant.auth_id) == 0
+
+
+def test_the_tenant_receives_an_events_times_as_plivo_prints_them(store, tenant, sender, receiver, recorder):
+    session = open_session(store, tenant, callback_url=receiver.url, recording_callback_url=recorder.url)
+    times = {"RecordingStartTime": str(NOW + US), "RecordingEndTime": str(NOW + 43 * US + 7)}
+    add_event(store, tenant.auth_id, session, "SessionRecordingCompleted", 1, **times)
+    add_event(
+        store, tenant.auth_id, session, "SessionRecordingInitiated", 2, RecordingStartTime=str(NOW), RecordingEndTime=""
+    )
+
+    deliver(store, tenant.auth_id, sender)
+
+    got = [
+        (r.params["EventTimestamp"], r.params["RecordingStartTime"], r.params["RecordingEndTime"])
+        for r in by_sequence(recorder.requests)
+    ]
+    assert got == [
+        (
+            "2023-11-14 22:13:20.000000 +0000 UTC",
+            "2023-11-14 22:13:21.000000 +0000 UTC",
+            "2023-11-14 22:14:03.000007 +0000 UTC",
+        ),
+        ("2023-11-14 22:13:20.000000 +0000 UTC", "2023-11-14 22:13:20.000000 +0000 UTC", ""),
+    ]
+
+
+def test_an_event_written_with_formatted_times_is_sent_as_it_was():
+    fields = {"EventTimestamp": "2023-11-14 22:13:20.000000 +0000 UTC", "RecordingEndTime": "", "Duration": "7"}
+
+    assert outbox.wire_fields(fields) == fields
 
 
 def test_recording_events_go_to_the_recording_callback_url_with_its_method(store, tenant, sender, receiver, recorder):
@@ -173,7 +203,7 @@ def test_a_receiver_that_keeps_failing_ends_in_the_dead_letters(store, tenant, s
 
     assert reports == [Report(retried=1), Report(retried=1), Report(dead=1)]
     [letter] = outbox.dead_letters(store, tenant.auth_id)
-    assert (letter.fields, letter.attempts, letter.error) == (fields, 3, "HTTP 503")
+    assert (outbox.wire_fields(letter.fields), letter.attempts, letter.error) == (fields, 3, "HTTP 503")
     assert len(receiver.requests) == 3 and backlog(store, tenant.auth_id) == 0
 
 

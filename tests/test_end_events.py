@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from routing.clock import US, plivo_time
+from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant, outbox
 from tests.sessions_helpers import credential
@@ -12,7 +13,7 @@ ENDINGS = ("SessionEnded", "SessionTimeout")
 
 
 def endings(store, auth_id):
-    return [e for e in outbox(store, auth_id) if e["EventName"] in ENDINGS]
+    return [wire_fields(e) for e in outbox(store, auth_id) if e["EventName"] in ENDINGS]
 
 
 def test_a_session_ended_on_request_is_announced_once_with_its_parties(store, tenant):

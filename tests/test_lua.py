@@ -1,17 +1,15 @@
-"""The Lua loader: every file builds, includes come once, and the scripts' own time formatter matches Python's."""
+"""The Lua loader: every file builds, includes come once, and scripts check before they write."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 
 from routing import keys, lua, tenants
-from routing.clock import plivo_time, to_us
 from tests.conftest import make_tenant
 
 FUNCTION = re.compile(r"^\s*local function (\w+)\(", re.M)
@@ -68,45 +66,6 @@ def test_a_named_reply_is_a_dict_and_anything_else_an_error():
     assert lua.named(["outcome", "ok", "ended", 2]) == {"outcome": "ok", "ended": 2}
     with pytest.raises(lua.ScriptError):
         lua.named(["outcome"])
-
-
-# -- the scripts' time formatter -----------------------------------------------------------------------------------
-INSTANTS = [
-    datetime(1970, 1, 1, tzinfo=UTC),
-    datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
-    datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
-    datetime(2000, 2, 29, 12, 0, 0, 500_000, tzinfo=UTC),
-    datetime(2000, 3, 1, tzinfo=UTC),
-    datetime(2023, 2, 28, 23, 59, 59, 999_999, tzinfo=UTC),
-    datetime(2023, 7, 5, 10, 25, 40, 877_364, tzinfo=UTC),
-    datetime(2024, 2, 29, 6, 28, 15, tzinfo=UTC),
-    datetime(2024, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
-    datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC),
-    datetime(2099, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
-]
-
-
-FORMAT_EACH = """--! include clock.lua
-local out = {}
-for i, us in ipairs(ARGV) do out[i] = plivo_time(tonumber(us)) end
-return out
-"""
-
-
-def lua_times(client: redis.Redis, instants: list[int]) -> list[str]:
-    return list(client.register_script(lua.build(FORMAT_EACH))(keys=[], args=instants))
-
-
-def test_the_scripts_format_times_as_python_does(store):
-    instants = [to_us(moment) for moment in INSTANTS]
-
-    assert lua_times(store.redis, instants) == [plivo_time(us) for us in instants]
-
-
-def test_the_real_redis_formats_times_as_python_does(real_store):
-    instants = [to_us(moment) for moment in INSTANTS]
-
-    assert lua_times(real_store.redis, instants) == [plivo_time(us) for us in instants]
 
 
 # -- scripts check before they write ---------------------------------------------------------------------------------

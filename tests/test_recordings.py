@@ -4,6 +4,7 @@ from routing.calls import inbound
 from routing.calls.carrier_reports import RecordingStatus, carrier_time, record_recording
 from routing.calls.history import read_calls
 from routing.clock import US, now_us, plivo_time, to_us
+from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from tests.conftest import outbox
 from tests.sessions_helpers import credential
@@ -40,7 +41,7 @@ def test_a_completed_recording_is_announced_with_its_url_in_the_sessions_format(
     report = RecordingStatus(sid, rec, "completed", url, 42, started=T0 + US)
     record_recording(store, tenant.auth_id, report, T0 + 50 * US)
 
-    [event] = outbox(store, tenant.auth_id)
+    [event] = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
     assert event["EventName"] == "SessionRecordingCompleted"
     assert event["RecordingURL"] == f"{url}.{record_file_format}"
     assert (event["RecordingFormat"], event["RecordingDuration"]) == (record_file_format, "42")
@@ -55,7 +56,7 @@ def test_a_recording_that_started_has_no_end_time_yet(store, tenant):
 
     record_recording(store, tenant.auth_id, RecordingStatus(sid, new_sid("RE"), "in-progress", started=T0), T0)
 
-    [event] = outbox(store, tenant.auth_id)
+    [event] = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
     assert (event["EventName"], event["RecordingStartTime"], event["RecordingEndTime"]) == (
         "SessionRecordingInitiated",
         plivo_time(T0),
@@ -68,7 +69,7 @@ def test_an_absent_recording_carries_the_carriers_error_code(store, tenant):
 
     record_recording(store, tenant.auth_id, RecordingStatus(sid, new_sid("RE"), "absent", error_code="16102"), T0)
 
-    [event] = outbox(store, tenant.auth_id)
+    [event] = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
     assert (event["EventName"], event["RecordingErrorCode"]) == ("SessionRecordingFailed", "16102")
 
 
@@ -109,6 +110,6 @@ def test_the_recording_webhook_passes_the_carriers_start_time_and_error_code(cli
     )
 
     assert response.status_code == 204
-    [event] = outbox(store, tenant.auth_id)
+    [event] = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
     assert event["RecordingStartTime"] == "2025-06-10 15:06:40.000000 +0000 UTC"
     assert event["RecordingEndTime"] == "2025-06-10 15:06:47.000000 +0000 UTC"

@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from routing.clock import US, plivo_time, to_us
+from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from tests.sessions_helpers import credential
 
@@ -11,7 +12,7 @@ PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321", "sessi
 
 def timeout_events(store, auth_id):
     return [
-        fields
+        wire_fields(fields)
         for _, fields in store.redis.xrange(store.keys.events(auth_id))
         if fields["EventName"] == "SessionTimeout"
     ]

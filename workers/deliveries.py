@@ -78,7 +78,7 @@ def delivery_for(event: Event, session: Session | None, auth_token: str) -> Deli
     if not url:
         return None
     key = f"{event.fields.get('SessionUUID', '')}-{event.fields.get('SequenceNumber', event.entry_id)}"
-    return Delivery(url, method, dict(event.fields), auth_token, key)
+    return Delivery(url, method, outbox.wire_fields(event.fields), auth_token, key)
 
 
 def deliver_batch(

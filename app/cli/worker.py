@@ -50,7 +50,7 @@ def failed(auth_id: str) -> None:
             "failed": [
                 {
                     "id": d.entry_id,
-                    "event": d.fields,
+                    "event": outbox.wire_fields(d.fields),
                     "attempts": d.attempts,
                     "error": d.error,
                     "failed_at": iso_time(d.failed_at),

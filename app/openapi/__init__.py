@@ -7,6 +7,7 @@ tests/test_openapi.py checks the bounds against the code and fuzzes the API from
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from app.openapi import cloudtalk, plivo
 from app.openapi.pieces import TEXT, UUID, Json, answer, described, obj, operation, ref
@@ -19,7 +20,7 @@ def ops_paths() -> Json:
     """Return the operational endpoints: health, readiness and this document, none behind authentication."""
     ok = obj({"status": {"const": "ok"}})
     unavailable = obj({"status": {"const": "unavailable"}, "error": TEXT})
-    public = {"security": []}
+    public: dict[str, Any] = {"security": []}
     return {
         "/healthz": {"get": operation("healthz", "The process is up", "ops", {"200": answer("Up", ok)}, **public)},
         "/readyz": {

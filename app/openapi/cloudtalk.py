@@ -5,6 +5,8 @@ The request fields and bounds are those of `app.cloudtalk_format` and `app.capac
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.openapi.pieces import (
     COUNT,
     FLAG,
@@ -57,7 +59,7 @@ def session() -> Json:
 def paths() -> Json:
     """Return the dialect's paths: sessions, their completion, and the numbers held."""
     session_id = path("session_id", UUID)
-    api_key = {"security": [{"api_key": []}]}
+    api_key: dict[str, Any] = {"security": [{"api_key": []}]}
     one = answer("The session", ref("CloudTalkSession"))
     create = obj(
         {

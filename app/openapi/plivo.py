@@ -6,6 +6,8 @@ Session object is what `app.plivo_format` writes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.openapi.pieces import (
     COUNT,
     E164,
@@ -212,7 +214,7 @@ def paths() -> Json:
     auth_id = path(
         "auth_id", {"type": "string", "pattern": "^(MA|SA)[A-Z0-9]{18}$"}, "the authenticated account's auth_id"
     )
-    basic = {"security": [{"basic": []}]}
+    basic: dict[str, Any] = {"security": [{"basic": []}]}
     page = obj(
         {
             "meta": obj(

@@ -9,23 +9,17 @@
 --   status SID STATUS DURATION CAUSE TOKEN: a status callback of the call. Reply {outcome = 'ok' | 'duplicate'}.
 --   failed CAUSE: the call could not be placed at all; tell the tenant once. Reply {outcome = 'ok' | 'duplicate'}.
 -- ARGV: T, NOW, session uuid, operation, the operation's arguments.
---! include base.lua
---! include billing.lua
---! include events.lua
+--! include calls.lua
 local uuid, op = ARGV[3], ARGV[4]
 local key = T .. K.call_out .. uuid
 local TTL = 86400
-local RANKS = {queued = 1, initiated = 1, ringing = 2, ['in-progress'] = 3, completed = 4, busy = 4,
-               ['no-answer'] = 4, failed = 4, canceled = 4}
 
--- A first-party event of the call-out, with the fields every call event has (From is the party masq rang).
+-- A first-party event of the call-out: the call as `emit` sees one, from the party masq rang to the second party.
 local function tell(name, call_uuid, extra)
   local blob = redis.call('GET', T .. K.session .. uuid)
   local s = blob and cjson.decode(blob) or {}
-  local f = {'CallUUID', call_uuid, 'From', s['first_party'] or '', 'To', s['second_party'] or '',
-             'VirtualNumber', s['virtual_number'] or '', 'PinAuthenticationStatus', '', 'PinRetryCounter', '0'}
-  for k = 1, #extra do f[#f + 1] = extra[k] end
-  append_event(uuid, name, NOW, f)
+  emit({session = uuid, from = s['first_party'], callee = s['second_party'], to = s['virtual_number']},
+       name, call_uuid, extra)
 end
 
 local function unanswered(call_uuid, cause)
@@ -57,8 +51,8 @@ elseif op == 'release' then
 elseif op == 'status' then
   local sid, status, cause, token = ARGV[5], ARGV[6], ARGV[8], ARGV[9]
   number_arg(7)
-  local rank = RANKS[status]
-  if token ~= '' and redis.call('EXISTS', T .. K.seen .. token) == 1 then return reply({outcome = 'duplicate'}) end
+  local rank = CALL_RANKS[status]
+  if seen(token) then return reply({outcome = 'duplicate'}) end
   if (O.sid or '') ~= '' and O.sid ~= sid then return reply({outcome = 'duplicate'}) end
   if not rank or rank <= tonumber(O.rank or '0') or O.failed then return reply({outcome = 'duplicate'}) end
   -- A callback for this session's call proves the call exists, even before the worker recorded it.
@@ -70,7 +64,7 @@ elseif op == 'status' then
     redis.call('HSET', key, 'failed', status)
     unanswered(sid, cause)
   end
-  if token ~= '' then redis.call('SET', T .. K.seen .. token, '1', 'EX', TTL) end
+  remember(token)
   return reply({outcome = 'ok'})
 elseif op == 'failed' then
   if O.failed or (O.sid or '') ~= '' then return reply({outcome = 'duplicate'}) end

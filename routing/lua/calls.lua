@@ -4,10 +4,17 @@
 --! include billing.lua
 --! include events.lua
 
+-- A call's or a leg's status as the carrier reports it, ranked in the order it comes: a status not ranked above
+-- the one recorded is a replay or arrived late and changes nothing; rank 4 is the end of the call.
+local CALL_RANKS = {queued = 1, initiated = 1, ringing = 2, ['in-progress'] = 3, completed = 4, busy = 4,
+                    ['no-answer'] = 4, failed = 4, canceled = 4}
+
 local function ikey(sid) return T .. K.interaction .. sid end
 local function ckey(uuid) return T .. K.call_state .. uuid end
 
 -- Append the call event `name` about the leg `call_uuid` of interaction I, now; `extra` is a flat list of more fields.
+-- Every call event is built here; a call not yet an interaction passes a table of the same fields (I.session, the
+-- caller I.from, the callee I.callee, the virtual number I.to).
 local function emit(I, name, call_uuid, extra)
   local f = {'CallUUID', call_uuid, 'From', I.from or '', 'To', I.callee or '', 'VirtualNumber', I.to or '',
              'PinAuthenticationStatus', I.pin or '', 'PinRetryCounter', I.tries or '0'}

@@ -5,15 +5,13 @@
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
 --! include decisions.lua
-local RANKS = {queued = 1, initiated = 1, ringing = 2, ['in-progress'] = 3, completed = 4, busy = 4,
-               ['no-answer'] = 4, failed = 4, canceled = 4}
 local sid, leg, cause, token = ARGV[3], ARGV[4], ARGV[7], ARGV[8]
-local status = word_arg(5, RANKS)
+local status = word_arg(5, CALL_RANKS)
 local duration = number_arg(6, 0, MAX_SECONDS)
 if seen(token) then return reply({outcome = 'duplicate'}) end
 local I = read_hash(ikey(sid))
 if not I.session then return reply({outcome = 'unknown'}) end
-local rank = RANKS[status]
+local rank = CALL_RANKS[status]
 if rank <= stored_number(I.b_rank) then
   remember(token)
   return reply({outcome = 'duplicate'})

@@ -3,16 +3,16 @@
 --       start µs, end µs ('' until completed), the carrier's error code.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
---! include clock.lua
 local EVENTS = {['in-progress'] = 'SessionRecordingInitiated', completed = 'SessionRecordingCompleted',
                 absent = 'SessionRecordingFailed', failed = 'SessionRecordingFailed'}
 local sid, rec, url, duration, token = ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8]
 local status = word_arg(6, EVENTS)
 local error_code = ARGV[11]
 number_arg(7, 0, MAX_SECONDS)
-local started = plivo_time(number_arg(9, 0))
+-- Times go into the event as µs, as its EventTimestamp does.
+local started = string.format('%d', number_arg(9, 0))
 local ended = ''
-if ARGV[10] ~= '' then ended = plivo_time(number_arg(10, 0)) end
+if ARGV[10] ~= '' then ended = string.format('%d', number_arg(10, 0)) end
 if seen(token) then return reply({outcome = 'duplicate'}) end
 local I = read_hash(ikey(sid))
 if not I.session then return reply({outcome = 'unknown'}) end
