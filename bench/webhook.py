@@ -339,6 +339,15 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
             trips["round_trips"] <= 2 and trips["answer_is_dial"],
             detail=trips,
         ),
+        Figure(
+            "inbound webhook, CPU per call in process (the app through WSGI)",
+            cpu["masq_wsgi"],
+            "µs",
+            "≤ 350 µs",
+            cpu["masq_wsgi"] <= 350,
+            cpu["floor_wsgi"],
+            ratio(cpu["masq_wsgi"], cpu["floor_wsgi"]),
+        ),
     ]
     if creator:
         found += create.figures(creator, create_runs, best_floor, in_process, one_trip_floor_runs)
