@@ -6,7 +6,7 @@ import logging
 
 import redis
 from flask import Flask, current_app
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 
 from routing import settings
 from routing.calls import outbound
@@ -18,6 +18,8 @@ from routing.sessions.session import Session
 from routing.store import Store
 
 CALL_FIRST_PARTY = "workers.outbound.call_first_party"
+# Tells the tenant when the last try of the call failed (RQ runs it after every failed try; it waits for the last).
+CALL_FIRST_PARTY_FAILED = "workers.outbound.last_try_failed"
 log = logging.getLogger("masq.http")
 # RQ waits 5, 15 then 30 s between tries (retries need the worker's scheduler, which `masq worker` runs).
 CALL_FIRST_PARTY_RETRY = Retry(max=3, interval=[5, 15, 30])
@@ -95,6 +97,7 @@ def call_first_party(session: Session) -> None:
             answer_url,
             status_url,
             retry=CALL_FIRST_PARTY_RETRY,
+            on_failure=Callback(CALL_FIRST_PARTY_FAILED),
         )
     except redis.RedisError:
         log.exception("could not enqueue the call to the first party of session %s", session.session_uuid)

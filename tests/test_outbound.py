@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import uuid
+from types import SimpleNamespace
 
 import fakeredis
 import pytest
@@ -29,7 +30,7 @@ from tests.conftest import _free_port, make_tenant, outbox
 from tests.fake_twilio import FakeTwilio
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import ACCOUNT_SID, PUBLIC, TOKEN, call, new_sid, post, sign, verbs, xml
-from workers.outbound import call_first_party
+from workers.outbound import call_first_party, last_try_failed
 
 FIRST, SECOND = "+14155551234", "+14155554321"
 OUTBOUND = {"first_party": FIRST, "second_party": SECOND, "initiate_call_to_first_party": True}
@@ -192,6 +193,24 @@ def test_a_carrier_failure_makes_the_job_raise_so_rq_retries_it(
     with pytest.raises(TwilioRestException) as raised:
         call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session))
     assert raised.value.status == status
+
+
+@pytest.mark.parametrize(("retries_left", "told"), [(2, False), (0, True)])
+def test_only_the_last_failed_try_tells_the_tenant_the_call_was_not_placed(
+    job_environment, fake_twilio, real_store, real_tenant, retries_left, told
+):
+    session = open_session(real_store, real_tenant)
+    fake_twilio.status = 500
+    with pytest.raises(TwilioRestException) as raised:
+        call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session))
+    job = SimpleNamespace(
+        args=(real_tenant.auth_id, session.session_uuid, answer_url(session)), retries_left=retries_left
+    )
+
+    last_try_failed(job, None, type(raised.value), raised.value, None)
+
+    names = [e["EventName"] for e in outbox(real_store, real_tenant.auth_id)]
+    assert names == (["SessionFirstPartyFailed"] if told else [])
 
 
 # -- the answer step ---------------------------------------------------------------------------------------
@@ -408,6 +427,7 @@ def test_a_plivo_session_that_asks_for_it_enqueues_one_call_to_its_first_party_w
         {},
     )
     assert (job.retries_left, job.retry_intervals) == (3, [5, 15, 30])
+    assert job.failure_callback is last_try_failed
 
 
 @pytest.mark.parametrize("asked", [{}, {"initiate_call_to_first_party": False}])

@@ -27,6 +27,27 @@ LEASE_MARGIN = 5.0
 CLOCK_SLACK = 60
 
 
+def last_try_failed(job: Any, connection: Any, kind: Any, error: Any, traceback: Any) -> None:
+    """RQ's failure callback of `call_first_party`: after its last try fails, tell the tenant the call was not placed.
+
+    RQ calls it after every failed try (before it schedules the next one): a try with retries left says nothing.
+    """
+    if job.retries_left:
+        return
+    auth_id, session_uuid = job.args[0], job.args[1]
+    config = settings.from_environment()
+    store = settings.connect_store(config)
+    try:
+        outbound.not_placed(store, auth_id, session_uuid, now_us())
+    finally:
+        store.redis.close()
+    log.error(
+        "session %s: every try to call its first party failed",
+        session_uuid,
+        extra={"auth_id": auth_id, "session_uuid": session_uuid},
+    )
+
+
 def call_first_party(auth_id: str, session_uuid: str, answer_url: str, status_url: str = "") -> str:
     """Ring the session's first party from its virtual number once; return the carrier's CallSid, `""` when skipped.
 
