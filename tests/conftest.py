@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -113,6 +114,24 @@ def changed(value: str) -> str:
     wrong = value[:-1] + ("x" if value[-1:] != "x" else "y")
     assert wrong != value and len(wrong) == len(value)
     return wrong
+
+
+def wait_for(
+    condition: Callable[[], object], seconds: float = 30.0, ignoring: tuple[type[Exception], ...] = ()
+) -> None:
+    """Poll `condition` until it holds, treating the exceptions `ignoring` as "not yet"; fail after `seconds`.
+
+    The deadlines are generous: a loaded machine starts workers and servers slowly.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if condition():
+                return
+        except ignoring:
+            pass
+        assert time.monotonic() < deadline, f"gave up waiting after {seconds} s"
+        time.sleep(0.02)
 
 
 # -- fast: fakeredis -------------------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 import logging
-import time
 
 import pytest
 import redis
@@ -7,7 +6,7 @@ import redis
 from routing.clock import US, now_us
 from routing.outbox import Policy
 from routing.sessions import lifecycle
-from tests.conftest import backlog, make_tenant, timed_out
+from tests.conftest import backlog, make_tenant, timed_out, wait_for
 from tests.sessions_helpers import credential
 from workers import dispatcher as dispatcher_module
 from workers.deliveries import Report, Sender
@@ -42,14 +41,6 @@ def open_session(store, tenant, expiry_seconds=60, now=NOW, **options):
         {"first_party": "+14155551234", "second_party": "+14155554321", "session_expiry": expiry_seconds, **options},
         now,
     )
-
-
-def wait_for(condition, seconds=30.0):
-    """Poll `condition` until it holds; the deadline is generous for a loaded machine."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.01)
 
 
 def test_a_sweep_ends_only_the_sessions_past_their_expiry_in_every_tenant(store):

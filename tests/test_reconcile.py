@@ -13,7 +13,7 @@ from routing.calls.history import read_calls
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from routing.store import Store
-from tests.conftest import make_tenant, outbox
+from tests.conftest import make_tenant, outbox, wait_for
 from tests.fake_twilio import FakeTwilio
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import ACCOUNT_SID, call, new_sid, post, xml
@@ -178,16 +178,9 @@ def own_redis(tmp_path):
         server.stop()
 
 
-def until(check, seconds=10):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if check():
-                return
-        except redis.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+def wait_for_redis(check, seconds=10):
+    """Poll `check` while the test's own Redis may be down."""
+    wait_for(check, seconds, ignoring=(redis.ConnectionError,))
 
 
 @pytest.mark.parametrize("heals_by", ["carrier-retry", "reconciler"])
@@ -210,7 +203,7 @@ def test_a_call_ending_while_redis_is_down_heals_when_redis_returns(own_redis, m
     assert [v.tag for v in xml(done)] == ["Say", "Hangup"]  # the caller still hears TwiML
 
     own_redis.start()
-    until(lambda: store.redis.ping())
+    wait_for_redis(lambda: store.redis.ping())
     if heals_by == "carrier-retry":
         assert post(client, f"/voice/leg-status?t={tenant.auth_id}&c={sid}", completed).status_code == 204
     else:

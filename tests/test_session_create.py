@@ -14,7 +14,7 @@ from routing import pool, tenants
 from routing.clock import US, now_us
 from routing.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
 from routing.sessions import lifecycle
-from tests.conftest import make_tenant, serving
+from tests.conftest import changed, make_tenant, serving
 from tests.sessions_helpers import credential
 
 LIMIT, WINDOW = 3, 60  # one request every 20 s once the burst of 3 is spent
@@ -40,12 +40,6 @@ def commands(store, monkeypatch) -> list[str]:
 
     monkeypatch.setattr(store.redis, "execute_command", counting)
     return sent
-
-
-def wrong_token(tenant) -> str:
-    """Return a token of the right length that is never the tenant's."""
-    assert tenant.auth_token != "x" * len(tenant.auth_token)
-    return "x" * len(tenant.auth_token)
 
 
 def limited(tenant, token: str | None = None) -> tenants.Credential:
@@ -101,7 +95,7 @@ def test_a_request_that_does_not_check_out_is_refused_reading_nothing(store, ten
 
 @pytest.mark.parametrize("fields", [{}, {"subaccount": "SA" + "Z" * 18}], ids=["plain", "naming a subaccount"])
 def test_a_wrong_credential_opens_nothing_and_spends_nothing(store, tenant, fields):
-    for wrong in (limited(tenant, wrong_token(tenant)), tenants.basic_credential("nope", tenant.auth_token)):
+    for wrong in (limited(tenant, changed(tenant.auth_token)), tenants.basic_credential("nope", tenant.auth_token)):
         with pytest.raises(Unauthenticated, match="wrong auth_id or auth_token"):
             lifecycle.open_session(store, wrong, {**PARTIES, **fields}, now_us())
 
@@ -189,7 +183,7 @@ def test_a_wrong_credential_is_a_401_whatever_the_body_and_spends_nothing(client
     kwargs, cloudtalk = (as_sent(PARTIES), as_sent(CLOUDTALK)) if body == "valid" else (as_sent(body), as_sent(body))
 
     for _ in range(LIMIT + 2):
-        response = client.post(tenant.plivo_base, auth=(tenant.auth_id, wrong_token(tenant)), **kwargs)
+        response = client.post(tenant.plivo_base, auth=(tenant.auth_id, changed(tenant.auth_token)), **kwargs)
         assert "wrong auth_id or auth_token" in assert_error(response, 401)
         assert response.headers["WWW-Authenticate"].startswith("Basic")
         keyed = client.post("/v1/sessions", headers={"X-API-Key": tenant.api_key + "x"}, **cloudtalk)
@@ -235,7 +229,7 @@ def test_a_body_too_large_from_a_stranger_is_a_401(make_app, store, tenant):
     client = make_app(MAX_CONTENT_LENGTH=100).test_client()
     padded = {**PARTIES, "pad": "a" * 200}
 
-    assert_error(client.post(tenant.plivo_base, auth=(tenant.auth_id, wrong_token(tenant)), json=padded), 401)
+    assert_error(client.post(tenant.plivo_base, auth=(tenant.auth_id, changed(tenant.auth_token)), json=padded), 401)
     assert_error(client.post("/v1/sessions", headers={"X-API-Key": tenant.api_key + "x"}, json=padded), 401)
     assert_error(client.post(tenant.plivo_base, auth=tenant.basic, json=padded), 413)
 
@@ -247,7 +241,7 @@ def test_an_unknown_account_or_another_accounts_path_is_a_401(client, store, ten
         "/v1/Account/MAZZZZZZZZZZZZZZZZZZ/Masking/Session/", auth=("MAZZZZZZZZZZZZZZZZZZ", "x" * 40), json=PARTIES
     )
     elsewhere = client.post(other.plivo_base, auth=tenant.basic, json=PARTIES)
-    wrong_elsewhere = client.post(other.plivo_base, auth=(tenant.auth_id, wrong_token(tenant)), json=PARTIES)
+    wrong_elsewhere = client.post(other.plivo_base, auth=(tenant.auth_id, changed(tenant.auth_token)), json=PARTIES)
     malformed = client.post("/v1/Account/nope/Masking/Session/", auth=("nope", tenant.auth_token), json=PARTIES)
 
     assert "wrong auth_id or auth_token" in assert_error(unknown, 401)
@@ -307,7 +301,7 @@ def test_refused_and_failed_creates_are_logged_with_the_account(client, store, t
     capsys.readouterr()
 
     statuses = [client.post(tenant.plivo_base, auth=tenant.basic, json=PARTIES).status_code for _ in range(LIMIT + 1)]
-    client.post(tenant.plivo_base, auth=(tenant.auth_id, wrong_token(tenant)), json=PARTIES)
+    client.post(tenant.plivo_base, auth=(tenant.auth_id, changed(tenant.auth_token)), json=PARTIES)
 
     access = access_lines(capsys)
     assert statuses == [409] * LIMIT + [429]
@@ -353,7 +347,7 @@ def test_creates_over_real_http_on_the_real_redis(served, real_store):
     tenant = make_tenant(real_store, ["+14155550100", "+14155550101"])
     url = served + tenant.plivo_base
     with requests.Session() as http:
-        wrong = http.post(url, auth=(tenant.auth_id, wrong_token(tenant)), json=PARTIES, timeout=10)
+        wrong = http.post(url, auth=(tenant.auth_id, changed(tenant.auth_token)), json=PARTIES, timeout=10)
         answers = [http.post(url, auth=tenant.basic, json=PARTIES, timeout=10) for _ in range(LIMIT + 1)]
 
     assert wrong.status_code == 401

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -16,7 +15,7 @@ from app.cli.simulator import CallPlan, Carrier
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from routing.tenants import auth_token_of
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, wait_for
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import TOKEN
 
@@ -102,16 +101,6 @@ def worker(redis_url, real_store):
     yield process
     process.stop()
     forget_queue(redis_url, process.env["MASQ_QUEUE"])
-
-
-def wait_for(predicate, seconds: float = 30.0) -> None:
-    """Poll `predicate` until it holds; the deadline is generous because a loaded machine starts workers slowly."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def signed(request, url: str, token: str) -> bool:
