@@ -130,7 +130,7 @@ def owner(store: Store, virtual_number: str) -> str | None:
     cannot misroute: the inbound script finds the DID no longer held by that tenant (`not-held`), and the call
     is decided again from a fresh read. Only owners are remembered, never "nobody".
     """
-    found = store.redis.get(store.keys.did_owner(virtual_number))
+    found = store.client.get(store.keys.did_owner(virtual_number))
     if not found:
         return None
     store.remember_owner(virtual_number, str(found))
