@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -16,6 +16,7 @@ from app.errors import domain_error, http_error
 from app.extensions import links, store
 from app.logs import request_ids
 from app.twilio_signature import twilio_signed
+from routing import settings
 from routing.calls import carrier_input, carrier_reports, inbound, outbound, twiml
 from routing.clock import now_us
 from routing.errors import InvalidInput, RoutingError
@@ -102,10 +103,11 @@ def outbound_status() -> tuple[str, int]:
 @bp.post("/pin-check")
 @twilio_signed
 def pin_check() -> Response:
-    """A PIN was keyed: bridge the party it names, ask again, or say goodbye."""
+    """A PIN was keyed: bridge the party it names, ask again, or say goodbye (or that PINs are locked)."""
     auth_id, call_sid = call_tokens()
     digits = carrier_input.digits(request.form)
-    decision = inbound.check_pin(store(), auth_id, call_sid, digits, now_us())
+    budget = settings.pin_budget(current_app.config)
+    decision = inbound.check_pin(store(), auth_id, call_sid, digits, now_us(), budget)
     return as_twiml(twiml.answer(decision, links()))
 
 

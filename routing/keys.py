@@ -35,6 +35,8 @@ EVENT_RETRIES = ":event-retries"
 EVENT_FAILURES = ":event-failures"
 DEAD_LETTERS = ":dead-letters"
 RATE_LIMIT = ":rate-limit"
+PIN_GUESSES = ":pin-guesses:"
+PIN_LOCK = ":pin-lock:"
 CALL_OUT = ":call-out:"
 SUBACCOUNT_SESSION = ":sub-session:"
 
@@ -138,6 +140,17 @@ class Keys:
     def interaction(self, auth_id: str, call_sid: str) -> str:
         """Hash: one call on a session, keyed by the caller leg's CallSid (legs, PIN, recording, charges)."""
         return f"{self.tenant_base(auth_id)}{INTERACTION}{call_sid}"
+
+    def pin_guesses(self, auth_id: str, session_uuid: str) -> str:
+        """String with a TTL: the theoretical arrival time of the session's next wrong PIN, in µs (GCRA).
+
+        The TTL ends when the session's whole budget of wrong PINs is back (see `routing.calls.pin_guesses`).
+        """
+        return f"{self.tenant_base(auth_id)}{PIN_GUESSES}{session_uuid}"
+
+    def pin_lock(self, auth_id: str, session_uuid: str) -> str:
+        """String with a TTL: the µs until which the session takes no PIN, after too many wrong ones; TTL the same."""
+        return f"{self.tenant_base(auth_id)}{PIN_LOCK}{session_uuid}"
 
     def call_out(self, auth_id: str, session_uuid: str) -> str:
         """Hash with a TTL: the session's call to its first party (attempt, lease, CallSid, last status)."""

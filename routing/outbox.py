@@ -33,7 +33,7 @@ LEASE = 180 * US
 BACKOFF = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 28800)
 
 # The fields of an event that are times: µs in the stream, Plivo's time format on the wire.
-TIME_FIELDS = ("EventTimestamp", "RecordingStartTime", "RecordingEndTime")
+TIME_FIELDS = ("EventTimestamp", "RecordingStartTime", "RecordingEndTime", "PinLockedUntil")
 
 _groups_made: set[str] = set()
 

@@ -15,7 +15,7 @@ import redis
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from routing.calls import reconcile
+from routing.calls import pin_guesses, reconcile
 from routing.clock import US
 from routing.keys import DEFAULT_PREFIX
 from routing.store import Store
@@ -65,6 +65,11 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         # are never limited.
         "MASQ_RATE_LIMIT": int(env.get("MASQ_RATE_LIMIT", "100")),
         "MASQ_RATE_WINDOW": float(env.get("MASQ_RATE_WINDOW", "1")),
+        # Wrong PINs each session takes per window of seconds, from any number on any of its calls (0: no bound),
+        # and the seconds its PIN entry stays locked once they are spent (see `routing.calls.pin_guesses`).
+        "MASQ_PIN_GUESSES": int(env.get("MASQ_PIN_GUESSES") or pin_guesses.GUESSES),
+        "MASQ_PIN_WINDOW": float(env.get("MASQ_PIN_WINDOW") or pin_guesses.WINDOW),
+        "MASQ_PIN_LOCKOUT": float(env.get("MASQ_PIN_LOCKOUT") or pin_guesses.LOCKOUT),
         "MASQ_LOG_LEVEL": env.get("MASQ_LOG_LEVEL", "INFO").strip().upper(),
     }
 
@@ -89,6 +94,13 @@ def queue_connection(store: Store, url: str = "") -> redis.Redis:
 def has_carrier(settings: Mapping[str, Any]) -> bool:
     """Return whether the settings name a carrier account masq can ask (an account sid and its auth token)."""
     return bool(settings.get("TWILIO_ACCOUNT_SID") and settings.get("TWILIO_AUTH_TOKEN"))
+
+
+def pin_budget(settings: Mapping[str, Any]) -> pin_guesses.PinBudget:
+    """Return the wrong PINs each session takes: MASQ_PIN_GUESSES per MASQ_PIN_WINDOW s, then MASQ_PIN_LOCKOUT s."""
+    return pin_guesses.PinBudget(
+        int(settings["MASQ_PIN_GUESSES"]), float(settings["MASQ_PIN_WINDOW"]), float(settings["MASQ_PIN_LOCKOUT"])
+    )
 
 
 def twilio_client(settings: Mapping[str, Any]) -> Client:

@@ -3,7 +3,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from routing.calls import twiml
-from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, Refuse, TurnAway
+from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, PinLocked, Refuse, TurnAway
 from routing.sessions.session import Session
 
 LINKS = twiml.Links("https://masq.example.com", {step: f"/voice/{step}" for step in twiml.STEPS})
@@ -182,6 +182,12 @@ def test_the_last_wrong_pin_is_announced_and_the_call_hung_up():
     assert [verb.tag for verb in root] == ["Play", "Hangup"]
 
 
+def test_a_locked_pin_entry_is_said_plainly_and_the_call_hung_up():
+    root = parse(PinLocked())
+    assert [verb.tag for verb in root] == ["Say", "Hangup"]
+    assert "try again later" in root[0].text
+
+
 def test_a_whisper_only_plays():
     assert [verb.tag for verb in ET.fromstring(str(twiml.whisper("https://cdn.example.com/w.mp3")))] == ["Play"]
     assert list(ET.fromstring(str(twiml.whisper("")))) == []
@@ -217,6 +223,7 @@ def test_carrier_urls_carry_only_url_safe_tokens(token):
         ),
         twiml.answer(AskPin(AUTH_ID, CALL_SID, pin_session(), wrong=1), LINKS),
         twiml.answer(TurnAway("https://cdn.example.com/unknown.mp3"), LINKS),
+        twiml.answer(PinLocked(), LINKS),
         twiml.answer(Refuse("busy"), LINKS),
         twiml.apology(),
         twiml.whisper(""),

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from routing.calls import carrier_input
+from routing.calls.pin_guesses import DEFAULT_BUDGET, PinBudget
 from routing.errors import InvalidInput
 from routing.lua import Reply
 from routing.phone import to_e164
@@ -62,6 +63,11 @@ class PinFailed:
 
 
 @dataclass(frozen=True)
+class PinLocked:
+    """The session takes no PIN for now, after too many wrong ones (`routing.calls.pin_guesses`): say so, hang up."""
+
+
+@dataclass(frozen=True)
 class Bridge:
     """Dial the other party. `answered`: an earlier step (a PIN prompt) already answered the call."""
 
@@ -92,7 +98,7 @@ class HangUp:
     """End a call that is already answered (its session closed while it ran, or it is over)."""
 
 
-Decision = Refuse | TurnAway | AskPin | PinFailed | Bridge | HangUp
+Decision = Refuse | TurnAway | AskPin | PinFailed | PinLocked | Bridge | HangUp
 
 
 def incoming_call(call_sid: str, caller: str, virtual_number: str) -> IncomingCall:
@@ -164,10 +170,16 @@ def _inbound(store: Store, auth_id: str, call: IncomingCall, now: int) -> Reply:
     return store.run("inbound.lua", auth_id, now, call.virtual_number, call.caller, call.call_sid)
 
 
-def check_pin(store: Store, auth_id: str, call_sid: str, digits: str, now: int) -> Decision:
-    """Decide what the PIN a caller entered does: bridge as that party, ask again, or give up."""
+def check_pin(
+    store: Store, auth_id: str, call_sid: str, digits: str, now: int, budget: PinBudget = DEFAULT_BUDGET
+) -> Decision:
+    """Decide what the PIN a caller entered does: bridge as that party, ask again, or give up.
+
+    A wrong PIN is counted against the session's `budget`, whatever call or number it came from; the one that
+    spends it locks the session's PIN entry (`PinLocked`), and while it is locked no PIN is compared.
+    """
     digits = "".join(ch for ch in digits if ch.isdigit())
-    result = store.run("pin_check.lua", auth_id, now, call_sid, digits)
+    result = store.run("pin_check.lua", auth_id, now, call_sid, digits, *budget.script_args())
     return decision_from(auth_id, call_sid, result, answered=True)
 
 
@@ -188,6 +200,8 @@ def decision_from(auth_id: str, call_sid: str, result: Reply, answered: bool) ->
         return AskPin(auth_id, call_sid, session, wrong)
     if kind == "failed":
         return PinFailed(session.incorrect_pin_play)
+    if kind == "locked":
+        return PinLocked()
     if kind == "bridge":
         return Bridge(auth_id, call_sid, session, str(result["caller"]), answered=answered)
     return HangUp()

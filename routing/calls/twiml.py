@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from routing.calls.inbound import TOKEN, AskPin, Bridge, Decision, HangUp, PinFailed, Refuse, TurnAway
+from routing.calls.inbound import TOKEN, AskPin, Bridge, Decision, HangUp, PinFailed, PinLocked, Refuse, TurnAway
 
 MAX_TIME_LIMIT = 14400
 RING_RANGE = (5, 600)
@@ -20,6 +20,9 @@ RETRY = "#rc=3&rp=all"
 UNKNOWN_CALLER = "Sorry, this number cannot take your call."
 ENTER_PIN = "Please enter your PIN."
 WRONG_PIN = "That PIN is not correct."
+PIN_LOCKED = (
+    "Too many wrong PINs were entered for this number, so it takes no PIN for now. Please try again later. Goodbye."
+)
 APOLOGY = "Sorry, we cannot connect your call right now. Please try again later. Goodbye."
 
 
@@ -86,6 +89,8 @@ def answer(decision: Decision, links: Links) -> VoiceResponse:
         return ask_pin(decision, links)
     if isinstance(decision, PinFailed):
         return pin_failed(decision)
+    if isinstance(decision, PinLocked):
+        return pin_locked()
     if isinstance(decision, Bridge):
         return bridge(decision, links)
     assert isinstance(decision, HangUp)
@@ -129,6 +134,14 @@ def ask_pin(decision: AskPin, links: Links) -> VoiceResponse:
 def pin_failed(decision: PinFailed) -> VoiceResponse:
     """Say the PIN was wrong one last time and hang up."""
     response = _play_or_say(VoiceResponse(), decision.incorrect_pin_play, WRONG_PIN)
+    response.hangup()
+    return response
+
+
+def pin_locked() -> VoiceResponse:
+    """Say the session takes no PIN for now and hang up (the call is answered: a rejection would say nothing)."""
+    response = VoiceResponse()
+    response.say(PIN_LOCKED)
     response.hangup()
     return response
 

@@ -3,6 +3,7 @@
 --! include retention.lua
 --! include calls.lua
 --! include decisions.lua
+--! include pin_guesses.lua
 
 -- Decide the call `sid` from `from` ('' when withheld) to the virtual number `num`, and record it when it proceeds.
 local function inbound(num, from, sid)
@@ -30,10 +31,13 @@ local function inbound(num, from, sid)
   elseif from ~= '' and from == s['second_party'] then caller = 'second' end
   local pin_required = s['is_pin_authentication_required'] == true
   if caller == '' and not pin_required then return decision('unknown', blob, '', '0') end
+  local asks_pin = pin_required and (caller == '' or s['force_pin_authentication'] == true)
+  -- After too many wrong PINs the session asks no one for a PIN for a while: the caller is told so, nothing is kept.
+  if asks_pin and pin_locked(uuid) then return decision('locked', blob, '', '0') end
 
   local I = {sid = sid, session = uuid, from = from, to = num, caller = caller, callee = '', state = 'dialling',
              pin = '', tries = '0'}
-  if pin_required and (caller == '' or s['force_pin_authentication'] == true) then
+  if asks_pin then
     I.state = 'pin'
     I.caller = ''
   elseif pin_required then

@@ -1,21 +1,32 @@
--- Check the PIN a caller entered: bridge as that party, ask again, or give up after the last try.
--- ARGV: T, NOW, CallSid, digits ('' when the caller entered nothing). Reply: a decision (decisions.lua).
+-- Check the PIN a caller entered: bridge as that party, ask again, or give up after the last try; count a wrong
+-- PIN against the session's budget, which locks its PIN entry once spent (pin_guesses.lua).
+-- ARGV: T, NOW, CallSid, digits ('' when the caller entered nothing), then the budget in µs: GCRA's interval and
+-- tolerance, and the lockout (interval 0: no budget). Reply: a decision (decisions.lua).
 --! include calls.lua
 --! include decisions.lua
+--! include pin_guesses.lua
 local sid, digits = ARGV[3], ARGV[4]
+local interval, tolerance, lockout = number_arg(5, 0), number_arg(6, 0), number_arg(7, 0)
 local I = read_hash(ikey(sid))
 if not I.session then return reply(refusal('no-call')) end
 local blob = redis.call('GET', T .. K.session .. I.session)
 if not blob then return reply(refusal('no-call')) end
 if I.state ~= 'pin' then
   local current = standing(I, blob)
-  if I.state == 'failed' then current.kind = 'failed' end
+  if I.state == 'failed' then current.kind = I.pin == 'locked' and 'locked' or 'failed' end
   return reply(current)
 end
 local s = cjson.decode(blob)
 if tonumber(s['expiry']) <= NOW then
   finish_caller(I, 'ended', 'Session Expired')
   return reply(decision('closed', blob, '', I.tries))
+end
+-- While the session's PIN entry is locked no PIN is compared, the right one included: the lock was told already.
+if pin_locked(I.session) then
+  I.pin = 'locked'
+  redis.call('HSET', ikey(sid), 'pin', I.pin)
+  finish_caller(I, 'failed', 'PIN Authentication Failed')
+  return reply(decision('locked', blob, '', I.tries))
 end
 
 local party = ''
@@ -35,6 +46,16 @@ I.tries = tostring(tonumber(I.tries) + 1)
 I.pin = 'failed'
 redis.call('HSET', ikey(sid), 'tries', I.tries, 'pin', I.pin)
 emit(I, 'SessionPinAuthenticationStatus', sid, {})
+-- An empty entry guesses nothing: only keyed PINs count against the session's budget.
+local locked_until = 0
+if digits ~= '' then locked_until = count_wrong_pin(I.session, interval, tolerance, lockout) end
+if locked_until > 0 then
+  I.pin = 'locked'
+  redis.call('HSET', ikey(sid), 'pin', I.pin)
+  emit(I, 'SessionPinAuthenticationStatus', sid, {'PinLockedUntil', string.format('%d', locked_until)})
+  finish_caller(I, 'failed', 'PIN Authentication Failed')
+  return reply(decision('locked', blob, '', I.tries))
+end
 if tonumber(I.tries) > (tonumber(s['pin_retry']) or 1) then
   finish_caller(I, 'failed', 'PIN Authentication Failed')
   return reply(decision('failed', blob, '', I.tries))
