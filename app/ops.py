@@ -1,4 +1,4 @@
-"""Operating masq: liveness, readiness and the OpenAPI document, none of them behind authentication."""
+"""Operating masq: liveness, readiness and the OpenAPI document, open to all; the metrics, behind a bearer token."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def prometheus_metrics() -> ResponseReturnValue:
-    """Return Prometheus metrics: webhook latency, sessions, pools, callback deliveries, queue depth."""
-    return metrics.exposition()
+    """Return Prometheus metrics to a scraper sending MASQ_METRICS_TOKEN (401 without it, 403 when none is set)."""
+    return metrics.refusal() or metrics.exposition()
 
 
 @bp.get("/openapi.json")

@@ -2,7 +2,7 @@
 
 Tenant-scoped keys carry the tenant's hash tag (`{auth_id}`) so each atomic multi-key step touches one
 Redis Cluster slot. The only global families are the DID → tenant index that inbound calls start from,
-and the tenant registry that operators and sweeps walk.
+the tenant registry that operators and sweeps walk, and the masq-wide metrics the worker sums from them.
 """
 
 from __future__ import annotations
@@ -55,6 +55,14 @@ class Keys:
     def tenants(self) -> str:
         """Set: every tenant's auth_id."""
         return f"{self.prefix}tenants"
+
+    def metrics(self) -> str:
+        """Hash: every tenant's metrics summed (`routing.metrics.FIELDS`) and when (`at`, µs); written whole."""
+        return f"{self.prefix}metrics"
+
+    def metrics_lease(self) -> str:
+        """String with a TTL: present while the metrics are fresh, so that one worker sums them per period."""
+        return f"{self.prefix}metrics-lease"
 
     # -- tenant-scoped ----------------------------------------------------------------------------------
     def tenant_base(self, auth_id: str) -> str:

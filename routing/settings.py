@@ -8,6 +8,7 @@ put its URL in the settings they hand on, so everything built here connects to a
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,9 @@ from routing.store import Store
 
 # Seconds the Twilio REST client waits for an answer (twilio-python waits forever unless told).
 TWILIO_TIMEOUT = 10.0
+# The bearer token /metrics asks for: RFC 6750's b64token characters, long enough that guessing is hopeless
+# (`openssl rand -hex 32` gives 64).
+METRICS_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{32,512}=*")
 
 
 def _flag(environ: Mapping[str, str], name: str, default: str = "0") -> bool:
@@ -71,7 +75,22 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "MASQ_PIN_WINDOW": float(env.get("MASQ_PIN_WINDOW") or pin_guesses.WINDOW),
         "MASQ_PIN_LOCKOUT": float(env.get("MASQ_PIN_LOCKOUT") or pin_guesses.LOCKOUT),
         "MASQ_LOG_LEVEL": env.get("MASQ_LOG_LEVEL", "INFO").strip().upper(),
+        # The bearer token a scraper sends for /metrics; empty: /metrics answers no one (see `metrics_token`).
+        "MASQ_METRICS_TOKEN": env.get("MASQ_METRICS_TOKEN", "").strip(),
     }
+
+
+def metrics_token(settings: Mapping[str, Any]) -> str:
+    """Return MASQ_METRICS_TOKEN, "" when unset; raise ValueError when it is not 32 to 512 b64token characters.
+
+    The shape is RFC 6750's `b64token`, what an `Authorization: Bearer` header can carry.
+    """
+    token = str(settings.get("MASQ_METRICS_TOKEN") or "")
+    if token and not METRICS_TOKEN.fullmatch(token):
+        raise ValueError(
+            "MASQ_METRICS_TOKEN must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / - (e.g. `openssl rand -hex 32`)"
+        )
+    return token
 
 
 def connect_store(settings: Mapping[str, Any]) -> Store:

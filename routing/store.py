@@ -73,16 +73,33 @@ class Store:
     def run_many(self, name: str, auth_id: str, now_us: int, calls: Sequence[Sequence[str | int]]) -> list[lua.Reply]:
         """Run the tenant script `name` once per argument list in `calls`, in one round trip; return the replies.
 
-        The first error reply is raised. (redis-py's pipelined scripts ask SCRIPT EXISTS first, a second round
-        trip; here the script is loaded only when the server says it does not know it.)
+        The first error reply is raised.
+        """
+        head: list[str | int] = [self.keys.tenant(auth_id), self.keys.tenant_base(auth_id), now_us]
+        return self._pipelined(name, [[*head, *args] for args in calls])
+
+    def run_across(self, name: str, auth_ids: Sequence[str], now_us: int, *args: str | int) -> list[lua.Reply]:
+        """Run the tenant script `name` once for each tenant of `auth_ids` with `args`, in one round trip.
+
+        Return the replies in the order of `auth_ids`; the first error reply is raised. Each call stays in its
+        tenant's slot.
+        """
+        return self._pipelined(
+            name, [[self.keys.tenant(auth_id), self.keys.tenant_base(auth_id), now_us, *args] for auth_id in auth_ids]
+        )
+
+    def _pipelined(self, name: str, calls: list[list[str | int]]) -> list[lua.Reply]:
+        """Run the tenant script `name` once per list of its one key and its arguments in `calls`, in one round trip.
+
+        (redis-py's pipelined scripts ask SCRIPT EXISTS first, a second round trip; here the script is loaded only
+        when the server says it does not know it.)
         """
         script = self.script(name)
-        head: list[str | int] = [self.keys.tenant(auth_id), self.keys.tenant_base(auth_id), now_us]
         replies: list[Any] = []
         for _ in range(2):
             pipe = self.redis.pipeline(transaction=False)
-            for args in calls:
-                pipe.evalsha(script.sha, 1, *head, *args)
+            for key_and_args in calls:
+                pipe.evalsha(script.sha, 1, *key_and_args)
             replies = pipe.execute(raise_on_error=False)
             if not any(isinstance(reply, redis.exceptions.NoScriptError) for reply in replies):
                 break

@@ -59,12 +59,14 @@ def test_a_signed_call_is_bridged_with_the_request_id_and_one_access_line(client
     assert line["call_sid"].startswith("CA") and line["duration_ms"] >= 0
 
 
-def test_every_call_is_timed_in_the_webhook_latency(client, store, tenant):
+def test_every_call_is_timed_in_the_webhook_latency(make_app, store, tenant):
+    token = "t" * 32
+    client = make_app(MASQ_METRICS_TOKEN=token).test_client()
     session = open_session(store, tenant)
     call(client, FIRST, session.virtual_number)
     call(client, FIRST, session.virtual_number, signature="")
 
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).get_data(as_text=True)
     assert 'masq_webhook_seconds_count{step="voice.inbound"} 2.0' in metrics
 
 

@@ -91,9 +91,12 @@ schema = schemathesis.openapi.from_dict(copy.deepcopy(DOC), config=CONFIG)
 SCHEMATHESIS = pytest.mark.integration
 
 
+METRICS_TOKEN = "m" * 32
+
+
 @pytest.fixture
 def app_config():
-    return {"MASQ_RATE_LIMIT": 0}  # the fuzzer sends hundreds of requests a second
+    return {"MASQ_RATE_LIMIT": 0, "MASQ_METRICS_TOKEN": METRICS_TOKEN}  # the fuzzer sends hundreds a second
 
 
 def place_call(client, virtual_number: str, hang_up: bool) -> None:
@@ -164,6 +167,8 @@ def credentials(case, tenant) -> dict:
     """Return the call arguments that authenticate `case` as `tenant`, as its dialect expects."""
     if case.path.startswith("/v1/Account/"):
         return {"auth": tenant.basic}
+    if case.path == "/metrics":
+        return {"headers": {"Authorization": f"Bearer {METRICS_TOKEN}"}}
     return {"headers": {"X-API-Key": tenant.api_key}} if case.path.startswith("/v1/") else {}
 
 
@@ -382,11 +387,13 @@ def test_numbers_and_urls_a_careless_parser_would_take_are_documented_400s(app, 
 
 
 SECURED = [(path, method) for path, method in OPERATIONS if path.startswith("/v1/")]
+# Operations behind a credential that no rate limit counts.
+TOKEN_SECURED = [("/metrics", "GET")]
 WITH_BODIES = [(path, method) for path, method in OPERATIONS if "requestBody" in DOC["paths"][path][method.lower()]]
 
 
 @SCHEMATHESIS
-@pytest.mark.parametrize(("path", "method"), SECURED)
+@pytest.mark.parametrize(("path", "method"), SECURED + TOKEN_SECURED)
 def test_without_credentials_each_operation_answers_a_documented_401(app, seeded, path, method):
     tenant, slots = seeded
     case = case_for(path, method, tenant, slots[SLOTS["called"]])
@@ -422,7 +429,7 @@ def test_a_body_over_the_limit_answers_a_documented_413(app, seeded, path, metho
 
 
 @SCHEMATHESIS
-@pytest.mark.parametrize(("path", "method"), SECURED)
+@pytest.mark.parametrize(("path", "method"), SECURED + TOKEN_SECURED)
 def test_with_redis_down_each_operation_answers_a_documented_503(app, seeded, monkeypatch, path, method):
     tenant, slots = seeded
     case = case_for(path, method, tenant, slots[SLOTS["called"]])

@@ -1,4 +1,4 @@
-"""The worker's steady loop: expire sessions on time, deliver every tenant's outbox, reconcile quiet calls."""
+"""The worker's steady loop: expire sessions on time, deliver every outbox, reconcile quiet calls, sum the metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from twilio.rest import Client
 
+from routing import metrics
 from routing.calls import reconcile
 from routing.clock import US, now_us
 from routing.outbox import DEFAULT_POLICY, Policy
@@ -66,6 +67,7 @@ class Dispatcher:
         self._tenants_at = 0
         self._swept_at = 0
         self._reconciled_at = 0
+        self._measured_at = 0
 
     def tenants(self, now: int) -> list[str]:
         """Return every tenant's auth_id, re-read every few seconds."""
@@ -77,7 +79,8 @@ class Dispatcher:
     def tick(self) -> Report:
         """Sweep if a second has passed, reconcile quiet calls every half minute, deliver a batch per tenant.
 
-        Return what was delivered.
+        Every `metrics.EVERY` it also offers to sum the metrics, which one worker per period does. Return what
+        was delivered.
         """
         now = self.clock()
         auth_ids = self.tenants(now)
@@ -91,6 +94,9 @@ class Dispatcher:
             closed = reconcile_calls(self.store, auth_ids, self.carrier, now, quiet=self.quiet)
             if closed:
                 log.info("closed %d calls the carrier reports over", closed)
+        if now - self._measured_at >= metrics.EVERY:
+            self._measured_at = now
+            metrics.gather_if_due(self.store, now)
         total = Report()
         for auth_id in auth_ids:
             report = deliver_batch(self.store, auth_id, self.sender, self.consumer, now, self.batch, self.policy)

@@ -17,7 +17,7 @@ __all__ = ["PLIVO", "PLIVO_SESSION", "document"]
 
 
 def ops_paths() -> Json:
-    """Return the operational endpoints: health, readiness and this document, none behind authentication."""
+    """Return the operational endpoints: health, readiness and this document, open to all; metrics, behind a token."""
     ok = obj({"status": {"const": "ok"}})
     unavailable = obj({"status": {"const": "unavailable"}, "error": TEXT})
     public: dict[str, Any] = {"security": []}
@@ -43,15 +43,22 @@ def ops_paths() -> Json:
         "/metrics": {
             "get": operation(
                 "metrics",
-                "Prometheus metrics",
+                "Prometheus metrics, masq-wide (no figure names a tenant)",
                 "ops",
                 {
                     "200": {
-                        "description": "Webhook latency, sessions, pools, callback deliveries and queue depth",
+                        "description": "Webhook latency, sessions, pools, callback deliveries, tenants and queue depth",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    "401": answer(
+                        "No bearer token, or not MASQ_METRICS_TOKEN",
+                        ref("Error"),
+                        {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "pattern": "^Bearer "}}},
+                    ),
+                    "403": answer("MASQ_METRICS_TOKEN is not set: the metrics answer no one", ref("Error")),
+                    "503": ref("Unavailable", "responses"),
                 },
-                **public,
+                security=[{"metrics_token": []}],
             )
         },
     }
@@ -82,13 +89,17 @@ def document() -> Json:
         "tags": [
             {"name": "plivo", "description": "Plivo's Masking Session API"},
             {"name": "cloudtalk", "description": "CloudTalk-style sessions and numbers"},
-            {"name": "ops", "description": "Health and this document, without authentication"},
+            {
+                "name": "ops",
+                "description": "Health and this document, without authentication; the metrics, with a token",
+            },
         ],
         "paths": {**plivo.paths(), **cloudtalk.paths(), **ops_paths()},
         "components": {
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic", "description": "auth_id:auth_token"},
                 "api_key": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "metrics_token": {"type": "http", "scheme": "bearer", "description": "MASQ_METRICS_TOKEN"},
             },
             "schemas": {
                 "Error": error,
