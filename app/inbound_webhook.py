@@ -1,27 +1,29 @@
 """The inbound-call webhook, `/voice/inbound`: the request a caller waits on, as a plain WSGI handler in front of Flask.
 
 Every new call to a virtual number starts here, and the caller hears ringing until masq answers; on two cores
-Flask's per-request machinery (contexts, proxies, hooks, the Response object) cost more than deciding the
-call. So this handler is the endpoint's only implementation, and it shares every edge concern with the Flask
-views rather than copying it: the request is Flask's own request class (the same form parsing and body limits),
-the signature check is `app.twilio_signature.check_signature`, the request id and the access line are
-`app.logs`', an HTTP error (403, 405, 413) is answered by `app.errors.http_error`, and a failure inside masq
-by `app.voice.apology`.
+Flask's per-request machinery (contexts, proxies, hooks, the Request and Response objects) cost more than
+deciding the call. So this handler is the endpoint's only implementation, reading the WSGI environ itself, and
+it shares every edge concern with the Flask views rather than copying it: the form is read by werkzeug's form
+parser with the app's limits, the signature check is
+`app.twilio_signature.check_signature`, the request id, the log ids and the access line are `app.logs`', an
+HTTP error (403, 405, 413) is answered by `app.errors.http_error`, and a failure inside masq by
+`app.voice.apology`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.formparser import parse_form_data
 
 from app.errors import http_error
-from app.logs import ids_of, request_id_from, write_access_line
-from app.twilio_signature import check_signature
+from app.logs import ids_from, request_id_from, write_access_line
+from app.twilio_signature import Fields, check_signature
 from app.voice import apology
 from routing.calls import inbound, twiml
 from routing.clock import now_us
@@ -38,6 +40,29 @@ Answer = tuple[str, list[tuple[str, str]], bytes]  # status line, headers, body
 log = logging.getLogger("masq.voice")
 
 
+def read_form(environ: Environ, config: Mapping[str, Any]) -> Fields:
+    """Return the fields of the form POSTed in `environ`, every value of each, read by werkzeug's form parser
+    with the app's limits, as the Flask views read a form.
+
+    Raises RequestEntityTooLarge (413) past MAX_CONTENT_LENGTH bytes, MAX_FORM_MEMORY_SIZE bytes of a multipart
+    field or MAX_FORM_PARTS parts. A body that is not a form has no fields: such a request is not signed by the
+    carrier, and the signature check refuses it.
+    """
+    form = parse_form_data(
+        environ,
+        max_content_length=config["MAX_CONTENT_LENGTH"],
+        max_form_memory_size=config["MAX_FORM_MEMORY_SIZE"],
+        max_form_parts=config["MAX_FORM_PARTS"],
+    )[1]
+    return Fields(form.lists())
+
+
+def first(fields: Fields, name: str) -> str:
+    """Return the first value of field `name`, or `""`."""
+    values = fields.get(name)
+    return values[0] if values else ""
+
+
 class InboundWebhook:
     """WSGI middleware: answers every request to PATH itself and passes the others to `inner` (Flask)."""
 
@@ -50,52 +75,45 @@ class InboundWebhook:
         if environ.get("PATH_INFO") != PATH:
             return self.inner(environ, start_response)
         started = time.perf_counter()
-        asked = self.request(environ)
-        request_id = request_id_from(asked.headers.get("X-Request-Id", ""))
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
+        ids = {"request_id": request_id}
         try:
-            status, headers, body = self.respond(asked, request_id)
+            status, headers, body = self.respond(environ, ids)
         except HTTPException as error:
             status, headers, body = self.refused(environ, error)
         start_response(status, [*headers, ("X-Request-Id", request_id)])
         self.latency.observe(time.perf_counter() - started)
-        ids = {"request_id": request_id, **ids_of(asked, None)}
-        write_access_line(asked.method, PATH, int(status[:3]), started, ids)
+        write_access_line(environ.get("REQUEST_METHOD", ""), PATH, int(status[:3]), started, ids)
         return [body]
 
-    def respond(self, asked: Request, request_id: str) -> Answer:
+    def respond(self, environ: Environ, ids: dict[str, str]) -> Answer:
         """Return the TwiML answer to a call; raise the HTTP error (403, 405, 413) of a request that is not one.
 
-        A failure inside masq is logged and the caller apologised to: never silence, never a 500.
+        `ids` (the request id) gains the call's ids for the logs once the form is read. A failure inside masq is
+        logged and the caller apologised to: never silence, never a 500.
         """
         try:
-            if asked.method != "POST":
+            if environ.get("REQUEST_METHOD") != "POST":
                 raise MethodNotAllowed(["POST"])
-            check_signature(self.app.config, asked)
-            text = self.answer(asked)
+            config = self.app.config
+            fields = read_form(environ, config)
+            ids.update(ids_from({}, {}, {"CallSid": first(fields, "CallSid")}, ""))
+            signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")
+            check_signature(config, PATH, environ.get("QUERY_STRING", ""), signature, fields)
+            text = self.answer(fields)
         except HTTPException:
             raise
         except InvalidInput as bad:  # not a call the carrier could have made: refused, not answered, not billed
-            log.warning("refused a call: %s %s", bad.field, bad.message, extra={"request_id": request_id})
+            log.warning("refused a call: %s %s", bad.field, bad.message, extra={"request_id": ids["request_id"]})
             text = twiml.render(twiml.refuse(inbound.Refuse("invalid")))
         except Exception:
-            text = twiml.render(apology(PATH, {"request_id": request_id, **ids_of(asked, None)}))
+            text = twiml.render(apology(PATH, ids))
         body = text.encode()
         return "200 OK", [("Content-Type", TWIML), ("Content-Length", str(len(body)))], body
 
-    def request(self, environ: Environ) -> Request:
-        """Return Flask's request object for `environ`, held to the app's body limits (Flask's views read them
-        from the app context, which this handler does without)."""
-        asked = self.app.request_class(environ)
-        config = self.app.config
-        asked.max_content_length = config["MAX_CONTENT_LENGTH"]
-        asked.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
-        asked.max_form_parts = config["MAX_FORM_PARTS"]
-        return asked
-
-    def answer(self, asked: Request) -> str:
+    def answer(self, fields: Fields) -> str:
         """Return the TwiML for the call the carrier announces: bridge it, ask for a PIN, or refuse it."""
-        form = asked.form
-        call = inbound.incoming_call(form.get("CallSid", ""), form.get("From", ""), form.get("To", ""))
+        call = inbound.incoming_call(first(fields, "CallSid"), first(fields, "From"), first(fields, "To"))
         decision = inbound.identify_caller(self.app.extensions["masq.store"], call, now_us())
         return twiml.render(twiml.answer(decision, self.app.extensions["masq.links"]))
 

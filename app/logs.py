@@ -157,14 +157,22 @@ def request_ids() -> dict[str, str]:
 def ids_of(asked: Request, tenant: Any) -> dict[str, str]:
     """Return the tenant, call and session request `asked` names, as log fields; `tenant` is who sent it, if known.
 
-    From the authenticated tenant, the path, the call step's URL (`t`, `c`, `s`), and the carrier's form
-    only if it was already read: reading it here could fail (a body too large) or wait on the client.
+    The carrier's form counts only if it was already read: reading it here could fail (a body too large) or
+    wait on the client.
     """
     args = asked.args if asked.query_string else {}  # a MultiDict's `get` of a missing name raises and catches
-    path = asked.view_args or {}
     form = asked.__dict__.get("form") or {}  # werkzeug keeps a form it has read there
+    return ids_from(args, asked.view_args or {}, form, tenant.auth_id if tenant else "")
+
+
+def ids_from(args: Mapping[str, str], path: Mapping[str, Any], form: Mapping[str, str], auth_id: str) -> dict[str, str]:
+    """Return the tenant, call and session a request names, as log fields of at most 64 characters each.
+
+    From the authenticated tenant's `auth_id`, else the call step's URL (`args` `t`, `c`, `s`), the `path`'s
+    session, and the carrier's `form` (its `CallSid`).
+    """
     fields = {
-        "auth_id": tenant.auth_id if tenant else args.get("t", ""),
+        "auth_id": auth_id or args.get("t", ""),
         "call_sid": args.get("c") or form.get("CallSid", ""),
         "session_uuid": path.get("session_uuid") or path.get("session_id") or args.get("s", ""),
     }

@@ -10,7 +10,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
 from app.inbound_webhook import InboundWebhook
-from app.twilio_signature import public_url, valid_signature
+from app.twilio_signature import Fields, public_url, valid_signature
 from routing.calls import inbound
 from routing.clock import now_us
 from routing.sessions import lifecycle
@@ -182,12 +182,13 @@ def test_a_field_given_twice_is_signed_with_both_values(client, store, tenant):
 
 def test_the_signature_check_is_one_function_of_the_url_the_form_and_the_token():
     form = {"CallSid": "CA1", "From": FIRST}
-    url = public_url("https://masq.example.com/", "/voice/inbound", b"a=%2F")
+    url = public_url("https://masq.example.com/", "/voice/inbound", "a=%2F")
     assert url == "https://masq.example.com/voice/inbound?a=%2F"
-    assert valid_signature(url, MultiDict(form), sign(url, form), TOKEN)
-    assert valid_signature(url.replace(".com/", ".com:443/"), MultiDict(form), sign(url, form), TOKEN)
-    assert not valid_signature(url, MultiDict(form), sign(url, form, token="other"), TOKEN)
-    assert not valid_signature(url, MultiDict({**form, "From": SECOND}), sign(url, form), TOKEN)
+    fields = Fields({name: [value] for name, value in form.items()})
+    assert valid_signature(url, fields, sign(url, form), TOKEN)
+    assert valid_signature(url.replace(".com/", ".com:443/"), fields, sign(url, form), TOKEN)
+    assert not valid_signature(url, fields, sign(url, form, token="other"), TOKEN)
+    assert not valid_signature(url, Fields({**fields, "From": [SECOND]}), sign(url, form), TOKEN)
 
 
 # -- requests that are not a call ---------------------------------------------------------------------------------
