@@ -25,7 +25,7 @@ from bench.common import BIN, PREFIX, Figure, cpu_seconds, free_port, ratio, sta
 from routing import tenants
 from routing.clock import now_us
 from routing.store import Store
-from workers.callback_http import Delivery, send
+from workers.callback_http import Delivery, callback_session, send
 
 RQ_QUEUE = "bench-rq"
 SESSIONS = 100
@@ -35,7 +35,7 @@ ROUNDS = 2
 
 def send_one(url: str, method: str, params: dict[str, str], auth_token: str, key: str) -> int:
     """RQ job: deliver one event as masq does (signed, bounded in time); raise when it is not delivered."""
-    with requests.Session() as http:
+    with callback_session() as http:
         outcome = send(http, Delivery(url, method, params, auth_token, key), allow_private=True)
     if not outcome.delivered:
         raise RuntimeError(outcome.error)

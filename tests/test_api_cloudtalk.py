@@ -9,7 +9,7 @@ from routing import pool
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant
-from tests.sessions_helpers import credential
+from tests.sessions_helpers import UNSAFE_URLS, credential
 
 DRIVER = "+14155551234"
 CUSTOMER = "+14155554321"
@@ -288,6 +288,15 @@ def test_bad_create_input_is_a_400_naming_the_field(client, tenant, fields, fiel
     assert error["error"].startswith(f"{field}: ")
     leaked = {"first_party", "second_party", "virtual_number"} - {field}
     assert not any(name in error["error"] for name in leaked)
+
+
+@pytest.mark.parametrize("url", UNSAFE_URLS)
+def test_a_callback_url_parsers_read_differently_or_with_control_characters_is_a_400(client, tenant, url):
+    response = create(client, tenant, callback_url=url)
+
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "callback_url"
+    assert response.get_json()["error"].startswith("callback_url: must")
 
 
 def test_a_customer_equal_to_the_driver_is_refused_in_this_dialects_words(client, tenant):

@@ -18,6 +18,7 @@ import pytest
 from app import api_plivo
 from routing.clock import US, now_us
 from tests.conftest import TenantFixture, changed, make_tenant
+from tests.sessions_helpers import UNSAFE_URLS
 
 FIXTURES = Path(os.environ.get("PLIVO_FIXTURES", "/work/shared/plivo-fixtures"))
 FIRST = "+14155551234"
@@ -492,6 +493,33 @@ def test_a_bad_update_is_a_400_that_names_the_field(client, tenant, fields, fiel
     response = send(client, "POST", tenant.plivo_base + created["session_uuid"] + "/", tenant.basic, json=fields)
 
     assert_error(response, 400, field)
+
+
+PLIVO_URL_FIELDS = ["callback_url", "recording_callback_url", "first_party_play_url", "second_party_play_url"]
+
+
+@pytest.mark.parametrize("field", [*PLIVO_URL_FIELDS, "unknown_caller_play"])
+@pytest.mark.parametrize("url", UNSAFE_URLS)
+def test_a_create_with_a_url_parsers_read_differently_or_with_control_characters_is_a_400(client, tenant, field, url):
+    response = send(client, "POST", tenant.plivo_base, tenant.basic, json={**PARTIES, field: url})
+
+    assert_error(response, 400, field)
+    assert response.get_json()["field"] == field
+    assert listing(client, tenant)["meta"]["total_count"] == 0
+
+
+@pytest.mark.parametrize("field", PLIVO_URL_FIELDS)
+def test_an_update_with_a_url_parsers_read_differently_or_with_control_characters_is_a_400(client, tenant, field):
+    created = opened(client, tenant, **{field: "https://hooks.example.com/kept"})
+    path = tenant.plivo_base + created["session_uuid"] + "/"
+
+    for url in UNSAFE_URLS:
+        response = send(client, "POST", path, tenant.basic, json={field: url})
+
+        assert_error(response, 400, field)
+        assert response.get_json()["field"] == field
+    kept = send(client, "GET", path, tenant.basic).get_json()["response"]
+    assert kept[field] == "https://hooks.example.com/kept"
 
 
 BAD_BODIES = [

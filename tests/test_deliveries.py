@@ -225,16 +225,26 @@ def test_a_loopback_callback_is_refused_without_a_request_and_retried_when_priva
     assert backlog(store, tenant.auth_id) == 1
 
 
-def test_a_callback_url_that_can_never_be_called_is_a_dead_letter_at_once(store, tenant, sender):
+@pytest.mark.parametrize(
+    ("written", "why"),
+    [
+        ("ftp://tenant.example.com/cb", "must be an http or https URL"),
+        ("{}\\@8.8.8.8/cb", "must not contain a backslash"),
+    ],
+)
+def test_a_callback_url_that_can_never_be_called_is_a_dead_letter_at_once(
+    store, tenant, sender, receiver, written, why
+):
     session = open_session(store, tenant, callback_url="https://tenant.example.com/cb")
-    broken = session.evolve(callback_url="ftp://tenant.example.com/cb")  # written before URLs were checked
-    store.redis.set(store.keys.session(tenant.auth_id, session.session_uuid), broken.to_json())
+    broken = session.evolve(callback_url=written.format(receiver.url.removesuffix("/callbacks")))
+    store.redis.set(store.keys.session(tenant.auth_id, session.session_uuid), broken.to_json())  # an older rule's
     add_event(store, tenant.auth_id, session)
 
     report = deliver(store, tenant.auth_id, sender)
 
     assert report == Report(dead=1)
-    assert outbox.dead_letters(store, tenant.auth_id)[0].error == "callback URLs must be http or https"
+    assert outbox.dead_letters(store, tenant.auth_id)[0].error == f"callback URL refused: it {why}"
+    assert receiver.requests == []
 
 
 def test_a_deleted_tenants_events_are_dropped(store, tenant, sender, receiver):

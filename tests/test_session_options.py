@@ -3,6 +3,7 @@ import pytest
 from routing.errors import InvalidInput
 from routing.sessions import options
 from routing.sessions.options import CREATE_FIELDS, UPDATE_FIELDS, check_create, check_update
+from tests.sessions_helpers import UNSAFE_URLS
 
 PARTIES = {"first_party": "+14155550123", "second_party": "+14155550124"}
 URL = "https://example.com/prompt.mp3"
@@ -107,7 +108,16 @@ URL_FIELDS = [
 
 
 @pytest.mark.parametrize(("field", "context"), URL_FIELDS)
-@pytest.mark.parametrize("url", ["http://example.com/a.xml", "https://example.com:8443/b?c=d"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/a.xml",
+        "https://example.com:8443/b?c=d",
+        "https://B\u00fccher.example/prompt.mp3",
+        "https://[2001:db8::1]/a.xml",
+        "https://hooks.example.com/a%20b.xml#part",
+    ],
+)
 def test_a_url_field_takes_http_and_https(field, context, url):
     assert create(**{**context, field: url}).fields[field] == url
 
@@ -122,13 +132,28 @@ def test_a_url_field_takes_http_and_https(field, context, url):
         "https://",
         "/relative/path",
         42,
-        "https://example.com/" + "a" * 2048,
     ],
 )
 def test_a_url_field_refuses_anything_but_an_absolute_http_url(field, context, url):
     with pytest.raises(InvalidInput, match="http or https URL") as caught:
         create(**{**context, field: url})
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(("field", "context"), URL_FIELDS)
+@pytest.mark.parametrize("url", [*UNSAFE_URLS, "https://example.com/" + "a" * 2048])
+def test_a_url_field_refuses_a_url_parsers_read_differently_or_with_control_characters(field, context, url):
+    with pytest.raises(InvalidInput, match=f"^{field}: must") as caught:
+        create(**{**context, field: url})
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("field", ["callback_url", "recording_callback_url", "first_party_play_url"])
+def test_an_update_refuses_the_same_urls_as_a_create(field):
+    for url in UNSAFE_URLS:
+        with pytest.raises(InvalidInput) as caught:
+            check_update({field: url}, single_party_open=False)
+        assert caught.value.field == field
 
 
 def test_an_empty_url_clears_the_field():

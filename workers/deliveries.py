@@ -15,7 +15,7 @@ from routing.outbox import Event
 from routing.sessions.session import Session
 from routing.store import Store
 from routing.tenants import auth_token_of
-from workers.callback_http import Delivery, Outcome, send
+from workers.callback_http import Delivery, Outcome, callback_session, send
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,7 @@ class Sender:
     def _http(self) -> requests.Session:
         http = getattr(self._local, "http", None)
         if http is None:
-            http = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=16, max_retries=0)
-            http.mount("http://", adapter)
-            http.mount("https://", adapter)
+            http = callback_session(pool_size=16)
             self._local.http = http
         return http
 

@@ -90,8 +90,11 @@ SHOWN_E164 = {"type": "string", "pattern": rf"^\+{E164}$"}
 URL = {
     "type": "string",
     "maxLength": 2048,
-    "pattern": r"^(https?://[^/?#]+.*)?$",
-    "description": 'an http or https URL; `""` clears it',
+    "pattern": r"^(https?://[^/?#@\\\s\x00-\x1f\x7f-\x9f]+([/?#][!-\[\]-~]*)?)?$",
+    "description": (
+        'an http or https URL; `""` clears it. No user information, backslashes, spaces or control characters, '
+        "ASCII after the host (an internationalised host is fine), and an IPv4 host as four decimal numbers"
+    ),
 }
 UUID = {"type": "string", "format": "uuid"}
 TEXT = {"type": "string"}

@@ -7,10 +7,10 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from routing.errors import InvalidInput
 from routing.phone import to_e164
+from routing.urls import parse_url
 
 DEFAULT_SESSION_EXPIRY = 3600
 SUBACCOUNT_ID = re.compile(r"SA[A-Z0-9]{18}")
@@ -41,17 +41,15 @@ def as_int(value: object, field: str, low: int, high: int) -> int:
 
 
 def as_url(value: object, field: str) -> str:
-    """Return an absolute http(s) URL, or `""` to clear it."""
+    """Return an absolute http(s) URL that passes `routing.urls.parse_url`, or `""` to clear it."""
     if value == "":
         return ""
-    if not isinstance(value, str) or len(value) > 2048:
+    if not isinstance(value, str):
         raise InvalidInput(field, "must be an http or https URL")
     try:
-        parts = urlsplit(value)
-    except ValueError as exc:  # e.g. an unbalanced `[` in the host: "Invalid IPv6 URL"
-        raise InvalidInput(field, "must be an http or https URL") from exc
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInput(field, "must be an http or https URL")
+        parse_url(value)
+    except ValueError as exc:
+        raise InvalidInput(field, str(exc)) from exc
     return value
 
 
