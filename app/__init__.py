@@ -16,7 +16,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from app import errors, extensions, inbound_webhook, logs, metrics, voice
+    from app import edge, errors, extensions, inbound_webhook, logs, metrics, voice
     from app.api_plivo import bp as plivo_bp
 
     logs.init_app(app)
@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     voice.init_links(app)
     inbound_webhook.init_app(app)
+    edge.init_app(app)
     return app
 
 

@@ -11,6 +11,7 @@ from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import store
+from app.logs import AUTH_ID
 from routing import tenants
 from routing.clock import now_us
 from routing.errors import InvalidInput, NotFound, RoutingError, Unauthenticated
@@ -59,14 +60,15 @@ def on_behalf_of(credential: Credential) -> Iterator[None]:
     except (Unauthenticated, NotFound):  # not a tenant's credential: nobody to name
         raise
     except (RoutingError, HTTPException):  # refused for what it asks, or over the limit: the credential was right
-        g.tenant = _tenant(credential)
+        _name_tenant(credential)
         raise
-    g.tenant = _tenant(credential)
+    _name_tenant(credential)
 
 
-def _tenant(credential: Credential) -> Tenant:
-    """Return the tenant the logs name for a request made with `credential` (they need only its auth_id)."""
-    return Tenant(credential.auth_id, name="")
+def _name_tenant(credential: Credential) -> None:
+    """Make `credential`'s tenant the request's: `g.tenant` for the views, and the auth_id the logs name."""
+    g.tenant = Tenant(credential.auth_id, name="")
+    request.environ[AUTH_ID] = credential.auth_id
 
 
 def admitted(credential: Credential) -> None:

@@ -5,7 +5,7 @@ Flask's per-request machinery (contexts, proxies, hooks, the Request and Respons
 deciding the call. So this handler is the endpoint's only implementation, reading the WSGI environ itself, and
 it shares every edge concern with the Flask views rather than copying it: the form is read by werkzeug's form
 parser with the app's limits, the signature check is
-`app.twilio_signature.check_signature`, the request id, the log ids and the access line are `app.logs`', an
+`app.twilio_signature.check_signature`, the request id, the latency metric and the access line are `app.edge`'s, an
 HTTP error (403, 405, 413) is answered by `app.errors.http_error`, and a failure inside masq by
 `app.voice.apology`.
 """
@@ -13,7 +13,6 @@ HTTP error (403, 405, 413) is answered by `app.errors.http_error`, and a failure
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -21,8 +20,9 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.formparser import parse_form_data
 
+from app.edge import IDS, STEP
 from app.errors import http_error
-from app.logs import ids_from, request_id_from, write_access_line
+from app.logs import REQUEST_ID, ids_from
 from app.twilio_signature import Fields, check_signature
 from app.voice import apology
 from routing.calls import inbound, twiml
@@ -69,29 +69,25 @@ class InboundWebhook:
     def __init__(self, app: Flask, inner: WsgiApp) -> None:
         self.app = app
         self.inner = inner
-        self.latency = app.extensions["masq.webhook_latency"].labels(ENDPOINT)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH:
             return self.inner(environ, start_response)
-        started = time.perf_counter()
-        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
-        ids = {"request_id": request_id}
+        environ[STEP] = ENDPOINT
         try:
-            status, headers, body = self.respond(environ, ids)
+            status, headers, body = self.respond(environ)
         except HTTPException as error:
             status, headers, body = self.refused(environ, error)
-        start_response(status, [*headers, ("X-Request-Id", request_id)])
-        self.latency.observe(time.perf_counter() - started)
-        write_access_line(environ.get("REQUEST_METHOD", ""), PATH, int(status[:3]), started, ids)
+        start_response(status, headers)
         return [body]
 
-    def respond(self, environ: Environ, ids: dict[str, str]) -> Answer:
+    def respond(self, environ: Environ) -> Answer:
         """Return the TwiML answer to a call; raise the HTTP error (403, 405, 413) of a request that is not one.
 
-        `ids` (the request id) gains the call's ids for the logs once the form is read. A failure inside masq is
-        logged and the caller apologised to: never silence, never a 500.
+        The call's ids go to the edge's access line once the form is read. A failure inside masq is logged and
+        the caller apologised to: never silence, never a 500.
         """
+        ids = environ[IDS] = {"request_id": environ[REQUEST_ID]}
         try:
             if environ.get("REQUEST_METHOD") != "POST":
                 raise MethodNotAllowed(["POST"])

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Request, Response, g, has_request_context, request
+from flask import Flask, Request, has_request_context, request
 
 from routing.phone import mask
 
@@ -34,10 +34,13 @@ SECRET_NAME = re.compile(r"token|key|secret|passw|pin|authorization|signature|co
 REDACTED = "[redacted]"
 # Libraries whose INFO lines would repeat the access line or spell out each REST call.
 QUIET = ("werkzeug", "twilio.http_client")
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+GIVEN_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # an X-Request-Id masq keeps
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 access_log = logging.getLogger("masq.access")
+# Where a request's id and its tenant's auth_id are kept in the WSGI environ, for every line logged about it.
+REQUEST_ID = "masq.request_id"  # set by app.edge for every request
+AUTH_ID = "masq.auth_id"  # set by app.auth once the request's credential checked out
 
 
 # What a phone number or a credential needs: a run of 7 digits, `mk_`, `Basic`/`Bearer`, an escaped `+`, or a run
@@ -117,8 +120,8 @@ class JsonFormatter(logging.Formatter):
             "message": scrub(record.getMessage()),
         }
         if "request_id" not in record.__dict__ and has_request_context():
-            tenant = g.get("tenant")
-            line.update(request_id=g.get("request_id"), auth_id=tenant.auth_id if tenant else None)
+            environ = request.environ
+            line.update(request_id=environ.get(REQUEST_ID), auth_id=environ.get(AUTH_ID))
         for name, value in vars(record).items():
             if name not in _STANDARD and not name.startswith("_"):
                 line[name] = clean(name, value)
@@ -151,18 +154,18 @@ def configure_logging(level: str | int = "INFO") -> None:
 
 def request_ids() -> dict[str, str]:
     """Return the tenant, call and session the current request names, as log fields (see `ids_of`)."""
-    return ids_of(request, g.get("tenant"))
+    return ids_of(request, request.environ.get(AUTH_ID, ""))
 
 
-def ids_of(asked: Request, tenant: Any) -> dict[str, str]:
-    """Return the tenant, call and session request `asked` names, as log fields; `tenant` is who sent it, if known.
+def ids_of(asked: Request, auth_id: str) -> dict[str, str]:
+    """Return the tenant, call and session request `asked` names, as log fields; `auth_id` is who sent it, if known.
 
     The carrier's form counts only if it was already read: reading it here could fail (a body too large) or
     wait on the client.
     """
     args = asked.args if asked.query_string else {}  # a MultiDict's `get` of a missing name raises and catches
     form = asked.__dict__.get("form") or {}  # werkzeug keeps a form it has read there
-    return ids_from(args, asked.view_args or {}, form, tenant.auth_id if tenant else "")
+    return ids_from(args, asked.view_args or {}, form, auth_id)
 
 
 def ids_from(args: Mapping[str, str], path: Mapping[str, Any], form: Mapping[str, str], auth_id: str) -> dict[str, str]:
@@ -180,29 +183,13 @@ def ids_from(args: Mapping[str, str], path: Mapping[str, Any], form: Mapping[str
 
 
 def init_app(app: Flask) -> None:
-    """Configure logging at MASQ_LOG_LEVEL and write one access line per request."""
+    """Configure logging at MASQ_LOG_LEVEL (the access line is `app.edge`'s)."""
     configure_logging(app.config.get("MASQ_LOG_LEVEL") or "INFO")
-
-    @app.before_request
-    def start_clock() -> None:
-        g.request_id = request_id_from(request.headers.get("X-Request-Id", ""))
-        g.request_started = time.perf_counter()
-
-    @app.after_request
-    def access_line(response: Response) -> Response:
-        started = g.get("request_started")
-        if g.get("request_id"):
-            response.headers["X-Request-Id"] = g.request_id
-        if access_log.isEnabledFor(logging.INFO):
-            tenant = g.get("tenant")
-            ids = {"request_id": g.get("request_id"), "auth_id": tenant.auth_id if tenant else None, **request_ids()}
-            write_access_line(request.method, request.path, response.status_code, started, ids)
-        return response
 
 
 def request_id_from(given: str) -> str:
     """Return the client's X-Request-Id when it is a plain token (a load balancer's), else a new one."""
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if GIVEN_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def write_access_line(

@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import time
 from collections.abc import Iterator
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -88,14 +87,7 @@ def init_app(app: Flask) -> None:
     registry.register(RedisCollector(app))
     app.extensions["masq.metrics"] = registry
     app.extensions["masq.metrics_token"] = settings.metrics_token(app.config)
-    app.extensions["masq.webhook_latency"] = latency  # app.inbound_webhook records its own requests
-
-    @app.after_request
-    def observe(response: Response) -> Response:
-        started = g.get("request_started")  # set by app.logs for every request
-        if request.blueprint == "voice" and started is not None:
-            latency.labels(request.endpoint or "unknown").observe(time.perf_counter() - started)
-        return response
+    app.extensions["masq.webhook_latency"] = latency  # observed by app.edge
 
 
 def refusal() -> Response | None:

@@ -9,6 +9,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
+from app.edge import Edge
 from app.inbound_webhook import InboundWebhook
 from app.twilio_signature import Fields, public_url, valid_signature
 from routing.calls import inbound
@@ -258,7 +259,8 @@ def test_a_bug_before_the_decision_still_gets_the_caller_an_apology(client, stor
     assert verbs(xml(call(client, FIRST, session.virtual_number))) == ["Say", "Hangup"]
 
 
-def test_the_handler_is_in_front_of_flask_once(app):
-    assert isinstance(app.wsgi_app, InboundWebhook)
-    assert not isinstance(app.wsgi_app.inner, InboundWebhook)
+def test_the_handler_is_in_front_of_flask_once_behind_the_edge(app):
+    assert isinstance(app.wsgi_app, Edge)
+    assert isinstance(app.wsgi_app.inner, InboundWebhook)
+    assert not isinstance(app.wsgi_app.inner.inner, InboundWebhook | Edge)
     assert not any(rule.rule == "/voice/inbound" for rule in app.url_map.iter_rules())
