@@ -10,18 +10,20 @@ from typing import Any
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from app.extensions import store
+from app.extensions import login_budget, store
 from app.logs import AUTH_ID
-from routing import tenants
+from routing import logins, tenants
 from routing.clock import now_us
-from routing.errors import InvalidInput, NotFound, RoutingError, Unauthenticated
+from routing.errors import InvalidInput, NotFound, RoutingError, TooManyFailedLogins, Unauthenticated
 from routing.tenants import Credential, Tenant
 
 
-def rate_limit() -> tuple[int, float]:
-    """Return MASQ_RATE_LIMIT and MASQ_RATE_WINDOW: requests a tenant may make per window of seconds."""
+def bounds() -> tuple[int, float, str, logins.LoginBudget]:
+    """Return what a credential of this request is checked with: MASQ_RATE_LIMIT requests per MASQ_RATE_WINDOW s,
+    the client's address (the WSGI server's REMOTE_ADDR, `logins.client_address`) and its failed logins allowed."""
     config = current_app.config
-    return config["MASQ_RATE_LIMIT"], config["MASQ_RATE_WINDOW"]
+    address = logins.client_address(request.remote_addr)
+    return config["MASQ_RATE_LIMIT"], config["MASQ_RATE_WINDOW"], address, login_budget()
 
 
 def basic_credential(auth_id: str) -> Credential:
@@ -29,7 +31,7 @@ def basic_credential(auth_id: str) -> Credential:
     given = request.authorization
     if given is None or given.type != "basic":
         raise Unauthenticated("authentication required: HTTP Basic with your auth_id and auth_token")
-    credential = tenants.basic_credential(given.username or "", given.password or "", *rate_limit())
+    credential = tenants.basic_credential(given.username or "", given.password or "", *bounds())
     if credential.auth_id != auth_id:
         tenants.admit(store(), credential.uncounted(), now_us())  # wrong credentials are told so first
         raise Unauthenticated("the auth_id in the URL does not match the credentials")
@@ -41,7 +43,7 @@ def api_key_credential() -> Credential:
     key = request.headers.get("X-API-Key", "")
     if not key:
         raise Unauthenticated("authentication required: send your API key in X-API-Key")
-    return tenants.api_key_credential(key, *rate_limit())
+    return tenants.api_key_credential(key, *bounds())
 
 
 @contextmanager
@@ -49,7 +51,8 @@ def on_behalf_of(credential: Credential) -> Iterator[None]:
     """Run the block for `credential`'s tenant, which this request's logs name once the credential has checked out.
 
     A request that cannot be read or does not check out (400, 413) is authenticated and counted before it is
-    told so: a wrong credential is a 401, and a tenant over its limit a 429, whatever the body.
+    told so: a wrong credential is a 401, and a tenant over its limit or a client held for its failed logins a 429,
+    whatever the body.
     """
     try:
         try:
@@ -57,7 +60,7 @@ def on_behalf_of(credential: Credential) -> Iterator[None]:
         except (InvalidInput, HTTPException):
             tenants.admit(store(), credential, now_us())
             raise
-    except (Unauthenticated, NotFound):  # not a tenant's credential: nobody to name
+    except (Unauthenticated, NotFound, TooManyFailedLogins):  # no credential that checked out: nobody to name
         raise
     except (RoutingError, HTTPException):  # refused for what it asks, or over the limit: the credential was right
         _name_tenant(credential)

@@ -13,6 +13,7 @@ from routing.calls import outbound
 from routing.calls.twiml import Links
 from routing.clock import now_us
 from routing.errors import InvalidInput
+from routing.logins import LoginBudget
 from routing.sessions.options import as_bool
 from routing.sessions.session import Session
 from routing.store import Store
@@ -43,11 +44,18 @@ def init_app(app: Flask) -> None:
         connection = settings.queue_connection(store, queue_url or "")
         queue = Queue(app.config["MASQ_QUEUE"], connection=connection)
     app.extensions["masq.queue"] = queue
+    app.extensions["masq.login_budget"] = settings.login_budget(app.config)
 
 
 def store() -> Store:
     """Return the current app's store."""
     result: Store = current_app.extensions["masq.store"]
+    return result
+
+
+def login_budget() -> LoginBudget:
+    """Return the failed logins the current app allows a client (read from its settings once)."""
+    result: LoginBudget = current_app.extensions["masq.login_budget"]
     return result
 
 

@@ -7,6 +7,7 @@ RoutingError
 │   ├── NumberUnavailable   a specific number is taken, cooling, suspended or not in the pool
 │   └── PoolExhausted       no free number fits the request
 ├── RateLimited         the tenant is over its request rate limit (says when to retry)
+│   └── TooManyFailedLogins the client has failed to log in too often; its credential was not checked
 └── Unauthenticated     credentials missing or wrong
 """
 
@@ -51,6 +52,11 @@ class RateLimited(RoutingError):
     def __init__(self, retry_after: int, message: str = "") -> None:
         super().__init__(message or f"too many requests; retry after {retry_after} s")
         self.retry_after = retry_after
+
+
+class TooManyFailedLogins(RateLimited):
+    """Too many failed logins from the client's address (or at the account it tries): the credential was not
+    checked; the next try is checked in `retry_after` seconds."""
 
 
 class Unauthenticated(RoutingError):

@@ -2,7 +2,8 @@
 
 Tenant-scoped keys carry the tenant's hash tag (`{auth_id}`) so each atomic multi-key step touches one
 Redis Cluster slot. The only global families are the DID → tenant index that inbound calls start from,
-the tenant registry that operators and sweeps walk, and the masq-wide metrics the worker sums from them.
+the tenant registry that operators and sweeps walk, the masq-wide metrics the worker sums from them, and each
+client address's failed logins over every account.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ EVENT_RETRIES = ":event-retries"
 EVENT_FAILURES = ":event-failures"
 DEAD_LETTERS = ":dead-letters"
 RATE_LIMIT = ":rate-limit"
+FAILED_LOGINS = ":failed-logins"
+FAILED_LOGINS_FROM = ":failed-logins:"
 PIN_GUESSES = ":pin-guesses:"
 PIN_LOCK = ":pin-lock:"
 CALL_OUT = ":call-out:"
@@ -63,6 +66,11 @@ class Keys:
     def metrics_lease(self) -> str:
         """String with a TTL: present while the metrics are fresh, so that one worker sums them per period."""
         return f"{self.prefix}metrics-lease"
+
+    def failed_logins_by(self, address: str) -> str:
+        """String with a TTL: GCRA's theoretical arrival time (µs) of the failed logins from client `address` at
+        any account; it expires when the address's whole budget is back (see `routing.logins`)."""
+        return f"{self.prefix}failed-logins:{address}"
 
     # -- tenant-scoped ----------------------------------------------------------------------------------
     def tenant_base(self, auth_id: str) -> str:
@@ -197,6 +205,15 @@ class Keys:
     def rate_limit(self, auth_id: str) -> str:
         """String with a TTL: the theoretical arrival time of the tenant's next API request, in µs (GCRA)."""
         return f"{self.tenant_base(auth_id)}{RATE_LIMIT}"
+
+    def failed_logins(self, auth_id: str) -> str:
+        """String with a TTL: GCRA's theoretical arrival time (µs) of the failed logins at the tenant from every
+        address; it expires when the account's whole budget is back (see `routing.logins`)."""
+        return f"{self.tenant_base(auth_id)}{FAILED_LOGINS}"
+
+    def failed_logins_from(self, auth_id: str, address: str) -> str:
+        """String with a TTL: as `failed_logins`, for the failed logins at the tenant from client `address` only."""
+        return f"{self.tenant_base(auth_id)}{FAILED_LOGINS_FROM}{address}"
 
 
 def lua_names() -> dict[str, str]:

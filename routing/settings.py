@@ -16,6 +16,7 @@ import redis
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from routing import logins
 from routing.calls import pin_guesses, reconcile
 from routing.clock import US
 from routing.keys import DEFAULT_PREFIX
@@ -69,6 +70,12 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         # are never limited.
         "MASQ_RATE_LIMIT": int(env.get("MASQ_RATE_LIMIT", "100")),
         "MASQ_RATE_WINDOW": float(env.get("MASQ_RATE_WINDOW", "1")),
+        # Failed logins to the REST APIs a client address may make per window of seconds, at one account and over
+        # all of them (0: no bound), and those an account takes from every address in the window before the
+        # addresses that failed there wait too (0: no account bound); see `routing.logins`.
+        "MASQ_LOGIN_FAILURES": int(env.get("MASQ_LOGIN_FAILURES") or logins.FAILURES),
+        "MASQ_LOGIN_WINDOW": float(env.get("MASQ_LOGIN_WINDOW") or logins.WINDOW),
+        "MASQ_ACCOUNT_LOGIN_FAILURES": int(env.get("MASQ_ACCOUNT_LOGIN_FAILURES") or logins.ACCOUNT_FAILURES),
         # Wrong PINs each session takes per window of seconds, from any number on any of its calls (0: no bound),
         # and the seconds its PIN entry stays locked once they are spent (see `routing.calls.pin_guesses`).
         "MASQ_PIN_GUESSES": int(env.get("MASQ_PIN_GUESSES") or pin_guesses.GUESSES),
@@ -119,6 +126,16 @@ def pin_budget(settings: Mapping[str, Any]) -> pin_guesses.PinBudget:
     """Return the wrong PINs each session takes: MASQ_PIN_GUESSES per MASQ_PIN_WINDOW s, then MASQ_PIN_LOCKOUT s."""
     return pin_guesses.PinBudget(
         int(settings["MASQ_PIN_GUESSES"]), float(settings["MASQ_PIN_WINDOW"]), float(settings["MASQ_PIN_LOCKOUT"])
+    )
+
+
+def login_budget(settings: Mapping[str, Any]) -> logins.LoginBudget:
+    """Return the failed logins a client may make: MASQ_LOGIN_FAILURES per MASQ_LOGIN_WINDOW s from one address,
+    and MASQ_ACCOUNT_LOGIN_FAILURES per MASQ_LOGIN_WINDOW s at one account."""
+    return logins.LoginBudget(
+        int(settings["MASQ_LOGIN_FAILURES"]),
+        float(settings["MASQ_LOGIN_WINDOW"]),
+        int(settings["MASQ_ACCOUNT_LOGIN_FAILURES"]),
     )
 
 

@@ -26,6 +26,9 @@ class Store:
     _scripts: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # DID → tenant as last read from the index through this store (see `routing.calls.inbound.owner`).
     did_owners: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Client address → µs until which it has failed logins on record, as last learnt through this store: these
+    # addresses are asked about before a credential of theirs is checked (see `routing.logins`).
+    failing_addresses: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _threads: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     @classmethod
@@ -69,6 +72,14 @@ class Store:
         """Run the tenant script `name` (`open_checked.lua`) for `auth_id` at `now_us` with `args`; return its reply."""
         arguments: list[Any] = [self.keys.tenant_base(auth_id), now_us, *args]
         return lua.named(self.script(name)(keys=[self.keys.tenant(auth_id)], args=arguments, client=self.client))
+
+    def run_global(self, name: str, key: str, now_us: int, *args: object) -> lua.Reply:
+        """Run the script `name` (`failed_logins_by.lua`) on the one global `key` at `now_us` with `args`.
+
+        The key is the script's only key and its base (base.lua's T); return the script's reply.
+        """
+        arguments: list[Any] = [key, now_us, *args]
+        return lua.named(self.script(name)(keys=[key], args=arguments, client=self.client))
 
     def run_many(self, name: str, auth_id: str, now_us: int, calls: Sequence[Sequence[str | int]]) -> list[lua.Reply]:
         """Run the tenant script `name` once per argument list in `calls`, in one round trip; return the replies.

@@ -23,7 +23,7 @@ NOW = 1_710_000_000_000_000
 UNKNOWN_ID = "MA" + "Z" * 18
 # Secrets with letters of both cases, so that the same secret in another case surely differs from it.
 KNOWN_TOKEN = "KnownToken0123456789abcdefABCDEF01234567"
-KNOWN_SECRET = "KnownSecret-0123456789_abcdefABCD"
+KNOWN_SECRET = "KnownSecret-0123456789_abcdefABC"  # as long as the secret of an issued key
 
 
 def with_known_secrets(store, tenant: TenantFixture) -> TenantFixture:
@@ -31,7 +31,11 @@ def with_known_secrets(store, tenant: TenantFixture) -> TenantFixture:
     api_key = f"mk_{tenant.auth_id}_{KNOWN_SECRET}"
     store.redis.hset(
         store.keys.tenant(tenant.auth_id),
-        mapping={"auth_token": KNOWN_TOKEN, "api_key_sha256": hashlib.sha256(api_key.encode()).hexdigest()},
+        mapping={
+            "auth_token": KNOWN_TOKEN,
+            "auth_token_sha256": hashlib.sha256(KNOWN_TOKEN.encode()).hexdigest(),
+            "api_key_sha256": hashlib.sha256(api_key.encode()).hexdigest(),
+        },
     )
     return dataclasses.replace(tenant, auth_token=KNOWN_TOKEN, api_key=api_key)
 

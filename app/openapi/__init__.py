@@ -120,12 +120,13 @@ def document() -> Json:
                 ),
                 "TooLarge": failure("The body is larger than MASQ_MAX_BODY_BYTES"),
                 "TooManyRequests": failure(
-                    "The account is over MASQ_RATE_LIMIT requests per MASQ_RATE_WINDOW",
+                    "The account is over MASQ_RATE_LIMIT requests per MASQ_RATE_WINDOW, or the client has "
+                    "failed to log in too often (see MASQ_LOGIN_FAILURES) and its credential was not checked",
                     {
                         "Retry-After": {
                             "required": True,
                             "schema": {"type": "integer", "minimum": 1},
-                            "description": "seconds until a request will pass",
+                            "description": "seconds until a request will pass, or its credential will be checked",
                         }
                     },
                 ),

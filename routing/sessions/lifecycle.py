@@ -15,7 +15,7 @@ from routing.sessions.options import SessionRequest, check_create, check_update
 from routing.sessions.query import SessionQuery
 from routing.sessions.session import EXPIRED, Session
 from routing.store import Store
-from routing.tenants import Credential, admit, checked, get_tenant, subaccount_of
+from routing.tenants import Credential, admit, checked, get_tenant, run_checked, subaccount_of
 
 _REFUSALS = {
     "not_in_pool": "is not in this account's pool",
@@ -68,11 +68,12 @@ def open_session(
     """Open a session for the tenant `credential` is right for, from a Plivo-style request, taking a free DID.
 
     The request is checked first, reading nothing (InvalidInput). Then one round trip checks the credential
-    (Unauthenticated; NotFound without a tenant record), counts the request against its rate limit (RateLimited)
-    and takes a DID (PoolExhausted, NumberUnavailable). A request naming a subaccount opens the session in the
-    subaccount, in four round trips: who asks is checked (uncounted), the subaccount must be theirs
-    (InvalidInput), the parent's request is counted and where the session will be is noted in the parent's keys,
-    and the subaccount's pool gives the DID.
+    (Unauthenticated; NotFound without a tenant record; TooManyFailedLogins when its client may not try now),
+    counts the request against its rate limit (RateLimited) and takes a DID (PoolExhausted, NumberUnavailable);
+    a client address this process has seen fail to log in lately costs a round trip more (`tenants.run_checked`).
+    A request naming a subaccount opens the session in the subaccount, in four round trips: who asks is checked
+    (uncounted), the subaccount must be theirs (InvalidInput), the parent's request is counted and where the
+    session will be is noted in the parent's keys, and the subaccount's pool gives the DID.
     """
     request = check_create(raw)
     if not credential.possible():
@@ -80,7 +81,7 @@ def open_session(
     subaccount = request.fields.get("subaccount", "")
     if not subaccount:
         opening = _opening(credential.auth_id, request, now, wanted_number)
-        reply = store.run("open_checked.lua", credential.auth_id, now, *opening.arguments(), *credential.arguments())
+        reply = run_checked(store, credential, now, "open_checked.lua", *opening.arguments())
         return opening.opened(_allocated(credential, reply))
     parent = admit(store, credential.uncounted(), now)
     subaccount_of(store, parent, subaccount)
