@@ -16,6 +16,7 @@ from routing import capacity, pool
 from routing.clock import now_us
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
+from routing.sessions.options import check_fields
 
 bp = Blueprint("api_cloudtalk", __name__, url_prefix="/v1")
 
@@ -30,9 +31,8 @@ def json_body() -> dict[str, Any]:
 
 
 def no_parameters(given: dict[str, Any]) -> None:
-    """Refuse any field in a request that takes none."""
-    for name in given:
-        raise InvalidInput(name, "is not a parameter of this request")
+    """Refuse any field in a request that takes none, as every request refuses a field it does not know."""
+    check_fields(given, {})
 
 
 @bp.post("/sessions", strict_slashes=False)

@@ -17,6 +17,7 @@ from routing.calls.history import read_calls, read_calls_many
 from routing.clock import now_us
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
+from routing.sessions.options import check_fields
 from routing.sessions.query import check_query
 
 bp = Blueprint("api_plivo", __name__, url_prefix="/v1/Account/<auth_id>/Masking/Session")
@@ -100,8 +101,12 @@ def update(session_uuid: str) -> ResponseReturnValue:
 @bp.delete("/<session_uuid>", strict_slashes=False)
 @basic_auth
 def expire(session_uuid: str) -> ResponseReturnValue:
-    """End a session now (Plivo's DELETE): its DID goes back to the pool and the tenant hears `SessionEnded`."""
-    _body_for(session_uuid)
+    """End a session now (Plivo's DELETE): its DID goes back to the pool and the tenant hears `SessionEnded`.
+
+    The body may echo `session_uuid` (Plivo's SDK does) and carry nothing else: another field is refused as update
+    refuses one it does not know, and the session stays open.
+    """
+    check_fields(_body_for(session_uuid), {})
     lifecycle.end_session(store(), g.tenant.auth_id, session_uuid, now_us())
     return reply({"message": "Session Deleted"})
 

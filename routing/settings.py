@@ -24,6 +24,12 @@ from routing.store import Store
 
 # Seconds the Twilio REST client waits for an answer (twilio-python waits forever unless told).
 TWILIO_TIMEOUT = 10.0
+# The web process (`masq web`, see `app.asgi`): the seconds a client has to send a request's line and headers
+# (then its connection is closed, as is a kept-alive one left idle as long), then the seconds it has to send the
+# body (then a 408); and the Python threads of each process that run the app on whole requests.
+HEADER_TIMEOUT = 10.0
+BODY_TIMEOUT = 10.0
+WEB_THREADS = 4
 # The bearer token /metrics asks for: RFC 6750's b64token characters, long enough that guessing is hopeless
 # (`openssl rand -hex 32` gives 64).
 METRICS_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{32,512}=*")
@@ -66,6 +72,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "MASQ_CALLBACK_CLAIM_IDLE_MS": env.get("MASQ_CALLBACK_CLAIM_IDLE_MS", ""),
         # Flask's name for the largest request body the app reads.
         "MAX_CONTENT_LENGTH": int(env.get("MASQ_MAX_BODY_BYTES", str(64 * 1024))),
+        # The web process's slow-client timeouts, in seconds, and its Python threads per process.
+        "MASQ_HEADER_TIMEOUT": float(env.get("MASQ_HEADER_TIMEOUT") or HEADER_TIMEOUT),
+        "MASQ_BODY_TIMEOUT": float(env.get("MASQ_BODY_TIMEOUT") or BODY_TIMEOUT),
+        "WEB_THREADS": int(env.get("WEB_THREADS") or WEB_THREADS),
         # Requests each tenant may make on the REST APIs per window of seconds (0: no limit); carrier webhooks
         # are never limited.
         "MASQ_RATE_LIMIT": int(env.get("MASQ_RATE_LIMIT", "100")),

@@ -368,6 +368,19 @@ def test_a_session_uuid_in_the_body_that_differs_from_the_url_is_a_400_and_chang
     )
 
 
+@pytest.mark.parametrize("field, value", [("ring_timeout", 30), ("reason", "done")])
+def test_a_delete_with_any_field_but_the_session_uuid_is_a_400_naming_it_and_the_session_stays_open(
+    client, tenant, field, value
+):
+    created = opened(client, tenant)
+    url = tenant.plivo_base + created["session_uuid"] + "/"
+
+    response = send(client, "DELETE", url, tenant.basic, json={"session_uuid": created["session_uuid"], field: value})
+
+    assert assert_error(response, 400, field).endswith("is not a parameter of this request")
+    assert send(client, "GET", url, tenant.basic).get_json()["response"]["status"] == "active"
+
+
 def test_a_form_encoded_create_is_read_too(client, tenant):
     response = send(
         client,

@@ -11,7 +11,7 @@ import click
 
 from app.cli.embedded import store_url
 from app.cli.support import dev_twilio_token
-from app.cli.web import DEFAULT_THREADS, run_web
+from app.cli.web import run_web
 from routing import settings
 
 FIRST_STEPS = """\
@@ -57,7 +57,7 @@ def serve(host: str, port: int, with_worker: bool) -> None:
         child = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, stdout=sys.stderr)
     click.echo(FIRST_STEPS.format(base=base, masq=_command_name()))
     try:
-        run_web(host, port, workers=1, threads=DEFAULT_THREADS)
+        run_web(host, port, workers=1, threads=config["WEB_THREADS"])
     finally:
         if child is not None:
             child.terminate()

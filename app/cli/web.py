@@ -1,36 +1,54 @@
 """`masq web`: the production web process, the app served by granian (the Procfile's `web:` line runs it).
 
-granian reads and parses each request off the Python threads, in Rust, and hands the app only whole requests:
-a client that sends half a header or a declared body it never finishes holds no Python thread, so slow or
-hostile clients cannot starve the threads that answer carriers and tenants. Each of `workers` processes runs
-the app on `threads` Python threads, which wait on Redis in turn.
+granian reads each request line and its headers in Rust, off the Python threads, and closes a connection whose
+headers are not all in within MASQ_HEADER_TIMEOUT seconds; `app.asgi` then waits for the body on the event
+loop, for at most MASQ_BODY_TIMEOUT seconds, and hands the app only whole requests. A client that sends half a
+header, or declares a body it never finishes, holds no Python thread, and its connection is closed when its
+time is up. Each of `workers` processes runs the app on `threads` Python threads, which wait on Redis in turn.
 """
 
 from __future__ import annotations
 
+import os
+
 import click
 
-# The app factory each granian worker process calls; it reads its settings from the environment.
-APP = "app:create_app"
-DEFAULT_THREADS = 4
+from routing import settings
+
+# The factory each granian worker process calls; it reads its settings from the environment.
+APP = "app.asgi:create_asgi"
+# Connections each process holds at once, slow ones included; more wait in the kernel's backlog. A connection
+# costs the process a few KB until it is answered or its timeouts close it.
+CONNECTIONS = 1024
 
 
 def run_web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the app on `host`:`port` with `workers` processes of `threads` threads each, until stopped."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
+    config = settings.from_environment()
+    header_ms = round(config["MASQ_HEADER_TIMEOUT"] * 1000)
+    if not 1 <= header_ms <= 60_000:  # what granian accepts
+        raise click.ClickException("MASQ_HEADER_TIMEOUT must be between 0.001 and 60 seconds")
+    if not config["MASQ_BODY_TIMEOUT"] > 0:
+        raise click.ClickException("MASQ_BODY_TIMEOUT must be more than 0 seconds")
+    os.environ["WEB_THREADS"] = str(threads)  # each worker process builds the app from the environment
     Granian(
         APP,
         address=host,
         port=port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.ASGINL,  # ASGI without lifespan events: the app needs none
         factory=True,
         workers=workers,
-        blocking_threads=threads,
-        # Every client that may wait on the app at once: beyond this, granian queues connections itself.
-        backpressure=workers * threads * 8,
+        # HTTP/1 only: granian's header timeout covers HTTP/1, and masq's clients (carriers, tenants' SDKs,
+        # the platform's router) all speak it.
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=header_ms),
+        websockets=False,
+        backpressure=CONNECTIONS,
         log_level=LogLevels.warning,
         respawn_failed_workers=True,
     ).serve()
@@ -52,7 +70,7 @@ def run_web(host: str, port: int, workers: int, threads: int) -> None:
 @click.option(
     "--threads",
     envvar="WEB_THREADS",
-    default=DEFAULT_THREADS,
+    default=settings.WEB_THREADS,
     show_default=True,
     type=click.IntRange(1, 64),
     help="Python threads per process ($WEB_THREADS).",
