@@ -9,8 +9,8 @@ most MASQ_BODY_TIMEOUT seconds and MAX_CONTENT_LENGTH bytes. Only then does the 
 one of WEB_THREADS threads.
 
 A request whose head is too large is refused here, before any view (414 past TARGET_BYTES of path and query,
-431 past HEADER_BYTES of headers), with masq's JSON error (`app.errors.http_error`), a request id and an access
-line like any other. A body the app cannot have (too large, late, malformed) reaches the app as the error it
+431 past HEADER_BYTES of headers), with masq's JSON error, a request id and an access line like any other
+(`app.edge`). A body the app cannot have (too large, late, malformed) reaches the app as the error it
 raises when read: see `WholeRequests.read_body`.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,14 +34,12 @@ from werkzeug.exceptions import (
 )
 
 from app import create_app
-from app.errors import http_error
-from app.logs import request_id_from, write_access_line
+from app.edge import REFUSED
 
 # The longest request target (path and query) and the most header bytes (names and values) masq reads; a
 # carrier's webhooks and both REST dialects use well under 2 KB of each.
 TARGET_BYTES = 8 * 1024
 HEADER_BYTES = 16 * 1024
-LOGGED_PATH = 256  # characters of a refused request's path its access line keeps
 UNREADABLE = "the request body could not be read: it was malformed or cut short"
 LATE = "the request body did not arrive within"
 
@@ -69,12 +66,10 @@ class WholeRequests:
         environ = wsgi_environ(scope)
         refusal = oversized(scope)
         if refusal is not None:
-            status, headers, content = self.refuse(environ, refusal)
+            environ[REFUSED] = refusal  # answered by the app's edge, which the app's views never see
         else:
             await self.read_body(environ, receive)
-            status, headers, content = await asyncio.get_running_loop().run_in_executor(
-                self.threads, self.respond, environ
-            )
+        status, headers, content = await asyncio.get_running_loop().run_in_executor(self.threads, self.respond, environ)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
@@ -133,19 +128,6 @@ class WholeRequests:
             [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
             b"".join(written),
         )
-
-    def refuse(self, environ: Environ, error: HTTPException) -> Answer:
-        """Return masq's JSON error for a request whose head is refused (made in a request context, as a view's)."""
-        started = time.perf_counter()
-        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
-        environ["wsgi.input"] = io.BytesIO()
-        with self.app.request_context(environ):
-            response = http_error(error)
-        response.headers["X-Request-Id"] = request_id
-        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"][:LOGGED_PATH]
-        write_access_line(method, path, response.status_code, started, {"request_id": request_id})
-        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.to_wsgi_list()]
-        return response.status_code, headers, response.get_data()
 
 
 class Unreadable(io.RawIOBase):

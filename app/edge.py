@@ -17,6 +17,7 @@ import flask
 from flask import Flask
 from prometheus_client import Histogram
 
+from app.errors import wsgi_error
 from app.logs import AUTH_ID, REQUEST_ID, access_log, ids_of, request_id_from, write_access_line
 
 Environ = dict[str, Any]
@@ -26,6 +27,7 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 # What a handler outside Flask tells the edge through the environ (the request id and tenant: see app.logs).
 STEP = "masq.step"  # a carrier step answered outside Flask: its name in the latency metric (app.inbound_webhook)
 IDS = "masq.ids"  # the ids such a request named, as log fields
+REFUSED = "masq.refused"  # the HTTP error a request is answered with before the app sees it (app.asgi)
 REQUEST = "masq.request"  # the Flask request made for the environ, if any (`Request`)
 CARRIER_STEPS = "voice"  # the blueprint of the carrier's webhooks: their answer times are measured
 
@@ -41,7 +43,8 @@ class Request(flask.Request):
 class Edge:
     """WSGI middleware: gives each request its id, then measures and logs it once the app has answered."""
 
-    def __init__(self, inner: WsgiApp, latency: Histogram) -> None:
+    def __init__(self, app: Flask, inner: WsgiApp, latency: Histogram) -> None:
+        self.app = app
         self.inner = inner
         self.latency = latency
         self.steps: dict[str, Any] = {}  # each step's child of the histogram, labelled once
@@ -56,7 +59,13 @@ class Edge:
             headers.append(("X-Request-Id", request_id))
             return start_response(status, headers, exc_info)
 
-        body = self.inner(environ, start)
+        refused = environ.get(REFUSED)
+        if refused is None:
+            body = self.inner(environ, start)
+        else:
+            status, headers, content = wsgi_error(self.app, environ, refused)
+            start(status, headers)
+            body = [content]
         self.finish(environ, int(answered[-1][:3]) if answered else 500, started)
         return body
 
@@ -82,4 +91,4 @@ class Edge:
 def init_app(app: Flask) -> None:
     """Put the edge in front of everything the app serves (the inbound webhook included: call it last)."""
     app.request_class = Request
-    app.wsgi_app = Edge(app.wsgi_app, app.extensions["masq.webhook_latency"])  # type: ignore[method-assign]
+    app.wsgi_app = Edge(app, app.wsgi_app, app.extensions["masq.webhook_latency"])  # type: ignore[method-assign]

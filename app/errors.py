@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -47,6 +48,14 @@ def http_error(error: HTTPException) -> Response:
     if "Allow" in (headers := dict(error.get_headers())):
         response.headers["Allow"] = headers["Allow"]
     return response
+
+
+def wsgi_error(app: Flask, environ: dict[str, Any], error: HTTPException) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Return `http_error`'s answer, as a WSGI status line, headers and body, to a request no view saw (the
+    inbound webhook's, or one refused by its head before the app), made in a request context as a view's is."""
+    with app.request_context(environ):
+        response = http_error(error)
+    return response.status, response.headers.to_wsgi_list(), response.get_data()
 
 
 def domain_error(error: errors.RoutingError) -> Response:

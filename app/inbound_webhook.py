@@ -6,7 +6,7 @@ deciding the call. So this handler is the endpoint's only implementation, readin
 it shares every edge concern with the Flask views rather than copying it: the form is read by werkzeug's form
 parser with the app's limits, the signature check is
 `app.twilio_signature.check_signature`, the request id, the latency metric and the access line are `app.edge`'s, an
-HTTP error (403, 405, 413) is answered by `app.errors.http_error`, and a failure inside masq by
+HTTP error (403, 405, 413) is answered by `app.errors.wsgi_error`, and a failure inside masq by
 `app.voice.apology`.
 """
 
@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.formparser import parse_form_data
 
 from app.edge import IDS, STEP
-from app.errors import http_error
+from app.errors import wsgi_error
 from app.logs import REQUEST_ID, ids_from
 from app.twilio_signature import Fields, check_signature
 from app.voice import apology
@@ -77,7 +77,7 @@ class InboundWebhook:
         try:
             status, headers, body = self.respond(environ)
         except HTTPException as error:
-            status, headers, body = self.refused(environ, error)
+            status, headers, body = wsgi_error(self.app, environ, error)
         start_response(status, headers)
         return [body]
 
@@ -112,12 +112,6 @@ class InboundWebhook:
         call = inbound.incoming_call(first(fields, "CallSid"), first(fields, "From"), first(fields, "To"))
         decision = inbound.identify_caller(self.app.extensions["masq.store"], call, now_us())
         return twiml.render(twiml.answer(decision, self.app.extensions["masq.links"]))
-
-    def refused(self, environ: Environ, error: HTTPException) -> Answer:
-        """Return the app's answer to an HTTP error, made in a request context as every view's is."""
-        with self.app.request_context(environ):
-            response = http_error(error)
-        return response.status, response.headers.to_wsgi_list(), response.get_data()
 
 
 def init_app(app: Flask) -> None:

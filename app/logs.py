@@ -38,6 +38,7 @@ GIVEN_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # an X-Request-Id masq 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 access_log = logging.getLogger("masq.access")
+LOGGED_PATH = 256  # characters of a request's path its access line keeps (a refused one's may be 8 KB)
 # Where a request's id and its tenant's auth_id are kept in the WSGI environ, for every line logged about it.
 REQUEST_ID = "masq.request_id"  # set by app.edge for every request
 AUTH_ID = "masq.auth_id"  # set by app.auth once the request's credential checked out
@@ -202,7 +203,7 @@ def write_access_line(
     if not access_log.isEnabledFor(logging.INFO):
         return
     duration = round((time.perf_counter() - started) * 1000, 2) if started is not None else None
-    extra = {**fields, "method": method, "path": path, "status": status, "duration_ms": duration}
+    extra = {**fields, "method": method, "path": path[:LOGGED_PATH], "status": status, "duration_ms": duration}
     # Built and handed to the handlers directly: `Logger.info` would also walk the stack to find its caller,
     # which an access line never shows.
     record = access_log.makeRecord(
