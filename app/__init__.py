@@ -14,6 +14,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(settings.from_environment())
     app.config.update(config or {})
+    # An OPTIONS request is a 405 with `Allow`, as masq's JSON error, like any method a path does not take (Flask
+    # would answer it itself with an empty HTML 200); masq's clients are servers, which never ask.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from app import edge, errors, extensions, inbound_webhook, logs, metrics, voice

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.extensions import login_budget, store
 from app.logs import AUTH_ID
+from app.request_data import authorization
 from routing import logins, tenants
 from routing.clock import now_us
 from routing.errors import InvalidInput, NotFound, RoutingError, TooManyFailedLogins, Unauthenticated
@@ -28,7 +29,7 @@ def bounds() -> tuple[int, float, str, logins.LoginBudget]:
 
 def basic_credential(auth_id: str) -> Credential:
     """Return the request's HTTP Basic credential; 401 when there is none or it names another account than `auth_id`."""
-    given = request.authorization
+    given = authorization()
     if given is None or given.type != "basic":
         raise Unauthenticated("authentication required: HTTP Basic with your auth_id and auth_token")
     credential = tenants.basic_credential(given.username or "", given.password or "", *bounds())

@@ -15,12 +15,13 @@ import hmac
 import os
 from collections.abc import Iterator
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from app.errors import error_response
+from app.request_data import authorization
 from routing import metrics, settings
 from routing.clock import US
 
@@ -98,7 +99,7 @@ def refusal() -> Response | None:
     expected = current_app.extensions["masq.metrics_token"]
     if not expected:
         return error_response(403, "metrics are off: set MASQ_METRICS_TOKEN and send it as a bearer token")
-    given = request.authorization
+    given = authorization()
     token = given.token if given is not None and given.type == "bearer" else None
     if token is not None and hmac.compare_digest(_digest(token), _digest(expected)):
         return None

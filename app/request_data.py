@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from werkzeug.datastructures import Authorization
 
 from routing.errors import InvalidInput
 
@@ -21,6 +22,9 @@ def body() -> dict[str, Any]:
         data = request.get_json(silent=True)
     except RecursionError:  # `silent` covers only ValueError; deeply nested JSON raises this instead
         data = None
+    if data is None and request.get_data(cache=True).strip() != b"null":
+        # not JSON, or JSON Python will not read (nested too deep, a number of over 4,300 digits)
+        raise InvalidInput("body", "must be a JSON object: this body is not JSON that masq can read")
     if not isinstance(data, dict):
         raise InvalidInput("body", "must be a JSON object")
     return data
@@ -34,3 +38,12 @@ def query() -> dict[str, str]:
             raise InvalidInput(name, "must be given once")
         result[name] = values[0]
     return result
+
+
+def authorization() -> Authorization | None:
+    """Return the request's `Authorization` header as werkzeug reads it, or None when there is none or it cannot
+    be read (werkzeug raises on a Basic credential that is not ASCII): either way, no credential was given."""
+    try:
+        return request.authorization
+    except (UnicodeError, ValueError):
+        return None

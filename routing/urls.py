@@ -110,6 +110,11 @@ def _host(host: str) -> tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Address
     labels = host.split(".")
     if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValueError("must have a host made of letters, digits, hyphens and dots")
+    if any(label.startswith("xn--") for label in labels):  # an A-label must decode to a valid name
+        try:
+            idna.decode(host)
+        except (idna.IDNAError, UnicodeError) as exc:
+            raise ValueError(f"must have a host that is a valid internationalised domain name ({exc})") from exc
     if _NUMBER.fullmatch(labels[-1]):
         try:
             v4 = ipaddress.IPv4Address(host)  # refuses leading zeros, hex and short forms

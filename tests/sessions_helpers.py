@@ -42,4 +42,5 @@ UNSAFE_URLS = [
     "http://0x7f.1/x",
     "http://127.1/x",
     "http://localhost./x",
+    "http://xn--zz.com/x",  # an A-label that decodes to no valid name
 ]

@@ -547,6 +547,7 @@ BAD_BODIES = [
     pytest.param('{"a":' * 5_000 + "1" + "}" * 5_000, "application/json", id="deeply-nested-object"),
     pytest.param('{"first_party": "+14155551234"}', "text/plain", id="text-plain"),
     pytest.param("<xml/>", "application/xml", id="xml"),
+    pytest.param('{"session_expiry": ' + "9" * 5_000 + "}", "application/json", id="number-of-5000-digits"),
 ]
 
 
@@ -563,6 +564,8 @@ def test_a_body_that_is_not_a_json_object_is_a_400_never_a_500(client, tenant, d
     response = send(client, method, url, tenant.basic, data=data, content_type=content_type)
 
     assert_error(response, 400, "body")
+    readable = data in ("[1, 2]", "null", '"text"', "1e999")  # JSON, but not an object
+    assert ("not JSON that masq can read" in response.get_json()["error"]) is not readable
     assert listing(client, tenant)["meta"]["total_count"] == 1
 
 

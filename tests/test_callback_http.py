@@ -78,6 +78,12 @@ def answers(monkeypatch, table: dict[str, list[list[str]]]) -> list[str]:
         "http://[::127.0.0.1]/cb",
         "http://[::a00:1]/cb",
         "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/cb",
+        # IPv4-translated (RFC 2765), and IPv6 outside global unicast or set aside: site-local, SRv6, documentation
+        "http://[::ffff:0:7f00:1]/cb",
+        "http://[fec0::1]/cb",
+        "http://[5f00::1]/cb",
+        "http://[3fff::1]/cb",
+        "http://[2001:db8::1]/cb",
     ],
 )
 def test_private_loopback_and_metadata_addresses_are_refused(url):
@@ -86,7 +92,7 @@ def test_private_loopback_and_metadata_addresses_are_refused(url):
 
 @pytest.mark.parametrize(
     "address",
-    ["8.8.8.8", "2001:4860:4860::8888", "64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8"],
+    ["8.8.8.8", "2001:4860:4860::8888", "64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "::ffff:0:808:808"],
 )
 def test_a_public_address_is_public_in_any_of_its_ipv6_forms(address):
     assert is_public(ipaddress.ip_address(address))

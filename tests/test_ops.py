@@ -89,3 +89,23 @@ def test_the_operational_endpoints_need_no_credentials_and_take_only_get(client)
         response = client.post(path)
         assert response.status_code == 405
         assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/metrics", "/v1/sessions", "/v1/Account/MAXXXXXXXXXXXXXXXXXX/Masking/Session/"]
+)
+def test_options_is_a_json_405_that_says_what_the_path_takes(client, path):
+    response = client.open(path, method="OPTIONS")
+
+    assert response.status_code == 405 and response.mimetype == "application/json"
+    assert "error" in response.get_json() and response.headers["Allow"] and "OPTIONS" not in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("credential", ["café", "\xff\xfe\xfd", "!!!not base64!!!", "Zm9v"])
+@pytest.mark.parametrize("path", ["/v1/Account/MAXXXXXXXXXXXXXXXXXX/Masking/Session/", "/metrics"])
+def test_an_unreadable_basic_credential_is_a_401_not_a_crash(make_app, path, credential):
+    client = make_app(MASQ_METRICS_TOKEN="m" * 40).test_client()
+    header = "Basic " + credential
+    response = client.get(path, headers=[("Authorization", header.encode("utf-8").decode("latin-1"))])
+
+    assert response.status_code == 401 and response.mimetype == "application/json"

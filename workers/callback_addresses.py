@@ -1,10 +1,12 @@
 """Where a tenant's callback may connect: the host's addresses, resolved once, each of them public.
 
 An IPv6 address that carries an IPv4 one is judged by the IPv4 address: IPv4-mapped (`::ffff:127.0.0.1`),
-IPv4-compatible (`::127.0.0.1`), NAT64's well-known prefix (`64:ff9b::7f00:1`, RFC 6052) and 6to4
-(`2002:7f00:1::1`, RFC 3056) all reach 127.0.0.1 through a translator or a relay. Teredo (`2001::/32`,
-RFC 4380) and local-use NAT64 (`64:ff9b:1::/48`, RFC 8215) are refused whole: what they reach depends on the
-network they are used in.
+IPv4-compatible (`::127.0.0.1`), IPv4-translated (`::ffff:0:7f00:1`, RFC 2765), NAT64's well-known prefix
+(`64:ff9b::7f00:1`, RFC 6052) and 6to4 (`2002:7f00:1::1`, RFC 3056) all reach 127.0.0.1 through a translator
+or a relay. Teredo (`2001::/32`, RFC 4380) and local-use NAT64 (`64:ff9b:1::/48`, RFC 8215) are refused whole:
+what they reach depends on the network they are used in. Any other IPv6 address must be global unicast
+(`2000::/3`, which leaves out site-local `fec0::/10` and SRv6's `5f00::/16`) and not documentation (`2001:db8::/32`,
+`3fff::/20`, RFC 9637), whatever this Python's table of special addresses knows.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # A name may resolve to many addresses; each is tried in turn (3 s each) only until one accepts.
 MAX_ADDRESSES = 3
-REFUSED_WHOLE = (ipaddress.IPv6Network("2001::/32"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+REFUSED_WHOLE = tuple(
+    ipaddress.IPv6Network(network) for network in ("2001::/32", "64:ff9b:1::/48", "2001:db8::/32", "3fff::/20")
+)
+GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 COMPATIBLE = ipaddress.IPv6Network("::/96")
+TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
 
 
 class Refused(Exception):
@@ -33,12 +39,12 @@ class Refused(Exception):
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """Return the IPv4 address that an IPv4-mapped, -compatible, NAT64 or 6to4 address reaches, if any."""
+    """Return the IPv4 address that an IPv4-mapped, -compatible, -translated, NAT64 or 6to4 address reaches."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if address in NAT64 or address in COMPATIBLE:
+    if address in NAT64 or address in COMPATIBLE or address in TRANSLATED:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
@@ -51,6 +57,8 @@ def is_public(address: Address) -> bool:
         inner = embedded_ipv4(address)
         if inner is not None:
             return is_public(inner)
+        if address not in GLOBAL_UNICAST:
+            return False
     return address.is_global and not address.is_multicast
 
 

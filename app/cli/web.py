@@ -30,6 +30,10 @@ def run_web(host: str, port: int, workers: int, threads: int) -> None:
     from granian.log import LogLevels
 
     config = settings.from_environment()
+    try:
+        settings.metrics_token(config)  # checked here once, not as a traceback from every worker process
+    except ValueError as bad:
+        raise click.ClickException(str(bad)) from bad
     header_ms = round(config["MASQ_HEADER_TIMEOUT"] * 1000)
     if not 1 <= header_ms <= 60_000:  # what granian accepts
         raise click.ClickException("MASQ_HEADER_TIMEOUT must be between 0.001 and 60 seconds")
