@@ -47,7 +47,7 @@ def session_object(session: Session, now: int, calls: CallState, listing: bool =
         "modified_time": created if session.modified == session.created else plivo_time(session.modified),
         "expiry_time": plivo_time(session.expiry),
         "duration": session.duration,
-        "amount": _amount(session.amount),
+        "amount": amount_number(as_amount(session.amount)),
         "call_time_limit": session.call_time_limit,
         "ring_timeout": session.ring_timeout,
         "first_party_play_url": session.first_party_play_url,
@@ -57,10 +57,10 @@ def session_object(session: Session, now: int, calls: CallState, listing: bool =
         "recording_callback_url": session.recording_callback_url,
         "recording_callback_method": session.recording_callback_method,
         "interaction": [interaction_object(session.auth_id, i) for i in calls.interactions] or None,
-        "total_call_amount": _amount(calls.amount),
+        "total_call_amount": amount_number(calls.amount),
         "total_call_count": calls.count,
         "total_call_billed_duration": calls.billed,
-        "total_session_amount": _amount(as_amount(session.amount) + calls.amount),
+        "total_session_amount": amount_number(as_amount(session.amount) + calls.amount),
         "last_interaction_time": plivo_time(calls.last),
     }
     if session.subaccount:
@@ -100,7 +100,7 @@ def interaction_object(auth_id: str, call: Interaction) -> dict[str, Any]:
         "first_party_status": call.a_status,
         "second_party_status": call.b_status,
         "type": "call",
-        "total_call_amount": _amount(call.amount),
+        "total_call_amount": amount_number(call.amount),
         "call_billed_duration": call.billed,
         "recording_resource_url": f"{base}/Recording/{call.recording_sid}/" if call.recording_sid else "",
         "auth_id": auth_id,
@@ -109,7 +109,12 @@ def interaction_object(auth_id: str, call: Interaction) -> dict[str, Any]:
     }
 
 
-def _amount(value: str | Decimal) -> int | str:
-    """Return an amount as Plivo shows it: the integer 0 when nothing was charged, else a decimal string."""
-    amount = as_amount(value) if isinstance(value, str) else value
-    return 0 if amount == 0 else str(value)
+def amount_number(amount: Decimal) -> int | float:
+    """Return an amount as the JSON number Plivo writes: `0`, `2`, `0.015`, the same rule in every field and state.
+
+    Plivo's Go SDK (plivo-go `maskingsession.go`) declares `amount` int64 and the other amounts float64, and
+    its fixtures show `0` before any charge. So a whole amount is an integer (a Go int64 refuses `0.0`); any
+    other is the float nearest the Decimal, which `json` writes with the fewest digits that read back as that
+    float: the Decimal itself, as long as it has at most 15 significant digits (`0.0150` is written `0.015`).
+    """
+    return int(amount) if amount == amount.to_integral_value() else float(amount)

@@ -8,7 +8,6 @@ import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -66,18 +65,12 @@ def moment(text: str) -> datetime:
 
 
 def _is_number(value: object) -> bool:
-    """Return whether `value` is a JSON number or a decimal string (how Plivo shows charged amounts)."""
-    if isinstance(value, str):
-        try:
-            Decimal(value)
-        except InvalidOperation:
-            return False
-        return True
+    """Return whether `value` is a JSON number (amounts included: never a string)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _same_kind(ours: object, theirs: object) -> bool:
-    """Return whether `ours` is the kind of value Plivo shows as `theirs` (amounts may be decimal strings)."""
+    """Return whether `ours` is the kind of value Plivo shows as `theirs`."""
     if theirs is None:
         return True
     if isinstance(theirs, bool):

@@ -223,7 +223,7 @@ def test_the_plivo_session_shows_in_progress_during_a_call_and_the_totals_after(
     done = client.get(tenant.plivo_base + session.session_uuid, auth=tenant.basic).get_json()["response"]
     assert done["status"] == "active"
     assert done["total_call_billed_duration"] == 120 + 120
-    assert done["total_call_amount"] == "0.0200" and done["total_session_amount"] == "0.0200"
+    assert done["total_call_amount"] == 0.02 and done["total_session_amount"] == 0.02
     assert done["last_interaction_time"].endswith("+0000 UTC")
     [interaction] = done["interaction"]
     assert interaction["first_party_resource_url"] == f"/v1/Account/{tenant.auth_id}/Call/{sid}/"

@@ -43,8 +43,10 @@ _PLIVO_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} 
 PLIVO_TIME = {"type": "string", "pattern": f"^{_PLIVO_TIME}$", "examples": ["2024-02-01 06:28:15.772699 +0000 UTC"]}
 PLIVO_TIME_OR_EMPTY = {"type": "string", "pattern": f"^({_PLIVO_TIME})?$", "description": "empty until it happens"}
 AMOUNT = {
-    "oneOf": [{"type": "integer", "const": 0}, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}],
-    "description": "the integer 0 when nothing was charged, else a decimal string",
+    "type": "number",
+    "minimum": 0,
+    "description": "a JSON number in every state (Go SDK: float64): an integer when whole (`0`), else the fewest "
+    "digits that read back as the amount (`0.015`)",
 }
 
 SETTINGS = {
@@ -138,7 +140,7 @@ def session() -> Json:
         "modified_time": PLIVO_TIME,
         "expiry_time": PLIVO_TIME,
         "duration": described(COUNT, "seconds from created_time to expiry_time"),
-        "amount": AMOUNT,
+        "amount": described(COUNT, "what opening the session cost (Go SDK: int64); masq charges nothing for it"),
         "call_time_limit": COUNT,
         "ring_timeout": COUNT,
         "first_party_play_url": TEXT,

@@ -1,4 +1,7 @@
-"""Call charges as masq keeps them: decimal strings, computed in Redis (routing/lua/billing.lua) and read as Decimal."""
+"""Call charges as masq keeps them: decimal strings, computed in Redis (routing/lua/billing.lua) and read as Decimal.
+
+They leave masq as JSON numbers: `app.plivo_format.amount_number` holds the one rule.
+"""
 
 from __future__ import annotations
 
