@@ -6,9 +6,9 @@ how masq itself ended the call (`time-limit`, `pin-failed`, …). `on_the_wire` 
 the tenant receives:
 
 - `PlivoHangupCause` and `PlivoHangupCauseCode`, the cause and its integer code from Plivo's published table
-  (https://www.plivo.com/docs/voice/troubleshooting/hangup-causes), which Plivo's masking-session callbacks
-  carry (https://www.plivo.com/docs/number-masking/api/session-object/expire-a-number-masking-session/
-  session-status-callback);
+  (https://www.plivo.com/docs/voice/troubleshooting/hangup-causes), the two fields Plivo's masking-session
+  callbacks carry (its Session API page, https://www.plivo.com/docs/number-masking/api/session, "Session
+  Callbacks");
 - `HangupCause`, masq's own word for the outcome, as masq has always sent it. Plivo's masking callbacks do not
   document it; it stays for the tenants that read it.
 """
