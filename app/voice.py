@@ -96,6 +96,7 @@ def outbound_status() -> tuple[str, int]:
         carrier_input.seconds(form.get("CallDuration"), "CallDuration"),
         retry_token(),
         now_us(),
+        carrier_input.sip_code(form),
     )
     return "", 204
 

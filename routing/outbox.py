@@ -11,8 +11,9 @@ they report. Delivery is at least once:
   dead letters, where an operator can read and replay it;
 - a delivered entry is acknowledged and deleted, so the stream holds only what is still owed.
 
-An entry holds its times (`TIME_FIELDS`) as integer µs; `wire_fields` formats them as Plivo prints times, for the
-tenant and for anyone reading an event.
+An entry holds its times (`TIME_FIELDS`) as integer µs, a hangup's outcome as `routing.calls.hangup_causes` words
+it and a recording's format as the session's `record_file_format`; `wire_fields` turns them into what Plivo sends,
+for the tenant and for anyone reading an event.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import redis
 
+from routing.calls.hangup_causes import on_the_wire
 from routing.clock import US, plivo_time
 from routing.lua import named
 from routing.store import Store
@@ -70,13 +72,23 @@ class DeadLetter:
 
 
 def wire_fields(fields: dict[str, str]) -> dict[str, str]:
-    """Return an event's fields as the tenant receives them: each time field's µs in Plivo's format, "" kept."""
+    """Return an event's fields as the tenant receives them, in Plivo's formats.
+
+    Each time field's µs becomes Plivo's time ("" kept); a hangup's outcome becomes `HangupCause`, `PlivoHangupCause`
+    and `PlivoHangupCauseCode`; `RecordingFormat` gets the dot of Plivo's `.mp3`, `.wav`.
+    """
     wire = dict(fields)
     for name in TIME_FIELDS:
         value = wire.get(name, "")
         # Only digits are µs: an entry written while the scripts still formatted times passes as it was.
         if value.isascii() and value.isdigit():
             wire[name] = plivo_time(int(value))
+    if "HangupCause" in wire:
+        wire.update(on_the_wire(wire["HangupCause"]))
+    recording_format = wire.get("RecordingFormat", "")
+    if recording_format and not recording_format.startswith("."):
+        # Plivo's list: `.mp3`, `.wav` (its session recording callback, under number-masking/api/session-object).
+        wire["RecordingFormat"] = "." + recording_format
     return wire
 
 

@@ -5,6 +5,7 @@ import pytest
 from routing.calls import inbound, twiml
 from routing.calls.history import read_calls
 from routing.clock import US, now_us
+from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from tests.conftest import outbox
 from tests.sessions_helpers import credential
@@ -71,7 +72,7 @@ def test_a_lost_dial_action_does_not_hold_the_session(client, store, tenant, sta
         assert leg(client, tenant, sid, leg_sid, reported).status_code == 204
 
     events = {e["EventName"]: e for e in outbox(store, tenant.auth_id)}
-    assert [events[name]["HangupCause"] for name in HANGUPS] == [cause, "Normal Hangup", cause]
+    assert [wire_fields(events[name])["HangupCause"] for name in HANGUPS] == [cause, "Normal Hangup", cause]
     assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).live == ""
     assert store.redis.zcard(store.keys.live_calls(tenant.auth_id)) == 0
     # The session takes the next call at once.

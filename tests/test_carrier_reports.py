@@ -93,6 +93,7 @@ def test_a_bridged_call_reports_each_leg_event_and_adds_up_the_charges(store, te
     record_leg_status(store, tenant.auth_id, LegStatus(sid, leg, "completed", 61), start + 62 * US)
     finish_dial(store, tenant.auth_id, DialOutcome(sid, "completed", leg, 61), start + 62 * US)
     assert names(store, tenant) == [
+        "SessionSecondPartyInitiated",
         "SessionSecondPartyRing",
         "SessionFirstPartyAnswer",
         "SessionSecondPartyAnswer",
@@ -101,8 +102,8 @@ def test_a_bridged_call_reports_each_leg_event_and_adds_up_the_charges(store, te
         "SessionPartiesHangup",
     ]
     events = outbox(store, tenant.auth_id)
-    assert [e["SequenceNumber"] for e in events] == ["1", "2", "3", "4", "5", "6"]
-    callee_hangup, caller_hangup, parties = events[3], events[4], events[5]
+    assert [e["SequenceNumber"] for e in events] == ["1", "2", "3", "4", "5", "6", "7"]
+    callee_hangup, caller_hangup, parties = events[4], events[5], events[6]
     assert (callee_hangup["Duration"], callee_hangup["BilledDuration"], callee_hangup["Amount"]) == (
         "61",
         "120",
@@ -191,7 +192,7 @@ def test_an_unanswered_dial_bills_nothing_and_frees_the_session(store, tenant, l
     calls = read_calls(store, tenant.auth_id, session.session_uuid, now_us())
     assert (calls.billed, calls.amount, calls.in_call(now_us())) == (0, Decimal("0"), False)
     hangup = next(e for e in outbox(store, tenant.auth_id) if e["EventName"] == "SessionSecondPartyHangup")
-    assert hangup["HangupCause"] == {"busy": "Busy Line", "no-answer": "No Answer"}[status]
+    assert wire_fields(hangup)["HangupCause"] == {"busy": "Busy Line", "no-answer": "No Answer"}[status]
 
 
 def test_recording_events_follow_the_recording_once_each(store, tenant, live_call):

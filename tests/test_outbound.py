@@ -24,6 +24,7 @@ from app import create_app
 from routing.calls import outbound, twiml
 from routing.calls.history import read_calls
 from routing.clock import US, now_us
+from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from routing.sessions.session import Session
 from tests.conftest import _free_port, make_tenant, outbox
@@ -361,6 +362,7 @@ def test_an_outbound_call_is_recorded_exactly_as_an_inbound_call_from_the_first_
     assert events(out_session) == events(in_session)
     assert [e["EventName"] for e in events(out_session)] == [
         "SessionFirstPartyAnswer",
+        "SessionSecondPartyInitiated",
         "SessionSecondPartyRing",
         "SessionSecondPartyAnswer",
         "SessionRecordingInitiated",
@@ -577,7 +579,7 @@ def test_a_run_after_the_ring_window_rings_no_one_and_tells_the_tenant(
     monkeypatch.setattr("workers.outbound.now_us", lambda: late)
     assert call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session)) == ""
     assert fake_twilio.calls == []
-    [event] = outbox(real_store, real_tenant.auth_id)
+    [event] = [wire_fields(e) for e in outbox(real_store, real_tenant.auth_id)]
     assert (event["EventName"], event["HangupCause"], event["Duration"], event["From"]) == (
         "SessionFirstPartyFailed",
         "Call Failed",
@@ -641,7 +643,8 @@ def test_a_first_party_who_does_not_answer_is_an_event_with_plivos_hangup_cause(
     sid = new_sid()
     for each in ("initiated", "ringing", status):
         assert report(client, session, each, sid).status_code == 204
-    ringing, failed = outbox(store, tenant.auth_id)
+    initiated, ringing, failed = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
+    assert (initiated["EventName"], initiated["CallUUID"]) == ("SessionFirstPartyInitiated", sid)
     assert (ringing["EventName"], ringing["CallUUID"], ringing["From"], ringing["To"]) == (
         "SessionFirstPartyRinging",
         sid,
@@ -716,12 +719,14 @@ def test_a_queue_that_cannot_take_the_job_is_an_event_not_a_5xx(client, queue, s
     monkeypatch.setattr(queue, "enqueue", refuse)
     response = client.post(tenant.plivo_base, json=OUTBOUND, auth=tenant.basic)
     assert response.status_code == 200
-    [event] = outbox(store, tenant.auth_id)
+    [event] = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
     assert (event["EventName"], event["SessionUUID"], event["HangupCause"]) == (
         "SessionFirstPartyFailed",
         response.get_json()["session_uuid"],
         "Call Failed",
     )
+    # masq's own failure to place the call, in Plivo's words: its Internal Error.
+    assert (event["PlivoHangupCause"], event["PlivoHangupCauseCode"]) == ("Internal Error", "5010")
 
 
 def test_a_worker_without_carrier_credentials_tells_the_tenant(job_environment, fake_twilio, real_store, real_tenant):

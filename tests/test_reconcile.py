@@ -11,6 +11,7 @@ import redis
 from routing import settings
 from routing.calls.history import read_calls
 from routing.clock import US, now_us
+from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from routing.store import Store
 from tests.conftest import make_tenant, outbox, wait_for
@@ -106,7 +107,7 @@ def test_a_call_the_carrier_does_not_know_is_closed_as_failed(store, client, ten
     bridged(client, store, tenant)
     dispatcher(store, fake_twilio, later(3)).tick()
     events = {e["EventName"]: e for e in hangups(store, tenant)}
-    assert events["SessionPartiesHangup"]["HangupCause"] == "Call Failed"
+    assert wire_fields(events["SessionPartiesHangup"])["HangupCause"] == "Call Failed"
 
 
 def test_without_carrier_credentials_the_bounded_hold_ends_a_dead_call(store, client, tenant):

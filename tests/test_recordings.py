@@ -44,7 +44,7 @@ def test_a_completed_recording_is_announced_with_its_url_in_the_sessions_format(
     [event] = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
     assert event["EventName"] == "SessionRecordingCompleted"
     assert event["RecordingURL"] == f"{url}.{record_file_format}"
-    assert (event["RecordingFormat"], event["RecordingDuration"]) == (record_file_format, "42")
+    assert (event["RecordingFormat"], event["RecordingDuration"]) == (f".{record_file_format}", "42")
     assert event["RecordingStartTime"] == plivo_time(T0 + US)
     assert event["RecordingEndTime"] == plivo_time(T0 + 43 * US)
     shown = read_calls(store, tenant.auth_id, session.session_uuid, T0 + 60 * US).interactions[0]

@@ -8,6 +8,7 @@ from app.cli.simulate import simulate
 from app.cli.simulator import CallPlan, Carrier
 from routing.calls.history import read_calls
 from routing.clock import US, now_us
+from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant, outbox
 from tests.sessions_helpers import credential
@@ -63,6 +64,7 @@ def test_an_answered_call_is_bridged_recorded_and_billed(real_store, tenant, car
     assert result.heard == ["https://cdn.example.com/2.mp3"] and result.whisper == ["https://cdn.example.com/1.mp3"]
     assert event_names(real_store, tenant) == [
         "SessionFirstPartyAnswer",
+        "SessionSecondPartyInitiated",
         "SessionSecondPartyRing",
         "SessionSecondPartyAnswer",
         "SessionRecordingInitiated",
@@ -88,7 +90,7 @@ def test_a_call_the_other_party_does_not_take_ends_without_charge_for_them(real_
     result = carrier.call(CallPlan(FIRST, session.virtual_number, outcome=outcome))
     assert (result.ending, result.dial_status) == (outcome, outcome)
     hangup = next(e for e in outbox(real_store, tenant.auth_id) if e["EventName"] == "SessionSecondPartyHangup")
-    assert (hangup["HangupCause"], hangup["BilledDuration"]) == (cause, "0")
+    assert (wire_fields(hangup)["HangupCause"], hangup["BilledDuration"]) == (cause, "0")
     calls = read_calls(real_store, tenant.auth_id, session.session_uuid, now_us())
     assert (calls.billed, calls.in_call(now_us())) == (0, False)
 

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration  # runs `masq worker` processes and a Redis
 
 FIRST, SECOND = "+14155551234", "+14155554321"
 CALL_EVENTS = [
+    "SessionSecondPartyInitiated",
     "SessionSecondPartyRing",
     "SessionFirstPartyAnswer",
     "SessionSecondPartyAnswer",

@@ -21,6 +21,8 @@ SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 DIGITS = re.compile(r"[0-9*#]{0,32}")
 RECORDING_URL = re.compile(r"https?://[!-~]{1,1000}")
 ERROR_CODE = re.compile(r"[0-9]{0,6}")
+# A SIP final response code (RFC 3261: 3 digits, 100 to 699).
+SIP_CODE = re.compile(r"[1-6][0-9]{2}")
 
 # A call's or a leg's status (a leg's `answered` arrives as `in-progress`).
 CALL_STATUSES = frozenset(
@@ -67,6 +69,14 @@ def digits(form: Mapping[str, str]) -> str:
     return raw
 
 
+def sip_code(form: Mapping[str, str]) -> str:
+    """Return a status callback's `SipResponseCode` ("" when absent); raise InvalidInput unless a code 100-699."""
+    raw = form.get("SipResponseCode", "")
+    if raw and not SIP_CODE.fullmatch(raw):
+        raise InvalidInput("SipResponseCode", "must be a SIP response code, 100 to 699")
+    return raw
+
+
 def leg_status(call_sid: str, form: Mapping[str, str], token: str) -> LegStatus:
     """Return a dialled leg's status callback as masq applies it; raise InvalidInput on a value out of bounds."""
     return LegStatus(
@@ -75,6 +85,7 @@ def leg_status(call_sid: str, form: Mapping[str, str], token: str) -> LegStatus:
         word(form.get("CallStatus"), "CallStatus", CALL_STATUSES),
         seconds(form.get("CallDuration"), "CallDuration"),
         token,
+        sip_code(form),
     )
 
 

@@ -18,28 +18,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from routing.calls.hangup_causes import carrier_outcome
 from routing.clock import US, to_us
 from routing.store import Store
-
-# The carrier's final statuses in Plivo's hangup-cause words.
-HANGUP_CAUSES = {
-    "completed": "Normal Hangup",
-    "busy": "Busy Line",
-    "no-answer": "No Answer",
-    "failed": "Call Failed",
-    "canceled": "Cancelled",
-}
 
 
 @dataclass(frozen=True)
 class LegStatus:
-    """A status callback of the dialled leg (`answered` arrives as `in-progress`)."""
+    """A status callback of the dialled leg (`answered` arrives as `in-progress`), with its SIP response if any."""
 
     call_sid: str
     leg_sid: str
     status: str
     duration: int = 0
     token: str = ""
+    sip_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,11 +71,6 @@ def carrier_time(raw: str | None) -> int | None:
     return to_us(moment) if moment.tzinfo else None
 
 
-def hangup_cause(status: str) -> str:
-    """Return the hangup cause for a carrier call status."""
-    return HANGUP_CAUSES.get(status, "Normal Hangup")
-
-
 def record_leg_status(store: Store, auth_id: str, report: LegStatus, now: int) -> str:
     """Apply a leg status callback; return `ok`, `duplicate` or `unknown`."""
     return str(
@@ -94,7 +82,7 @@ def record_leg_status(store: Store, auth_id: str, report: LegStatus, now: int) -
             report.leg_sid,
             report.status,
             max(report.duration, 0),
-            hangup_cause(report.status),
+            carrier_outcome(report.status, report.sip_code),
             report.token,
         )["outcome"]
     )
@@ -111,7 +99,7 @@ def finish_dial(store: Store, auth_id: str, outcome: DialOutcome, now: int) -> s
             outcome.status,
             outcome.leg_sid,
             max(outcome.duration, 0),
-            hangup_cause(outcome.status),
+            carrier_outcome(outcome.status),
             outcome.token,
         )["outcome"]
     )

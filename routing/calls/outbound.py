@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from routing.calls import inbound
-from routing.calls.carrier_reports import hangup_cause
+from routing.calls.hangup_causes import carrier_outcome
 from routing.calls.inbound import Decision, IncomingCall
 from routing.clock import US
 from routing.errors import InvalidInput
@@ -28,8 +28,8 @@ from routing.store import Store
 # Seconds after the ring timeout during which a call-out may still start: the queue's wait and RQ's first two
 # retries (5 and 15 s) fit; a first party is never rung once the tenant has had time to give up on the call.
 QUEUE_MARGIN = 30
-# The hangup cause a tenant hears when masq could not place the call at all.
-NOT_PLACED = hangup_cause("failed")
+# The outcome a tenant hears when masq could not place the call at all (see routing.calls.hangup_causes).
+NOT_PLACED = "not-placed"
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,21 @@ def release(store: Store, auth_id: str, session_uuid: str, now: int) -> None:
 
 
 def record_status(
-    store: Store, auth_id: str, session_uuid: str, call_sid: str, status: str, duration: int, token: str, now: int
+    store: Store,
+    auth_id: str,
+    session_uuid: str,
+    call_sid: str,
+    status: str,
+    duration: int,
+    token: str,
+    now: int,
+    sip_code: str = "",
 ) -> str:
     """Apply a status callback of the call-out; return `ok` or `duplicate` (a replay, or a status not newer).
 
     `status` is one of `carrier_input.CALL_STATUSES` (the caller checked it with carrier_input; the script ranks
-    it and treats any other word as a duplicate). Raise InvalidInput for a CallSid the carrier does not send.
+    it and treats any other word as a duplicate), `sip_code` the call's SipResponseCode ("" when none). Raise
+    InvalidInput for a CallSid the carrier does not send.
     """
     if not inbound.TOKEN.fullmatch(call_sid):
         raise InvalidInput("CallSid", "must be the carrier's call id")
@@ -119,7 +128,7 @@ def record_status(
             call_sid,
             status,
             max(duration, 0),
-            hangup_cause(status),
+            carrier_outcome(status, sip_code),
             token,
         )["outcome"]
     )

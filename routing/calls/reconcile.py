@@ -10,7 +10,7 @@ have brought. A call still live at the carrier is asked about again `recheck` µ
 from __future__ import annotations
 
 from routing.calls import carrier_input
-from routing.calls.carrier_reports import hangup_cause
+from routing.calls.hangup_causes import carrier_outcome
 from routing.clock import US
 from routing.store import Store
 
@@ -37,5 +37,5 @@ def close_call(store: Store, auth_id: str, call_sid: str, status: str, duration:
     """
     final = carrier_input.word(status, "status", carrier_input.FINAL_STATUSES)
     seconds = carrier_input.seconds(duration, "duration")
-    reply = store.run("reconcile.lua", auth_id, now, call_sid, final, seconds, hangup_cause(final))
+    reply = store.run("reconcile.lua", auth_id, now, call_sid, final, seconds, carrier_outcome(final))
     return str(reply["outcome"])

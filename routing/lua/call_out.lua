@@ -6,8 +6,8 @@
 --     have reached the carrier: look for its call first), started = µs of the first attempt}.
 --   placed SID: the call is known to exist; a later `claim` answers 'placed'. Reply {outcome = 'ok'}.
 --   release: the attempt certainly reached no carrier (or ended); drop the lease. Reply {outcome = 'ok'}.
---   status SID STATUS DURATION CAUSE TOKEN: a status callback of the call. Reply {outcome = 'ok' | 'duplicate'}.
---   failed CAUSE: the call could not be placed at all; tell the tenant once. Reply {outcome = 'ok' | 'duplicate'}.
+--   status SID STATUS DURATION OUTCOME TOKEN: a status callback of the call. Reply {outcome = 'ok' | 'duplicate'}.
+--   failed OUTCOME: the call could not be placed at all; tell the tenant once. Reply {outcome = 'ok' | 'duplicate'}.
 -- ARGV: T, NOW, session uuid, operation, the operation's arguments.
 --! include calls.lua
 local uuid, op = ARGV[3], ARGV[4]
@@ -58,7 +58,9 @@ elseif op == 'status' then
   -- A callback for this session's call proves the call exists, even before the worker recorded it.
   redis.call('HSET', key, 'sid', sid, 'rank', rank, 'status', status)
   redis.call('EXPIRE', key, TTL)
-  if status == 'ringing' then
+  if status == 'initiated' then
+    tell('SessionFirstPartyInitiated', sid, {})
+  elseif status == 'ringing' then
     tell('SessionFirstPartyRinging', sid, {})
   elseif rank == 4 and status ~= 'completed' then
     redis.call('HSET', key, 'failed', status)

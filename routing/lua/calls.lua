@@ -1,5 +1,7 @@
 -- A session's calls: each call is an interaction hash keyed by the caller leg's CallSid (I below: its fields), the
 -- session's call state hash holds the live call and the totals, and every change is told as a session event.
+-- A hangup event's HangupCause is the call's outcome in `routing.calls.hangup_causes` words ('completed', 'busy 486',
+-- 'pin-failed', …): that module's table turns it into what the tenant hears.
 --! include base.lua
 --! include billing.lua
 --! include events.lua
@@ -20,6 +22,20 @@ local function emit(I, name, call_uuid, extra)
              'PinAuthenticationStatus', I.pin or '', 'PinRetryCounter', I.tries or '0'}
   for k = 1, #extra do f[#f + 1] = extra[k] end
   append_event(I.session, name, NOW, f)
+end
+
+-- The `<Dial timeLimit>` masq gives the calls of session `s`, in s (the carrier's range: 1 s to 4 h).
+local function dial_time_limit(s)
+  return math.min(math.max(tonumber(s['call_time_limit']) or 14400, 1), 14400)
+end
+
+-- The outcome of interaction I's dialled leg that the carrier reports ended `cause` after `duration` s: a completed
+-- leg that lasted the session's time limit was cut at masq's `<Dial timeLimit>` ('time-limit'); any other is as told.
+local function leg_outcome(I, cause, duration)
+  if cause ~= 'completed' or duration <= 0 then return cause end
+  local blob = redis.call('GET', T .. K.session .. I.session)
+  if blob and duration >= dial_time_limit(cjson.decode(blob)) then return 'time-limit' end
+  return cause
 end
 
 -- Keep the live call `sid` in the tenant's index of live calls, scored by when it was last heard of (µs): the
@@ -77,12 +93,15 @@ local function finish_callee(I, leg_sid, duration, cause)
 end
 
 -- A bridged call is over (its dialled leg, already finished, ended it): end the caller's leg and tell the whole
--- call's end. `status` is the dial's outcome (DialCallStatus's words); `duration` as for finish_caller.
+-- call's end. `status` is the dial's outcome (DialCallStatus's words); `duration` as for finish_caller. The caller's
+-- leg ends normally, unless the time limit cut both legs.
 local function end_bridge(I, status, cause, duration, at)
   redis.call('HSET', ikey(I.sid), 'dial_status', status)
   duration = duration or caller_duration(I)
   at = at or NOW
-  finish_caller(I, 'ended', 'Normal Hangup', duration, at)
+  local caller_cause = 'completed'
+  if cause == 'time-limit' then caller_cause = cause end
+  finish_caller(I, 'ended', caller_cause, duration, at)
   local started = stored_number(I.started)
   local answered = started
   if (I.a_answered or '') ~= '' then answered = stored_number(I.a_answered) end

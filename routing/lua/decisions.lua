@@ -21,8 +21,7 @@ end
 
 -- How long an answered call holds its session: the `<Dial timeLimit>` masq gives, and the margin.
 local function talk_window(s)
-  local limit = math.min(math.max(tonumber(s['call_time_limit']) or 14400, 1), 14400)
-  return (limit + HOLD_MARGIN) * 1000000
+  return (dial_time_limit(s) + HOLD_MARGIN) * 1000000
 end
 
 local function other(s, party)

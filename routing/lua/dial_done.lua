@@ -1,6 +1,6 @@
 -- The end of a call's `<Dial>`: bill the dialled leg if no callback did, then end the caller's leg and the call.
 -- A dial whose dialled leg already reported its final status was ended then (leg_status.lua): this changes nothing.
--- ARGV: T, NOW, caller CallSid, DialCallStatus, DialCallSid, DialCallDuration (s), hangup cause, token.
+-- ARGV: T, NOW, caller CallSid, DialCallStatus, DialCallSid, DialCallDuration (s), the carrier's outcome, token.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
 local sid, leg, cause, token = ARGV[3], ARGV[5], ARGV[7], ARGV[8]
@@ -15,6 +15,7 @@ if I.state ~= 'dialling' then
   return reply({outcome = 'duplicate'})
 end
 if leg ~= '' and (I.b_sid or '') == '' then I.b_sid = leg end
+cause = leg_outcome(I, cause, duration)
 if stored_number(I.b_rank) < 4 then
   redis.call('HSET', ikey(sid), 'b_status', status, 'b_sid', I.b_sid or '')
   finish_callee(I, I.b_sid or '', duration, cause)

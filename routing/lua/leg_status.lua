@@ -1,7 +1,7 @@
 -- A status callback of the dialled leg. A status whose rank is not above the one recorded is a replay or arrived
 -- late and changes nothing; so does a carrier retry already seen by its idempotency token. The leg's final status
 -- ends the whole call, as the dial's end would: the `<Dial action>` request can be lost, this one is retried.
--- ARGV: T, NOW, caller CallSid, dialled leg's CallSid, CallStatus, CallDuration (s), hangup cause, token.
+-- ARGV: T, NOW, caller CallSid, dialled leg's CallSid, CallStatus, CallDuration (s), the carrier's outcome, token.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
 --! include decisions.lua
@@ -19,7 +19,9 @@ end
 I.b_sid = leg
 redis.call('HSET', ikey(sid), 'b_rank', rank, 'b_status', status, 'b_sid', leg)
 local ck = ckey(I.session)
-if status == 'ringing' then
+if status == 'initiated' then
+  emit(I, 'SessionSecondPartyInitiated', leg, {})
+elseif status == 'ringing' then
   emit(I, 'SessionSecondPartyRing', leg, {})
 elseif status == 'in-progress' then
   if (I.a_answered or '') == '' then
@@ -35,6 +37,7 @@ elseif status == 'in-progress' then
   end
   emit(I, 'SessionSecondPartyAnswer', leg, {})
 elseif rank == 4 then
+  cause = leg_outcome(I, cause, duration)
   finish_callee(I, leg, duration, cause)
   if I.state == 'dialling' then
     -- A bridged leg that never reported its answer was answered `duration` s ago, as was the caller's.

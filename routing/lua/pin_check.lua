@@ -18,14 +18,14 @@ if I.state ~= 'pin' then
 end
 local s = cjson.decode(blob)
 if tonumber(s['expiry']) <= NOW then
-  finish_caller(I, 'ended', 'Session Expired')
+  finish_caller(I, 'ended', 'session-expired')
   return reply(decision('closed', blob, '', I.tries))
 end
 -- While the session's PIN entry is locked no PIN is compared, the right one included: the lock was told already.
 if pin_locked(I.session) then
   I.pin = 'locked'
   redis.call('HSET', ikey(sid), 'pin', I.pin)
-  finish_caller(I, 'failed', 'PIN Authentication Failed')
+  finish_caller(I, 'failed', 'pin-locked')
   return reply(decision('locked', blob, '', I.tries))
 end
 
@@ -53,11 +53,11 @@ if locked_until > 0 then
   I.pin = 'locked'
   redis.call('HSET', ikey(sid), 'pin', I.pin)
   emit(I, 'SessionPinAuthenticationStatus', sid, {'PinLockedUntil', string.format('%d', locked_until)})
-  finish_caller(I, 'failed', 'PIN Authentication Failed')
+  finish_caller(I, 'failed', 'pin-locked')
   return reply(decision('locked', blob, '', I.tries))
 end
 if tonumber(I.tries) > (tonumber(s['pin_retry']) or 1) then
-  finish_caller(I, 'failed', 'PIN Authentication Failed')
+  finish_caller(I, 'failed', 'pin-failed')
   return reply(decision('failed', blob, '', I.tries))
 end
 redis.call('HSET', ckey(I.session), 'last', NOW)

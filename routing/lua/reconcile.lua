@@ -1,7 +1,7 @@
 -- Close a live call its carrier says is over, when the reports that would have closed it never came: the dialled
 -- leg (if it still looks live), the caller's leg (billed for the carrier's duration) and the call, with the usual
 -- events. A call already over changes nothing.
--- ARGV: T, NOW, caller CallSid, the carrier's final status of the caller's call, its duration (s), hangup cause.
+-- ARGV: T, NOW, caller CallSid, the carrier's final status of the caller's call, its duration (s), its outcome.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
 local sid, cause = ARGV[3], ARGV[6]
@@ -30,7 +30,7 @@ if stored_number(I.b_rank) < 4 then
   local leg_status = status
   if (I.b_answered or '') ~= '' then
     leg_duration = math.max(0, math.ceil((ended - stored_number(I.b_answered)) / 1000000))
-    leg_cause, leg_status = 'Normal Hangup', 'completed'
+    leg_cause, leg_status = 'completed', 'completed'
   end
   redis.call('HSET', ikey(sid), 'b_status', leg_status)
   finish_callee(I, I.b_sid or '', leg_duration, leg_cause)
