@@ -44,6 +44,7 @@ PER_CALL = (
     "RecordingStartTime",
     "RecordingEndTime",
     "RecordingUUID",
+    "RecordingResourceURL",
 )
 
 
