@@ -35,8 +35,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    """Register the other areas' blueprints: the CloudTalk dialect, the carrier's webhooks, operations."""
-    from app import api_cloudtalk, ops, voice
+    """Register the other areas' blueprints: the Plivo dialect's calls and recordings, the CloudTalk dialect, the
+    carrier's webhooks, operations."""
+    from app import api_cloudtalk, api_plivo_calls, ops, voice
 
-    for module in (api_cloudtalk, voice, ops):
+    for module in (api_plivo_calls, api_cloudtalk, voice, ops):
         app.register_blueprint(module.bp)

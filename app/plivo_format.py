@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from app.extensions import links
 from routing.calls.billing import as_amount
 from routing.calls.history import CallState, Interaction
+from routing.calls.resources import call_url, recording_url
 from routing.clock import plivo_time
 from routing.phone import without_plus
 from routing.sessions.session import ACTIVE, IN_PROGRESS, Session
@@ -89,20 +91,21 @@ def session_created(session: Session) -> dict[str, Any]:
 def interaction_object(auth_id: str, call: Interaction) -> dict[str, Any]:
     """Return Plivo's Interaction object: one call, its legs' and its recording's resources, its charge.
 
-    The first party is the caller's leg, the second the leg masq dialled (see routing.calls.carrier_reports).
+    The first party is the caller's leg, the second the leg masq dialled (see routing.calls.carrier_reports). The
+    resources are absolute URLs on MASQ_PUBLIC_URL, as Plivo gives them (routing.calls.resources).
     """
-    base = f"/v1/Account/{auth_id}"
+    base = links().base
     return {
         "start_time": plivo_time(call.started),
         "end_time": plivo_time(call.ended),
-        "first_party_resource_url": f"{base}/Call/{call.call_sid}/",
-        "second_party_resource_url": f"{base}/Call/{call.b_sid}/" if call.b_sid else "",
+        "first_party_resource_url": call_url(base, auth_id, call.call_sid),
+        "second_party_resource_url": call_url(base, auth_id, call.b_sid) if call.b_sid else "",
         "first_party_status": call.a_status,
         "second_party_status": call.b_status,
         "type": "call",
         "total_call_amount": amount_number(call.amount),
         "call_billed_duration": call.billed,
-        "recording_resource_url": f"{base}/Recording/{call.recording_sid}/" if call.recording_sid else "",
+        "recording_resource_url": recording_url(base, auth_id, call.recording_sid) if call.recording_sid else "",
         "auth_id": auth_id,
         "total_call_count": 1,
         "duration": call.duration,

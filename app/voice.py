@@ -146,7 +146,7 @@ def recording_status() -> tuple[str, int]:
     """A recording's status: the tenant's recording event, with the file's URL in the session's format."""
     auth_id, call_sid = call_tokens()
     report = carrier_input.recording_status(call_sid, request.form, retry_token())
-    carrier_reports.record_recording(store(), auth_id, report, now_us())
+    carrier_reports.record_recording(store(), auth_id, report, now_us(), links().base)
     return "", 204
 
 

@@ -34,6 +34,15 @@ def plivo_time(us: int | None) -> str:
     return f"{_second(seconds, '%Y-%m-%d %H:%M:%S')}.{micros:06d} +0000 UTC"
 
 
+def voice_time(us: int | None, micros: bool = False) -> str | None:
+    """Format µs as Plivo's Voice API prints a call's or a recording's times, in UTC: `2022-06-28 19:39:05+00:00`,
+    with `micros` `2022-06-28 19:39:05.852059+00:00` (a recording's `add_time`); None stays None."""
+    if us is None:
+        return None
+    seconds, fraction = divmod(us, US)
+    return _second(seconds, "%Y-%m-%d %H:%M:%S") + (f".{fraction:06d}" if micros else "") + "+00:00"
+
+
 def iso_time(us: int | None) -> str | None:
     """Format µs as ISO 8601 with a `Z`, for the CloudTalk dialect."""
     if us is None:

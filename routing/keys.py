@@ -29,6 +29,8 @@ ASSIGNMENT_SEQ = ":assignment-seq"
 CALL_STATE = ":call:"
 INTERACTION = ":i:"
 INTERACTIONS = ":calls:"
+LEG = ":leg:"
+RECORDING = ":rec:"
 EVENTS = ":events"
 SEEN = ":seen:"
 LIVE_CALLS = ":live-calls"
@@ -171,6 +173,17 @@ class Keys:
     def call_out(self, auth_id: str, session_uuid: str) -> str:
         """Hash with a TTL: the session's call to its first party (attempt, lease, CallSid, last status)."""
         return f"{self.tenant_base(auth_id)}{CALL_OUT}{session_uuid}"
+
+    def leg(self, auth_id: str, call_uuid: str) -> str:
+        """String, kept as long as its call: the caller's CallSid of the call whose dialled leg is `call_uuid`.
+
+        With `recording`, what finds a call's interaction from its other ids (see `routing.calls.resources`).
+        """
+        return f"{self.tenant_base(auth_id)}{LEG}{call_uuid}"
+
+    def recording(self, auth_id: str, recording_id: str) -> str:
+        """String, kept as long as its call: the caller's CallSid of the call recording `recording_id` was made of."""
+        return f"{self.tenant_base(auth_id)}{RECORDING}{recording_id}"
 
     def interactions(self, auth_id: str, session_uuid: str) -> str:
         """List: the CallSids of a session's interactions, oldest first."""

@@ -18,7 +18,7 @@ from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from tests.conftest import outbox
 from tests.sessions_helpers import credential
-from tests.twilio_helpers import new_sid
+from tests.twilio_helpers import PUBLIC, new_sid
 
 FIRST, SECOND = "+14155551234", "+14155554321"
 
@@ -200,7 +200,7 @@ def test_recording_events_follow_the_recording_once_each(store, tenant, live_cal
     rec = new_sid("RE")
     for status in ("completed", "in-progress", "completed"):
         record_recording(
-            store, tenant.auth_id, RecordingStatus(sid, rec, status, "https://rec.example/" + rec, 42), start
+            store, tenant.auth_id, RecordingStatus(sid, rec, status, "https://rec.example/" + rec, 42), start, PUBLIC
         )
     assert names(store, tenant) == ["SessionRecordingCompleted"]
     event = outbox(store, tenant.auth_id)[0]
@@ -218,7 +218,7 @@ def test_recording_events_follow_the_recording_once_each(store, tenant, live_cal
 )
 def test_each_recording_status_becomes_its_event(store, tenant, live_call, status, event):
     session, sid, leg, start = live_call
-    record_recording(store, tenant.auth_id, RecordingStatus(sid, new_sid("RE"), status), start)
+    record_recording(store, tenant.auth_id, RecordingStatus(sid, new_sid("RE"), status), start, PUBLIC)
     assert names(store, tenant) == [event]
 
 

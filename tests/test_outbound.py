@@ -45,6 +45,7 @@ PER_CALL = (
     "RecordingStartTime",
     "RecordingEndTime",
     "RecordingUUID",
+    "RecordingResourceURL",
 )
 
 

@@ -8,7 +8,7 @@ from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from tests.conftest import outbox
 from tests.sessions_helpers import credential
-from tests.twilio_helpers import new_sid, post
+from tests.twilio_helpers import PUBLIC, new_sid, post
 
 FIRST, SECOND = "+14155551234", "+14155554321"
 T0 = now_us() // US * US
@@ -39,7 +39,7 @@ def test_a_completed_recording_is_announced_with_its_url_in_the_sessions_format(
     url = f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{rec}"
 
     report = RecordingStatus(sid, rec, "completed", url, 42, started=T0 + US)
-    record_recording(store, tenant.auth_id, report, T0 + 50 * US)
+    record_recording(store, tenant.auth_id, report, T0 + 50 * US, PUBLIC)
 
     [event] = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
     assert event["EventName"] == "SessionRecordingCompleted"
@@ -54,7 +54,7 @@ def test_a_completed_recording_is_announced_with_its_url_in_the_sessions_format(
 def test_a_recording_that_started_has_no_end_time_yet(store, tenant):
     _, sid = bridged_call(store, tenant)
 
-    record_recording(store, tenant.auth_id, RecordingStatus(sid, new_sid("RE"), "in-progress", started=T0), T0)
+    record_recording(store, tenant.auth_id, RecordingStatus(sid, new_sid("RE"), "in-progress", started=T0), T0, PUBLIC)
 
     [event] = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
     assert (event["EventName"], event["RecordingStartTime"], event["RecordingEndTime"]) == (
@@ -67,7 +67,8 @@ def test_a_recording_that_started_has_no_end_time_yet(store, tenant):
 def test_an_absent_recording_carries_the_carriers_error_code(store, tenant):
     _, sid = bridged_call(store, tenant)
 
-    record_recording(store, tenant.auth_id, RecordingStatus(sid, new_sid("RE"), "absent", error_code="16102"), T0)
+    report = RecordingStatus(sid, new_sid("RE"), "absent", error_code="16102")
+    record_recording(store, tenant.auth_id, report, T0, PUBLIC)
 
     [event] = [wire_fields(e) for e in outbox(store, tenant.auth_id)]
     assert (event["EventName"], event["RecordingErrorCode"]) == ("SessionRecordingFailed", "16102")

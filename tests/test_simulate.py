@@ -81,7 +81,8 @@ def test_an_answered_call_is_bridged_recorded_and_billed(real_store, tenant, car
         f"{live_server}{tenant.plivo_base}{session.session_uuid}", auth=tenant.basic, timeout=5
     ).json()["response"]
     assert (shown["status"], shown["total_call_count"], shown["total_call_amount"]) == ("active", 1, 0.02)
-    assert shown["interaction"][0]["recording_resource_url"].startswith(f"/v1/Account/{tenant.auth_id}/Recording/RE")
+    recording = f"{live_server}/v1/Account/{tenant.auth_id}/Recording/RE"
+    assert shown["interaction"][0]["recording_resource_url"].startswith(recording)
 
 
 @pytest.mark.parametrize(("outcome", "cause"), [("busy", "Busy Line"), ("no-answer", "No Answer")])

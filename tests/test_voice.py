@@ -226,5 +226,5 @@ def test_the_plivo_session_shows_in_progress_during_a_call_and_the_totals_after(
     assert done["total_call_amount"] == 0.02 and done["total_session_amount"] == 0.02
     assert done["last_interaction_time"].endswith("+0000 UTC")
     [interaction] = done["interaction"]
-    assert interaction["first_party_resource_url"] == f"/v1/Account/{tenant.auth_id}/Call/{sid}/"
+    assert interaction["first_party_resource_url"] == f"{PUBLIC}/v1/Account/{tenant.auth_id}/Call/{sid}/"
     assert interaction["second_party_status"] == "completed"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from app.openapi import cloudtalk, plivo
+from app.openapi import cloudtalk, plivo, plivo_calls
 from app.openapi.pieces import TEXT, UUID, Json, answer, described, obj, operation, ref
 from app.openapi.plivo import PLIVO, PLIVO_SESSION
 
@@ -94,7 +94,7 @@ def document() -> Json:
                 "description": "Health and this document, without authentication; the metrics, with a token",
             },
         ],
-        "paths": {**plivo.paths(), **cloudtalk.paths(), **ops_paths()},
+        "paths": {**plivo.paths(), **plivo_calls.paths(), **cloudtalk.paths(), **ops_paths()},
         "components": {
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic", "description": "auth_id:auth_token"},
@@ -114,7 +114,9 @@ def document() -> Json:
                     "Credentials missing or wrong, or another account's auth_id",
                     {"WWW-Authenticate": {"required": True, "schema": {"const": 'Basic realm="masq"'}}},
                 ),
-                "NotFound": failure("No such session for this account (another account's is not found either)"),
+                "NotFound": failure(
+                    "No such session, call or recording for this account (another account's is not found either)"
+                ),
                 "Conflict": failure(
                     "The state forbids it: the pool is exhausted, the number is taken, or the session has already ended"
                 ),

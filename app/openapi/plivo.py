@@ -191,8 +191,10 @@ def interaction() -> Json:
         {
             "start_time": PLIVO_TIME,
             "end_time": PLIVO_TIME_OR_EMPTY,
-            "first_party_resource_url": described(TEXT, "the caller's leg"),
-            "second_party_resource_url": described(TEXT, "the leg masq dialled; empty until it is dialled"),
+            "first_party_resource_url": described(TEXT, "the caller's leg: its Call resource's absolute URL"),
+            "second_party_resource_url": described(
+                TEXT, "the leg masq dialled: its Call resource's absolute URL; empty until it is dialled"
+            ),
             "first_party_status": {"type": "string", "enum": ["ringing", "in-progress", "completed"]},
             "second_party_status": described(
                 TEXT, "the carrier's status of the dialled leg; empty until it is dialled"
@@ -200,7 +202,7 @@ def interaction() -> Json:
             "type": {"const": "call"},
             "total_call_amount": AMOUNT,
             "call_billed_duration": COUNT,
-            "recording_resource_url": TEXT,
+            "recording_resource_url": described(TEXT, "its Recording resource's absolute URL; empty until recorded"),
             "auth_id": TEXT,
             "total_call_count": {"const": 1},
             "duration": COUNT,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from routing.calls import resources
 from routing.calls.hangup_causes import carrier_outcome
 from routing.clock import US, to_us
 from routing.store import Store
@@ -105,8 +106,12 @@ def finish_dial(store: Store, auth_id: str, outcome: DialOutcome, now: int) -> s
     )
 
 
-def record_recording(store: Store, auth_id: str, report: RecordingStatus, now: int) -> str:
-    """Apply a recording status callback; return `ok`, `duplicate` or `unknown`."""
+def record_recording(store: Store, auth_id: str, report: RecordingStatus, now: int, public_url: str) -> str:
+    """Apply a recording status callback; return `ok`, `duplicate` or `unknown`.
+
+    The tenant's event gives the recording's Recording resource as an absolute URL on `public_url`
+    (MASQ_PUBLIC_URL), its `RecordingResourceURL`.
+    """
     started = report.started or now - max(report.duration, 0) * US
     ended = started + max(report.duration, 0) * US if report.status == "completed" else ""
     return str(
@@ -123,5 +128,6 @@ def record_recording(store: Store, auth_id: str, report: RecordingStatus, now: i
             started,
             ended,
             report.error_code,
+            resources.recording_url(public_url, auth_id, report.recording_sid) if report.recording_sid else "",
         )["outcome"]
     )

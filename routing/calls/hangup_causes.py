@@ -95,3 +95,13 @@ def on_the_wire(written: str) -> dict[str, str]:
         return {"HangupCause": written}
     plivo = CAUSES.get(f"sip {sip_code}", cause) if sip_code else cause
     return {"HangupCause": cause.hangup_cause, "PlivoHangupCause": plivo.plivo, "PlivoHangupCauseCode": str(plivo.code)}
+
+
+def plivo_cause(written: str) -> tuple[str, int | None]:
+    """Return Plivo's hangup cause name and code for the outcome `written` ("" and None when there is none yet);
+    an outcome from before masq knew Plivo's causes gives its own word and no code."""
+    if not written:
+        return "", None
+    wire = on_the_wire(written)
+    code = wire.get("PlivoHangupCauseCode")
+    return wire.get("PlivoHangupCause", wire["HangupCause"]), int(code) if code else None

@@ -6,6 +6,8 @@ local num, first, sid, uuid = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if redis.call('HGET', T .. K.route .. num, '*') ~= uuid then return reply(refusal('not-this-session')) end
 local result = inbound(num, first, sid)
 local I = read_hash(ikey(sid))
+-- masq placed this call: its caller's leg is outbound (the Call resource's call_direction).
+if I.session then redis.call('HSET', ikey(sid), 'a_direction', 'outbound') end
 -- The carrier asks only once the first party has picked up: their leg is answered now, whatever is played.
 if result.kind == 'bridge' and (I.a_answered or '') == '' then
   I.a_answered = NOW

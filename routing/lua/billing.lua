@@ -10,9 +10,14 @@ local function billed_seconds(duration)
   return math.ceil(duration / 60) * 60
 end
 
--- The amount for `billed` seconds (whole minutes) at the tenant's rate, as a decimal string.
-local function charge(billed)
+-- The tenant's per-minute rate now, as a decimal string.
+local function call_rate()
   local rate = redis.call('HGET', KEYS[1], 'call_rate_per_minute')
   if not rate or not string.match(rate, '^%d+%.?%d*$') then rate = DEFAULT_RATE end
-  return dec_mul(rate, billed / 60)
+  return rate
+end
+
+-- The amount for `billed` seconds (whole minutes) at `rate` (default: the tenant's), as a decimal string.
+local function charge(billed, rate)
+  return dec_mul(rate or call_rate(), billed / 60)
 end

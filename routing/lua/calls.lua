@@ -44,6 +44,21 @@ local function watch_call(sid, at)
   redis.call('ZADD', T .. K.live_calls, at, sid)
 end
 
+-- Keep the way from `key` (another id of call I: its dialled leg's CallSid, a recording's id) back to I, for as long
+-- as I is kept: the Call and Recording resources are found through these (read_resource.lua).
+local function index_call(key, I)
+  local ttl = redis.call('PTTL', ikey(I.sid))
+  if ttl > 0 then redis.call('SET', key, I.sid, 'PX', ttl) else redis.call('SET', key, I.sid) end
+end
+
+-- The dialled leg `leg` of call I is heard of: note when it first was, and index its CallSid.
+local function dialled(I, leg)
+  if leg == '' or (I.b_started or '') ~= '' then return end
+  I.b_started = tostring(NOW)
+  redis.call('HSET', ikey(I.sid), 'b_started', NOW)
+  index_call(T .. K.leg .. leg, I)
+end
+
 -- Add a leg's charge to the interaction and to the session's totals.
 local function add_charge(I, billed, amount)
   I.billed = tostring(stored_number(I.billed) + billed)
@@ -69,10 +84,11 @@ local function finish_caller(I, state, cause, duration, at)
   duration = duration or caller_duration(I)
   at = at or NOW
   local billed = billed_seconds(duration)
-  local amount = charge(billed)
+  local rate = call_rate()
+  local amount = charge(billed, rate)
   I.state = state
   redis.call('HSET', ikey(I.sid), 'state', state, 'ended', at, 'a_duration', duration, 'a_billed', billed,
-             'a_status', 'completed')
+             'a_status', 'completed', 'a_amount', amount, 'a_rate', rate, 'a_cause', cause)
   add_charge(I, billed, amount)
   local ck = ckey(I.session)
   if redis.call('HGET', ck, 'live') == I.sid then redis.call('HDEL', ck, 'live', 'live_until') end
@@ -84,9 +100,11 @@ end
 -- The dialled leg is over (answered and hung up, or never answered).
 local function finish_callee(I, leg_sid, duration, cause)
   local billed = billed_seconds(duration)
-  local amount = charge(billed)
+  local rate = call_rate()
+  local amount = charge(billed, rate)
   I.b_rank, I.b_duration = '4', tostring(duration)
-  redis.call('HSET', ikey(I.sid), 'b_rank', 4, 'b_duration', duration, 'b_billed', billed)
+  redis.call('HSET', ikey(I.sid), 'b_rank', 4, 'b_duration', duration, 'b_billed', billed, 'b_amount', amount,
+             'b_rate', rate, 'b_cause', cause)
   add_charge(I, billed, amount)
   emit(I, 'SessionSecondPartyHangup', leg_sid,
        {'Duration', duration, 'BilledDuration', billed, 'Amount', amount, 'HangupCause', cause})

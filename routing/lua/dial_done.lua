@@ -15,6 +15,7 @@ if I.state ~= 'dialling' then
   return reply({outcome = 'duplicate'})
 end
 if leg ~= '' and (I.b_sid or '') == '' then I.b_sid = leg end
+dialled(I, I.b_sid or '')
 cause = leg_outcome(I, cause, duration)
 if stored_number(I.b_rank) < 4 then
   redis.call('HSET', ikey(sid), 'b_status', status, 'b_sid', I.b_sid or '')

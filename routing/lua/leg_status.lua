@@ -18,6 +18,7 @@ if rank <= stored_number(I.b_rank) then
 end
 I.b_sid = leg
 redis.call('HSET', ikey(sid), 'b_rank', rank, 'b_status', status, 'b_sid', leg)
+dialled(I, leg)
 local ck = ckey(I.session)
 if status == 'initiated' then
   emit(I, 'SessionSecondPartyInitiated', leg, {})

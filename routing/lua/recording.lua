@@ -1,13 +1,13 @@
 -- A recording status callback: `in-progress`, then `completed`, `absent` or `failed`, each told once.
 -- ARGV: T, NOW, caller CallSid, RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration (s), token,
---       start µs, end µs ('' until completed), the carrier's error code.
+--       start µs, end µs ('' until completed), the carrier's error code, the recording's resource URL.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
 local EVENTS = {['in-progress'] = 'SessionRecordingInitiated', completed = 'SessionRecordingCompleted',
                 absent = 'SessionRecordingFailed', failed = 'SessionRecordingFailed'}
 local sid, rec, url, duration, token = ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8]
 local status = word_arg(6, EVENTS)
-local error_code = ARGV[11]
+local error_code, resource_url = ARGV[11], ARGV[12]
 number_arg(7, 0, MAX_SECONDS)
 -- Times go into the event as µs, as its EventTimestamp does.
 local started = string.format('%d', number_arg(9, 0))
@@ -26,10 +26,14 @@ end
 local session = redis.call('GET', T .. K.session .. I.session)
 local format = (session and cjson.decode(session).record_file_format) or 'mp3'
 if url ~= '' then url = url .. '.' .. format end
-redis.call('HSET', ikey(sid), 'rec_rank', rank, 'rec_status', status, 'rec_sid', rec)
+redis.call('HSET', ikey(sid), 'rec_rank', rank, 'rec_status', status, 'rec_sid', rec, 'rec_format', format,
+           'rec_started', started, 'rec_duration', duration)
 if url ~= '' then redis.call('HSET', ikey(sid), 'rec_url', url) end
+if ended ~= '' then redis.call('HSET', ikey(sid), 'rec_ended', ended) end
+if rec ~= '' then index_call(T .. K.recording .. rec, I) end
 emit(I, EVENTS[status], sid, {'RecordingUUID', rec, 'RecordingURL', url, 'RecordingDuration', duration,
                               'RecordingFormat', format, 'RecordingStartTime', started,
-                              'RecordingEndTime', ended, 'RecordingErrorCode', error_code})
+                              'RecordingEndTime', ended, 'RecordingErrorCode', error_code,
+                              'RecordingResourceURL', resource_url})
 remember(token)
 return reply({outcome = 'ok'})
