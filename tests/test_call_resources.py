@@ -236,7 +236,11 @@ def test_a_busy_callee_leg_was_never_answered_and_costs_nothing(client, store, t
 
     callee = client.get(f"/v1/Account/{tenant.auth_id}/Call/{leg}/", auth=tenant.basic).get_json()
 
-    assert (callee["answer_time"], callee["hangup_cause_name"], callee["hangup_cause_code"]) == (None, "Busy Line", 3010)
+    assert (callee["answer_time"], callee["hangup_cause_name"], callee["hangup_cause_code"]) == (
+        None,
+        "Busy Line",
+        3010,
+    )
     assert (callee["bill_duration"], callee["total_amount"]) == (0, "0.00000")
     assert callee["end_time"] == voice_time(resources.find_call(store, tenant.auth_id, sid).ended)
 
