@@ -25,6 +25,7 @@ import redis
 
 from routing.clock import US, plivo_time
 from routing.lua import named
+from routing.sessions.session import Session
 from routing.store import Store
 
 GROUP = "deliver"
@@ -78,6 +79,14 @@ def wire_fields(fields: dict[str, str]) -> dict[str, str]:
         if value.isascii() and value.isdigit():
             wire[name] = plivo_time(int(value))
     return wire
+
+
+def callback_of(fields: dict[str, str], session: Session) -> tuple[str, str]:
+    """Return the URL and method the event of `fields` is sent to: a recording event to the session's recording
+    callback, any other to its callback; the URL is "" when the session asks for none."""
+    if fields.get("EventName", "").startswith("SessionRecording"):
+        return session.recording_callback_url, session.recording_callback_method
+    return session.callback_url, session.callback_method
 
 
 def _ensure_group(store: Store, auth_id: str) -> None:

@@ -393,3 +393,18 @@ def test_a_secret_too_short_to_be_one_stops_the_start(make_app, setting):
 
 def test_a_session_lasts_twelve_hours_from_the_last_page(app):
     assert app.permanent_session_lifetime.total_seconds() == 12 * 3600
+
+
+def test_an_event_the_session_asks_no_callback_for_is_told_not_sent(client, store, tenant, opened):
+    lifecycle.end_session(store, tenant.auth_id, opened.session_uuid, now_us())
+    bare = lifecycle.open_session(store, credential(tenant), {"first_party": FIRST, "second_party": SECOND}, now_us())
+    lifecycle.end_session(store, tenant.auth_id, bare.session_uuid, now_us())
+    outbox.delivered(store, tenant.auth_id, outbox.claim(store, tenant.auth_id, "w1", now_us()))
+    log_in(client, tenant)
+
+    sent = page(client, f"/console/{tenant.auth_id}/sessions/{opened.session_uuid}")
+    unsent = page(client, f"/console/{tenant.auth_id}/sessions/{bare.session_uuid}")
+
+    delivered = '<span class="state delivered">'
+    assert delivered in sent and "not sent" not in sent
+    assert "not sent" in unsent and delivered not in unsent

@@ -71,13 +71,18 @@ def session(session_uuid: str) -> ResponseReturnValue:
     found = lifecycle.get_session(store(), g.tenant.auth_id, session_uuid)
     calls = read_calls(store(), found.auth_id, found.session_uuid, now)
     status = IN_PROGRESS if found.status(now) == ACTIVE and calls.in_call(now) else found.status(now)
+    events = event_log.session_events(store(), found.auth_id, found.session_uuid)
     return render_template(
         "console/session.html",
         session=found,
         status=status,
         calls=calls,
         total_amount=as_amount(found.amount) + calls.amount,
-        events=event_log.session_events(store(), found.auth_id, found.session_uuid),
+        events=events,
+        # Settled without a request: the session asks for no callback of the event's kind.
+        unsent={
+            e.entry_id for e in events if e.state == event_log.DELIVERED and not outbox.callback_of(e.fields, found)[0]
+        },
         now=now,
     )
 
