@@ -11,7 +11,8 @@ from routing import settings
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application; `config` overrides the environment (tests pass `STORE` directly)."""
-    app = Flask(__name__)
+    # No app-wide `/static` route: the console serves its own assets, with its headers (app/console/headers.py).
+    app = Flask(__name__, static_folder=None)
     app.config.update(settings.from_environment())
     app.config.update(config or {})
     # An OPTIONS request is a 405 with `Allow`, as masq's JSON error, like any method a path does not take (Flask
@@ -19,7 +20,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from app import edge, errors, extensions, inbound_webhook, logs, metrics, voice
+    from app import console, edge, errors, extensions, inbound_webhook, logs, metrics, voice
     from app.api_plivo import bp as plivo_bp
 
     logs.init_app(app)
@@ -28,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     app.register_blueprint(plivo_bp)
     _register_blueprints(app)
+    console.init_app(app)
     voice.init_links(app)
     inbound_webhook.init_app(app)
     edge.init_app(app)

@@ -32,6 +32,7 @@ INTERACTIONS = ":calls:"
 LEG = ":leg:"
 RECORDING = ":rec:"
 EVENTS = ":events"
+SESSION_EVENTS = ":s-events:"
 SEEN = ":seen:"
 LIVE_CALLS = ":live-calls"
 EVENT_RETRIES = ":event-retries"
@@ -192,6 +193,11 @@ class Keys:
     def events(self, auth_id: str) -> str:
         """Stream: the tenant's session events waiting for delivery to its callback_url (the outbox)."""
         return f"{self.tenant_base(auth_id)}{EVENTS}"
+
+    def session_events(self, auth_id: str, session_uuid: str) -> str:
+        """Stream: a copy of each event of the session, its outbox entry id in field `entry` (and `replay_of` on a
+        replayed one), kept after delivery as the session's history; it expires with the session's call state."""
+        return f"{self.tenant_base(auth_id)}{SESSION_EVENTS}{session_uuid}"
 
     def seen(self, auth_id: str, token: str) -> str:
         """String with a TTL: a carrier callback (by its idempotency token) that was already applied."""

@@ -27,6 +27,7 @@ import redis
 from routing.calls.hangup_causes import on_the_wire
 from routing.clock import US, plivo_time
 from routing.lua import named
+from routing.sessions.session import Session
 from routing.store import Store
 
 GROUP = "deliver"
@@ -90,6 +91,14 @@ def wire_fields(fields: dict[str, str]) -> dict[str, str]:
         # Plivo's list: `.mp3`, `.wav` (its session recording callback, under number-masking/api/session-object).
         wire["RecordingFormat"] = "." + recording_format
     return wire
+
+
+def callback_of(fields: dict[str, str], session: Session) -> tuple[str, str]:
+    """Return the URL and method the event of `fields` is sent to: a recording event to the session's recording
+    callback, any other to its callback; the URL is "" when the session asks for none."""
+    if fields.get("EventName", "").startswith("SessionRecording"):
+        return session.recording_callback_url, session.recording_callback_method
+    return session.callback_url, session.callback_method
 
 
 def _ensure_group(store: Store, auth_id: str) -> None:
@@ -194,11 +203,25 @@ def dead_letters(store: Store, auth_id: str) -> list[DeadLetter]:
 
 
 def replay(store: Store, auth_id: str, entry_ids: list[str] | None = None) -> int:
-    """Put dead letters (all, or `entry_ids`) back in the outbox as new entries; return how many."""
+    """Put dead letters (all, or `entry_ids`) back in the outbox as new entries; return how many.
+
+    Each goes back in one step (routing/lua/replay.lua) that also copies it to its session's history as the replay
+    of the dead letter; a letter another replay took meanwhile is not sent twice.
+    """
     letters = [d for d in dead_letters(store, auth_id) if entry_ids is None or d.entry_id in entry_ids]
+    replayed = 0
     for letter in letters:
-        with store.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(store.keys.events(auth_id), dict(letter.fields))
-            pipe.hdel(store.keys.dead_letters(auth_id), letter.entry_id)
-            pipe.execute()
-    return len(letters)
+        flat = [part for name, value in letter.fields.items() for part in (name, value)]
+        session_uuid = letter.fields.get("SessionUUID", "")
+        reply = store.run("replay.lua", auth_id, 0, letter.entry_id, session_uuid, *flat)  # it reads no clock
+        replayed += bool(reply["entry"])
+    return replayed
+
+
+def retry_now(store: Store, auth_id: str, entry_id: str, now: int) -> bool:
+    """Make the event `entry_id`, waiting for a retry, due at `now`; return whether it was waiting.
+
+    A retry a worker holds leased at this moment may then be sent once more: deliveries are at least once, and each
+    carries its idempotency key.
+    """
+    return bool(store.redis.zadd(store.keys.event_retries(auth_id), {entry_id: now}, xx=True, ch=True))

@@ -97,3 +97,40 @@ def assignments(store: Store, auth_id: str, status: str | None = None, on: str |
         end = start + 86_400 * US
         records = [a for a in records if a.held_during(start, end)]
     return sorted(records, key=lambda a: a.id)
+
+
+# The states a DID of the pool is in, as `pool_numbers` names them.
+FREE, IN_USE, COOLING, SUSPENDED = "free", "in use", "cooling", "suspended"
+_READ_AT_ONCE = 500  # the DIDs read per round trip
+
+
+@dataclass(frozen=True)
+class PoolNumber:
+    """A DID in the tenant's pool now: its country, its state (FREE, IN_USE, COOLING, SUSPENDED) and the session
+    it carries ("" when none)."""
+
+    number: str
+    country: str
+    state: str
+    session_uuid: str
+
+
+def pool_numbers(store: Store, auth_id: str) -> list[PoolNumber]:
+    """Return every DID the tenant holds, sorted, each with its state: suspended whatever else it does, else in use
+    while it carries a session, else cooling off after one, else free.
+
+    Reads every DID's record, _READ_AT_ONCE per round trip: for a person looking at the pool, not for a request path.
+    """
+    numbers = sorted(str(n) for n in store.redis.smembers(store.keys.numbers(auth_id)))
+    found = []
+    for start in range(0, len(numbers), _READ_AT_ONCE):
+        chunk = numbers[start : start + _READ_AT_ONCE]
+        with store.redis.pipeline(transaction=False) as pipe:
+            for number in chunk:
+                pipe.hmget(store.keys.number(auth_id, number), "country", "status", "session")
+            pipe.zmscore(store.keys.cooling(auth_id), chunk)
+            *records, cooling = pipe.execute()
+        for number, (country, status, session), cool in zip(chunk, records, cooling, strict=True):
+            state = SUSPENDED if status == "suspended" else IN_USE if session else COOLING if cool is not None else FREE
+            found.append(PoolNumber(number, str(country or ""), state, str(session or "")))
+    return found

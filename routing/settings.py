@@ -30,9 +30,9 @@ TWILIO_TIMEOUT = 10.0
 HEADER_TIMEOUT = 10.0
 BODY_TIMEOUT = 10.0
 WEB_THREADS = 4
-# The bearer token /metrics asks for: RFC 6750's b64token characters, long enough that guessing is hopeless
-# (`openssl rand -hex 32` gives 64).
-METRICS_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{32,512}=*")
+# The secrets masq is given (the bearer token /metrics asks for, the operator's token, the console's signing key):
+# RFC 6750's b64token characters, long enough that guessing is hopeless (`openssl rand -hex 32` gives 64).
+TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{32,512}=*")
 
 
 def _flag(environ: Mapping[str, str], name: str, default: str = "0") -> bool:
@@ -94,6 +94,11 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "MASQ_LOG_LEVEL": env.get("MASQ_LOG_LEVEL", "INFO").strip().upper(),
         # The bearer token a scraper sends for /metrics; empty: /metrics answers no one (see `metrics_token`).
         "MASQ_METRICS_TOKEN": env.get("MASQ_METRICS_TOKEN", "").strip(),
+        # The token an operator logs in to the console with, to see every tenant; empty: no operator login.
+        "MASQ_OPERATOR_TOKEN": env.get("MASQ_OPERATOR_TOKEN", "").strip(),
+        # The key that signs the console's session cookies, the same in every web process (see `secret_key`);
+        # empty: one made once and kept in MASQ_DATA_DIR (one host only).
+        "MASQ_SECRET_KEY": env.get("MASQ_SECRET_KEY", "").strip(),
     }
 
 
@@ -102,10 +107,25 @@ def metrics_token(settings: Mapping[str, Any]) -> str:
 
     The shape is RFC 6750's `b64token`, what an `Authorization: Bearer` header can carry.
     """
-    token = str(settings.get("MASQ_METRICS_TOKEN") or "")
-    if token and not METRICS_TOKEN.fullmatch(token):
+    return _token(settings, "MASQ_METRICS_TOKEN")
+
+
+def operator_token(settings: Mapping[str, Any]) -> str:
+    """Return MASQ_OPERATOR_TOKEN, "" when unset; raise ValueError when it is not 32 to 512 b64token characters."""
+    return _token(settings, "MASQ_OPERATOR_TOKEN")
+
+
+def secret_key(settings: Mapping[str, Any]) -> str:
+    """Return MASQ_SECRET_KEY, "" when unset; raise ValueError when it is not 32 to 512 b64token characters."""
+    return _token(settings, "MASQ_SECRET_KEY")
+
+
+def _token(settings: Mapping[str, Any], name: str) -> str:
+    """Return the setting `name`, "" when unset; raise ValueError unless it is 32 to 512 b64token characters."""
+    token = str(settings.get(name) or "")
+    if token and not TOKEN.fullmatch(token):
         raise ValueError(
-            "MASQ_METRICS_TOKEN must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / - (e.g. `openssl rand -hex 32`)"
+            f"{name} must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / - (e.g. `openssl rand -hex 32`)"
         )
     return token
 

@@ -302,3 +302,20 @@ def test_an_event_deleted_while_its_holder_was_silent_is_skipped_on_takeover(rea
     taken_over = outbox.claim(real_store, auth_id, "w2", NOW, policy=policy)
 
     assert [e.entry_id for e in taken_over] == [kept]
+
+
+def test_retry_now_makes_a_waiting_retry_due_at_once(any_store, auth_id):
+    entry = add_event(any_store, auth_id)
+    fail_once(any_store, auth_id, NOW)
+
+    assert outbox.retry_now(any_store, auth_id, entry, NOW + 1) is True
+
+    assert due_at(any_store, auth_id, entry) == NOW + 1
+    assert [e.entry_id for e in outbox.claim(any_store, auth_id, "w2", NOW + 1, policy=FAST)] == [entry]
+
+
+def test_retry_now_leaves_an_event_that_waits_for_no_retry(store, auth_id):
+    entry = add_event(store, auth_id)
+
+    assert outbox.retry_now(store, auth_id, entry, NOW) is False
+    assert due_at(store, auth_id, entry) is None

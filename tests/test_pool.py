@@ -317,3 +317,37 @@ def test_a_pool_of_a_thousand_numbers_gives_out_one_number_per_session(store):
     assert store.redis.smismember(free_key, [first.virtual_number, second.virtual_number]) == [0, 0]
     busy = [n for n in dids if store.redis.hget(store.keys.number(big.auth_id, n), "session")]
     assert sorted(busy) == sorted([first.virtual_number, second.virtual_number])
+
+
+# -- the pool number by number ------------------------------------------------------------------------------------
+def test_each_did_of_the_pool_is_told_with_its_country_and_state(store):
+    tenant = make_tenant(store, dids=[*US_DIDS, GB_DID, "+14155550103"])
+    cooling_off = {**US_CALLER, "virtual_number_cooloff_period": 60}
+    carrying = open_session(store, credential(tenant), cooling_off, T0, wanted_number=US_DIDS[0])
+    resting = open_session(store, credential(tenant), cooling_off, T0, wanted_number=US_DIDS[1])
+    end_session(store, tenant.auth_id, resting.session_uuid, T0 + US)
+    pool.set_suspended(store, tenant.auth_id, "+14155550103", True, T0)
+
+    states = {n.number: (n.country, n.state, n.session_uuid) for n in pool.pool_numbers(store, tenant.auth_id)}
+
+    idle = set(US_DIDS) - {carrying.virtual_number, resting.virtual_number}
+    assert states == {
+        carrying.virtual_number: ("US", pool.IN_USE, carrying.session_uuid),
+        resting.virtual_number: ("US", pool.COOLING, ""),
+        **{number: ("US", pool.FREE, "") for number in idle},
+        GB_DID: ("GB", pool.FREE, ""),
+        "+14155550103": ("US", pool.SUSPENDED, ""),
+    }
+    assert [n.number for n in pool.pool_numbers(store, tenant.auth_id)] == sorted(states)
+
+
+def test_a_suspended_did_carrying_a_session_is_told_suspended(store, one):
+    session = open_session(store, credential(one), US_CALLER, T0)
+    pool.set_suspended(store, one.auth_id, session.virtual_number, True, T0)
+
+    [number] = pool.pool_numbers(store, one.auth_id)
+    assert (number.state, number.session_uuid) == (pool.SUSPENDED, session.session_uuid)
+
+
+def test_a_tenant_without_dids_has_an_empty_pool(store):
+    assert pool.pool_numbers(store, make_tenant(store, dids=[]).auth_id) == []

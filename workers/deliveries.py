@@ -59,19 +59,11 @@ class Sender:
         self._pool.shutdown(wait=True)
 
 
-def is_recording_event(event: Event) -> bool:
-    """Return whether the event goes to the recording callback rather than the session callback."""
-    return event.fields.get("EventName", "").startswith("SessionRecording")
-
-
 def delivery_for(event: Event, session: Session | None, auth_token: str) -> Delivery | None:
     """Return where and how to send `event`, or None when the session asks for no callback."""
     if session is None:
         return None
-    if is_recording_event(event):
-        url, method = session.recording_callback_url, session.recording_callback_method
-    else:
-        url, method = session.callback_url, session.callback_method
+    url, method = outbox.callback_of(event.fields, session)
     if not url:
         return None
     key = f"{event.fields.get('SessionUUID', '')}-{event.fields.get('SequenceNumber', event.entry_id)}"

@@ -31,7 +31,9 @@ def run_web(host: str, port: int, workers: int, threads: int) -> None:
 
     config = settings.from_environment()
     try:
-        settings.metrics_token(config)  # checked here once, not as a traceback from every worker process
+        # Checked here once, not as a traceback from every worker process.
+        for check in (settings.metrics_token, settings.operator_token, settings.secret_key):
+            check(config)
     except ValueError as bad:
         raise click.ClickException(str(bad)) from bad
     header_ms = round(config["MASQ_HEADER_TIMEOUT"] * 1000)

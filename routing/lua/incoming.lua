@@ -61,7 +61,9 @@ local function inbound(num, from, sid)
   watch_call(sid, NOW)
   -- Kept for the retention period after the session's expiry.
   local keep = retained_ms(math.max(tonumber(s['expiry']), NOW))
-  for _, key in ipairs({ikey(sid), ck, T .. K.interactions .. uuid}) do redis.call('PEXPIRE', key, keep) end
+  for _, key in ipairs({ikey(sid), ck, T .. K.interactions .. uuid, T .. K.session_events .. uuid}) do
+    redis.call('PEXPIRE', key, keep)
+  end
   if answered then emit(I, 'SessionFirstPartyAnswer', sid, {}) end
   if I.pin ~= '' then emit(I, 'SessionPinAuthenticationStatus', sid, {}) end
   return standing(I, blob)

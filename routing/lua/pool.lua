@@ -43,7 +43,9 @@ local function announce_end(uuid, at, name)
   local s = cjson.decode(text)
   append_event(uuid, name, at,
     {'From', s.first_party or '', 'To', s.second_party or '', 'VirtualNumber', s.virtual_number or ''})
-  redis.call('PEXPIRE', T .. K.call_state .. uuid, retained_ms(at))
+  for _, key in ipairs({T .. K.call_state .. uuid, T .. K.session_events .. uuid}) do
+    redis.call('PEXPIRE', key, retained_ms(at))
+  end
   return true
 end
 
