@@ -403,6 +403,6 @@ def test_no_login_shows_its_secret_in_redis_slowlog(own_redis, make_app):
     client.get("/v1/did/assignments", headers={"X-API-Key": tenant.api_key})
 
     logged = [bytes(entry["command"]).decode() for entry in own_redis.slowlog_get(10_000)]
-    secret = tenant.api_key.rsplit("_", 1)[1]
+    secret = tenant.api_key.removeprefix(f"mk_{tenant.auth_id}_")  # its random part, which may hold `_` itself
     assert sum("EVALSHA" in command for command in logged) >= 4
     assert not [command for command in logged if tenant.auth_token in command or secret in command]
