@@ -6,7 +6,7 @@ import pytest
 
 from routing import pool
 from routing.clock import US, from_us
-from routing.errors import Conflict, InvalidInput, NotFound
+from routing.errors import Conflict, InvalidInput, NotFound, SessionEnded
 from routing.sessions.lifecycle import (
     end_session,
     get_session,
@@ -198,10 +198,16 @@ def test_an_expired_session_cannot_be_updated_or_ended(store, tenant, how):
         end_session(store, tenant.auth_id, session.session_uuid, T0 + US)
     if how == "reclaimed":
         reclaim_expired(store, tenant.auth_id, later)
-    with pytest.raises(Conflict, match="has expired and can no longer be updated"):
+    cause = "ended by a request" if how == "ended" else "its expiry time passed"
+    with pytest.raises(SessionEnded) as caught:
         update_session(store, tenant.auth_id, session.session_uuid, {"record": True}, later)
-    with pytest.raises(Conflict, match="has already expired"):
+    assert caught.value.message == (
+        f"session {session.session_uuid} has expired ({cause}) and can no longer be updated"
+    )
+    assert caught.value.by_request is (how == "ended")
+    with pytest.raises(SessionEnded) as caught:
         end_session(store, tenant.auth_id, session.session_uuid, later)
+    assert caught.value.message == f"session {session.session_uuid} has already expired ({cause})"
 
 
 def test_a_session_cannot_be_updated_at_the_very_microsecond_it_expires(store, tenant):
