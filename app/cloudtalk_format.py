@@ -10,7 +10,7 @@ from typing import Any
 from routing.clock import US, iso_time
 from routing.errors import Conflict, InvalidInput, PoolExhausted, SessionEnded
 from routing.pool import Assignment
-from routing.sessions.options import as_bool, as_party, as_url, bounded, check_fields
+from routing.sessions.options import Bounded, as_bool, as_party, as_url, check_fields
 from routing.sessions.session import ACTIVE, Session
 
 COMPLETED = "completed"
@@ -21,7 +21,7 @@ MINUTE = 60
 CREATE_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "driver_phone": as_party,
     "customer_phone": as_party,
-    "ttl_minutes": bounded(1, 1440),
+    "ttl_minutes": Bounded(1, 1440),
     "masked_e164": as_party,
     "callback_url": as_url,
     "record": as_bool,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,15 +11,27 @@ from typing import Any
 from routing.clock import US, to_us
 from routing.errors import InvalidInput
 from routing.phone import to_e164
-from routing.sessions.options import as_int
+from routing.sessions.options import Bounded
 from routing.sessions.session import ACTIVE, EXPIRED, Session
 
 DEFAULT_WINDOW = 7 * 86_400 * US
 MAX_WINDOW = 30 * 86_400 * US
-# Each layout Plivo documents (`YYYY-MM-DD HH:MM[:ss[.uuuuuu]]`, and a bare date), with the µs it is precise to.
-_TIME_LAYOUTS = (("%Y-%m-%d %H:%M:%S", US), ("%Y-%m-%d %H:%M", 60 * US), ("%Y-%m-%d", 86_400 * US))
-_PARTY_FIELDS = ("first_party", "second_party", "virtual_number")
+# A time as Plivo documents it (`YYYY-MM-DD HH:MM[:ss[.uuuuuu]]`) or a bare date, UTC: a `T` may stand for the
+# space, Plivo's own ` +0000 UTC` may follow, spaces may surround it. The API document states the same pattern
+# (app.openapi), written in the syntax both read alike.
+TIME_TEXT = (
+    r" *([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[ T]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?)?(?: \+0000)?(?: UTC)? *"
+)
+_TIME = re.compile(TIME_TEXT)
+# The µs a time written to the minute, the second or the day is precise to.
+_MINUTE, _SECOND, _DAY = 60 * US, US, 86_400 * US
+PARTY_FIELDS = ("first_party", "second_party", "virtual_number")
 STATUSES = (ACTIVE, EXPIRED, "all")
+# The page, and `duration` in whole seconds (each also with a comparison).
+LIMIT, OFFSET, DURATION = Bounded(1, 20), Bounded(0, 10**9), Bounded(0, 10**9)
+# The fields a time filter takes, and the comparisons every time and duration filter may add to its name.
+TIME_FIELDS = ("created_time", "expiry_time")
 
 
 @dataclass(frozen=True)
@@ -31,27 +44,28 @@ class Span:
 
 
 def parse_time(value: object, name: str) -> Span:
-    """Return a `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]` UTC time (Plivo's `+0000 UTC` suffix allowed) as the span of µs
-    it names: `2024-02-01 06:28` is the whole minute, `06:28:15` the whole second, `06:28:15.5` a tenth of one."""
-    text = str(value).strip().removesuffix(" UTC").removesuffix(" +0000").replace("T", " ")
-    whole, dot, digits = text.partition(".")
-    if dot and not (digits.isascii() and digits.isdigit() and len(digits) <= 6):
+    """Return a TIME_TEXT UTC time as the span of µs it names: `2024-02-01` is the whole day, `2024-02-01 06:28`
+    the whole minute, `06:28:15` the whole second, `06:28:15.5` a tenth of one; InvalidInput naming `name`."""
+    found = _TIME.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
         raise InvalidInput(name, "must be a UTC time like 2024-02-01 06:28:15")
-    for layout, precision in _TIME_LAYOUTS[:1] if dot else _TIME_LAYOUTS:
-        try:
-            start = to_us(datetime.strptime(whole, layout).replace(tzinfo=UTC))
-        except ValueError:
-            continue
-        if dot:  # a fraction of a second is as precise as its last digit
-            precision = 10 ** (6 - len(digits))
-            start += int(digits) * precision
-        return Span(start, start + precision)
-    raise InvalidInput(name, "must be a UTC time like 2024-02-01 06:28:15")
+    year, month, day, hour, minute, second, fraction = found.groups()
+    try:
+        start = to_us(
+            datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=UTC)
+        )
+    except ValueError as exc:
+        raise InvalidInput(name, f"must be a UTC time like 2024-02-01 06:28:15 ({exc})") from exc
+    if fraction is not None:  # as precise as its last digit
+        precision = 10 ** (6 - len(fraction))
+        return Span(start + int(fraction) * precision, start + (int(fraction) + 1) * precision)
+    precision = _DAY if hour is None else _MINUTE if second is None else _SECOND
+    return Span(start, start + precision)
 
 
 # What each comparison with a written value keeps: the half-open range [low, high) of values that pass, from the
 # span [start, end) the value names (None: no bound). `x__lte=v` is `x__lt=v` or `x=v`; `x__gt=v` is not `x__lte=v`.
-_COMPARISONS: dict[str, Callable[[Span], tuple[int | None, int | None]]] = {
+COMPARISONS: dict[str, Callable[[Span], tuple[int | None, int | None]]] = {
     "": lambda span: (span.start, span.end),
     "__gt": lambda span: (span.end, None),
     "__gte": lambda span: (span.start, None),
@@ -69,7 +83,7 @@ class Bounds:
 
     def narrowed(self, op: str, span: Span) -> Bounds:
         """Return these bounds with the comparison `op` (`""`, `__gt`, `__gte`, `__lt`, `__lte`) to `span` added."""
-        low, high = _COMPARISONS[op](span)
+        low, high = COMPARISONS[op](span)
         return Bounds(
             self.low if low is None else low if self.low is None else max(self.low, low),
             self.high if high is None else high if self.high is None else min(self.high, high),
@@ -136,22 +150,22 @@ def check_query(raw: Mapping[str, Any]) -> SessionQuery:
         base, sep, suffix = name.partition("__")
         op = sep + suffix
         if name == "limit":
-            values["limit"] = as_int(value, name, 1, 20)
+            values["limit"] = LIMIT(value, name)
         elif name == "offset":
-            values["offset"] = as_int(value, name, 0, 10**9)
+            values["offset"] = OFFSET(value, name)
         elif name == "status":
             if value not in STATUSES:
                 raise InvalidInput(name, "must be one of " + ", ".join(STATUSES))
             values["status"] = value
-        elif name in _PARTY_FIELDS:
+        elif name in PARTY_FIELDS:
             values["parties"][name] = to_e164(value, name)
         elif name == "subaccount":
             values["subaccount"] = str(value)
-        elif base in ("created_time", "expiry_time") and op in _COMPARISONS:
+        elif base in TIME_FIELDS and op in COMPARISONS:
             key = "created" if base == "created_time" else "expiry"
             values[key] = values[key].narrowed(op, parse_time(value, name))
-        elif base == "duration" and op in _COMPARISONS:
-            seconds = as_int(value, name, 0, 10**9)
+        elif base == "duration" and op in COMPARISONS:
+            seconds = DURATION(value, name)
             values["duration"] = values["duration"].narrowed(op, Span(seconds, seconds + 1))
         else:
             raise InvalidInput(name, "is not a filter of this listing")
