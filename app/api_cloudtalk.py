@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from app.auth import api_key_auth, api_key_credential, on_behalf_of
 from app.capacity_format import days_of, pool_stats_json
-from app.cloudtalk_format import assignment_json, create_request, dialect_names, session_json
+from app.cloudtalk_format import assignment_json, create_request, dialect_words, session_json
 from app.extensions import call_first_party, store
 from app.request_data import body, query
 from routing import capacity, pool
@@ -41,7 +41,7 @@ def create() -> ResponseReturnValue:
     credential = api_key_credential()
     with on_behalf_of(credential):
         raw, wanted = create_request(json_body())
-        with dialect_names():
+        with dialect_words():
             session = lifecycle.open_session(store(), credential, raw, now_us(), wanted_number=wanted)
     call_first_party(session)
     location = url_for(".retrieve", session_id=session.session_uuid)
@@ -62,7 +62,8 @@ def complete(session_id: str) -> ResponseReturnValue:
     """End a session now: its DID goes back to the pool and the tenant hears `SessionEnded`."""
     no_parameters(json_body())
     now = now_us()
-    session = lifecycle.end_session(store(), g.tenant.auth_id, session_id, now)
+    with dialect_words():
+        session = lifecycle.end_session(store(), g.tenant.auth_id, session_id, now)
     return jsonify(session_json(session, now))
 
 

@@ -12,7 +12,7 @@ from routing.errors import InvalidInput
 
 def days_of(params: Mapping[str, str]) -> int:
     """Return the window asked for with `days` (default 7): a whole number of days from 1 to 30."""
-    text = params.get("days", str(DEFAULT_DAYS)).strip()
+    text = params.get("days", str(DEFAULT_DAYS))
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_DAYS:
         raise InvalidInput("days", f"must be a whole number from 1 to {MAX_DAYS}")
     return int(text)

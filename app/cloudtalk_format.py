@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from routing.clock import US, iso_time
-from routing.errors import InvalidInput
+from routing.errors import Conflict, InvalidInput, PoolExhausted, SessionEnded
 from routing.pool import Assignment
-from routing.sessions.options import as_bool, as_party, as_url, bounded, check_fields
+from routing.sessions.options import Bounded, as_bool, as_party, as_url, check_fields
 from routing.sessions.session import ACTIVE, Session
 
 COMPLETED = "completed"
@@ -21,7 +21,7 @@ MINUTE = 60
 CREATE_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "driver_phone": as_party,
     "customer_phone": as_party,
-    "ttl_minutes": bounded(1, 1440),
+    "ttl_minutes": Bounded(1, 1440),
     "masked_e164": as_party,
     "callback_url": as_url,
     "record": as_bool,
@@ -56,13 +56,24 @@ def create_request(data: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]
 
 
 @contextmanager
-def dialect_names() -> Iterator[None]:
-    """Re-raise the domain's input errors naming this dialect's fields instead of the domain's."""
+def dialect_words() -> Iterator[None]:
+    """Re-raise the domain's errors in this dialect's words: its field names for the domain's, and a session's end
+    as this dialect's status says it (`completed` when a request ended it, else `expired`)."""
     try:
         yield
     except InvalidInput as error:
-        detail = _DOMAIN_NAME.sub(lambda m: _DIALECT_NAMES[m.group(1)], error.message.removeprefix(f"{error.field}: "))
+        detail = _in_dialect(error.message.removeprefix(f"{error.field}: "))
         raise InvalidInput(_DIALECT_NAMES.get(error.field, error.field), detail) from error
+    except SessionEnded as error:
+        status = COMPLETED if error.by_request else EXPIRED
+        raise Conflict(f"session {error.session_uuid} is already {status}") from error
+    except PoolExhausted as error:
+        raise PoolExhausted(_in_dialect(error.message)) from error
+
+
+def _in_dialect(message: str) -> str:
+    """Return `message` with the domain's field names replaced by this dialect's."""
+    return _DOMAIN_NAME.sub(lambda m: _DIALECT_NAMES[m.group(1)], message)
 
 
 def session_status(session: Session, now: int) -> str:

@@ -5,7 +5,8 @@ RoutingError
 ├── NotFound            no such tenant, session or number for this tenant
 ├── Conflict            the request is valid but the state forbids it
 │   ├── NumberUnavailable   a specific number is taken, cooling, suspended or not in the pool
-│   └── PoolExhausted       no free number fits the request
+│   ├── PoolExhausted       no free number fits the request
+│   └── SessionEnded        the session has already ended (on request, or at its expiry time)
 ├── RateLimited         the tenant is over its request rate limit (says when to retry)
 │   └── TooManyFailedLogins the client has failed to log in too often; its credential was not checked
 └── Unauthenticated     credentials missing or wrong
@@ -44,6 +45,24 @@ class NumberUnavailable(Conflict):
 
 class PoolExhausted(Conflict):
     """No free number in the tenant's pool fits the request."""
+
+
+class SessionEnded(Conflict):
+    """The session has already ended, so it can be neither changed nor ended again.
+
+    Its status reads `expired` however it ended (Plivo's word); `by_request` says whether a request ended it (a
+    DELETE or a complete) rather than its expiry time, for a dialect that calls that end something else.
+    """
+
+    def __init__(self, session_uuid: str, by_request: bool, refused: str = "") -> None:
+        cause = "ended by a request" if by_request else "its expiry time passed"
+        super().__init__(
+            f"session {session_uuid} has expired ({cause}) and {refused}"
+            if refused
+            else f"session {session_uuid} has already expired ({cause})"
+        )
+        self.session_uuid = session_uuid
+        self.by_request = by_request
 
 
 class RateLimited(RoutingError):

@@ -15,6 +15,7 @@ DEFAULT_PREFIX = "masq:"
 # Suffixes after a tenant's base; every Lua script has them too, as its table K (see `lua_names`).
 NUMBER = ":n:"
 NUMBERS = ":numbers"
+NUMBERS_IN = ":numbers-in:"
 FREE = ":free:"
 COUNTRIES = ":countries"
 COOLING = ":cooling"
@@ -91,6 +92,11 @@ class Keys:
     def numbers(self, auth_id: str) -> str:
         """Set: every DID the tenant holds now."""
         return f"{self.tenant_base(auth_id)}{NUMBERS}"
+
+    def numbers_in(self, auth_id: str, country: str) -> str:
+        """Set: every DID the tenant holds now in one country, whatever its state (free, in use, cooling off or
+        suspended), so that a refused create can say why without reading the pool."""
+        return f"{self.tenant_base(auth_id)}{NUMBERS_IN}{country}"
 
     def free(self, auth_id: str, country: str) -> str:
         """Set: the tenant's free DIDs of one country (SPOP hands one out in O(1))."""

@@ -14,18 +14,20 @@ from routing.errors import InvalidInput
 # raises every time). Each entry is a few hundred bytes at most.
 _CACHED_NUMBERS = 16_384
 
-# What a written phone number may hold: an optional leading `+`, digits, and the usual separators. Anything else
-# (`,` and `w` pauses, `p`, `#`, `;ext=`, `x`, `ext`) makes it a dial string, which the carrier would dial as a
-# number followed by keys pressed, so a masked call would quietly skip the extension.
-_WRITTEN_NUMBER = re.compile(r"\+?[0-9 .()\-]+")
+# What a written phone number may hold: an optional leading `+`, at least one digit, and the usual separators
+# (spaces around it too). Anything else (`,` and `w` pauses, `p`, `#`, `;ext=`, `x`, `ext`) makes it a dial string,
+# which the carrier would dial as a number followed by keys pressed, so a masked call would quietly skip the
+# extension. The API document states the same pattern (app.openapi), written in the syntax both read alike.
+WRITTEN_NUMBER = r" *\+?[0-9 .()-]*[0-9][0-9 .()-]*"
+_WRITTEN_NUMBER = re.compile(WRITTEN_NUMBER)
 
 
 def to_e164(raw: object, field: str) -> str:
-    """Return `raw` as E.164 (`+15551234567`), with or without the leading `+`; a dial string is InvalidInput."""
-    if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip() == "":
+    """Return `raw` (WRITTEN_NUMBER, or an integer) as E.164 (`+15551234567`); a dial string is InvalidInput."""
+    if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip(" ") == "":
         raise InvalidInput(field, "must be a phone number in E.164 form, like +14155550100")
-    text = str(raw).strip()
-    if not _WRITTEN_NUMBER.fullmatch(text) or not any(ch.isdigit() for ch in text):
+    text = str(raw).strip(" ")
+    if not _WRITTEN_NUMBER.fullmatch(text):
         raise InvalidInput(
             field, f"{raw!r} is not a phone number: E.164 has digits only, no pauses, extensions or keys to press"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -80,9 +81,11 @@ def release_number(store: Store, auth_id: str, raw_number: str, now: int) -> Non
 def assignments(store: Store, auth_id: str, status: str | None = None, on: str | None = None) -> list[Assignment]:
     """Return the tenant's assignments with `status`, or those held at any time on day `on`.
 
-    Without a status: the active ones, or with `on`, every one held that day whatever it is now.
+    Without a status: the active ones, or with `on`, every one held that day whatever it is now. `on` is
+    `YYYY-MM-DD` and nothing else (not the other forms `date.fromisoformat` reads).
     """
-    status = status or ("all" if on else "active")
+    if status is None:
+        status = "all" if on is not None else "active"
     if status not in ASSIGNMENT_STATUSES:
         raise InvalidInput("status", "must be one of " + ", ".join(ASSIGNMENT_STATUSES))
     records = [Assignment(**json.loads(raw)) for raw in store.redis.hvals(store.keys.assignments(auth_id))]
@@ -90,6 +93,8 @@ def assignments(store: Store, auth_id: str, status: str | None = None, on: str |
         records = [a for a in records if a.status == status]
     if on is not None:
         try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", on):
+                raise ValueError(on)
             day = date.fromisoformat(on)
         except ValueError as exc:
             raise InvalidInput("on", "must be a date, YYYY-MM-DD") from exc

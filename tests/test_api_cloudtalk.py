@@ -99,6 +99,16 @@ def test_a_wanted_masked_number_is_the_one_handed_out(client, tenant):
     assert response.get_json()["masked_e164"] == tenant.numbers[2]
 
 
+def test_a_driver_in_a_country_without_numbers_is_told_so_in_this_dialects_words(client, tenant):
+    response = create(client, tenant, driver_phone="+4915123456789")
+
+    assert response.status_code == 409
+    assert response.get_json()["error"] == (
+        "no virtual number in DE: the pool has no number in DE, and geomatch asks for one in driver_phone's country; "
+        "add one, or set geomatch to false to take a free number from US"
+    )
+
+
 def test_a_session_reads_back_as_it_was_created(client, tenant):
     created = create(client, tenant).get_json()
 
@@ -128,7 +138,8 @@ def test_completing_a_completed_session_is_a_conflict(client, tenant):
     response = client.post(f"/v1/sessions/{created['id']}/complete", headers=auth(tenant))
 
     assert response.status_code == 409
-    assert "already expired" in response.get_json()["error"]
+    assert response.get_json()["error"] == f"session {created['id']} is already completed"
+    assert client.get(f"/v1/sessions/{created['id']}", headers=auth(tenant)).get_json()["status"] == "completed"
 
 
 def test_a_session_past_its_ttl_reads_as_expired_and_cannot_be_completed(client, tenant, store):
@@ -140,6 +151,7 @@ def test_a_session_past_its_ttl_reads_as_expired_and_cannot_be_completed(client,
     assert read.get_json()["status"] == "expired"
     assert read.get_json()["ttl_minutes"] == 60
     assert completed.status_code == 409
+    assert completed.get_json()["error"] == f"session {session.session_uuid} is already expired"
 
 
 def test_complete_takes_no_parameters(client, tenant):

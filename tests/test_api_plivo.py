@@ -674,18 +674,26 @@ def test_creating_on_an_exhausted_pool_is_a_409(client, tenant):
     assert listing(client, tenant)["meta"]["total_count"] == len(tenant.numbers)
 
 
-def test_geomatch_finds_no_number_for_a_party_in_another_country(client, tenant):
-    response = create(client, tenant, first_party="+442079460000")
+def test_geomatch_for_a_country_without_numbers_says_the_pool_has_none_there(client, tenant):
+    response = create(client, tenant, first_party="+4915123456789")
 
-    assert "no free virtual number" in assert_error(response, 409)
-    assert create(client, tenant, first_party="+442079460000", geomatch=False).status_code in (200, 201)
+    assert assert_error(response, 409) == (
+        "no virtual number in DE: the pool has no number in DE, and geomatch asks for one in first_party's country; "
+        "add one, or set geomatch to false to take a free number from US"
+    )
+    assert create(client, tenant, first_party="+4915123456789", geomatch=False).status_code in (200, 201)
 
 
 def test_a_deleted_session_can_be_neither_updated_nor_deleted_again(client, tenant):
-    url = tenant.plivo_base + ended(client, tenant)["session_uuid"] + "/"
+    uuid = ended(client, tenant)["session_uuid"]
+    url = tenant.plivo_base + uuid + "/"
 
-    assert_error(send(client, "POST", url, tenant.basic, json={"ring_timeout": 30}), 409)
-    assert_error(send(client, "DELETE", url, tenant.basic), 409)
+    assert send(client, "GET", url, tenant.basic).get_json()["response"]["status"] == "expired"
+    updated = assert_error(send(client, "POST", url, tenant.basic, json={"ring_timeout": 30}), 409)
+    assert updated == f"session {uuid} has expired (ended by a request) and can no longer be updated"
+    assert assert_error(send(client, "DELETE", url, tenant.basic), 409) == (
+        f"session {uuid} has already expired (ended by a request)"
+    )
 
 
 def test_a_session_past_its_expiry_reads_expired_refuses_changes_and_frees_its_number(client, tenant, travel):

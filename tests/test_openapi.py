@@ -11,13 +11,16 @@ import jsonschema_rs
 import pytest
 import redis
 import schemathesis
+from hypothesis import strategies as st
 from schemathesis.checks import (
     content_type_conformance,
+    negative_data_rejection,
     not_a_server_error,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.parameters import ParameterLocation
 
 from app import cloudtalk_format, openapi
 from routing import capacity, pool, tenants
@@ -41,7 +44,8 @@ CONFORMS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
-CHECKS = [not_a_server_error, *CONFORMS]
+# A request the document forbids must be refused: the code may take nothing its document does not say it takes.
+CHECKS = [not_a_server_error, negative_data_rejection, *CONFORMS]
 
 POOL = [f"+1415555{n:04d}" for n in range(100, 140)]
 FIRST, SECOND = "+14155551234", "+14155554321"
@@ -194,7 +198,9 @@ def test_the_api_keeps_to_its_document(case, app, seeded):
             case.path_parameters[name] = slots.get(case.path_parameters[name], case.path_parameters[name])
     if "auth_id" in case.path_parameters:
         case.path_parameters["auth_id"] = tenant.auth_id
-    case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant))
+    # A case made invalid in its headers goes without the credential the fuzzer left out or spoilt on purpose.
+    spoilt = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
+    case.call_and_validate(app=app, checks=CHECKS, **({} if spoilt else credentials(case, tenant)))
 
 
 # -- the document itself ------------------------------------------------------------------------------------------
@@ -271,19 +277,66 @@ FIELDS = [
 
 @pytest.mark.parametrize(("name", "spec", "checker"), [f for f in FIELDS if "minimum" in f.values[1]])
 def test_each_documented_integer_bound_is_the_codes(name, spec, checker):
-    assert checker(spec["minimum"], name) == spec["minimum"]
-    assert checker(spec["maximum"], name) == spec["maximum"]
+    assert int(checker(spec["minimum"], name)) == spec["minimum"]
+    assert int(checker(spec["maximum"], name)) == spec["maximum"]
     for outside in (spec["minimum"] - 1, spec["maximum"] + 1):
         with pytest.raises(InvalidInput):
             checker(outside, name)
 
 
-@pytest.mark.parametrize(("name", "spec", "checker"), [f for f in FIELDS if "enum" in f.values[1]])
-def test_each_documented_choice_is_taken_and_nothing_else(name, spec, checker):
-    for choice in spec["enum"]:
-        assert checker(choice, name) == choice
-    with pytest.raises(InvalidInput):
-        checker("other", name)
+REQUIRED = {*body_of(openapi.PLIVO)["required"], *body_of("/v1/sessions")["required"]}
+
+
+def taken(checker, value, name) -> bool:
+    """Return whether the code takes `value` for the field `name`: check_fields reads `null` as left out, which
+    only an optional field may be."""
+    if value is None:
+        return name not in REQUIRED
+    try:
+        checker(value, name)
+    except InvalidInput:
+        return False
+    return True
+
+
+# Values that tell loose parsers apart: padded, signed, other digits, other spaces, other cases, other types.
+ODD_VALUES = [
+    *TRICKY,
+    *("600", "-0", "0600", " 600", "600 ", "\t600", "600\n", "+600", "6e2", "600.0", "６００", "\u00a0600"),
+    *("true", "TRUE", "False", " true", "yes", "1", "get", "Post", " GET", "mp3", "WAV", "mp4"),
+    *(
+        "+14155551234",
+        " +1 (415) 555-1234 ",
+        "\t+14155551234",
+        "+14155551234\n",
+        "1415555\u00a01234",
+        "+1415555１２３４",
+    ),
+    *("1234", "012345", "１２３４", "SA0123456789ABCDEFGH", "sa0123456789ABCDEFGH", "SA0123456789ABCDEFG"),
+    *("https://example.com/x", "HTTPS://example.com/x", "Https://example.com", "https://exa mple.com", "ftp://x.y", ""),
+    *(600, 600.0, 600.5, -1, 0, 1234, 14155551234, True, False, None, [], {}),
+]
+
+
+@pytest.mark.parametrize(("name", "spec", "checker"), FIELDS)
+def test_whatever_the_code_takes_for_a_field_its_document_takes(name, spec, checker):
+    document = jsonschema_rs.validator_for(spec)
+    for value in ODD_VALUES:
+        if taken(checker, value, name):
+            assert document.is_valid(value), f"{name} takes {value!r}, which its document forbids"
+
+
+# Checkers whose rule is the whole of what they take (no phone numbering plan, no URL host rules, no bounds that a
+# text spelling of a number cannot carry in JSON Schema): the document takes exactly what they take.
+LEXICAL = ["record", "record_file_format", "callback_method", "geomatch", "first_party_pin", "subaccount"]
+
+
+@pytest.mark.parametrize(("name", "spec", "checker"), [f for f in FIELDS if f.values[0] in LEXICAL])
+@hypothesis.given(
+    value=st.one_of(st.sampled_from(ODD_VALUES), st.text(max_size=20), st.integers(), st.floats(), st.booleans())
+)
+def test_a_lexical_fields_document_takes_exactly_what_its_checker_takes(name, spec, checker, value):
+    assert jsonschema_rs.validator_for(spec).is_valid(value) == taken(checker, value, name)
 
 
 def test_the_documented_defaults_are_the_codes():
@@ -384,6 +437,115 @@ def test_numbers_and_urls_a_careless_parser_would_take_are_documented_400s(app, 
     response = case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant))
 
     assert response.status_code == 400
+
+
+# -- where the document and the code disagreed, each now one way --------------------------------------------
+@SCHEMATHESIS
+@pytest.mark.parametrize(
+    ("path", "method", "query", "body"),
+    [
+        pytest.param("/v1/did/assignments", "GET", {"status": ""}, None, id="assignments-empty-status"),
+        pytest.param("/v1/did/assignments", "GET", {"on": "20240201"}, None, id="assignments-day-without-dashes"),
+        pytest.param("/v1/did/pool", "GET", {"days": " 7 "}, None, id="pool-padded-days"),
+        pytest.param(openapi.PLIVO, "GET", {"limit": " 5"}, None, id="list-padded-limit"),
+        pytest.param(openapi.PLIVO, "GET", {"created_time": "2024-2-1 6:28"}, None, id="list-time-one-digit-fields"),
+        pytest.param(openapi.PLIVO, "GET", {"created_time": "２０２４-02-01"}, None, id="list-time-other-digits"),
+        pytest.param(openapi.PLIVO, "GET", {"first_party": "\t+14155551234"}, None, id="list-party-tab"),
+        pytest.param(openapi.PLIVO, "POST", None, {**PARTIES, "session_expiry": " 600 "}, id="create-padded-number"),
+        pytest.param(
+            openapi.PLIVO, "POST", None, {**PARTIES, "second_party": SECOND + "\n"}, id="create-phone-newline"
+        ),
+        pytest.param(openapi.PLIVO, "POST", None, {**PARTIES, "first_party": None}, id="create-required-null"),
+        pytest.param(openapi.PLIVO_SESSION, "POST", None, {}, id="update-nothing"),
+        pytest.param(openapi.PLIVO_SESSION, "POST", None, {"record": None, "ring_timeout": None}, id="update-nulls"),
+        pytest.param("/v1/sessions", "POST", None, {**DRIVE, "customer_phone": None}, id="cloudtalk-required-null"),
+    ],
+)
+def test_what_the_document_forbids_the_api_refuses(app, seeded, path, method, query, body):
+    tenant, slots = seeded
+    given = {"query": query} if query is not None else {"body": body, "media_type": "application/json"}
+    case = case_for(path, method, tenant, slots[SLOTS["single-party"]], **given)
+
+    response = case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant))
+
+    assert response.status_code == 400
+    if body is not None:
+        assert not jsonschema_rs.validator_for(body_of(path, method.lower())).is_valid(body)
+
+
+@SCHEMATHESIS
+@pytest.mark.parametrize(
+    ("path", "method", "body"),
+    [
+        pytest.param("/v1/sessions", "POST", {**DRIVE, "masked_e164": None, "geomatch": None}, id="cloudtalk-nulls"),
+        pytest.param(openapi.PLIVO, "POST", {**PARTIES, "record": None, "ring_timeout": None}, id="create-nulls"),
+        pytest.param(
+            openapi.PLIVO,
+            "POST",
+            {
+                **PARTIES,
+                "session_expiry": "600",
+                "record": "TRUE",
+                "callback_method": "get",
+                "record_file_format": "WAV",
+            },
+            id="create-as-text-in-any-case",
+        ),
+        pytest.param(
+            openapi.PLIVO,
+            "POST",
+            {"first_party": " +1 (415) 555-1234 ", "second_party": 14155554321},
+            id="create-phones-with-separators-and-as-numbers",
+        ),
+        pytest.param(
+            openapi.PLIVO,
+            "POST",
+            {"first_party": FIRST, "create_session_with_single_party": "true"},
+            id="create-single-party-as-text",
+        ),
+        pytest.param(
+            openapi.PLIVO, "POST", {**PARTIES, "callback_url": "HTTPS://hooks.example.com/x"}, id="create-scheme-case"
+        ),
+        pytest.param(
+            openapi.PLIVO,
+            "POST",
+            {
+                **PARTIES,
+                "is_pin_authentication_required": True,
+                "first_party_pin": 1234,
+                "second_party_pin": "5678",
+                "pin_prompt_play": "https://cdn.example.com/p",
+            },
+            id="create-pin-as-number",
+        ),
+        pytest.param(openapi.PLIVO_SESSION, "POST", {"ring_timeout": "30", "record": None}, id="update-text-and-null"),
+    ],
+)
+def test_what_the_code_takes_the_document_takes(app, seeded, path, method, body):
+    tenant, slots = seeded
+    case = case_for(path, method, tenant, slots[SLOTS["called"]], body=body, media_type="application/json")
+
+    response = case.call_and_validate(app=app, checks=CHECKS, **credentials(case, tenant))
+
+    assert response.status_code in (200, 201)
+    assert jsonschema_rs.validator_for(body_of(path, method.lower())).is_valid(body)
+
+
+@SCHEMATHESIS
+def test_delete_takes_the_echoed_uuid_and_its_document_nothing_else(app, seeded):
+    tenant, slots = seeded
+    uuid_ = slots[SLOTS["called"]]
+    schema_ = jsonschema_rs.validator_for(body_of(openapi.PLIVO_SESSION, "delete"))
+    assert not schema_.is_valid({"session_uuid": uuid_, "reason": "done"})
+    refused = case_for(
+        openapi.PLIVO_SESSION, "DELETE", tenant, uuid_, body={"reason": "done"}, media_type="application/json"
+    )
+    assert refused.call_and_validate(app=app, checks=CHECKS, **credentials(refused, tenant)).status_code == 400
+
+    taken_ = case_for(
+        openapi.PLIVO_SESSION, "DELETE", tenant, uuid_, body={"session_uuid": uuid_}, media_type="application/json"
+    )
+    assert taken_.call_and_validate(app=app, checks=CHECKS, **credentials(taken_, tenant)).status_code == 200
 
 
 SECURED = [(path, method) for path, method in OPERATIONS if path.startswith("/v1/")]

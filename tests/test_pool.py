@@ -12,6 +12,7 @@ US_DIDS = ["+14155550100", "+14155550101", "+14155550102"]
 GB_DID = "+442079460958"
 US_CALLER = {"first_party": "+14155550123", "second_party": "+14155550124"}
 GB_CALLER = {"first_party": "+442079460001", "second_party": "+442079460002"}
+DE_CALLER = {"first_party": "+4915123456789", "second_party": "+14155550124"}
 
 
 def free(store, auth_id, country="US"):
@@ -70,15 +71,73 @@ def test_geomatch_takes_a_number_in_the_first_partys_country(store, mixed, calle
 
 def test_geomatch_is_on_by_default_and_fails_when_that_country_has_no_free_number(store, mixed):
     open_session(store, credential(mixed), US_CALLER, T0)
-    with pytest.raises(PoolExhausted, match="no free virtual number in US") as caught:
+    with pytest.raises(PoolExhausted) as caught:
         open_session(store, credential(mixed), US_CALLER, T0 + 1)
-    assert "in use, cooling off or suspended" in caught.value.message
+    assert caught.value.message == (
+        "no free virtual number in US: the pool's 1 number in US is in use (1); "
+        "set geomatch to false to take a free number from GB"
+    )
     assert free(store, mixed.auth_id, "GB") == {GB_DID}
 
 
-def test_geomatch_fails_for_a_country_the_pool_has_no_numbers_in(store, tenant):
-    with pytest.raises(PoolExhausted, match="in IN"):
-        open_session(store, credential(tenant), {"first_party": "+919876543210", "second_party": "+14155550124"}, T0)
+def test_geomatch_in_a_country_the_pool_has_no_number_in_says_so_and_where_numbers_are_free(store, mixed):
+    with pytest.raises(PoolExhausted) as caught:
+        open_session(store, credential(mixed), DE_CALLER, T0)
+    assert caught.value.message == (
+        "no virtual number in DE: the pool has no number in DE, and geomatch asks for one in first_party's country; "
+        "add one, or set geomatch to false to take a free number from GB or US"
+    )
+    assert "in use" not in caught.value.message
+
+
+def test_with_no_free_number_anywhere_turning_geomatch_off_is_not_offered(store, one):
+    open_session(store, credential(one), US_CALLER, T0)
+    with pytest.raises(PoolExhausted) as caught:
+        open_session(store, credential(one), DE_CALLER, T0 + 1)
+    assert caught.value.message.endswith("; add one (no other country has a free number either)")
+    with pytest.raises(PoolExhausted) as caught:
+        open_session(store, credential(one), US_CALLER, T0 + 2)
+    assert caught.value.message == "no free virtual number in US: the pool's 1 number in US is in use (1)"
+
+
+def test_a_country_whose_numbers_were_all_released_has_no_number(store, mixed):
+    pool.release_number(store, mixed.auth_id, GB_DID, T0)
+    with pytest.raises(PoolExhausted, match="the pool has no number in GB, and geomatch"):
+        open_session(store, credential(mixed), GB_CALLER, T0 + 1)
+    assert store.redis.smembers(store.keys.countries(mixed.auth_id)) == {"US"}
+    pool.add_numbers(store, mixed.auth_id, [GB_DID], T0 + 2)
+    assert open_session(store, credential(mixed), GB_CALLER, T0 + 3).virtual_number == GB_DID
+
+
+def test_adding_a_number_again_files_it_under_its_country_as_a_pool_filled_before_that_lacks(store, mixed):
+    store.redis.delete(store.keys.numbers_in(mixed.auth_id, "GB"))
+    pool.add_numbers(store, mixed.auth_id, [GB_DID], T0)
+    open_session(store, credential(mixed), GB_CALLER, T0 + 1)
+    with pytest.raises(PoolExhausted, match=r"the pool's 1 number in GB is in use \(1\)"):
+        open_session(store, credential(mixed), GB_CALLER, T0 + 2)
+
+
+@pytest.mark.parametrize(
+    ("states", "said"),
+    [
+        (["in use", "in use", "in use"], "in use (3)"),
+        (["cooling off", "cooling off", "cooling off"], "cooling off (3)"),
+        (["suspended", "suspended", "suspended"], "suspended (3)"),
+        (["in use", "cooling off", "suspended"], "in use (1), cooling off (1) or suspended (1)"),
+        (["suspended in use", "suspended cooling off", "cooling off"], "cooling off (1) or suspended (2)"),
+    ],
+)
+def test_an_exhausted_country_says_what_each_of_its_numbers_is_doing(store, tenant, states, said):
+    for state in states:
+        cooloff = 600 if "cooling" in state else 0
+        session = open_session(store, credential(tenant), {**US_CALLER, "virtual_number_cooloff_period": cooloff}, T0)
+        if "cooling" in state:
+            end_session(store, tenant.auth_id, session.session_uuid, T0 + 1)
+        if "suspended" in state:
+            pool.set_suspended(store, tenant.auth_id, session.virtual_number, True, T0 + 2)
+    with pytest.raises(PoolExhausted) as caught:
+        open_session(store, credential(tenant), US_CALLER, T0 + 3)
+    assert caught.value.message == f"no free virtual number in US: the pool's 3 numbers in US are {said}"
 
 
 @pytest.mark.parametrize("geomatch", [False, "false"])
@@ -96,11 +155,19 @@ def test_without_geomatch_the_first_partys_country_is_still_preferred(store, mix
         end_session(store, mixed.auth_id, session.session_uuid, T0 + 2 * i + 1)
 
 
-def test_without_geomatch_an_empty_pool_says_so_without_a_country(store, one):
-    open_session(store, credential(one), US_CALLER, T0)
+def test_without_geomatch_an_exhausted_pool_says_so_without_a_country(store, mixed):
+    open_session(store, credential(mixed), US_CALLER, T0)
+    open_session(store, credential(mixed), {**US_CALLER, "geomatch": False}, T0 + 1)
     with pytest.raises(PoolExhausted) as caught:
-        open_session(store, credential(one), {**US_CALLER, "geomatch": False}, T0 + 1)
-    assert caught.value.message.startswith("no free virtual number: ")
+        open_session(store, credential(mixed), {**DE_CALLER, "geomatch": False}, T0 + 2)
+    assert caught.value.message == "no free virtual number: the pool's 2 numbers are in use (2)"
+
+
+def test_without_geomatch_a_pool_without_numbers_says_it_has_none(store):
+    empty = make_tenant(store, dids=[])
+    with pytest.raises(PoolExhausted) as caught:
+        open_session(store, credential(empty), {**US_CALLER, "geomatch": False}, T0)
+    assert caught.value.message == "no virtual number: the pool has no numbers"
 
 
 # -- a specific number --------------------------------------------------------------------------------------

@@ -46,6 +46,22 @@ def test_without_geomatch_the_script_falls_back_to_another_country(real_store):
     )
 
 
+def test_an_exhausted_pool_says_what_its_numbers_are_doing_as_in_memory(real_store):
+    tenant = make_tenant(real_store, dids=[*US_DIDS, GB_DID])
+    cooled = open_session(real_store, credential(tenant), {**US_CALLER, "virtual_number_cooloff_period": 60}, T0)
+    end_session(real_store, tenant.auth_id, cooled.session_uuid, T0 + 1)
+    held = [open_session(real_store, credential(tenant), US_CALLER, T0 + 2 + i) for i in range(2)]
+    pool.set_suspended(real_store, tenant.auth_id, held[0].virtual_number, True, T0 + 4)
+    with pytest.raises(PoolExhausted) as caught:
+        open_session(real_store, credential(tenant), US_CALLER, T0 + 5)
+    assert caught.value.message == (
+        "no free virtual number in US: the pool's 3 numbers in US are in use (1), cooling off (1) or suspended (1); "
+        "set geomatch to false to take a free number from GB"
+    )
+    with pytest.raises(PoolExhausted, match="the pool has no number in DE, and geomatch"):
+        open_session(real_store, credential(tenant), {**US_CALLER, "first_party": "+4915123456789"}, T0 + 6)
+
+
 def test_a_wanted_number_is_refused_for_the_same_reasons_as_in_memory(real_store):
     tenant = make_tenant(real_store, dids=[*US_DIDS, GB_DID])
     cooled = open_session(

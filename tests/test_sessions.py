@@ -6,7 +6,7 @@ import pytest
 
 from routing import pool
 from routing.clock import US, from_us
-from routing.errors import Conflict, InvalidInput, NotFound
+from routing.errors import Conflict, InvalidInput, NotFound, SessionEnded
 from routing.sessions.lifecycle import (
     end_session,
     get_session,
@@ -124,13 +124,13 @@ def test_a_session_is_kept_compactly_without_its_defaults(store, tenant):
 # -- updating ---------------------------------------------------------------------------------------------
 def test_update_counts_session_expiry_from_the_update_as_plivos_fixture_shows(store, tenant):
     shown = json.loads((FIXTURES / "maskingSessionUpdateResponse.json").read_text())["session"]
-    created = parse_time(shown["created_time"].removesuffix(" +0000"), "created_time")
-    modified = parse_time(shown["modified_time"], "modified_time")
+    created = parse_time(shown["created_time"].removesuffix(" +0000"), "created_time").start
+    modified = parse_time(shown["modified_time"], "modified_time").start
     session = open_session(store, credential(tenant), PARTIES, created)
     updated = update_session(store, tenant.auth_id, session.session_uuid, {"session_expiry": 600}, modified)
     assert (updated.created, updated.modified) == (created, modified)
     assert updated.expiry == modified + 600 * US
-    assert abs(updated.expiry - parse_time(shown["expiry_time"], "expiry_time")) < 1000
+    assert abs(updated.expiry - parse_time(shown["expiry_time"], "expiry_time").start) < 1000
     assert updated.duration == shown["duration"] == 612
     assert get_session(store, tenant.auth_id, session.session_uuid) == updated
 
@@ -198,10 +198,16 @@ def test_an_expired_session_cannot_be_updated_or_ended(store, tenant, how):
         end_session(store, tenant.auth_id, session.session_uuid, T0 + US)
     if how == "reclaimed":
         reclaim_expired(store, tenant.auth_id, later)
-    with pytest.raises(Conflict, match="has expired and can no longer be updated"):
+    cause = "ended by a request" if how == "ended" else "its expiry time passed"
+    with pytest.raises(SessionEnded) as caught:
         update_session(store, tenant.auth_id, session.session_uuid, {"record": True}, later)
-    with pytest.raises(Conflict, match="has already expired"):
+    assert caught.value.message == (
+        f"session {session.session_uuid} has expired ({cause}) and can no longer be updated"
+    )
+    assert caught.value.by_request is (how == "ended")
+    with pytest.raises(SessionEnded) as caught:
         end_session(store, tenant.auth_id, session.session_uuid, later)
+    assert caught.value.message == f"session {session.session_uuid} has already expired ({cause})"
 
 
 def test_a_session_cannot_be_updated_at_the_very_microsecond_it_expires(store, tenant):
@@ -327,6 +333,24 @@ def test_a_listing_pages_by_offset_and_limit_and_still_counts_everything(store, 
 )
 def test_a_listing_filters_and_counts_only_the_matches(store, lister, five, raw, expected):
     assert listing(store, lister, **raw) == (picked(five, expected), len(expected))
+
+
+def test_a_listing_finds_a_session_by_the_second_or_the_minute_it_was_created_in(store, lister):
+    created = T0 + 57 * US + 877_364  # Plivo shows it as …:57.877364
+    session = open_session(store, credential(lister), PARTIES, created)
+    second, minute = from_us(created).strftime("%Y-%m-%d %H:%M:%S"), from_us(created).strftime("%Y-%m-%d %H:%M")
+
+    for raw in (
+        {"created_time": second},
+        {"created_time": minute},
+        {"created_time": stamp(created)},
+        {"created_time__lte": second},
+        {"created_time__gte": second},
+        {"expiry_time": from_us(session.expiry).strftime("%Y-%m-%d %H:%M:%S")},
+    ):
+        assert listing(store, lister, **raw) == ([session.session_uuid], 1), raw
+    for raw in ({"created_time__lt": second}, {"created_time__gt": second}, {"created_time__gt": minute}):
+        assert listing(store, lister, **raw) == ([], 0), raw
 
 
 def test_a_listing_of_a_subaccount_that_is_not_the_tenants_is_invalid(store, lister, five):

@@ -1,27 +1,24 @@
 """The CloudTalk-style dialect in the OpenAPI document: `/v1/sessions` and `/v1/did/…`, `X-API-Key`.
 
-The request fields and bounds are those of `app.cloudtalk_format` and `app.capacity_format`.
+The request fields and their bounds are read off the checkers of `app.cloudtalk_format` (`pieces.accepted`), the
+pool's figures and holdings off `routing.capacity` and `routing.pool`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from app.cloudtalk_format import CREATE_FIELDS, DEFAULT_TTL_MINUTES, REQUIRED
 from app.openapi.pieces import (
     COUNT,
     FLAG,
     ISO_TIME,
-    OTHER_PHONE,
-    PHONE,
-    POOL_PHONE,
     SHOWN_E164,
     TEXT,
-    URL,
     UUID,
     Json,
     answer,
     body,
-    boolean,
     described,
     errors,
     integer,
@@ -30,7 +27,17 @@ from app.openapi.pieces import (
     path,
     query,
     ref,
+    request_fields,
 )
+from app.openapi.plivo import DEFAULTS, NULL_IS_ABSENT
+from routing.capacity import DEFAULT_DAYS, MAX_DAYS
+from routing.pool import ASSIGNMENT_STATUSES
+
+NOTES: dict[str, Json] = {
+    "driver_phone": {"examples": ["+14155551234"]},
+    "customer_phone": {"examples": ["+14155554321"], "description": "different from `driver_phone`"},
+    "masked_e164": {"examples": ["+14155550100"], "description": "a number of the pool to use"},
+}
 
 
 def session() -> Json:
@@ -61,18 +68,13 @@ def paths() -> Json:
     session_id = path("session_id", UUID)
     api_key: dict[str, Any] = {"security": [{"api_key": []}]}
     one = answer("The session", ref("CloudTalkSession"))
-    create = obj(
-        {
-            "driver_phone": PHONE,
-            "customer_phone": described(OTHER_PHONE, "different from `driver_phone`"),
-            "ttl_minutes": integer(1, 1440, 60),
-            "masked_e164": described(POOL_PHONE, "a number of the pool to use"),
-            "callback_url": URL,
-            "record": boolean(False),
-            "geomatch": boolean(True),
-        },
-        required=["driver_phone", "customer_phone"],
-    )
+    create = {
+        **obj(
+            request_fields(CREATE_FIELDS, REQUIRED, {**DEFAULTS, "ttl_minutes": DEFAULT_TTL_MINUTES}, NOTES),
+            required=list(REQUIRED),
+        ),
+        "description": f"Any other field is a 400 that names it; {NULL_IS_ABSENT}",
+    }
     assignment = obj(
         {
             "id": {"type": "integer"},
@@ -92,7 +94,7 @@ def paths() -> Json:
             "free": COUNT,
             "cooling": COUNT,
             "suspended": COUNT,
-            "days": integer(1, 30),
+            "days": integer(1, MAX_DAYS),
             "since": described(hour, "the first hour counted"),
             "peak_concurrent": {
                 "type": "array",
@@ -154,7 +156,7 @@ def paths() -> Json:
                 parameters=[
                     query(
                         "status",
-                        {"type": "string", "enum": ["active", "suspended", "released", "all"]},
+                        {"type": "string", "enum": list(ASSIGNMENT_STATUSES)},
                         "default `active`, or `all` with `on`",
                     ),
                     query("on", {"type": "string", "format": "date"}, "only the numbers held at any time that UTC day"),
@@ -168,7 +170,9 @@ def paths() -> Json:
                 "The pool's size and use, and the size it should have",
                 "cloudtalk",
                 {"200": answer("The pool's figures", pool), **errors(400, 401)},
-                parameters=[query("days", integer(1, 30, 7), "the hours counted: the last `days` days")],
+                parameters=[
+                    query("days", integer(1, MAX_DAYS, DEFAULT_DAYS), "the hours counted: the last `days` days")
+                ],
                 **api_key,
             )
         },

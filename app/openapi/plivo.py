@@ -1,42 +1,54 @@
 """The Plivo dialect in the OpenAPI document: `/v1/Account/{auth_id}/Masking/Session/`, HTTP Basic.
 
-The request fields and bounds are those of `routing.sessions.options` and `routing.sessions.query`; the
-Session object is what `app.plivo_format` writes.
+The request fields and their bounds are read off the checkers of `routing.sessions.options` and
+`routing.sessions.query` (`pieces.accepted`); the Session object is what `app.plivo_format` writes.
 """
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from typing import Any
 
 from app.openapi.pieces import (
     COUNT,
     E164,
     FLAG,
-    OTHER_PHONE,
     PHONE,
-    POOL_PHONE,
     SHOWN_E164,
     TEXT,
-    URL,
     UUID,
     Json,
     answer,
     body,
-    boolean,
     described,
     errors,
+    given,
     integer,
     obj,
     operation,
     path,
     query,
     ref,
+    request_fields,
+    words,
 )
+from routing.sessions.options import BOOLEAN_TEXTS, CREATE_FIELDS, DEFAULT_SESSION_EXPIRY, UPDATE_FIELDS
+from routing.sessions.query import (
+    COMPARISONS,
+    DURATION,
+    LIMIT,
+    OFFSET,
+    PARTY_FIELDS,
+    STATUSES,
+    TIME_TEXT,
+    SessionQuery,
+)
+from routing.sessions.session import Session
 
 PLIVO = "/v1/Account/{auth_id}/Masking/Session/"
 PLIVO_SESSION = PLIVO + "{session_uuid}/"
 
-METHOD = {"type": "string", "enum": ["GET", "POST"], "default": "POST"}
+METHOD = {"type": "string", "enum": ["GET", "POST"]}
 PIN = {"type": "string", "pattern": "^[0-9]{4,15}$"}
 SUBACCOUNT = {"type": "string", "pattern": "^SA[A-Z0-9]{18}$"}
 _PLIVO_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} \+0000 UTC"
@@ -49,77 +61,91 @@ AMOUNT = {
     "digits that read back as the amount (`0.015`)",
 }
 
-SETTINGS = {
-    "session_expiry": integer(60, 86400, 3600, "seconds the session stays open; on update, counted from then"),
-    "call_time_limit": integer(60, 86400, 14400, "seconds a call may last (the carrier caps it at 14400)"),
-    "ring_timeout": integer(15, 120, 120, "seconds to ring the other party"),
-    "record": boolean(False),
-    "record_file_format": {"type": "string", "enum": ["mp3", "wav"], "default": "mp3"},
-    "recording_callback_url": URL,
-    "recording_callback_method": METHOD,
-    "callback_url": URL,
-    "callback_method": METHOD,
-    "first_party_play_url": URL,
-    "second_party_play_url": URL,
+# A session field's default is the Session record's (an empty text is no default), session_expiry's the create's.
+DEFAULTS: dict[str, Any] = {
+    **{f.name: f.default for f in fields(Session) if f.default is not MISSING and f.default != ""},
+    "session_expiry": DEFAULT_SESSION_EXPIRY,
 }
-CREATE_ONLY = {
-    "initiate_call_to_first_party": boolean(False),
-    "is_pin_authentication_required": boolean(False, "with it: both PINs or `generate_pin`, and `pin_prompt_play`"),
-    "generate_pin": boolean(False, "only with PIN authentication, and not with the PINs themselves"),
-    "generate_pin_length": integer(4, 15, 4, "only with `generate_pin`"),
-    "first_party_pin": described(PIN, "only with PIN authentication"),
-    "second_party_pin": described(PIN, "only with PIN authentication; different from `first_party_pin`"),
-    "pin_prompt_play": URL,
-    "pin_retry": integer(0, 5, 1),
-    "pin_retry_wait": integer(5, 10, 5),
-    "incorrect_pin_play": URL,
-    "unknown_caller_play": URL,
-    "force_pin_authentication": boolean(False, "only with PIN authentication"),
-    "subaccount": described(SUBACCOUNT, "a subaccount of the caller"),
-    "geomatch": boolean(True, "the virtual number's country must be the first party's"),
-    "create_session_with_single_party": boolean(False),
-    "virtual_number_cooloff_period": integer(0, 3600, 0, "seconds before the virtual number is handed out again"),
+# What the document says of a request field beyond what its checker takes: its meaning, and an example.
+NOTES: dict[str, Json] = {
+    "first_party": {"examples": ["+14155551234"]},
+    "second_party": {"examples": ["+14155554321"], "description": "different from `first_party`"},
+    "virtual_number": {"examples": ["+14155550100"]},
+    "session_expiry": {"description": "seconds the session stays open; on update, counted from then"},
+    "call_time_limit": {"description": "seconds a call may last (the carrier caps it at 14400)"},
+    "ring_timeout": {"description": "seconds to ring the other party"},
+    "is_pin_authentication_required": {"description": "with it: both PINs or `generate_pin`, and `pin_prompt_play`"},
+    "generate_pin": {"description": "only with PIN authentication, and not with the PINs themselves"},
+    "generate_pin_length": {"description": "only with `generate_pin`"},
+    "first_party_pin": {"description": "only with PIN authentication"},
+    "second_party_pin": {"description": "only with PIN authentication; different from `first_party_pin`"},
+    "force_pin_authentication": {"description": "only with PIN authentication"},
+    "subaccount": {"description": "a subaccount of the caller"},
+    "geomatch": {"description": "the virtual number's country must be the first party's"},
+    "virtual_number_cooloff_period": {"description": "seconds before the virtual number is handed out again"},
 }
-PARTIES = {"first_party": PHONE, "second_party": described(OTHER_PHONE, "different from `first_party`")}
+NULL_IS_ABSENT = "`null` is the same as leaving a field out."
 SINGLE_PARTY = {
     "required": ["create_session_with_single_party"],
-    "properties": {"create_session_with_single_party": {"const": True}},
+    "properties": {
+        "create_session_with_single_party": {"anyOf": [{"const": True}, {"type": "string", "pattern": words("true")}]}
+    },
 }
 CREATE_BODY = {
-    **obj({**PARTIES, **SETTINGS, **CREATE_ONLY}, required=["first_party"]),
-    "anyOf": [{"required": ["second_party"]}, SINGLE_PARTY],
-    "description": "Any other field is a 400 that names it; `null` is the same as leaving a field out.",
+    **obj(request_fields(CREATE_FIELDS, ["first_party"], DEFAULTS, NOTES), required=["first_party"]),
+    "anyOf": [given("second_party"), SINGLE_PARTY],
+    "description": f"Any other field is a 400 that names it; {NULL_IS_ABSENT} A boolean may also be written "
+    f"{' or '.join(BOOLEAN_TEXTS)} in any case, a number as its digits; a form-encoded body is read as its JSON "
+    "would be.",
 }
 ECHO = {"session_uuid": described(UUID, "the Plivo SDK echoes the path's uuid; it must match")}
 UPDATE_BODY = {
-    **obj({**SETTINGS, **PARTIES, **ECHO}, required=[]),
+    **obj(
+        {**request_fields({name: CREATE_FIELDS[name] for name in UPDATE_FIELDS}, [], {}, NOTES), **ECHO},
+        required=[],
+    ),
+    "anyOf": [given(name) for name in UPDATE_FIELDS],
     "description": "At least one field to change; the parties only on a single-party session. A create field "
-    "not listed here is a 400 that names it.",
+    f"not listed here is a 400 that names it. {NULL_IS_ABSENT}",
 }
-EXPIRE_BODY = {**obj(ECHO, required=[], closed=False), "description": "Other fields are ignored."}
+EXPIRE_BODY = {**obj(ECHO, required=[]), "description": "Nothing but the echoed uuid: another field is a 400."}
+# What each comparison of a time filter keeps, of the span its value names.
+COMPARED = {
+    "": "within the span written",
+    "__gt": "after it",
+    "__gte": "from its start on",
+    "__lt": "before it",
+    "__lte": "up to its end",
+}
+UNFILTERED = SessionQuery()  # a listing's defaults
 
 
 def list_filters() -> list[Json]:
-    """Return the filters of a session listing, each time and duration filter with its comparisons."""
+    """Return the filters of a session listing (routing.sessions.query), each time and duration filter with its
+    comparisons."""
     time = {
         "type": "string",
+        "pattern": f"^{TIME_TEXT}$",
         "examples": ["2024-02-01 06:28:15"],
-        "description": "UTC `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]`; Plivo's ` +0000 UTC` suffix is allowed",
+        "description": "UTC `YYYY-MM-DD[ HH:MM[:ss[.uuuuuu]]]` (Plivo's ` +0000 UTC` suffix allowed), matched at the "
+        "precision it is written in: a date is the whole day, `06:28` the whole minute, `06:28:15` the whole second",
     }
+    phone = {**PHONE, "type": "string"}
     filters = [
-        query("limit", integer(1, 20, 20)),
-        query("offset", integer(0, 10**9, 0)),
-        query("status", {"type": "string", "enum": ["active", "expired", "all"], "default": "all"}),
-        query("first_party", PHONE),
-        query("second_party", OTHER_PHONE),
-        query("virtual_number", POOL_PHONE),
+        query("limit", integer(LIMIT.low, LIMIT.high, UNFILTERED.limit)),
+        query("offset", integer(OFFSET.low, OFFSET.high, UNFILTERED.offset)),
+        query("status", {"type": "string", "enum": list(STATUSES), "default": UNFILTERED.status}),
+        *(query(name, {**phone, **NOTES.get(name, {})}) for name in PARTY_FIELDS),
         query("subaccount", TEXT),
     ]
-    for suffix in ("", "__gt", "__gte", "__lt", "__lte"):
+    for suffix in COMPARISONS:
+        meaning = COMPARED[suffix]
         filters += [
-            query("created_time" + suffix, time, "without bounds the window is the last 7 days; at most 30 days"),
-            query("expiry_time" + suffix, time),
-            query("duration" + suffix, integer(0, 10**9), "seconds"),
+            query(
+                "created_time" + suffix, time, f"{meaning}; without bounds the window is the last 7 days, at most 30"
+            ),
+            query("expiry_time" + suffix, time, meaning),
+            query("duration" + suffix, integer(DURATION.low, DURATION.high), "seconds"),
         ]
     return filters
 

@@ -78,7 +78,36 @@ local function allocation(first)
           cool = ARGV[first + 4], country = ARGV[first + 5], preferred = ARGV[first + 6], wanted = ARGV[first + 7]}
 end
 
--- Open the session `a` (see `allocation`) on a free DID: {number = the DID} or {error = why not}.
+-- Why none of the DIDs in the set `scope` is free: {held = how many it has, and of those how many are suspended,
+-- cooling off or in use}. A suspended DID counts as suspended whatever else it does; the rest have a session.
+local function shortage(scope)
+  local held = redis.call('SCARD', scope)
+  local suspended = #redis.call('SINTER', scope, T .. K.suspended)
+  local cooling = #redis.call('ZINTER', 2, T .. K.cooling, scope) -
+                  #redis.call('ZINTER', 3, T .. K.cooling, scope, T .. K.suspended)
+  return {held = held, suspended = suspended, cooling = cooling, in_use = held - suspended - cooling}
+end
+
+-- Why `allocate` found no free DID for `a`: `shortage` of the DIDs it could take (the country's with geomatch,
+-- else all), and with geomatch, the other countries that have a free DID (`free_elsewhere`).
+local function exhausted(a)
+  local why
+  if a.country == '*' then
+    why = shortage(T .. K.numbers)
+  else
+    why = shortage(T .. K.numbers_in .. a.country)
+    why.free_elsewhere = {}
+    for _, cc in ipairs(redis.call('SMEMBERS', T .. K.countries)) do
+      if redis.call('SCARD', T .. K.free .. cc) > 0 then table.insert(why.free_elsewhere, cc) end
+    end
+    table.sort(why.free_elsewhere)
+  end
+  why.error = 'exhausted'
+  return why
+end
+
+-- Open the session `a` (see `allocation`) on a free DID: {number = the DID} or {error = why not}; an exhausted
+-- pool says what its DIDs are doing (`exhausted`).
 local function allocate(a)
   reclaim(100)
   local num
@@ -105,7 +134,7 @@ local function allocate(a)
   if not num then
     tally(NOW, 'exhausted', 1)
     redis.call('HINCRBY', T, 'sessions_refused', 1)
-    return {error = 'exhausted'}
+    return exhausted(a)
   end
   redis.call('HSET', T .. K.number .. num, 'session', a.uuid)
   redis.call('HSET', T .. K.route .. num, '*', a.uuid)

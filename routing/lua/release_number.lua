@@ -11,5 +11,7 @@ redis.call('SREM', T .. K.free .. st[2], num)
 redis.call('ZREM', T .. K.cooling, num)
 redis.call('SREM', T .. K.suspended, num)
 redis.call('SREM', T .. K.numbers, num)
+redis.call('SREM', T .. K.numbers_in .. st[2], num)
+if redis.call('EXISTS', T .. K.numbers_in .. st[2]) == 0 then redis.call('SREM', T .. K.countries, st[2]) end
 redis.call('DEL', nk, T .. K.route .. num)
 return reply({outcome = 'ok'})

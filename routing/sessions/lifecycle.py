@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routing.clock import US
-from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted
+from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted, SessionEnded
 from routing.lua import Reply
 from routing.phone import country_of, to_e164
 from routing.sessions.options import SessionRequest, check_create, check_update
@@ -24,6 +24,8 @@ _REFUSALS = {
     "cooling": "was released recently and is cooling off",
     "country": "is not in the first party's country (geomatch is on)",
 }
+# What pool.lua's `shortage` counts a held number as, in the order a refusal lists them.
+_STATES = (("in_use", "in use"), ("cooling", "cooling off"), ("suspended", "suspended"))
 _CAS_TRIES = 8
 
 
@@ -54,12 +56,42 @@ class Opening:
         reason = reply.get("error")
         if reason is not None:
             if reason == "exhausted":
-                where = f" in {self.country}" if self.session.geomatch else ""
-                raise PoolExhausted(
-                    f"no free virtual number{where}: every number in the pool is in use, cooling off or suspended"
-                )
+                raise PoolExhausted(self.shortage(reply))
             raise NumberUnavailable(f"{self.wanted} {_REFUSALS[reason]}")
         return self.session.evolve(virtual_number=str(reply["number"]))
+
+    def shortage(self, reply: Reply) -> str:
+        """Return why pool.lua's `exhausted` `reply` found no number: none held where one must be, or what each
+        held one is doing; with geomatch, which countries have a free number instead."""
+        held = int(reply["held"])
+        if not self.session.geomatch:
+            if held == 0:
+                return "no virtual number: the pool has no numbers"
+            return f"no free virtual number: the pool's {_held(reply, held)}"
+        country, elsewhere = self.country, _either(reply.get("free_elsewhere") or [])
+        switch = f"set geomatch to false to take a free number from {elsewhere}" if elsewhere else ""
+        if held == 0:
+            advice = f"add one, or {switch}" if switch else "add one (no other country has a free number either)"
+            return (
+                f"no virtual number in {country}: the pool has no number in {country}, and geomatch asks for one "
+                f"in first_party's country; {advice}"
+            )
+        return f"no free virtual number in {country}: the pool's {_held(reply, held, country)}" + (
+            f"; {switch}" if switch else ""
+        )
+
+
+def _held(reply: Reply, held: int, country: str = "") -> str:
+    """Return what pool.lua's `shortage` says the `held` numbers (in `country`) are doing: `3 numbers in DE are
+    in use (2) or cooling off (1)`."""
+    states = _either([f"{state} ({int(reply[name])})" for name, state in _STATES if int(reply[name]) > 0])
+    where = f" in {country}" if country else ""
+    return f"{held} number{where} is {states or 'taken'}" if held == 1 else f"{held} numbers{where} are {states}"
+
+
+def _either(words: list[str]) -> str:
+    """Return `a`, `a or b`, `a, b or c`."""
+    return " or ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)
 
 
 def open_session(
@@ -143,11 +175,13 @@ def get_session(store: Store, auth_id: str, session_uuid: str) -> Session:
 
 
 def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[str, Any], now: int) -> Session:
-    """Change the updatable fields of an open session; a new session_expiry counts from now."""
+    """Change the updatable fields of an open session; a new session_expiry counts from now.
+
+    SessionEnded when it has ended (on request or at its expiry time)."""
     for _ in range(_CAS_TRIES):
         current = get_session(store, auth_id, session_uuid)
         if current.status(now) == EXPIRED:
-            raise Conflict(f"session {session_uuid} has expired and can no longer be updated")
+            raise SessionEnded(session_uuid, bool(current.ended_by), "can no longer be updated")
         changes, expiry_seconds = check_update(raw, single_party_open=not current.second_party)
         if changes.get("second_party", current.second_party) == changes.get("first_party", current.first_party):
             raise InvalidInput("second_party", "must differ from first_party")
@@ -158,23 +192,25 @@ def update_session(store: Store, auth_id: str, session_uuid: str, raw: Mapping[s
             if updated.subaccount and updated.expiry != current.expiry:
                 _remember_for_parent(store, get_tenant(store, updated.auth_id).parent, updated)
             return updated
-        if outcome == "ended":
-            raise Conflict(f"session {session_uuid} has expired and can no longer be updated")
+        if outcome == "ended":  # the record is as read, so no request ended it: its expiry time passed
+            raise SessionEnded(session_uuid, False, "can no longer be updated")
     raise Conflict(f"session {session_uuid} is changing too fast; try again")
 
 
 def end_session(store: Store, auth_id: str, session_uuid: str, now: int) -> Session:
-    """Expire an open session now and return its DID to the pool (after its cool-off)."""
+    """Expire an open session now and return its DID to the pool (after its cool-off).
+
+    SessionEnded when it has ended already (on request or at its expiry time)."""
     for _ in range(_CAS_TRIES):
         current = get_session(store, auth_id, session_uuid)
         if current.status(now) == EXPIRED:
-            raise Conflict(f"session {session_uuid} has already expired")
+            raise SessionEnded(session_uuid, bool(current.ended_by))
         ended = current.evolve(modified=now, expiry=now, ended_by="request")
         outcome = _replace(store, current, ended, now, None)
         if outcome == "ok":
             return ended
-        if outcome == "ended":
-            raise Conflict(f"session {session_uuid} has already expired")
+        if outcome == "ended":  # the record is as read, so no request ended it: its expiry time passed
+            raise SessionEnded(session_uuid, False)
     raise Conflict(f"session {session_uuid} is changing too fast; try again")
 
 

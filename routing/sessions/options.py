@@ -1,4 +1,8 @@
-"""Check what a tenant asks of a session, field by field, against Plivo's documented bounds."""
+"""Check what a tenant asks of a session, field by field, against Plivo's documented bounds.
+
+Each checker is the one statement of what its field takes: app.openapi builds the API document's request schemas
+from these (a `Bounded`'s bounds, a `Choice`'s words, and the spellings below), so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +18,30 @@ from routing.urls import parse_url
 
 DEFAULT_SESSION_EXPIRY = 3600
 SUBACCOUNT_ID = re.compile(r"SA[A-Z0-9]{18}")
+# How a whole number may be written as text (a form field, a query parameter, or a loose JSON client); not
+# str.isdigit(), for which "²" is a digit.
+INTEGER_TEXT = r"-?[0-9]+"
+# How a boolean may be written as text, in any case.
+BOOLEAN_TEXTS = ("true", "false")
+# How many digits a PIN has, at least and at most.
+PIN_DIGITS = (4, 15)
 
 
 def as_bool(value: object, field: str) -> bool:
-    """Return a JSON boolean, or the strings `true`/`false`, as a bool."""
+    """Return a JSON boolean, or the strings `true`/`false` in any case, as a bool."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
+    if isinstance(value, str) and value.lower() in BOOLEAN_TEXTS:
         return value.lower() == "true"
     raise InvalidInput(field, "must be true or false")
 
 
 def as_int(value: object, field: str, low: int, high: int) -> int:
-    """Return an integer (or a string of digits) within [low, high]."""
+    """Return an integer (a JSON number with no fraction, or INTEGER_TEXT) within [low, high]."""
     if isinstance(value, bool):
         raise InvalidInput(field, "must be an integer")
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):  # not isdigit(): "²" is a digit
-        value = int(value.strip())
+    if isinstance(value, str) and re.fullmatch(INTEGER_TEXT, value):
+        value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int):
@@ -53,30 +64,31 @@ def as_url(value: object, field: str) -> str:
     return value
 
 
-def as_method(value: object, field: str) -> str:
-    """Return GET or POST."""
-    if not isinstance(value, str) or value.upper() not in ("GET", "POST"):
-        raise InvalidInput(field, "must be GET or POST")
-    return value.upper()
+@dataclass(frozen=True)
+class Choice:
+    """A checker that takes one of `choices` in any case, and returns it as `choices` writes it."""
+
+    choices: tuple[str, ...]
+
+    def __call__(self, value: object, field: str) -> str:
+        for choice in self.choices:
+            if isinstance(value, str) and value.lower() == choice.lower():
+                return choice
+        raise InvalidInput(field, "must be " + " or ".join(self.choices))
 
 
-def as_choice(*choices: str) -> Callable[[object, str], str]:
-    """Return a checker that accepts one of `choices` (case-insensitive)."""
-
-    def check(value: object, field: str) -> str:
-        if not isinstance(value, str) or value.lower() not in choices:
-            raise InvalidInput(field, "must be one of " + ", ".join(choices))
-        return value.lower()
-
-    return check
+as_method = Choice(("GET", "POST"))
 
 
 def as_pin(value: object, field: str) -> str:
-    """Return a PIN of 4 to 15 digits."""
+    """Return a PIN of 4 to 15 digits (PIN_DIGITS), given as text or as a JSON number with no fraction."""
+    low, high = PIN_DIGITS
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or not 4 <= len(value) <= 15:
-        raise InvalidInput(field, "must be 4 to 15 digits")
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or not low <= len(value) <= high:
+        raise InvalidInput(field, f"must be {low} to {high} digits")
     return value
 
 
@@ -92,42 +104,48 @@ def as_subaccount(value: object, field: str) -> str:
     return value
 
 
-def bounded(low: int, high: int) -> Callable[[object, str], int]:
-    """Return a checker for integers within [low, high]."""
-    return lambda value, field: as_int(value, field, low, high)
+@dataclass(frozen=True)
+class Bounded:
+    """A checker for integers within [low, high] (`as_int`)."""
+
+    low: int
+    high: int
+
+    def __call__(self, value: object, field: str) -> int:
+        return as_int(value, field, self.low, self.high)
 
 
 # Every create argument of Plivo's masking session API and how to check it.
 CREATE_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "first_party": as_party,
     "second_party": as_party,
-    "session_expiry": bounded(60, 86400),
-    "call_time_limit": bounded(60, 86400),
+    "session_expiry": Bounded(60, 86400),
+    "call_time_limit": Bounded(60, 86400),
     "record": as_bool,
-    "record_file_format": as_choice("mp3", "wav"),
+    "record_file_format": Choice(("mp3", "wav")),
     "recording_callback_url": as_url,
     "recording_callback_method": as_method,
     "initiate_call_to_first_party": as_bool,
     "callback_url": as_url,
     "callback_method": as_method,
-    "ring_timeout": bounded(15, 120),
+    "ring_timeout": Bounded(15, 120),
     "first_party_play_url": as_url,
     "second_party_play_url": as_url,
     "is_pin_authentication_required": as_bool,
     "generate_pin": as_bool,
-    "generate_pin_length": bounded(4, 15),
+    "generate_pin_length": Bounded(4, 15),
     "first_party_pin": as_pin,
     "second_party_pin": as_pin,
     "pin_prompt_play": as_url,
-    "pin_retry": bounded(0, 5),
-    "pin_retry_wait": bounded(5, 10),
+    "pin_retry": Bounded(0, 5),
+    "pin_retry_wait": Bounded(5, 10),
     "incorrect_pin_play": as_url,
     "unknown_caller_play": as_url,
     "force_pin_authentication": as_bool,
     "subaccount": as_subaccount,
     "geomatch": as_bool,
     "create_session_with_single_party": as_bool,
-    "virtual_number_cooloff_period": bounded(0, 3600),
+    "virtual_number_cooloff_period": Bounded(0, 3600),
 }
 
 # What an open session lets a tenant change (first/second party only while one is missing).
