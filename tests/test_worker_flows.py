@@ -88,12 +88,14 @@ class WorkerProcess:
 
 
 def forget_queue(redis_url: str, queue: str) -> None:
-    """Delete the RQ keys named after a test's own queue (its registries and worker sets)."""
+    """Delete the RQ keys named after a test's own queue (its registries and worker sets), and its entry in RQ's set
+    of queues."""
     import redis
 
     with redis.Redis.from_url(redis_url) as client:
         for key in client.scan_iter(match=f"rq:*{queue}*", count=1000):
             client.delete(key)
+        client.srem("rq:queues", f"rq:queue:{queue}")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 import click
 import requests
 
+from app.cli import served_url
 from app.cli.simulator import CallPlan, Carrier, CarrierError
 from app.cli.support import dev_twilio_token, open_store
 from routing import pool, settings, tenants
@@ -25,7 +26,9 @@ from routing.clock import now_us
 from routing.errors import RoutingError
 from routing.store import Store
 
-DEMO_DIDS = ["+14155550100", "+14155550101"]
+# The demo tenant's DIDs: fictional numbers (555-01xx) of their own, so that the README's first steps, which give
+# +14155550100 and +14155550101 to a tenant of the reader's, work before or after the demo.
+DEMO_DIDS = ["+14155550190", "+14155550191"]
 DRIVER, RIDER = "+14155551234", "+14155554321"
 
 
@@ -62,20 +65,26 @@ class Inbox:
 
 
 def demo_tenant(store: Store, saved: str) -> tenants.Credentials:
-    """Return the demo tenant kept in the file `saved`, making it (and giving it the demo DIDs) the first time."""
-    if os.path.exists(saved):
-        with open(saved) as file:
-            credentials = tenants.Credentials(**json.load(file))
-        try:
-            tenants.admit(store, tenants.basic_credential(credentials.auth_id, credentials.auth_token), now_us())
-            return credentials
-        except RoutingError:
-            pass  # another Redis, or its data is gone: make a new one
-    credentials = tenants.create_tenant(store, "demo", now_us())
-    pool.add_numbers(store, credentials.auth_id, DEMO_DIDS, now_us())
-    os.makedirs(os.path.dirname(saved) or ".", exist_ok=True)
-    with open(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
-        json.dump(asdict(credentials), file)
+    """Return the demo tenant kept in the file `saved` (making it the first time), holding the demo DIDs."""
+    credentials = _saved_tenant(store, saved)
+    if credentials is None:
+        credentials = tenants.create_tenant(store, "demo", now_us())
+        os.makedirs(os.path.dirname(saved) or ".", exist_ok=True)
+        with open(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+            json.dump(asdict(credentials), file)
+    pool.add_numbers(store, credentials.auth_id, DEMO_DIDS, now_us())  # held already: nothing changes
+    return credentials
+
+
+def _saved_tenant(store: Store, saved: str) -> tenants.Credentials | None:
+    if not os.path.exists(saved):
+        return None
+    with open(saved) as file:
+        credentials = tenants.Credentials(**json.load(file))
+    try:
+        tenants.admit(store, tenants.basic_credential(credentials.auth_id, credentials.auth_token), now_us())
+    except RoutingError:
+        return None  # another Redis, or its data is gone: make a new one
     return credentials
 
 
@@ -123,14 +132,16 @@ def run(
 
 
 @click.command()
-@click.option("--url", default=None, help="masq's public URL [default: MASQ_PUBLIC_URL].")
+@click.option("--url", default=None, help="masq's URL [default: where `masq serve` runs, else MASQ_PUBLIC_URL].")
 def demo(url: str | None) -> None:
     """Show masq end to end against a running `masq serve`: a session, a simulated call and its callbacks."""
     config = settings.from_environment()
+    base_url = served_url.base_url(url, config)
+    served_url.require_answer(base_url)  # before touching the store: say so at once when nothing runs
     try:
         run(
             open_store(),
-            url or config["MASQ_PUBLIC_URL"],
+            base_url,
             dev_twilio_token(config, create=False),
             click.echo,
             os.path.join(config["MASQ_DATA_DIR"], "demo-tenant.json"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import requests
 
+from app.cli import served_url
 from app.cli.simulator import CallPlan, Carrier, CarrierError
 from app.cli.support import dev_twilio_token
 from routing import settings
@@ -31,7 +32,7 @@ def simulate() -> None:
     help="Seconds the bridged call lasts.",
 )
 @click.option("--replay", is_flag=True, help="Send every callback twice, as a carrier retry would.")
-@click.option("--url", default=None, help="masq's public URL [default: MASQ_PUBLIC_URL].")
+@click.option("--url", default=None, help="masq's URL [default: where `masq serve` runs, else MASQ_PUBLIC_URL].")
 @click.option(
     "--auth-token",
     default=None,
@@ -49,14 +50,17 @@ def call(
 ) -> None:
     """Call a virtual number and follow masq's TwiML to the end, printing each step."""
     config = settings.from_environment()
+    base_url = served_url.base_url(url, config)
     carrier = Carrier(
-        url or config["MASQ_PUBLIC_URL"],
+        base_url,
         auth_token if auth_token is not None else dev_twilio_token(config, create=False),
         echo=click.echo,
     )
     plan = CallPlan(caller, virtual_number, digits, outcome, talk_seconds, replay)
     try:
         result = carrier.call(plan)
+    except requests.ConnectionError as exc:
+        raise served_url.not_answering(base_url) from exc
     except (CarrierError, requests.RequestException) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"ending: {result.ending}")
