@@ -18,7 +18,7 @@ from routing.clock import US, now_us
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
 from routing.sessions.options import as_int
-from routing.sessions.query import check_query
+from routing.sessions.query import Bounds, check_query
 from routing.sessions.session import ACTIVE, IN_PROGRESS, Session
 
 PAGE = 20  # sessions a page (the most a listing gives at once)
@@ -44,7 +44,7 @@ def sessions() -> ResponseReturnValue:
     page = as_int(asked.get("page", "1"), "page", 1, 10**6)
     raw = {"status": asked.get("status") or "all", "limit": PAGE, "offset": (page - 1) * PAGE}
     filters = check_query({**raw, **({role: party} if party else {})})
-    filters = replace(filters, created=[("__gte", now - int(days) * DAY + US)])
+    filters = replace(filters, created=Bounds(low=now - int(days) * DAY + US))
     listing = lifecycle.list_sessions(store(), g.tenant.auth_id, filters, now)
     calls = read_calls_many(store(), listing.auth_id, [s.session_uuid for s in listing.sessions], now)
     rows = [
