@@ -444,3 +444,29 @@ def test_an_update_is_held_to_the_same_bounds_as_a_create(field, value):
     with pytest.raises(InvalidInput) as caught:
         check_update({field: value}, single_party_open=False)
     assert caught.value.field == field
+
+
+# -- what Plivo's Go SDK sends (plivo-go, maskingsession.go) -------------------------------------------------
+def test_the_go_sdks_spelling_of_single_party_is_read_as_plivos():
+    request = check_create({"first_party": "+14155551234", "create_session_with_single_Party": True})
+
+    assert request.fields["create_session_with_single_party"] is True and "second_party" not in request.fields
+    with pytest.raises(InvalidInput) as refused:  # an update names it as Plivo documents it
+        check_update({"create_session_with_single_Party": True}, single_party_open=True)
+    assert refused.value.field == "create_session_with_single_party"
+
+
+def test_single_party_given_under_both_spellings_is_refused():
+    raw = {"first_party": "+14155551234", "create_session_with_single_party": True}
+    with pytest.raises(InvalidInput) as refused:
+        check_create({**raw, "create_session_with_single_Party": True})
+    assert refused.value.field == "create_session_with_single_party"
+
+
+def test_a_session_expiry_of_zero_is_the_go_sdks_unset_one_on_create():
+    request = check_create({"first_party": "+14155551234", "second_party": "+14155554321", "session_expiry": 0})
+
+    assert request.session_expiry == options.DEFAULT_SESSION_EXPIRY
+    for refused in ("0", 0.5, 59):
+        with pytest.raises(InvalidInput):
+            check_create({"first_party": "+14155551234", "second_party": "+14155554321", "session_expiry": refused})

@@ -187,8 +187,32 @@ def check_fields(raw: Mapping[str, Any], allowed: Mapping[str, Callable[[object,
     return checked
 
 
+# Plivo's Go SDK (plivo-go, maskingsession.go: CreateMaskingSessionParams and UpdateMaskingSessionParams) names
+# this field by its struct tag, with a capital P; masq reads it as the name Plivo documents.
+GO_SDK_NAMES = {"create_session_with_single_Party": "create_session_with_single_party"}
+
+
+def plivo_names(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Return `raw` with each name Plivo's Go SDK sends read as Plivo's documented one (`GO_SDK_NAMES`); a field
+    given under both names is an error naming it."""
+    named = dict(raw)
+    for sent, documented in GO_SDK_NAMES.items():
+        if sent in named:
+            if documented in named:
+                raise InvalidInput(documented, f"is given twice, also as {sent}")
+            named[documented] = named.pop(sent)
+    return named
+
+
 def check_create(raw: Mapping[str, Any]) -> SessionRequest:
-    """Return a create request checked against every rule of Plivo's documentation."""
+    """Return a create request checked against every rule of Plivo's documentation.
+
+    A `session_expiry` of the JSON number 0 is the default's: Plivo's Go SDK declares the field without
+    `omitempty` in CreateMaskingSessionParams, so a Go client that leaves it unset sends 0.
+    """
+    raw = plivo_names(raw)
+    if raw.get("session_expiry") == 0 and type(raw["session_expiry"]) is int:
+        raw.pop("session_expiry")
     given = check_fields(raw, CREATE_FIELDS)
     single = given.get("create_session_with_single_party", False)
     if "first_party" not in given:
@@ -247,6 +271,7 @@ def random_pin(length: int) -> str:
 
 def check_update(raw: Mapping[str, Any], single_party_open: bool) -> tuple[dict[str, Any], int | None]:
     """Return the checked changes and the new session_expiry, if any; other fields are errors."""
+    raw = plivo_names(raw)
     allowed = {name: CREATE_FIELDS[name] for name in UPDATE_FIELDS}
     for name in raw:
         if name in CREATE_FIELDS and name not in allowed:
