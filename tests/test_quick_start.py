@@ -112,6 +112,9 @@ def test_the_demo_then_the_first_steps_follow_the_port_masq_serve_was_started_on
     assert f"holds {', '.join(DEMO_DIDS)}" in shown
     assert "the call ended: bridged" in shown
     assert '"EventName": "SessionPartiesHangup"' in shown
+    # every event the demo's session sends reaches the demo, its recording's and its end's too: no gaps
+    numbers = [int(n) for n in re.findall(r'"SequenceNumber": "(\d+)"', shown)]
+    assert numbers == list(range(1, len(numbers) + 1)) and '"EventName": "SessionEnded"' in shown
     assert "ending: bridged" in first_steps(served)
 
 

@@ -103,7 +103,13 @@ def run(
             sessions_url,
             auth=auth,
             timeout=10,
-            json={"first_party": DRIVER, "second_party": RIDER, "callback_url": callback_url, "record": True},
+            json={
+                "first_party": DRIVER,
+                "second_party": RIDER,
+                "callback_url": callback_url,
+                "record": True,
+                "recording_callback_url": callback_url,
+            },
         )
         response.raise_for_status()
         session = response.json()
@@ -111,16 +117,14 @@ def run(
         result = Carrier(base_url, carrier_token, echo=lambda line: say("  " + line)).call(
             CallPlan(DRIVER, session["virtual_number"], talk_seconds=65)
         )
-        say(f"the call ended: {result.ending}; callbacks at {callback_url}:")
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and not any(
-            e.get("EventName") == "SessionPartiesHangup" for e in inbox.events
-        ):
-            time.sleep(0.1)
+        arrived(inbox, "SessionPartiesHangup", deadline)
+        requests.delete(f"{sessions_url}{session['session_uuid']}/", auth=auth, timeout=10)
+        arrived(inbox, "SessionEnded", deadline)  # the receiver stays up for the session's last callback
+        say(f"the call ended: {result.ending}; the session was ended; callbacks at {callback_url}:")
         for event in sorted(inbox.events, key=lambda e: int(e.get("SequenceNumber", 0))):
             shown = {k: event[k] for k in ("SequenceNumber", "EventName", "Duration", "Amount") if event.get(k)}
             say("  " + json.dumps(shown))
-        requests.delete(f"{sessions_url}{session['session_uuid']}/", auth=auth, timeout=10)
         if not inbox.events:
             say(
                 "  none arrived: is a worker running (masq serve starts one), and may it call loopback "
@@ -148,3 +152,12 @@ def demo(url: str | None) -> None:
         )
     except (CarrierError, requests.RequestException) as exc:
         raise click.ClickException(f"{exc} (is `masq serve` running?)") from exc
+
+
+def arrived(inbox: Inbox, event_name: str, deadline: float) -> bool:
+    """Wait until `inbox` has received an event named `event_name`, or `deadline` (`time.monotonic()`) passes."""
+    while not any(e.get("EventName") == event_name for e in inbox.events):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
