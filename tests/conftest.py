@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import fakeredis
 import hypothesis
@@ -114,6 +114,14 @@ def changed(value: str) -> str:
     wrong = value[:-1] + ("x" if value[-1:] != "x" else "y")
     assert wrong != value and len(wrong) == len(value)
     return wrong
+
+
+def missing_tool(message: str) -> NoReturn:
+    """Skip a test that needs a tool this machine lacks (`message` says which, and how to install it); in CI
+    (`CI=true`), where `.ci/run` installs everything the tests need, fail it instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}: CI must have it")
+    pytest.skip(message)
 
 
 def wait_for(

@@ -8,7 +8,6 @@ temporary folder. Chromium and its driver come from the system's packages (Debia
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from routing.clock import now_us
 from routing.outbox import Policy
 from routing.phone import mask
 from routing.sessions import lifecycle
-from tests.conftest import make_tenant, serving, wait_for
+from tests.conftest import make_tenant, missing_tool, serving, wait_for
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import TOKEN, inbound_fields, sign
 from workers.deliveries import Sender
@@ -50,9 +49,7 @@ def chromium() -> tuple[str, str]:
     if browser and driver:
         return browser, driver
     missing = "chromium" if not browser else "chromedriver"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{missing} is not installed: .ci/run installs chromium and chromium-driver")
-    pytest.skip(f"{missing} is not installed (Debian: apt-get install chromium chromium-driver)")
+    missing_tool(f"{missing} is not installed (Debian: apt-get install chromium chromium-driver)")
 
 
 @pytest.fixture
