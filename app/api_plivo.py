@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.auth import basic_auth, basic_credential, on_behalf_of
-from app.extensions import call_first_party, require_carrier, store
+from app.extensions import call_first_party, links, require_carrier, store
 from app.plivo_format import session_created, session_object
 from app.request_data import body, query
 from routing.calls.history import read_calls, read_calls_many
@@ -72,7 +72,10 @@ def list_all() -> ResponseReturnValue:
                     else None,
                     "total_count": page.total_count,
                 },
-                "objects": [session_object(s, now, c, listing=True) for s, c in zip(page.sessions, calls, strict=True)],
+                "objects": [
+                    session_object(s, now, c, links().base, listing=True)
+                    for s, c in zip(page.sessions, calls, strict=True)
+                ],
             }
         }
     )
@@ -85,7 +88,7 @@ def retrieve(session_uuid: str) -> ResponseReturnValue:
     now = now_us()
     session = lifecycle.get_session(store(), g.tenant.auth_id, session_uuid)
     calls = read_calls(store(), session.auth_id, session.session_uuid, now)
-    return reply({"response": session_object(session, now, calls)})
+    return reply({"response": session_object(session, now, calls, links().base)})
 
 
 @bp.post("/<session_uuid>", strict_slashes=False)
@@ -95,7 +98,7 @@ def update(session_uuid: str) -> ResponseReturnValue:
     now = now_us()
     session = lifecycle.update_session(store(), g.tenant.auth_id, session_uuid, _body_for(session_uuid), now)
     calls = read_calls(store(), session.auth_id, session.session_uuid, now)
-    return reply({"message": "Session updated", "session": session_object(session, now, calls)})
+    return reply({"message": "Session updated", "session": session_object(session, now, calls, links().base)})
 
 
 @bp.delete("/<session_uuid>", strict_slashes=False)

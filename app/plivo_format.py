@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from app.extensions import links
 from routing.calls.billing import as_amount
 from routing.calls.history import CallState, Interaction
 from routing.calls.resources import call_url, recording_url
@@ -32,8 +31,9 @@ def resource_uri(session: Session) -> str:
     return f"/v1/Account/{session.auth_id}/Masking/Session/{session.session_uuid}/"
 
 
-def session_object(session: Session, now: int, calls: CallState, listing: bool = False) -> dict[str, Any]:
-    """Return Plivo's Session object for `session` as seen at `now`, with `calls`, its call state."""
+def session_object(session: Session, now: int, calls: CallState, base: str, listing: bool = False) -> dict[str, Any]:
+    """Return Plivo's Session object for `session` as seen at `now`, with `calls`, its call state; `base` is
+    MASQ_PUBLIC_URL, which its calls' resource URLs are on."""
     status = session.status(now)
     created = plivo_time(session.created)  # a session not changed since it opened shows the same time twice
     body: dict[str, Any] = {
@@ -58,7 +58,7 @@ def session_object(session: Session, now: int, calls: CallState, listing: bool =
         "record_file_format": session.record_file_format,
         "recording_callback_url": session.recording_callback_url,
         "recording_callback_method": session.recording_callback_method,
-        "interaction": [interaction_object(session.auth_id, i) for i in calls.interactions] or None,
+        "interaction": [interaction_object(session.auth_id, i, base) for i in calls.interactions] or None,
         "total_call_amount": amount_number(calls.amount),
         "total_call_count": calls.count,
         "total_call_billed_duration": calls.billed,
@@ -84,17 +84,16 @@ def session_created(session: Session) -> dict[str, Any]:
         "session_uuid": session.session_uuid,
         "virtual_number": session.virtual_number,
         "message": "Session created",
-        "session": session_object(session, session.created, CallState()),
+        "session": session_object(session, session.created, CallState(), ""),  # no call yet: no resource URL
     }
 
 
-def interaction_object(auth_id: str, call: Interaction) -> dict[str, Any]:
+def interaction_object(auth_id: str, call: Interaction, base: str) -> dict[str, Any]:
     """Return Plivo's Interaction object: one call, its legs' and its recording's resources, its charge.
 
     The first party is the caller's leg, the second the leg masq dialled (see routing.calls.carrier_reports). The
-    resources are absolute URLs on MASQ_PUBLIC_URL, as Plivo gives them (routing.calls.resources).
+    resources are absolute URLs on `base` (MASQ_PUBLIC_URL), as Plivo gives them (routing.calls.resources).
     """
-    base = links().base
     return {
         "start_time": plivo_time(call.started),
         "end_time": plivo_time(call.ended),
