@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import allocation, deliveries, expiry, memory, webhook
+from bench import allocation, deliveries, expiry, memory, slot, webhook
 from bench.common import (
     GUNICORN_SETTINGS,
     Figure,
@@ -34,7 +34,7 @@ from bench.common import (
     settle,
 )
 
-NAMES = ("webhook", "create", "allocation", "memory", "deliveries", "expiry")
+NAMES = ("webhook", "create", "allocation", "memory", "deliveries", "expiry", "slot")
 HERE = Path(__file__).resolve().parent
 
 
@@ -134,6 +134,8 @@ def measure(names: list[str], quick: bool, workdir: Path, say: Callable[[str], N
         attempt("deliveries", lambda: _with_redis(workdir, lambda url: deliveries.run(workdir, quick, url)))
     if "expiry" in names:
         attempt("expiry", lambda: expiry.run(workdir, quick))
+    if "slot" in names:
+        attempt("slot", lambda: _with_redis(workdir, lambda url: slot.run(workdir, quick, url)))
     return figures
 
 
