@@ -8,7 +8,9 @@ event the trip made (claimed through the consumer group and settled). The trips 
 functions against a private Redis; the figure is the Redis server's CPU time per trip (user + system, as
 its INFO reads them), which is what one node spends, whatever the Python side costs. The ceiling is one core's second
 divided by that: trips per second one slot can take, and so one tenant, before the node's thread is saturated.
-Memory per open session is the memory figure's (bench/memory.py). docs/scaling.md reads these figures.
+The memory a finished trip leaves (its session, call and history, kept for the retention period, its
+delivered events gone) is `used_memory` before and after; memory per open session is bench/memory.py's.
+docs/scaling.md reads these figures.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from bench import fixtures
 from bench.common import PREFIX, Figure
+from bench.memory import used_memory
 from routing import outbox, tenants
 from routing.calls import carrier_reports, inbound
 from routing.calls.carrier_reports import DialOutcome, LegStatus
@@ -93,7 +96,9 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
     fixtures.add_numbers(store, created.auth_id, fixtures.did_numbers(trips, start=5_000_000), now)
     # Warm: scripts loaded, the consumer group made, connections open.
     _trips(store, created.auth_id, created.auth_token, 10**6, 20, now)
+    memory_before = used_memory(store)
     totals = _trips(store, created.auth_id, created.auth_token, 0, trips, now + 1000)
+    kept_bytes = round((used_memory(store) - memory_before) / trips)
     events = totals.pop("events") / trips
     per_step_us = {name: round(seconds / trips * 1e6, 1) for name, seconds in totals.items()}
     per_trip_us = round(sum(per_step_us.values()), 1)
@@ -114,5 +119,13 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
             "—",
             None,
             detail={"events_per_second": round(1e6 / per_trip_us * events)},
+        ),
+        Figure(
+            "one tenant on one slot: memory kept per finished trip (for the 90-day retention)",
+            kept_bytes,
+            "B",
+            "—",
+            None,
+            detail={"trips_kept_per_gib": round(2**30 / kept_bytes) if kept_bytes > 0 else None},
         ),
     ]
