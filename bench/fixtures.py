@@ -41,7 +41,7 @@ def did_numbers(count: int, start: int = 0) -> list[str]:
 def add_numbers(store: Store, auth_id: str, numbers: list[str], now: int) -> None:
     """Put E.164 `numbers` in the tenant's pool as `routing.pool.add_numbers` does, pipelined."""
     add = store.script("add_number.lua")
-    tenant, base = store.keys.tenant(auth_id), store.keys.tenant_base(auth_id)
+    base = store.keys.tenant_base(auth_id)
     # In the North American plan the area code decides the country: read it once per area code.
     area_country: dict[str, str] = {}
     for start in range(0, len(numbers), CHUNK):
@@ -61,7 +61,7 @@ def add_numbers(store: Store, auth_id: str, numbers: list[str], now: int) -> Non
                     "status": "active",
                 }
                 pipe.set(store.keys.did_owner(number), auth_id, nx=True)
-                add(keys=[tenant], args=[base, now, number, country, json.dumps(record)], client=pipe)
+                add(keys=[base], args=[now, number, country, json.dumps(record)], client=pipe)
             replies = pipe.execute()
         owned, added = replies[0::2], [named(reply)["outcome"] for reply in replies[1::2]]
         if not all(owned) or set(added) != {"added"}:
@@ -80,7 +80,7 @@ def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int
     open_checked = store.script("open_checked.lua")
     # The tenant's own credential, counted against no limit: the bench fills the store, it does not measure it.
     credential = tenants.basic_credential(auth_id, tenants.auth_token_of(store, auth_id))
-    tenant, base = store.keys.tenant(auth_id), store.keys.tenant_base(auth_id)
+    base = store.keys.tenant_base(auth_id)
     taken: list[tuple[str, str]] = []
     for start in range(0, count, CHUNK):
         uuids = []
@@ -100,10 +100,9 @@ def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int
                 )
                 uuids.append(session.session_uuid)
                 open_checked(
-                    keys=[tenant],
+                    keys=[base],
                     client=pipe,
                     args=[
-                        base,
                         at,
                         session.session_uuid,
                         session.to_json(),

@@ -1,7 +1,7 @@
 -- Give a DID up: out of the pool, its assignment closed and kept.
--- ARGV: T, NOW, number. Reply: {outcome = 'ok' | 'missing' | 'busy' (it carries an open session)}.
+-- ARGV: NOW, number. Reply: {outcome = 'ok' | 'missing' | 'busy' (it carries an open session)}.
 --! include numbers.lua
-local num = ARGV[3]
+local num = ARGV[2]
 local nk = T .. K.number .. num
 local st = redis.call('HMGET', nk, 'session', 'country')
 if not st[2] then return reply({outcome = 'missing'}) end
