@@ -205,7 +205,9 @@ class Store:
         for attempt in range(2):
             pipe = self.redis.pipeline(transaction=False)
             for index in waiting:
-                pipe.evalsha(script.sha, 1, *calls[index])
+                # Not `pipe.evalsha`, which a cluster's pipeline refuses: its `execute_command` routes an EVALSHA by
+                # its key's slot.
+                pipe.execute_command("EVALSHA", script.sha, 1, *calls[index])
             for index, reply in zip(waiting, pipe.execute(raise_on_error=False), strict=True):
                 replies[index] = reply
             waiting = [i for i in waiting if isinstance(replies[i], redis.exceptions.NoScriptError)]
