@@ -32,7 +32,7 @@ from routing.clock import US
 from routing.keys import DEFAULT_PREFIX
 from routing.pool import pool_numbers
 from routing.sessions import lifecycle
-from routing.store import Store
+from routing.store import CLUSTER_SHEBANG, Store
 from tests.conftest import owner_of, serving, wait_for
 from tests.fake_twilio import FakeTwilio
 from tests.receiver import Receiver
@@ -464,6 +464,20 @@ def test_the_worker_refuses_to_run_its_queue_on_the_cluster(cluster_env):
         settings.queue_url(without_queue)
 
 
+def test_a_script_reaching_outside_its_tenants_slot_is_refused_even_on_the_same_node(accounts, store):
+    by_node: dict[str, list[Account]] = {}
+    for account in accounts:
+        by_node.setdefault(account.node, []).append(account)
+    [own, other, *_] = max(by_node.values(), key=len)  # TENANTS tenants on 3 nodes: one node has two
+    peek = lua.build("--! include base.lua\nreturn redis.call('HGET', ARGV[2], 'name')")
+
+    with pytest.raises(redis.ResponseError, match="do not hash to the same slot"):
+        store.redis.register_script(CLUSTER_SHEBANG + peek)(
+            keys=[store.keys.tenant_base(own.auth_id)], args=[store.now_us(), store.keys.tenant(other.auth_id)]
+        )
+    assert store.script("metrics.lua").script.startswith(CLUSTER_SHEBANG)
+
+
 # -- every script ---------------------------------------------------------------------------------------------------
 def scripts_masq_runs() -> set[str]:
     """Return the name of every script the code runs: each `"name.lua"` in app/, routing/ and workers/."""
@@ -482,7 +496,7 @@ def test_every_script_ran_on_the_cluster(request, store):
     primaries = store.redis.get_primaries()
     never = []
     for name in sorted(scripts_masq_runs()):
-        sha = store.redis.register_script(lua.source(name)).sha
+        sha = store.script(name).sha
         if not all(store.redis.get_redis_connection(node).script_exists(sha)[0] for node in primaries):
             never.append(name)
     assert never == [], f"scripts this module never ran on the cluster: {never}"
