@@ -1,9 +1,10 @@
 """The whole flow on a real Redis Cluster of three masters, with tenants on every node.
 
 The cluster is the session's `cluster_url`; the job queue is on the plain Redis of `redis_url`, as the README's
-deploy section sets it up. Redis 7 refuses a script's access to a key outside its slot in cluster mode, and a
-command whose keys span slots, so every step here passing is every step staying in its tenant's slot; the last
-test checks that the module ran every script masq has.
+deploy section sets it up. Redis 7 refuses a command whose keys span slots, and a script's access to a key
+outside its slot (masq's scripts start with the `#!lua` shebang on a cluster, which asks for that check), so every
+step here passing is every step staying in its tenant's slot; the last test checks that the module ran every
+script masq has.
 """
 
 from __future__ import annotations
