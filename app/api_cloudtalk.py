@@ -13,7 +13,6 @@ from app.cloudtalk_format import assignment_json, create_request, dialect_words,
 from app.extensions import call_first_party, store
 from app.request_data import body, query
 from routing import capacity, pool
-from routing.clock import now_us
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
 from routing.sessions.options import check_fields
@@ -42,7 +41,7 @@ def create() -> ResponseReturnValue:
     with on_behalf_of(credential):
         raw, wanted = create_request(json_body())
         with dialect_words():
-            session = lifecycle.open_session(store(), credential, raw, now_us(), wanted_number=wanted)
+            session = lifecycle.open_session(store(), credential, raw, store().now_us(), wanted_number=wanted)
     call_first_party(session)
     location = url_for(".retrieve", session_id=session.session_uuid)
     return jsonify(session_json(session, session.created)), 201, {"Location": location}
@@ -53,7 +52,7 @@ def create() -> ResponseReturnValue:
 def retrieve(session_id: str) -> ResponseReturnValue:
     """Return one session in the CloudTalk shape; another tenant's session is a 404."""
     session = lifecycle.get_session(store(), g.tenant.auth_id, session_id)
-    return jsonify(session_json(session, now_us()))
+    return jsonify(session_json(session, store().now_us()))
 
 
 @bp.post("/sessions/<session_id>/complete", strict_slashes=False)
@@ -61,7 +60,7 @@ def retrieve(session_id: str) -> ResponseReturnValue:
 def complete(session_id: str) -> ResponseReturnValue:
     """End a session now: its DID goes back to the pool and the tenant hears `SessionEnded`."""
     no_parameters(json_body())
-    now = now_us()
+    now = store().now_us()
     with dialect_words():
         session = lifecycle.end_session(store(), g.tenant.auth_id, session_id, now)
     return jsonify(session_json(session, now))
@@ -83,5 +82,5 @@ def did_pool() -> ResponseReturnValue:
     """Report the tenant's pool: its numbers by state and its peaks over the last `days`."""
     params = query()
     no_parameters({name: value for name, value in params.items() if name != "days"})
-    stats = capacity.pool_stats(store(), g.tenant.auth_id, now_us(), days_of(params))
+    stats = capacity.pool_stats(store(), g.tenant.auth_id, store().now_us(), days_of(params))
     return jsonify(pool_stats_json(stats))

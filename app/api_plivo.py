@@ -14,7 +14,6 @@ from app.extensions import call_first_party, links, require_carrier, store
 from app.plivo_format import session_created, session_object
 from app.request_data import body, query
 from routing.calls.history import read_calls, read_calls_many
-from routing.clock import now_us
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
 from routing.sessions.options import check_fields
@@ -44,7 +43,7 @@ def create(auth_id: str) -> ResponseReturnValue:
     with on_behalf_of(credential):
         raw = body()
         require_carrier(raw)
-        session = lifecycle.open_session(store(), credential, raw, now_us())
+        session = lifecycle.open_session(store(), credential, raw, store().now_us())
     call_first_party(session)
     return reply(session_created(session))
 
@@ -53,7 +52,7 @@ def create(auth_id: str) -> ResponseReturnValue:
 @basic_auth
 def list_all() -> ResponseReturnValue:
     """List the tenant's sessions matching Plivo's filters, newest first, a page at a time (Plivo's list shape)."""
-    now = now_us()
+    now = store().now_us()
     params = query()
     filters = check_query(params)
     page = lifecycle.list_sessions(store(), g.tenant.auth_id, filters, now)
@@ -85,7 +84,7 @@ def list_all() -> ResponseReturnValue:
 @basic_auth
 def retrieve(session_uuid: str) -> ResponseReturnValue:
     """Return one session in Plivo's `response` shape; another tenant's session is a 404."""
-    now = now_us()
+    now = store().now_us()
     session = lifecycle.get_session(store(), g.tenant.auth_id, session_uuid)
     calls = read_calls(store(), session.auth_id, session.session_uuid, now)
     return reply({"response": session_object(session, now, calls, links().base)})
@@ -95,7 +94,7 @@ def retrieve(session_uuid: str) -> ResponseReturnValue:
 @basic_auth
 def update(session_uuid: str) -> ResponseReturnValue:
     """Change an open session's updatable fields; a new `session_expiry` counts from now, as Plivo's does."""
-    now = now_us()
+    now = store().now_us()
     session = lifecycle.update_session(store(), g.tenant.auth_id, session_uuid, _body_for(session_uuid), now)
     calls = read_calls(store(), session.auth_id, session.session_uuid, now)
     return reply({"message": "Session updated", "session": session_object(session, now, calls, links().base)})
@@ -110,7 +109,7 @@ def expire(session_uuid: str) -> ResponseReturnValue:
     refuses one it does not know, and the session stays open.
     """
     check_fields(_body_for(session_uuid), {})
-    lifecycle.end_session(store(), g.tenant.auth_id, session_uuid, now_us())
+    lifecycle.end_session(store(), g.tenant.auth_id, session_uuid, store().now_us())
     return reply({"message": "Session Deleted"})
 
 

@@ -11,7 +11,6 @@ from app.auth import basic_auth
 from app.extensions import store
 from app.plivo_call_format import call_object, recording_object
 from routing.calls import resources
-from routing.clock import now_us
 
 bp = Blueprint("api_plivo_calls", __name__, url_prefix="/v1/Account/<auth_id>")
 
@@ -29,4 +28,4 @@ def call(call_uuid: str) -> ResponseReturnValue:
 def recording(recording_id: str) -> ResponseReturnValue:
     """Return the recording of a call on the tenant's sessions as Plivo's Recording object; any other id is a 404."""
     auth_id = g.tenant.auth_id
-    return reply(recording_object(auth_id, resources.find_recording(store(), auth_id, recording_id), now_us()))
+    return reply(recording_object(auth_id, resources.find_recording(store(), auth_id, recording_id), store().now_us()))

@@ -14,7 +14,6 @@ from app.extensions import login_budget, store
 from app.logs import AUTH_ID
 from app.request_data import authorization
 from routing import logins, tenants
-from routing.clock import now_us
 from routing.errors import InvalidInput, NotFound, RoutingError, TooManyFailedLogins, Unauthenticated
 from routing.tenants import Credential, Tenant
 
@@ -34,7 +33,7 @@ def basic_credential(auth_id: str) -> Credential:
         raise Unauthenticated("authentication required: HTTP Basic with your auth_id and auth_token")
     credential = tenants.basic_credential(given.username or "", given.password or "", *bounds())
     if credential.auth_id != auth_id:
-        tenants.admit(store(), credential.uncounted(), now_us())  # wrong credentials are told so first
+        tenants.admit(store(), credential.uncounted(), store().now_us())  # wrong credentials are told so first
         raise Unauthenticated("the auth_id in the URL does not match the credentials")
     return credential
 
@@ -59,7 +58,7 @@ def on_behalf_of(credential: Credential) -> Iterator[None]:
         try:
             yield
         except (InvalidInput, HTTPException):
-            tenants.admit(store(), credential, now_us())
+            tenants.admit(store(), credential, store().now_us())
             raise
     except (Unauthenticated, NotFound, TooManyFailedLogins):  # no credential that checked out: nobody to name
         raise
@@ -78,7 +77,7 @@ def _name_tenant(credential: Credential) -> None:
 def admitted(credential: Credential) -> None:
     """Authenticate `credential` and count the request against its tenant's rate limit (401, 404, 429)."""
     with on_behalf_of(credential):
-        tenants.admit(store(), credential, now_us())
+        tenants.admit(store(), credential, store().now_us())
 
 
 def basic_auth(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,7 +11,6 @@ from rq import Callback, Queue, Retry
 from routing import settings
 from routing.calls import outbound
 from routing.calls.twiml import Links
-from routing.clock import now_us
 from routing.errors import InvalidInput
 from routing.logins import LoginBudget
 from routing.sessions.options import as_bool
@@ -110,6 +109,6 @@ def call_first_party(session: Session) -> None:
     except redis.RedisError:
         log.exception("could not enqueue the call to the first party of session %s", session.session_uuid)
         try:
-            outbound.not_placed(store(), session.auth_id, session.session_uuid, now_us())
+            outbound.not_placed(store(), session.auth_id, session.session_uuid, store().now_us())
         except redis.RedisError:
             log.exception("could not tell the tenant of session %s either", session.session_uuid)

@@ -26,7 +26,6 @@ from app.logs import REQUEST_ID, ids_from
 from app.twilio_signature import Fields, check_signature
 from app.voice import apology
 from routing.calls import inbound, twiml
-from routing.clock import now_us
 from routing.errors import InvalidInput
 
 PATH = "/voice/inbound"
@@ -110,7 +109,8 @@ class InboundWebhook:
     def answer(self, fields: Fields) -> str:
         """Return the TwiML for the call the carrier announces: bridge it, ask for a PIN, or refuse it."""
         call = inbound.incoming_call(first(fields, "CallSid"), first(fields, "From"), first(fields, "To"))
-        decision = inbound.identify_caller(self.app.extensions["masq.store"], call, now_us())
+        store = self.app.extensions["masq.store"]
+        decision = inbound.identify_caller(store, call, store.now_us())
         return twiml.render(twiml.answer(decision, self.app.extensions["masq.links"]))
 
 

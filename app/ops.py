@@ -5,9 +5,11 @@ from __future__ import annotations
 import redis
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
+from redis.cluster import RedisCluster
 
 from app import metrics, openapi
 from app.extensions import store
+from routing.store import Client
 
 bp = Blueprint("ops", __name__)
 
@@ -22,7 +24,7 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    """Answer 200 when Redis answers a PING in time, else 503 saying why."""
+    """Answer 200 when Redis (every primary of a Redis Cluster) answers a PING in time, else 503 saying why."""
     try:
         ping(store().redis, float(current_app.config.get("MASQ_READY_TIMEOUT", READY_TIMEOUT)))
     except (redis.RedisError, OSError) as exc:
@@ -42,12 +44,19 @@ def openapi_document() -> ResponseReturnValue:
     return jsonify(openapi.document())
 
 
-def ping(client: redis.Redis, timeout: float) -> None:
-    """PING Redis on a connection of its own that gives up after `timeout` seconds.
+def ping(client: Client, timeout: float) -> None:
+    """PING Redis (each primary of a Redis Cluster), on a connection of its own that gives up after `timeout` seconds.
 
     A fresh connection, so that a probe neither waits on the pool's sockets nor changes their timeouts.
     """
-    pool = client.connection_pool
+    if isinstance(client, RedisCluster):
+        for node in client.get_primaries():
+            _ping(client.get_redis_connection(node).connection_pool, timeout)
+    else:
+        _ping(client.connection_pool, timeout)
+
+
+def _ping(pool: redis.ConnectionPool, timeout: float) -> None:
     connection = pool.connection_class(
         **{**pool.connection_kwargs, "socket_timeout": timeout, "socket_connect_timeout": timeout}
     )

@@ -18,7 +18,6 @@ from app.logs import request_ids
 from app.twilio_signature import twilio_signed
 from routing import settings
 from routing.calls import carrier_input, carrier_reports, inbound, outbound, twiml
-from routing.clock import now_us
 from routing.errors import InvalidInput, RoutingError
 from routing.tenants import AUTH_ID
 
@@ -69,7 +68,7 @@ def outbound_answer() -> Response:
     auth_id, session_uuid = session_tokens()
     form = request.form
     call = inbound.incoming_call(form.get("CallSid", ""), form.get("To", ""), form.get("From", ""))
-    decision = outbound.answer(store(), auth_id, session_uuid, call, now_us())
+    decision = outbound.answer(store(), auth_id, session_uuid, call, store().now_us())
     return as_twiml(twiml.apology() if isinstance(decision, inbound.HangUp) else twiml.answer(decision, links()))
 
 
@@ -95,7 +94,7 @@ def outbound_status() -> tuple[str, int]:
         carrier_input.word(form.get("CallStatus"), "CallStatus", carrier_input.CALL_STATUSES),
         carrier_input.seconds(form.get("CallDuration"), "CallDuration"),
         retry_token(),
-        now_us(),
+        store().now_us(),
         carrier_input.sip_code(form),
     )
     return "", 204
@@ -108,7 +107,7 @@ def pin_check() -> Response:
     auth_id, call_sid = call_tokens()
     digits = carrier_input.digits(request.form)
     budget = settings.pin_budget(current_app.config)
-    decision = inbound.check_pin(store(), auth_id, call_sid, digits, now_us(), budget)
+    decision = inbound.check_pin(store(), auth_id, call_sid, digits, store().now_us(), budget)
     return as_twiml(twiml.answer(decision, links()))
 
 
@@ -126,7 +125,7 @@ def dial_complete() -> Response:
     """The `<Dial>` ended: end the call's interaction (if its dialled leg has not already) and hang up."""
     auth_id, call_sid = call_tokens()
     outcome = carrier_input.dial_outcome(call_sid, request.form, retry_token())
-    carrier_reports.finish_dial(store(), auth_id, outcome, now_us())
+    carrier_reports.finish_dial(store(), auth_id, outcome, store().now_us())
     return as_twiml(twiml.hang_up())
 
 
@@ -136,7 +135,7 @@ def leg_status() -> tuple[str, int]:
     """A dialled leg's status: its events and charges, and the call's end when the leg is over."""
     auth_id, call_sid = call_tokens()
     report = carrier_input.leg_status(call_sid, request.form, retry_token())
-    carrier_reports.record_leg_status(store(), auth_id, report, now_us())
+    carrier_reports.record_leg_status(store(), auth_id, report, store().now_us())
     return "", 204
 
 
@@ -146,7 +145,7 @@ def recording_status() -> tuple[str, int]:
     """A recording's status: the tenant's recording event, with the file's URL in the session's format."""
     auth_id, call_sid = call_tokens()
     report = carrier_input.recording_status(call_sid, request.form, retry_token())
-    carrier_reports.record_recording(store(), auth_id, report, now_us(), links().base)
+    carrier_reports.record_recording(store(), auth_id, report, store().now_us(), links().base)
     return "", 204
 
 

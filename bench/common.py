@@ -23,6 +23,8 @@ from pathlib import Path
 
 import redis
 
+from routing.store import cluster_nodes
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -217,6 +219,14 @@ def redis_pid(url: str) -> int:
     return int(redis.Redis.from_url(url).info("server")["process_id"])
 
 
+def redis_cpu_seconds(url: str) -> float:
+    """Return the CPU time the Redis at `url` has used so far: every node named by a cluster's URL, summed."""
+    cluster = cluster_nodes(url)
+    if cluster is None:
+        return cpu_seconds(redis_pid(url))
+    return sum(cpu_seconds(redis_pid(f"redis://{host}:{port}")) for host, port in cluster.nodes)
+
+
 def machine_busy(seconds: float = 0.5) -> float:
     """Return the share of all the machine's CPU time (0 to 1) that something used over the next `seconds`."""
 
@@ -361,7 +371,7 @@ def run_wrk(
         *(args or []),
     ]
     server_before = server.cpu_seconds() if server else 0.0
-    redis_before = cpu_seconds(redis_pid(redis_url)) if redis_url else 0.0
+    redis_before = redis_cpu_seconds(redis_url) if redis_url else 0.0
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -376,7 +386,7 @@ def run_wrk(
     if server:
         cpu["server"] = (server.cpu_seconds() - server_before) * per
     if redis_url:
-        cpu["redis"] = (cpu_seconds(redis_pid(redis_url)) - redis_before) * per
+        cpu["redis"] = (redis_cpu_seconds(redis_url) - redis_before) * per
     result.cpu_ms_per_request = {name: round(value, 3) for name, value in cpu.items()}
     return result
 

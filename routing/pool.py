@@ -13,6 +13,7 @@ from routing.phone import country_of, to_e164
 from routing.store import Store
 
 ASSIGNMENT_STATUSES = ("active", "suspended", "released", "all")
+_RECLAIM_LIMIT = 1000  # sessions and cooled DIDs a release ends first, at most
 
 
 @dataclass(frozen=True)
@@ -61,21 +62,20 @@ def set_suspended(store: Store, auth_id: str, raw_number: str, suspended: bool, 
 
 
 def release_number(store: Store, auth_id: str, raw_number: str, now: int) -> None:
-    """Give a DID up; its assignment is closed but kept. A DID with an open session cannot go."""
+    """Give a DID up; its assignment is closed but kept. A DID with an open session cannot go.
+
+    Two steps, as the pool and the global DID → tenant index live in different slots of a cluster: the DID leaves
+    the tenant's pool first (one script, which ends what is due first), then the index forgets the tenant. A
+    release cut between the two leaves the DID out of every pool but still reserved for the tenant (no other
+    tenant can take it, the tenant can add it back); releasing it again completes the release.
+    """
     number = to_e164(raw_number, "number")
-    store.run("reclaim.lua", auth_id, now, 1000)
-    result = store.run("release_number.lua", auth_id, now, number)["outcome"]
-    if result == "missing":
-        raise NotFound(f"{number} is not in this account's pool")
+    result = store.run("release_number.lua", auth_id, now, number, _RECLAIM_LIMIT)["outcome"]
     if result == "busy":
         raise Conflict(f"{number} carries an open session; complete it first")
-    owner_key = store.keys.did_owner(number)
-    with store.redis.pipeline() as pipe:
-        pipe.watch(owner_key)
-        if pipe.get(owner_key) == auth_id:
-            pipe.multi()
-            pipe.delete(owner_key)
-            pipe.execute()
+    forgotten = store.run_global("forget_owner.lua", store.keys.did_owner(number), now, auth_id)["forgotten"]
+    if result == "missing" and not forgotten:
+        raise NotFound(f"{number} is not in this account's pool")
 
 
 def assignments(store: Store, auth_id: str, status: str | None = None, on: str | None = None) -> list[Assignment]:

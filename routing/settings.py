@@ -20,7 +20,7 @@ from routing import logins
 from routing.calls import pin_guesses, reconcile
 from routing.clock import US
 from routing.keys import DEFAULT_PREFIX
-from routing.store import Store
+from routing.store import Store, cluster_nodes
 
 # Seconds the Twilio REST client waits for an answer (twilio-python waits forever unless told).
 TWILIO_TIMEOUT = 10.0
@@ -33,6 +33,8 @@ WEB_THREADS = 4
 # The secrets masq is given (the bearer token /metrics asks for, the operator's token, the console's signing key):
 # RFC 6750's b64token characters, long enough that guessing is hopeless (`openssl rand -hex 32` gives 64).
 TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{32,512}=*")
+# Why the job queue needs a plain Redis, said in every refusal of a clustered one.
+NO_RQ_ON_CLUSTER = "a Redis Cluster, where the job queue (RQ) does not run: its commands span several slots"
 
 
 def _flag(environ: Mapping[str, str], name: str, default: str = "0") -> bool:
@@ -46,7 +48,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return {
         # Empty REDIS_URL: masq starts (or reuses) its embedded Redis, keeping data under MASQ_DATA_DIR.
         "REDIS_URL": redis_url,
-        "QUEUE_REDIS_URL": env.get("QUEUE_REDIS_URL", redis_url),
+        # Empty: the job queue lives on the store's own Redis, which cannot be a Redis Cluster (see `queue_url`).
+        "QUEUE_REDIS_URL": env.get("QUEUE_REDIS_URL", ""),
         "MASQ_QUEUE": env.get("MASQ_QUEUE", "masq"),
         "MASQ_KEY_PREFIX": env.get("MASQ_KEY_PREFIX", DEFAULT_PREFIX),
         "MASQ_DATA_DIR": env.get("MASQ_DATA_DIR", os.path.join(os.getcwd(), "var")),
@@ -138,10 +141,28 @@ def connect_store(settings: Mapping[str, Any]) -> Store:
     return Store.connect(str(url), settings.get("MASQ_KEY_PREFIX", DEFAULT_PREFIX))
 
 
+def queue_url(settings: Mapping[str, Any]) -> str:
+    """Return QUEUE_REDIS_URL, "" for the store's own Redis; raise ValueError when the queue would be on a Redis
+    Cluster (QUEUE_REDIS_URL names one, or is unset while REDIS_URL names one: RQ does not run on a cluster), or
+    when either URL cannot be read."""
+    url, store_url = str(settings.get("QUEUE_REDIS_URL") or ""), str(settings.get("REDIS_URL") or "")
+    store_on_cluster = bool(store_url) and cluster_nodes(store_url) is not None  # a bad REDIS_URL is told here too
+    if url and cluster_nodes(url, "QUEUE_REDIS_URL") is not None:
+        raise ValueError(f"QUEUE_REDIS_URL names {NO_RQ_ON_CLUSTER}; give the queue a plain Redis (redis://…)")
+    if not url and store_on_cluster:
+        raise ValueError(f"REDIS_URL names {NO_RQ_ON_CLUSTER}; set QUEUE_REDIS_URL to a plain Redis (redis://…)")
+    return url
+
+
 def queue_connection(store: Store, url: str = "") -> redis.Redis:
-    """Return RQ's connection to `url` (QUEUE_REDIS_URL), else to the store's server: RQ wants bytes, not text."""
+    """Return RQ's connection to `url` (QUEUE_REDIS_URL), else to the store's server: RQ wants bytes, not text.
+
+    Raise ValueError when that is a Redis Cluster (see `queue_url`).
+    """
     if url:
-        return redis.Redis.from_url(url)
+        return redis.Redis.from_url(queue_url({"QUEUE_REDIS_URL": url}))
+    if store.is_cluster:
+        raise ValueError(f"the store is {NO_RQ_ON_CLUSTER}; set QUEUE_REDIS_URL to a plain Redis (redis://…)")
     pool = store.redis.connection_pool
     kwargs = {**pool.connection_kwargs, "decode_responses": False}
     return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))

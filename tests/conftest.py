@@ -31,6 +31,7 @@ from routing import pool, tenants
 from routing.clock import now_us
 from routing.keys import Keys
 from routing.store import Store
+from tests import redis_cluster
 from tests.receiver import Receiver
 from tests.twilio_helpers import PUBLIC, TOKEN
 
@@ -46,7 +47,7 @@ hypothesis.settings.register_profile("masq", deadline=None, derandomize=True, da
 hypothesis.settings.load_profile("masq")
 
 # Fixtures that bring up a real Redis or a real HTTP server (a module overriding one keeps its name, and the mark).
-INTEGRATION_FIXTURES = frozenset({"redis_url", "real_store", "env", "live_server", "receiver"})
+INTEGRATION_FIXTURES = frozenset({"redis_url", "real_store", "env", "live_server", "receiver", "cluster_url"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -204,6 +205,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = embedded.ensure_running(str(tmp_path_factory.mktemp("redis")), port)
     yield url
     embedded.stop(port)
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis Cluster of three masters on loopback ports, started for the run; yields its redis+cluster:// URL."""
+    try:
+        binary = redis_cluster.server_binary()
+    except redis_cluster.ClusterUnavailable as missing:
+        missing_tool(str(missing))
+    with redis_cluster.running(tmp_path_factory.mktemp("cluster"), binary) as url:
+        yield url
 
 
 @pytest.fixture

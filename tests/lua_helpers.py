@@ -9,6 +9,6 @@ from routing.store import Store
 
 
 def lua_value(store: Store, library: str, expression: str, *args: object) -> Any:
-    """Return the Lua `expression` evaluated after `library` is included; ARGV[3] on are `args` (ARGV[2], NOW, is 0)."""
+    """Return the Lua `expression` evaluated after `library` is included; ARGV[2] on are `args` (ARGV[1], NOW, is 0)."""
     script = store.redis.register_script(lua.build(f"--! include {library}\nreturn {expression}"))
-    return script(keys=[store.keys.tenant("MA0")], args=[store.keys.tenant_base("MA0"), 0, *args])
+    return script(keys=[store.keys.tenant_base("MA0")], args=[0, *args])

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app import api_plivo
 from routing.clock import US, now_us
+from routing.store import Store
 from tests.conftest import TenantFixture, changed, make_tenant
 from tests.sessions_helpers import UNSAFE_URLS
 
@@ -155,7 +155,7 @@ def travel(monkeypatch):
 
     def to(seconds: int) -> None:
         later = now_us() + seconds * US
-        monkeypatch.setattr(api_plivo, "now_us", lambda: later)
+        monkeypatch.setattr(Store, "now_us", lambda self: later)
 
     return to
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from app import voice
 from routing.calls.hangup_causes import CAUSES, on_the_wire
 from routing.clock import US, now_us
 from routing.outbox import Event, wire_fields
 from routing.sessions import lifecycle
+from routing.store import Store
 from tests.conftest import outbox
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import PUBLIC, call, new_sid, post, xml
@@ -216,7 +216,7 @@ def test_a_caller_whose_wrong_pin_locks_the_session_is_told_as_a_failed_key_chal
 def test_a_session_that_expires_while_its_caller_keys_a_pin_is_a_scheduled_hangup(client, store, tenant, monkeypatch):
     session, sid = pin_call(client, store, tenant, session_expiry=60)
     later = session.expiry + US
-    monkeypatch.setattr(voice, "now_us", lambda: later)
+    monkeypatch.setattr(Store, "now_us", lambda self: later)
     key_pin(client, tenant, sid, PINS["first_party_pin"])
 
     assert {name: told(event) for name, event in hangups(store, tenant).items()} == {

@@ -1,11 +1,13 @@
 from datetime import UTC, datetime
 
 import pytest
+import redis
 
 from routing.clock import US, to_us
 from routing.errors import Conflict, InvalidInput, NotFound
 from routing.pool import Assignment, add_numbers, assignments, release_number, set_suspended
 from routing.sessions import lifecycle
+from routing.store import Store
 from tests.conftest import make_tenant, owner_of
 from tests.sessions_helpers import credential
 
@@ -166,6 +168,25 @@ def test_a_number_whose_session_has_expired_can_be_released_at_once(store, tenan
     lifecycle.open_session(store, credential(tenant), {**PARTIES, "session_expiry": 60}, NOW, wanted_number=A)
     release_number(store, tenant.auth_id, A, NOW + 60 * US)
     assert A not in held(store, tenant.auth_id)
+
+
+def test_a_release_cut_before_the_owner_is_forgotten_keeps_the_number_reserved_until_released_again(
+    store, tenant, empty, monkeypatch
+):
+    def cut(*args, **kwargs):
+        raise redis.ConnectionError("the owner's node went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Store, "run_global", cut)
+        with pytest.raises(redis.ConnectionError):
+            release_number(store, tenant.auth_id, A, NOW)
+    assert A not in held(store, tenant.auth_id)
+    assert owner_of(store, A) == tenant.auth_id
+    with pytest.raises(Conflict, match="another account"):
+        add_numbers(store, empty.auth_id, [A], NOW + US)
+    release_number(store, tenant.auth_id, A, NOW + 2 * US)
+    assert owner_of(store, A) is None
+    assert add_numbers(store, empty.auth_id, [A], NOW + 3 * US) == [A]
 
 
 def test_releasing_a_number_not_held_is_not_found(store, tenant, empty):

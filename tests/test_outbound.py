@@ -27,6 +27,7 @@ from routing.clock import US, now_us
 from routing.outbox import wire_fields
 from routing.sessions import lifecycle
 from routing.sessions.session import Session
+from routing.store import Store
 from tests.conftest import _free_port, make_tenant, outbox
 from tests.fake_twilio import FakeTwilio
 from tests.sessions_helpers import credential
@@ -577,7 +578,7 @@ def test_a_run_after_the_ring_window_rings_no_one_and_tells_the_tenant(
 ):
     session = open_session(real_store, real_tenant, ring_timeout=30)
     late = outbound.ring_deadline(session) + US
-    monkeypatch.setattr("workers.outbound.now_us", lambda: late)
+    monkeypatch.setattr(Store, "now_us", lambda self: late)
     assert call_first_party(real_tenant.auth_id, session.session_uuid, answer_url(session)) == ""
     assert fake_twilio.calls == []
     [event] = [wire_fields(e) for e in outbox(real_store, real_tenant.auth_id)]
@@ -614,7 +615,7 @@ def test_a_worker_killed_mid_request_then_rerun_rings_the_first_party_once(
     # RQ re-runs an abandoned job only minutes later, when the killed worker's lease is long over.
     fake_twilio.delay = 0
     later = now_us() + 20 * US
-    monkeypatch.setattr("workers.outbound.now_us", lambda: later)
+    monkeypatch.setattr(Store, "now_us", lambda self: later)
     assert call_first_party(*args) == placed.sid
     assert len(fake_twilio.calls) == 1
 

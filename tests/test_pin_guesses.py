@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 from redis.crc import key_slot
 
-from app import inbound_webhook, voice
 from routing import settings
 from routing.calls import inbound, outbound, twiml
 from routing.calls.history import read_calls
@@ -17,6 +16,7 @@ from routing.calls.pin_guesses import GUESSES, LOCKOUT, WINDOW, PinBudget
 from routing.clock import US, now_us
 from routing.outbox import wire_fields
 from routing.sessions import lifecycle
+from routing.store import Store
 from tests.conftest import make_tenant, outbox
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import call, new_sid, post, xml
@@ -80,8 +80,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     moved = Clock()
-    monkeypatch.setattr(inbound_webhook, "now_us", moved)
-    monkeypatch.setattr(voice, "now_us", moved)
+    monkeypatch.setattr(Store, "now_us", lambda self: moved())
     return moved
 
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app import api_plivo
 from app.plivo_format import amount_number
 from routing.clock import US, now_us
+from routing.store import Store
 from tests.conftest import TenantFixture
 from tests.twilio_helpers import call, new_sid, post, xml
 
@@ -328,7 +328,7 @@ def travel(monkeypatch) -> Callable[[int], None]:
 
     def to(seconds: int) -> None:
         later = now_us() + seconds * US
-        monkeypatch.setattr(api_plivo, "now_us", lambda: later)
+        monkeypatch.setattr(Store, "now_us", lambda self: later)
 
     return to
 

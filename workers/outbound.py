@@ -15,7 +15,7 @@ from twilio.rest import Client
 
 from routing import settings
 from routing.calls import outbound
-from routing.clock import US, now_us
+from routing.clock import US
 from routing.errors import NotFound
 from routing.sessions.lifecycle import get_session
 from routing.store import Store
@@ -38,7 +38,7 @@ def last_try_failed(job: Any, connection: Any, kind: Any, error: Any, traceback:
     config = settings.from_environment()
     store = settings.connect_store(config)
     try:
-        outbound.not_placed(store, auth_id, session_uuid, now_us())
+        outbound.not_placed(store, auth_id, session_uuid, store.now_us())
     finally:
         store.redis.close()
     log.error(
@@ -75,7 +75,7 @@ def _call_once(
         log.info("session %s no longer calls for a call to its first party; skipped", session_uuid, extra=ids)
         return ""
     lease = float(config["MASQ_TWILIO_TIMEOUT"]) + LEASE_MARGIN
-    claim = outbound.claim(store, auth_id, session_uuid, plan.deadline, lease, now_us())
+    claim = outbound.claim(store, auth_id, session_uuid, plan.deadline, lease, store.now_us())
     if claim.outcome == "placed":
         log.info("session %s: its first party was already called (%s)", session_uuid, claim.sid, extra=ids)
         return claim.sid
@@ -83,7 +83,7 @@ def _call_once(
         log.info("session %s: another worker is calling its first party; skipped", session_uuid, extra=ids)
         return ""
     if not settings.has_carrier(config):
-        outbound.not_placed(store, auth_id, session_uuid, now_us())
+        outbound.not_placed(store, auth_id, session_uuid, store.now_us())
         log.error("session %s: no carrier credentials to call its first party", session_uuid, extra=ids)
         return ""
     try:
@@ -92,11 +92,11 @@ def _call_once(
             find_call(client, plan, claim.started) if claim.outcome in ("retry", "expired") and claim.started else ""
         )
         if found:
-            outbound.placed(store, auth_id, session_uuid, found, now_us())
+            outbound.placed(store, auth_id, session_uuid, found, store.now_us())
             log.info("session %s: found the call an earlier try made: %s", session_uuid, found, extra=ids)
             return found
         if claim.outcome == "expired":
-            outbound.not_placed(store, auth_id, session_uuid, now_us())
+            outbound.not_placed(store, auth_id, session_uuid, store.now_us())
             log.warning("session %s: its ring window is over; the first party is not called", session_uuid, extra=ids)
             return ""
         call = client.calls.create(
@@ -110,9 +110,9 @@ def _call_once(
     except BaseException:
         # The request is over (whether or not it reached Twilio): the next try may start, and looks first.
         if claim.outcome != "expired":
-            outbound.release(store, auth_id, session_uuid, now_us())
+            outbound.release(store, auth_id, session_uuid, store.now_us())
         raise
-    outbound.placed(store, auth_id, session_uuid, str(call.sid), now_us())
+    outbound.placed(store, auth_id, session_uuid, str(call.sid), store.now_us())
     log.info("called the first party of session %s: %s", session_uuid, call.sid, extra={**ids, "call_sid": call.sid})
     return str(call.sid)
 
@@ -147,4 +147,4 @@ def planned_call(
         session = get_session(store, auth_id, session_uuid)
     except NotFound:
         return None
-    return outbound.outbound_call(session, answer_url, now_us(), status_url)
+    return outbound.outbound_call(session, answer_url, store.now_us(), status_url)

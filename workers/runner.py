@@ -43,6 +43,7 @@ def run(config: dict[str, Any], threads: int = 32, burst: bool = False) -> None:
         carrier=carrier,
         reconcile_every=int(config["MASQ_RECONCILE_EVERY"] * US),
         quiet=int(config["MASQ_RECONCILE_QUIET"] * US),
+        clock=store.now_us,
     )
     thread, stop = run_in_thread(dispatcher)
     queue = Queue(config["MASQ_QUEUE"], connection=connection)

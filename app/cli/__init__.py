@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 import redis
+from redis.exceptions import RedisClusterException
 
 from app.cli import demo, dids, embedded_redis, pool, serve, simulate, tenants, web, worker
 from app.cli.embedded import EmbeddedRedisError
@@ -23,7 +24,7 @@ class MasqGroup(click.Group):
             fail(exc.message)
         except EmbeddedRedisError as exc:
             fail(str(exc))
-        except redis.RedisError as exc:
+        except (redis.RedisError, RedisClusterException) as exc:
             fail(f"Redis: {exc}")
 
 

@@ -22,7 +22,6 @@ from app.cli import served_url
 from app.cli.simulator import CallPlan, Carrier, CarrierError
 from app.cli.support import dev_twilio_token, open_store
 from routing import pool, settings, tenants
-from routing.clock import now_us
 from routing.errors import RoutingError
 from routing.store import Store
 
@@ -68,11 +67,11 @@ def demo_tenant(store: Store, saved: str) -> tenants.Credentials:
     """Return the demo tenant kept in the file `saved` (making it the first time), holding the demo DIDs."""
     credentials = _saved_tenant(store, saved)
     if credentials is None:
-        credentials = tenants.create_tenant(store, "demo", now_us())
+        credentials = tenants.create_tenant(store, "demo", store.now_us())
         os.makedirs(os.path.dirname(saved) or ".", exist_ok=True)
         with open(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
             json.dump(asdict(credentials), file)
-    pool.add_numbers(store, credentials.auth_id, DEMO_DIDS, now_us())  # held already: nothing changes
+    pool.add_numbers(store, credentials.auth_id, DEMO_DIDS, store.now_us())  # held already: nothing changes
     return credentials
 
 
@@ -82,7 +81,7 @@ def _saved_tenant(store: Store, saved: str) -> tenants.Credentials | None:
     with open(saved) as file:
         credentials = tenants.Credentials(**json.load(file))
     try:
-        tenants.admit(store, tenants.basic_credential(credentials.auth_id, credentials.auth_token), now_us())
+        tenants.admit(store, tenants.basic_credential(credentials.auth_id, credentials.auth_token), store.now_us())
     except RoutingError:
         return None  # another Redis, or its data is gone: make a new one
     return credentials

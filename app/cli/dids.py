@@ -9,7 +9,7 @@ import click
 
 from app.cli.support import emit, open_store
 from routing import pool, tenants
-from routing.clock import iso_time, now_us
+from routing.clock import iso_time
 from routing.phone import to_e164
 
 
@@ -26,7 +26,7 @@ def add(auth_id: str, dids: tuple[str, ...]) -> None:
     store = open_store()
     tenants.get_tenant(store, auth_id)
     wanted = list(dict.fromkeys(to_e164(raw, "number") for raw in dids))
-    added = pool.add_numbers(store, auth_id, wanted, now_us())
+    added = pool.add_numbers(store, auth_id, wanted, store.now_us())
     emit({"auth_id": auth_id, "added": added, "already_held": [n for n in wanted if n not in added]})
 
 
@@ -53,7 +53,7 @@ def release(auth_id: str, number: str) -> None:
     """Give a DID up; its assignment is closed and kept for billing."""
     store = open_store()
     tenants.get_tenant(store, auth_id)
-    pool.release_number(store, auth_id, number, now_us())
+    pool.release_number(store, auth_id, number, store.now_us())
     emit({"auth_id": auth_id, "number": to_e164(number, "number"), "status": "released"})
 
 
@@ -89,5 +89,5 @@ def list_(auth_id: str, status: str | None, on: datetime | None) -> None:
 def _set_status(auth_id: str, number: str, suspended: bool) -> None:
     store = open_store()
     tenants.get_tenant(store, auth_id)
-    pool.set_suspended(store, auth_id, number, suspended, now_us())
+    pool.set_suspended(store, auth_id, number, suspended, store.now_us())
     emit({"auth_id": auth_id, "number": to_e164(number, "number"), "status": "suspended" if suspended else "active"})

@@ -7,7 +7,6 @@ import click
 from app.capacity_format import pool_stats_json
 from app.cli.support import emit, open_store
 from routing import capacity, tenants
-from routing.clock import now_us
 
 
 @click.group()
@@ -28,4 +27,4 @@ def stats(auth_id: str, days: int) -> None:
     """Show the pool's size and use, its hourly peaks, refused opens, and the size it should have."""
     store = open_store()
     tenants.get_tenant(store, auth_id)
-    emit({"auth_id": auth_id, **pool_stats_json(capacity.pool_stats(store, auth_id, now_us(), days))})
+    emit({"auth_id": auth_id, **pool_stats_json(capacity.pool_stats(store, auth_id, store.now_us(), days))})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -17,7 +17,10 @@ from routing.store import Store
 def open_store() -> Store:
     """Connect to the configured Redis (starting the embedded one when none is), closed when the command ends."""
     config = settings.from_environment()
-    store = settings.connect_store({**config, "REDIS_URL": store_url(config)})
+    try:
+        store = settings.connect_store({**config, "REDIS_URL": store_url(config)})
+    except ValueError as bad:  # a REDIS_URL that cannot be read
+        fail(str(bad))
     click.get_current_context().call_on_close(store.redis.close)
     return store
 
@@ -45,7 +48,7 @@ def emit(payload: Any) -> None:
     click.echo(json.dumps(payload, indent=2))
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print `{"error": message}` on stderr and exit with `code`."""
     click.echo(json.dumps({"error": message}), err=True)
     raise click.exceptions.Exit(code)

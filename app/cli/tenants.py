@@ -6,7 +6,6 @@ import click
 
 from app.cli.support import emit, open_store
 from routing import tenants
-from routing.clock import now_us
 
 
 @click.group()
@@ -19,5 +18,6 @@ def tenant() -> None:
 @click.option("--parent", metavar="AUTH_ID", help="Make a subaccount (SA…) of this account.")
 def create(name: str, parent: str | None) -> None:
     """Create an account and print its credentials (shown only this once)."""
-    creds = tenants.create_tenant(open_store(), name, now_us(), parent=parent)
+    store = open_store()
+    creds = tenants.create_tenant(store, name, store.now_us(), parent=parent)
     emit({"auth_id": creds.auth_id, "auth_token": creds.auth_token, "api_key": creds.api_key})

@@ -32,7 +32,7 @@ def run_web(host: str, port: int, workers: int, threads: int) -> None:
     config = settings.from_environment()
     try:
         # Checked here once, not as a traceback from every worker process.
-        for check in (settings.metrics_token, settings.operator_token, settings.secret_key):
+        for check in (settings.metrics_token, settings.operator_token, settings.secret_key, settings.queue_url):
             check(config)
     except ValueError as bad:
         raise click.ClickException(str(bad)) from bad

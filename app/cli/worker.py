@@ -27,6 +27,10 @@ def worker(threads: int, burst: bool) -> None:
     from workers import runner
 
     config = settings.from_environment()
+    try:
+        settings.queue_url(config)  # told here once, not as a traceback
+    except ValueError as bad:
+        raise click.ClickException(str(bad)) from bad
     configure_logging(config["MASQ_LOG_LEVEL"])
     config["REDIS_URL"] = store_url(config)
     # Jobs read their settings from this process's environment: they must see the store the worker uses.

@@ -12,7 +12,6 @@ from app.console import bp, csrf
 from app.console.access import Viewer, log_in, logged_in
 from app.extensions import login_budget, store
 from routing import logins, settings, tenants
-from routing.clock import now_us
 from routing.errors import NotFound, TooManyFailedLogins, Unauthenticated
 
 WRONG = "Wrong account, auth token or API key."
@@ -50,7 +49,7 @@ def tenant_login() -> ResponseReturnValue:
         auth_id = request.form.get("auth_id", "").strip()
         credential = tenants.basic_credential(auth_id, secret, address=address, failures=login_budget())
     try:
-        tenant = tenants.admit(store(), credential, now_us())
+        tenant = tenants.admit(store(), credential, store().now_us())
     except TooManyFailedLogins as held:
         return _refused(held.message, 429, held.retry_after)
     except (Unauthenticated, NotFound):
@@ -65,7 +64,7 @@ def operator_login() -> ResponseReturnValue:
     expected = _operator_token()
     if not expected:
         return _refused("No operator token is set (MASQ_OPERATOR_TOKEN): there is no operator login.", 403)
-    address, budget, now = logins.client_address(request.remote_addr), login_budget(), now_us()
+    address, budget, now = logins.client_address(request.remote_addr), login_budget(), store().now_us()
     try:
         logins.hold_if_failing(store(), address, budget, now)
     except TooManyFailedLogins as held:

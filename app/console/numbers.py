@@ -14,7 +14,6 @@ from app.console.chart import capacity_chart
 from app.extensions import store
 from app.request_data import query
 from routing import capacity, pool
-from routing.clock import now_us
 from routing.errors import InvalidInput
 
 STATES = (pool.FREE, pool.IN_USE, pool.COOLING, pool.SUSPENDED)
@@ -31,7 +30,7 @@ def numbers() -> ResponseReturnValue:
         if name not in ("on", "days"):
             raise InvalidInput(name, "is not a parameter of this page")
     auth_id = g.tenant.auth_id
-    stats = capacity.pool_stats(store(), auth_id, now_us(), days_of(asked))
+    stats = capacity.pool_stats(store(), auth_id, store().now_us(), days_of(asked))
     held = pool.pool_numbers(store(), auth_id)
     by_country: dict[str, Counter[str]] = {}
     for number in held:

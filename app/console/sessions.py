@@ -14,7 +14,7 @@ from app.request_data import query
 from routing import event_log, outbox
 from routing.calls.billing import as_amount
 from routing.calls.history import read_calls, read_calls_many
-from routing.clock import US, now_us
+from routing.clock import US
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
 from routing.sessions.options import as_int
@@ -32,7 +32,7 @@ FILTERS = ("status", "party", "as", "days", "page")
 @tenant_page
 def sessions() -> ResponseReturnValue:
     """List the tenant's sessions, newest first, by status and by a party's number, PAGE at a time."""
-    now, asked = now_us(), query()
+    now, asked = store().now_us(), query()
     for name in asked:
         if name not in FILTERS:
             raise InvalidInput(name, "is not a filter of this listing")
@@ -67,7 +67,7 @@ def sessions() -> ResponseReturnValue:
 @tenant_page
 def session(session_uuid: str) -> ResponseReturnValue:
     """Show one session: its parties, DID, times and totals, its calls, and its events with their delivery."""
-    now = now_us()
+    now = store().now_us()
     found = lifecycle.get_session(store(), g.tenant.auth_id, session_uuid)
     calls = read_calls(store(), found.auth_id, found.session_uuid, now)
     status = IN_PROGRESS if found.status(now) == ACTIVE and calls.in_call(now) else found.status(now)
@@ -102,7 +102,7 @@ def replay(session_uuid: str, entry_id: str) -> ResponseReturnValue:
 def retry(session_uuid: str, entry_id: str) -> ResponseReturnValue:
     """Make a failed event of the session, waiting for its next try, due now."""
     found = _session_with(session_uuid, entry_id, event_log.RETRYING)
-    if found is not None and outbox.retry_now(store(), found.auth_id, entry_id, now_us()):
+    if found is not None and outbox.retry_now(store(), found.auth_id, entry_id, store().now_us()):
         flash(f"Event {entry_id} is due now.")
     return _back_to(session_uuid)
 

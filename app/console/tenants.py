@@ -10,7 +10,6 @@ from app.console.access import operator_page
 from app.extensions import store
 from app.request_data import query
 from routing.activity import activity, tenant_ids
-from routing.clock import now_us
 from routing.sessions.options import as_int
 
 PAGE = 50  # tenants a page
@@ -25,7 +24,7 @@ def tenants() -> ResponseReturnValue:
     shown = every[(page - 1) * PAGE : page * PAGE]
     return render_template(
         "console/tenants.html",
-        rows=activity(store(), shown, now_us()),
+        rows=activity(store(), shown, store().now_us()),
         total=len(every),
         page=page,
         pages=max(1, -(-len(every) // PAGE)),

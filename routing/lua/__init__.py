@@ -5,6 +5,16 @@ Libraries define functions and constants; entry scripts (what `Store.run` runs) 
 goes into a built script once, before the first code that includes it. Every built script starts with
 `local K = {...}`, the tenant-key suffixes of `routing.keys`, so that a script names a key `T .. K.session .. uuid`.
 
+Keys. A script declares one key, KEYS[1], and takes `now` (µs) as ARGV[1], its own arguments after. For a tenant
+script (`Store.run`, `run_many`, `run_across`) KEYS[1] is the tenant's base, `masq:t:{auth_id}`, and base.lua
+makes it T; every other key the script touches is T followed by a suffix of K, so it carries KEYS[1]'s hash tag
+`{auth_id}` and lies in KEYS[1]'s slot. On a Redis Cluster the script therefore runs whole on the node that owns
+the tenant's slot. There every script starts with Redis 7's `#!lua` shebang (`store.CLUSTER_SHEBANG`), under
+which Redis refuses a script's access to a key of another slot, even one its node holds (without it, Redis
+refuses only keys of other nodes); the tests on a real cluster (tests/test_cluster.py) run every script of the
+request path, the worker and the CLI that way. A script on a global key (`Store.run_global`) touches that one
+key, which is its T.
+
 A script answers with a flat list of names and values (base.lua's `reply`); `named` turns it into a dict.
 """
 

@@ -1,11 +1,11 @@
 -- Put a DID in the tenant's pool, free, with a new assignment record.
--- ARGV: T, NOW, number, country, assignment JSON (without id).
+-- ARGV: NOW, number, country, assignment JSON (without id).
 -- Reply: {outcome = 'added', assignment = its id} or {outcome = 'exists'} (the DID is in the pool already; it is
 -- then put in its country's set of DIDs held, which pools filled before that set existed lack).
 --! include numbers.lua
-local num, cc = ARGV[3], ARGV[4]
-local rec = cjson.decode(ARGV[5])
-if type(rec) ~= 'table' then error('ARGV[5] must be a JSON object') end
+local num, cc = ARGV[2], ARGV[3]
+local rec = cjson.decode(ARGV[4])
+if type(rec) ~= 'table' then error('ARGV[4] must be a JSON object') end
 local nk = T .. K.number .. num
 if redis.call('EXISTS', nk) == 1 then
   redis.call('SADD', T .. K.numbers_in .. redis.call('HGET', nk, 'country'), num)

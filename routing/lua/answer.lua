@@ -1,8 +1,8 @@
 -- The first party answered the call masq placed to them (see `routing.calls.outbound`): decide as if they had
 -- called the virtual number, for the session the call was placed for only, and answer their leg from now.
--- ARGV: T, NOW, virtual number, first party, CallSid, the session the call was placed for. Reply: a decision (decisions.lua).
+-- ARGV: NOW, virtual number, first party, CallSid, the session the call was placed for. Reply: a decision (decisions.lua).
 --! include incoming.lua
-local num, first, sid, uuid = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local num, first, sid, uuid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('HGET', T .. K.route .. num, '*') ~= uuid then return reply(refusal('not-this-session')) end
 local result = inbound(num, first, sid)
 local I = read_hash(ikey(sid))

@@ -1,7 +1,9 @@
--- The start of every tenant script. KEYS[1] is the tenant's record (it routes the script to the tenant's cluster
--- slot), ARGV[1] the tenant's key base, from which every other name is built with the suffixes in K, and ARGV[2]
--- `now` in µs since the epoch. A script's own arguments follow from ARGV[3].
-local T = ARGV[1]
+-- The start of every script. KEYS[1], the script's one declared key, is the tenant's key base (also the tenant's
+-- record), from which every other name the script touches is built with the suffixes in K: each carries KEYS[1]'s
+-- hash tag, so the script stays in the one cluster slot its key routes it to. (A script on a global key, such as
+-- failed_logins_by.lua, touches that key only.) ARGV[1] is `now` in µs since the epoch; a script's own arguments
+-- follow from ARGV[2].
+local T = KEYS[1]
 
 -- ARGV[i] as a number, within [lo, hi] when they are given. Anything else stops the script: a script that stops
 -- keeps the writes it made, so every entry script reads its arguments through here before its first write.
@@ -30,7 +32,7 @@ end
 -- Seconds a carrier duration may span: a day (no call is longer).
 local MAX_SECONDS = 86400
 
-local NOW = number_arg(2)
+local NOW = number_arg(1)
 
 -- A hash as a table of its fields.
 local function read_hash(key)

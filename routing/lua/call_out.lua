@@ -8,9 +8,9 @@
 --   release: the attempt certainly reached no carrier (or ended); drop the lease. Reply {outcome = 'ok'}.
 --   status SID STATUS DURATION OUTCOME TOKEN: a status callback of the call. Reply {outcome = 'ok' | 'duplicate'}.
 --   failed OUTCOME: the call could not be placed at all; tell the tenant once. Reply {outcome = 'ok' | 'duplicate'}.
--- ARGV: T, NOW, session uuid, operation, the operation's arguments.
+-- ARGV: NOW, session uuid, operation, the operation's arguments.
 --! include calls.lua
-local uuid, op = ARGV[3], ARGV[4]
+local uuid, op = ARGV[2], ARGV[3]
 local key = T .. K.call_out .. uuid
 local TTL = 86400
 
@@ -29,18 +29,18 @@ end
 
 local O = read_hash(key)
 if op == 'claim' then
-  local deadline, lease = number_arg(5), number_arg(6)
+  local deadline, lease = number_arg(4), number_arg(5)
   if (O.sid or '') ~= '' then return reply({outcome = 'placed', sid = O.sid, started = O.started or ''}) end
   if NOW > deadline then return reply({outcome = 'expired', started = O.started or ''}) end
   if tonumber(O.lease_until or '0') > NOW then return reply({outcome = 'busy', started = O.started}) end
   local outcome = O.started and 'retry' or 'first'
-  local started = O.started or ARGV[2]
+  local started = O.started or ARGV[1]
   redis.call('HSET', key, 'started', started, 'lease_until', string.format('%d', NOW + lease))
   redis.call('HINCRBY', key, 'attempts', 1)
   redis.call('EXPIRE', key, TTL)
   return reply({outcome = outcome, started = started})
 elseif op == 'placed' then
-  local sid = ARGV[5]
+  local sid = ARGV[4]
   if (O.sid or '') == '' then redis.call('HSET', key, 'sid', sid) end
   redis.call('HDEL', key, 'lease_until')
   redis.call('EXPIRE', key, TTL)
@@ -49,8 +49,8 @@ elseif op == 'release' then
   redis.call('HDEL', key, 'lease_until')
   return reply({outcome = 'ok'})
 elseif op == 'status' then
-  local sid, status, cause, token = ARGV[5], ARGV[6], ARGV[8], ARGV[9]
-  number_arg(7)
+  local sid, status, cause, token = ARGV[4], ARGV[5], ARGV[7], ARGV[8]
+  number_arg(6)
   local rank = CALL_RANKS[status]
   if seen(token) then return reply({outcome = 'duplicate'}) end
   if (O.sid or '') ~= '' and O.sid ~= sid then return reply({outcome = 'duplicate'}) end
@@ -73,7 +73,7 @@ elseif op == 'failed' then
   redis.call('HSET', key, 'failed', 'not-placed')
   redis.call('HDEL', key, 'lease_until')
   redis.call('EXPIRE', key, TTL)
-  unanswered('', ARGV[5])
+  unanswered('', ARGV[4])
   return reply({outcome = 'ok'})
 end
 error('unknown call-out operation ' .. tostring(op))

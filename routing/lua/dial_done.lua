@@ -1,12 +1,12 @@
 -- The end of a call's `<Dial>`: bill the dialled leg if no callback did, then end the caller's leg and the call.
 -- A dial whose dialled leg already reported its final status was ended then (leg_status.lua): this changes nothing.
--- ARGV: T, NOW, caller CallSid, DialCallStatus, DialCallSid, DialCallDuration (s), the carrier's outcome, token.
+-- ARGV: NOW, caller CallSid, DialCallStatus, DialCallSid, DialCallDuration (s), the carrier's outcome, token.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
-local sid, leg, cause, token = ARGV[3], ARGV[5], ARGV[7], ARGV[8]
-local status = word_arg(4, {completed = true, answered = true, busy = true, ['no-answer'] = true, failed = true,
+local sid, leg, cause, token = ARGV[2], ARGV[4], ARGV[6], ARGV[7]
+local status = word_arg(3, {completed = true, answered = true, busy = true, ['no-answer'] = true, failed = true,
                             canceled = true})
-local duration = number_arg(6, 0, MAX_SECONDS)
+local duration = number_arg(5, 0, MAX_SECONDS)
 if seen(token) then return reply({outcome = 'duplicate'}) end
 local I = read_hash(ikey(sid))
 if not I.session then return reply({outcome = 'unknown'}) end

@@ -1,8 +1,8 @@
 -- Take the outbox retries now due, push each out by the lease (so no other worker takes it meanwhile), and answer
 -- them as stream entries; a retry whose entry is gone is dropped.
--- ARGV: T, NOW, how many at most, the lease in µs. Reply: {entries = {{id, {name, value, …}}, …}}.
+-- ARGV: NOW, how many at most, the lease in µs. Reply: {entries = {{id, {name, value, …}}, …}}.
 --! include base.lua
-local count, lease = number_arg(3), number_arg(4)
+local count, lease = number_arg(2), number_arg(3)
 local out = {}
 local due = redis.call('ZRANGEBYSCORE', T .. K.event_retries, '-inf', NOW, 'LIMIT', 0, count)
 for _, id in ipairs(due) do

@@ -1,13 +1,13 @@
 -- A status callback of the dialled leg. A status whose rank is not above the one recorded is a replay or arrived
 -- late and changes nothing; so does a carrier retry already seen by its idempotency token. The leg's final status
 -- ends the whole call, as the dial's end would: the `<Dial action>` request can be lost, this one is retried.
--- ARGV: T, NOW, caller CallSid, dialled leg's CallSid, CallStatus, CallDuration (s), the carrier's outcome, token.
+-- ARGV: NOW, caller CallSid, dialled leg's CallSid, CallStatus, CallDuration (s), the carrier's outcome, token.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
 --! include decisions.lua
-local sid, leg, cause, token = ARGV[3], ARGV[4], ARGV[7], ARGV[8]
-local status = word_arg(5, CALL_RANKS)
-local duration = number_arg(6, 0, MAX_SECONDS)
+local sid, leg, cause, token = ARGV[2], ARGV[3], ARGV[6], ARGV[7]
+local status = word_arg(4, CALL_RANKS)
+local duration = number_arg(5, 0, MAX_SECONDS)
 if seen(token) then return reply({outcome = 'duplicate'}) end
 local I = read_hash(ikey(sid))
 if not I.session then return reply({outcome = 'unknown'}) end

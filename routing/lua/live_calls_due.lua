@@ -1,11 +1,11 @@
 -- The tenant's live calls no carrier report has touched for `quiet` µs, to ask their carrier about. Each one
 -- returned counts as heard of `recheck` µs later than now minus `quiet`, so it is due again `recheck` µs from now
 -- if still live; one that is no longer live leaves the index.
--- ARGV: T, NOW, how many at most, quiet (µs), recheck (µs). Reply: {calls = {caller CallSid, ...}}.
+-- ARGV: NOW, how many at most, quiet (µs), recheck (µs). Reply: {calls = {caller CallSid, ...}}.
 --! include base.lua
-local most = number_arg(3, 1, 1000)
-local quiet = number_arg(4, 0, 86400 * 1000000)
-local recheck = number_arg(5, 1, 86400 * 1000000)
+local most = number_arg(2, 1, 1000)
+local quiet = number_arg(3, 0, 86400 * 1000000)
+local recheck = number_arg(4, 1, 86400 * 1000000)
 local due = redis.call('ZRANGEBYSCORE', T .. K.live_calls, '-inf', NOW - quiet, 'LIMIT', 0, most)
 local calls = {}
 for _, sid in ipairs(due) do

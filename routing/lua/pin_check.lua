@@ -1,12 +1,12 @@
 -- Check the PIN a caller entered: bridge as that party, ask again, or give up after the last try; count a wrong
 -- PIN against the session's budget, which locks its PIN entry once spent (pin_guesses.lua).
--- ARGV: T, NOW, CallSid, digits ('' when the caller entered nothing), then the budget in µs: GCRA's interval and
+-- ARGV: NOW, CallSid, digits ('' when the caller entered nothing), then the budget in µs: GCRA's interval and
 -- tolerance, and the lockout (interval 0: no budget). Reply: a decision (decisions.lua).
 --! include calls.lua
 --! include decisions.lua
 --! include pin_guesses.lua
-local sid, digits = ARGV[3], ARGV[4]
-local interval, tolerance, lockout = number_arg(5, 0), number_arg(6, 0), number_arg(7, 0)
+local sid, digits = ARGV[2], ARGV[3]
+local interval, tolerance, lockout = number_arg(4, 0), number_arg(5, 0), number_arg(6, 0)
 local I = read_hash(ikey(sid))
 if not I.session then return reply(refusal('no-call')) end
 local blob = redis.call('GET', T .. K.session .. I.session)

@@ -144,7 +144,7 @@ local function allocate(a)
   redis.call('ZADD', T .. K.created, a.created, a.uuid)
   tally(NOW, 'opened', 1)
   redis.call('HINCRBY', T, 'sessions_opened', 1)
-  local open, k, h = redis.call('ZCOUNT', T .. K.expiry, '(' .. ARGV[2], '+inf'), figures(NOW)
+  local open, k, h = redis.call('ZCOUNT', T .. K.expiry, '(' .. ARGV[1], '+inf'), figures(NOW)
   if open > tonumber(redis.call('HGET', k, 'peak' .. h) or '0') then redis.call('HSET', k, 'peak' .. h, open) end
   return {number = num}
 end

@@ -1,12 +1,12 @@
 -- Close a live call its carrier says is over, when the reports that would have closed it never came: the dialled
 -- leg (if it still looks live), the caller's leg (billed for the carrier's duration) and the call, with the usual
 -- events. A call already over changes nothing.
--- ARGV: T, NOW, caller CallSid, the carrier's final status of the caller's call, its duration (s), its outcome.
+-- ARGV: NOW, caller CallSid, the carrier's final status of the caller's call, its duration (s), its outcome.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
-local sid, cause = ARGV[3], ARGV[6]
-local status = word_arg(4, {completed = true, busy = true, ['no-answer'] = true, failed = true, canceled = true})
-local duration = number_arg(5, 0, MAX_SECONDS)
+local sid, cause = ARGV[2], ARGV[5]
+local status = word_arg(3, {completed = true, busy = true, ['no-answer'] = true, failed = true, canceled = true})
+local duration = number_arg(4, 0, MAX_SECONDS)
 local I = read_hash(ikey(sid))
 if not I.session then
   redis.call('ZREM', T .. K.live_calls, sid)

@@ -1,18 +1,18 @@
 -- A recording status callback: `in-progress`, then `completed`, `absent` or `failed`, each told once.
--- ARGV: T, NOW, caller CallSid, RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration (s), token,
+-- ARGV: NOW, caller CallSid, RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration (s), token,
 --       start µs, end µs ('' until completed), the carrier's error code, the recording's resource URL.
 -- Reply: {outcome = 'ok' | 'duplicate' | 'unknown' (no such call)}.
 --! include calls.lua
 local EVENTS = {['in-progress'] = 'SessionRecordingInitiated', completed = 'SessionRecordingCompleted',
                 absent = 'SessionRecordingFailed', failed = 'SessionRecordingFailed'}
-local sid, rec, url, duration, token = ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8]
-local status = word_arg(6, EVENTS)
-local error_code, resource_url = ARGV[11], ARGV[12]
-number_arg(7, 0, MAX_SECONDS)
+local sid, rec, url, duration, token = ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7]
+local status = word_arg(5, EVENTS)
+local error_code, resource_url = ARGV[10], ARGV[11]
+number_arg(6, 0, MAX_SECONDS)
 -- Times go into the event as µs, as its EventTimestamp does.
-local started = string.format('%d', number_arg(9, 0))
+local started = string.format('%d', number_arg(8, 0))
 local ended = ''
-if ARGV[10] ~= '' then ended = string.format('%d', number_arg(10, 0)) end
+if ARGV[9] ~= '' then ended = string.format('%d', number_arg(9, 0)) end
 if seen(token) then return reply({outcome = 'duplicate'}) end
 local I = read_hash(ikey(sid))
 if not I.session then return reply({outcome = 'unknown'}) end

@@ -1,7 +1,9 @@
--- Give a DID up: out of the pool, its assignment closed and kept.
--- ARGV: T, NOW, number. Reply: {outcome = 'ok' | 'missing' | 'busy' (it carries an open session)}.
---! include numbers.lua
-local num = ARGV[3]
+-- Give a DID up: first end what is due (sessions past their expiry, DIDs past their cool-off, `limit` of each, as
+-- reclaim.lua does), then take the DID out of the pool, its assignment closed and kept; all in the tenant's slot.
+-- ARGV: NOW, number, limit. Reply: {outcome = 'ok' | 'missing' | 'busy' (it carries an open session)}.
+--! include pool.lua
+local num = ARGV[2]
+reclaim(number_arg(3, 0))
 local nk = T .. K.number .. num
 local st = redis.call('HMGET', nk, 'session', 'country')
 if not st[2] then return reply({outcome = 'missing'}) end

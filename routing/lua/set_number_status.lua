@@ -1,8 +1,8 @@
 -- Suspend a DID (it is never handed out) or make it active again.
--- ARGV: T, NOW, number, 'suspended' | 'active'. Reply: {outcome = 'ok' | 'missing'}.
+-- ARGV: NOW, number, 'suspended' | 'active'. Reply: {outcome = 'ok' | 'missing'}.
 --! include numbers.lua
-local num, status = ARGV[3], ARGV[4]
-if status ~= 'suspended' and status ~= 'active' then error('ARGV[4] must be suspended or active') end
+local num, status = ARGV[2], ARGV[3]
+if status ~= 'suspended' and status ~= 'active' then error('ARGV[3] must be suspended or active') end
 local nk = T .. K.number .. num
 local st = redis.call('HMGET', nk, 'status', 'country')
 if not st[1] then return reply({outcome = 'missing'}) end
