@@ -11,16 +11,14 @@ domain functions leave.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from routing import tenants
-from routing.clock import US
 from routing.lua import named
 from routing.phone import country_of, to_e164
-from routing.sessions.options import check_create
-from routing.sessions.session import Session
+from routing.sessions import lifecycle
+from routing.sessions.options import SessionRequest, check_create
 from routing.store import Store
 
 CHUNK = 2000
@@ -73,48 +71,30 @@ def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int
 
     Session i is opened at `now + i` µs. Return each session's uuid and the virtual number it took, in order.
     """
-    request = check_create(raw)
-    fields = dict(request.fields)
-    first, second = fields.pop("first_party"), fields.pop("second_party", "")
-    country = country_of(first)
+    return _open(store, auth_id, [check_create(raw)] * count, now)
+
+
+def open_many(store: Store, auth_id: str, requests: list[Mapping[str, Any]], now: int) -> list[tuple[str, str]]:
+    """Open a session for each Plivo-style request of `requests`, as `open_sessions` does."""
+    return _open(store, auth_id, [check_create(raw) for raw in requests], now)
+
+
+def _open(store: Store, auth_id: str, checked: list[SessionRequest], now: int) -> list[tuple[str, str]]:
+    """Open a session for each checked request, the i-th at `now + i` µs, with the domain's own `lifecycle.opening`
+    (the session and the allocation's arguments); return each one's uuid and virtual number, in order."""
     open_checked = store.script("open_checked.lua")
     # The tenant's own credential, counted against no limit: the bench fills the store, it does not measure it.
     credential = tenants.basic_credential(auth_id, tenants.auth_token_of(store, auth_id))
     tenant, base = store.keys.tenant(auth_id), store.keys.tenant_base(auth_id)
     taken: list[tuple[str, str]] = []
-    for start in range(0, count, CHUNK):
+    for start in range(0, len(checked), CHUNK):
         uuids = []
         with store.redis.pipeline(transaction=False) as pipe:
-            for i in range(start, min(count, start + CHUNK)):
-                at = now + i
-                session = Session(
-                    session_uuid=str(uuid.uuid4()),
-                    auth_id=auth_id,
-                    virtual_number="",
-                    first_party=first,
-                    second_party=second,
-                    created=at,
-                    modified=at,
-                    expiry=at + request.session_expiry * US,
-                    **fields,
-                )
-                uuids.append(session.session_uuid)
+            for i in range(start, min(len(checked), start + CHUNK)):
+                asked = lifecycle.opening(auth_id, checked[i], now + i)
+                uuids.append(asked.session.session_uuid)
                 open_checked(
-                    keys=[tenant],
-                    client=pipe,
-                    args=[
-                        base,
-                        at,
-                        session.session_uuid,
-                        session.to_json(),
-                        session.expiry,
-                        session.created,
-                        session.virtual_number_cooloff_period,
-                        country if session.geomatch else "*",
-                        country,
-                        "",
-                        *credential.arguments(),
-                    ],
+                    keys=[tenant], client=pipe, args=[base, now + i, *asked.arguments(), *credential.arguments()]
                 )
             replies = pipe.execute()
         for session_uuid, reply in zip(uuids, replies, strict=True):

@@ -1,11 +1,14 @@
--- Give a DID up: out of the pool, its assignment closed and kept.
+-- Give a DID up: out of the pool, its assignment closed and kept. The tombstones of shared sessions that ended on it
+-- go with it (nothing reaches them once the DID is gone), and their holdings end.
 -- ARGV: T, NOW, number. Reply: {outcome = 'ok' | 'missing' | 'busy' (it carries an open session)}.
 --! include numbers.lua
+--! include shared.lua
 local num = ARGV[3]
 local nk = T .. K.number .. num
 local st = redis.call('HMGET', nk, 'session', 'country')
 if not st[2] then return reply({outcome = 'missing'}) end
 if st[1] ~= '' then return reply({outcome = 'busy'}) end
+if not drop_all_holdings(num) then return reply({outcome = 'busy'}) end
 set_assignment(num, {status = 'released', released_at = NOW})
 redis.call('SREM', T .. K.free .. st[2], num)
 redis.call('ZREM', T .. K.cooling, num)
