@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from routing.capacity import DEFAULT_DAYS, MAX_DAYS, PoolStats
-from routing.shared_capacity import SharedCountry
 from routing.clock import from_us
 from routing.errors import InvalidInput
+from routing.shared_capacity import SharedCountry
 
 
 def days_of(params: Mapping[str, str]) -> int:

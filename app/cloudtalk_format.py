@@ -9,8 +9,8 @@ from typing import Any
 
 from routing.clock import US, iso_time
 from routing.errors import Conflict, InvalidInput, NumberUnavailable, PoolExhausted, SessionEnded
-from routing.pool import Assignment
 from routing.number_mode import EXCLUSIVE, SHARED
+from routing.pool import Assignment
 from routing.sessions.options import Bounded, Choice, as_bool, as_party, as_url, check_fields
 from routing.sessions.session import ACTIVE, Session
 

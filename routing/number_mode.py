@@ -40,7 +40,7 @@ PARTIES_PER_NUMBER = (2, 1000)
 class NumberSettings:
     """A tenant's number mode, and the most parties a shared DID of its pool carries."""
 
-    mode: str = EXCLUSIVE
+    number_mode: str = EXCLUSIVE
     parties_per_number: int = DEFAULT_PARTIES_PER_NUMBER
 
 

@@ -78,7 +78,9 @@ class Opening:
             if reason == "exhausted":
                 raise PoolExhausted(self.shared_shortage(reply) if reply.get("shared") else self.shortage(reply))
             if reason in _PIN_FIELDS:
-                raise PinUnavailable(reason, "a session on the shared virtual number has this PIN already; give another")
+                raise PinUnavailable(
+                    reason, "a session on the shared virtual number has this PIN already; give another"
+                )
             raise NumberUnavailable(f"{self.wanted} {_REFUSALS[reason]}")
         number = str(reply["number"])
         if reply.get("mode") != SHARED:
