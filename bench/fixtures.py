@@ -11,7 +11,7 @@ domain functions leave.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from routing import tenants
@@ -28,9 +28,14 @@ SECOND_PARTY = "+14155554321"
 
 def did_numbers(count: int, start: int = 0) -> list[str]:
     """Return `count` distinct valid US numbers (San Francisco, exchanges 200–899)."""
+    return phone_numbers(count, "415", start)
+
+
+def phone_numbers(count: int, area: str, start: int = 0) -> list[str]:
+    """Return `count` distinct valid US numbers of area code `area` (exchanges 200–899), from the `start`-th."""
     if start + count > 7_000_000:
         raise ValueError("not that many numbers in the plan")
-    numbers = [f"+1415{2_000_000 + start + i:07d}" for i in range(count)]
+    numbers = [f"+1{area}{2_000_000 + start + i:07d}" for i in range(count)]
     for sample in numbers[:: max(1, count // 50)]:  # the webhook would turn away a number it cannot read
         to_e164(sample, "number")
     return numbers
@@ -71,31 +76,31 @@ def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int
 
     Session i is opened at `now + i` µs. Return each session's uuid and the virtual number it took, in order.
     """
-    return _open(store, auth_id, [check_create(raw)] * count, now)
+    request = check_create(raw)
+    return open_at(store, auth_id, [(request, now + i) for i in range(count)])
 
 
 def open_many(store: Store, auth_id: str, requests: list[Mapping[str, Any]], now: int) -> list[tuple[str, str]]:
-    """Open a session for each Plivo-style request of `requests`, as `open_sessions` does."""
-    return _open(store, auth_id, [check_create(raw) for raw in requests], now)
+    """Open a session for each Plivo-style request of `requests`, the i-th at `now + i` µs, as `open_sessions` does."""
+    return open_at(store, auth_id, [(check_create(raw), now + i) for i, raw in enumerate(requests)])
 
 
-def _open(store: Store, auth_id: str, checked: list[SessionRequest], now: int) -> list[tuple[str, str]]:
-    """Open a session for each checked request, the i-th at `now + i` µs, with the domain's own `lifecycle.opening`
-    (the session and the allocation's arguments); return each one's uuid and virtual number, in order."""
+def open_at(store: Store, auth_id: str, timed: Sequence[tuple[SessionRequest, int]]) -> list[tuple[str, str]]:
+    """Open a session for each checked request at its time (µs; in that order, as Redis runs a pipeline), with the
+    domain's own `lifecycle.opening` (the session and the allocation's arguments); return each one's uuid and
+    virtual number, in order. RuntimeError names the first that could not open."""
     open_checked = store.script("open_checked.lua")
     # The tenant's own credential, counted against no limit: the bench fills the store, it does not measure it.
     credential = tenants.basic_credential(auth_id, tenants.auth_token_of(store, auth_id))
     tenant, base = store.keys.tenant(auth_id), store.keys.tenant_base(auth_id)
     taken: list[tuple[str, str]] = []
-    for start in range(0, len(checked), CHUNK):
+    for start in range(0, len(timed), CHUNK):
         uuids = []
         with store.redis.pipeline(transaction=False) as pipe:
-            for i in range(start, min(len(checked), start + CHUNK)):
-                asked = lifecycle.opening(auth_id, checked[i], now + i)
+            for request, at in timed[start : start + CHUNK]:
+                asked = lifecycle.opening(auth_id, request, at)
                 uuids.append(asked.session.session_uuid)
-                open_checked(
-                    keys=[tenant], client=pipe, args=[base, now + i, *asked.arguments(), *credential.arguments()]
-                )
+                open_checked(keys=[tenant], client=pipe, args=[base, at, *asked.arguments(), *credential.arguments()])
             replies = pipe.execute()
         for session_uuid, reply in zip(uuids, replies, strict=True):
             placed = named(reply)

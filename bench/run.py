@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import allocation, deliveries, expiry, memory, webhook
+from bench import allocation, deliveries, expiry, memory, shared, webhook
 from bench.common import (
     GUNICORN_SETTINGS,
     Figure,
@@ -34,7 +34,7 @@ from bench.common import (
     settle,
 )
 
-NAMES = ("webhook", "create", "allocation", "memory", "deliveries", "expiry")
+NAMES = ("webhook", "create", "allocation", "memory", "deliveries", "expiry", "shared")
 HERE = Path(__file__).resolve().parent
 
 
@@ -134,6 +134,8 @@ def measure(names: list[str], quick: bool, workdir: Path, say: Callable[[str], N
         attempt("deliveries", lambda: _with_redis(workdir, lambda url: deliveries.run(workdir, quick, url)))
     if "expiry" in names:
         attempt("expiry", lambda: expiry.run(workdir, quick))
+    if "shared" in names:
+        attempt("shared", lambda: _with_redis(workdir, lambda url: shared.run(workdir, quick, url)))
     return figures
 
 
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
     say = lambda text: print(f"[bench] {text}", file=sys.stderr, flush=True)  # noqa: E731
-    if "webhook" in names or "create" in names:
+    if {"webhook", "create", "shared"} & set(names):
         ensure_wrk()
     began = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")

@@ -8,8 +8,9 @@ keeps a DID with room, so a country's shared sessions need 2k − 1 + ⌊holding
 
 The allocation script keeps what is read here (routing/lua/shared.lua): per country, each real number's count of
 DIDs held and each shared DID's count of parties, the holdings now, and in the pool figures by hour
-(`Keys.capacity`) the peaks `k-{country}` and `held-{country}`. A peak can only rise when a shared session opens,
-which is when it is noted, so the window's largest is the largest noted, or today's when higher.
+(`Keys.capacity`) the peaks `k-{country}`, `held-{country}` and `dids-{country}` (DIDs in shared use). A peak can
+only rise when a shared session opens, which is when it is noted, so the window's largest is the largest noted,
+or today's when higher.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ class BusyNumber:
 
 @dataclass(frozen=True)
 class SharedCountry:
-    """One country's shared use: its DIDs held, those in shared use, k (now and the window's peak), the holdings
-    (now and peak), the busiest DIDs, and the cap a DID has."""
+    """One country's shared use: its DIDs held, those in shared use (now and the window's peak), k (now and peak),
+    the holdings (now and peak), the busiest DIDs, and the cap a DID has."""
 
     country: str
     numbers: int
     in_shared_use: int
+    peak_in_shared_use: int
     largest_k: int
     peak_k: int
     holdings: int
@@ -74,7 +76,7 @@ def shared_countries(
     peaks: dict[str, int] = {}
     for figures in hours:
         for name, value in figures.items():
-            if name.startswith(("k-", "held-")):
+            if name.startswith(("k-", "held-", "dids-")):
                 peaks[name] = max(peaks.get(name, 0), value)
     keys = store.keys
     with store.redis.pipeline(transaction=False) as pipe:
@@ -99,6 +101,7 @@ def shared_countries(
                 country=country,
                 numbers=numbers,
                 in_shared_use=in_use,
+                peak_in_shared_use=max(peaks.get(f"dids-{country}", 0), in_use),
                 largest_k=largest_k,
                 peak_k=peak_k,
                 holdings=holdings,

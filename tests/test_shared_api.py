@@ -118,6 +118,7 @@ def test_the_pool_figures_give_k_2k_minus_1_and_the_busiest_numbers(client, stor
     [us] = body["shared"]
     assert (us["country"], us["numbers"], us["largest_k"], us["peak_k"], us["numbers_required"]) == ("US", 4, 3, 3, 5)
     assert (us["holdings"], us["peak_holdings"], us["parties_per_number"]) == (8, 8, 4)
+    assert (us["in_shared_use"], us["peak_in_shared_use"]) == (3, 3)
     assert us["numbers_recommended"] == 5 + 8 // 4
     assert [b["parties"] for b in us["busiest"]] == [4, 2, 2]
     assert body["in_use"] == 3 and body["free"] == 1

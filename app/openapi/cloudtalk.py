@@ -100,6 +100,7 @@ def paths() -> Json:
             "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
             "numbers": described(COUNT, "numbers held in the country"),
             "in_shared_use": described(COUNT, "numbers that parties of shared sessions hold (open or cooling off)"),
+            "peak_in_shared_use": described(COUNT, "the most numbers in shared use at once over the window"),
             "largest_k": described(COUNT, "the most shared sessions one real number is in now, k"),
             "peak_k": described(COUNT, "the largest k over the window"),
             "numbers_required": described(COUNT, "2k − 1 for the peak k: no pair runs out of a number both can take"),

@@ -337,5 +337,6 @@ local function take_shared(a, cap)
   redis.call('HINCRBY', T .. K.shared_figures, 'sessions', 1)
   raise_figure(NOW, 'k-' .. cc, k)
   raise_figure(NOW, 'held-' .. cc, stored_number(redis.call('HGET', T .. K.shared_figures, cc)))
+  raise_figure(NOW, 'dids-' .. cc, redis.call('ZCARD', T .. K.shared .. cc))
   return {number = num, cc = cc, first_pin = first_pin, second_pin = second_pin}
 end
