@@ -26,6 +26,7 @@ ROUNDS = {False: 5, True: 3}
 ROUND_SECONDS = {False: 3.0, True: 1.5}
 PROBE = 6000  # sessions for the first, calibrating, round (a second of load)
 TARGET = 0.9  # shared against exclusive
+HEADROOM = 1.8  # calls prepared per round, against the probe's rate
 
 
 def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
@@ -38,7 +39,9 @@ def run(workdir: Path, quick: bool, redis_url: str) -> list[Figure]:
         probe = _signed(webhook.prepare_calls(redis_url, PROBE, EXCLUSIVE))
         webhook.warm_up(masq.url, probe[: webhook.SPARE])
         probe_file = webhook.write_calls(workdir / "shared-probe.txt", probe[webhook.SPARE :])
-        per_round = int(webhook.load(masq, probe_file, 1.0, 16).rps * seconds * 1.3) + 200
+        # Room for a round faster than the probe (servers warm up): a call repeated past its file meets its own
+        # interaction again, a cheaper answer that would flatter the round (counted, and the figure then misses).
+        per_round = int(webhook.load(masq, probe_file, 1.0, 16).rps * seconds * HEADROOM) + 500
         first_did = PROBE
         creators = {}
         for mode in MODES:
@@ -93,10 +96,14 @@ def _signed(targets: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def _versus(name: str, runs: dict[str, list[WrkResult]]) -> Figure:
     """Return the figure of the best shared round against the best exclusive one (the floor), ≥ TARGET."""
     best = {mode: max(runs[mode], key=lambda run: run.rps) for mode in MODES}
-    bad = sum(run.counts.get("non200", 0) + run.counts.get("unexpected", 0) for mode in MODES for run in runs[mode])
+    bad = sum(
+        run.counts.get("non200", 0) + run.counts.get("unexpected", 0) + run.counts.get("repeated", 0)
+        for mode in MODES
+        for run in runs[mode]
+    )
     value = ratio(best[SHARED].rps, best[EXCLUSIVE].rps)
     detail: dict[str, Any] = {f"{mode}_16_rounds": [run.as_dict() for run in runs[mode]] for mode in MODES}
-    detail["answers_not_as_expected"] = bad
+    detail["answers_not_as_expected_or_repeated"] = bad
     detail["p99_ms"] = {mode: best[mode].p99_ms for mode in MODES}
     return Figure(
         name,
