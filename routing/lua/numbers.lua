@@ -34,7 +34,7 @@ end
 -- How many DIDs carry sessions now: one per open exclusive session, and each in shared use (shared.lua) whose
 -- country is in `countries`, whether its parties' sessions are open or cooling off.
 local function dids_in_use(countries)
-  local open = redis.call('ZCOUNT', T .. K.expiry, '(' .. ARGV[2], '+inf')
+  local open = redis.call('ZCOUNT', T .. K.expiry, string.format('(%.0f', NOW), '+inf')
   local count = open - stored_number(redis.call('HGET', T .. K.shared_figures, 'sessions'))
   for _, cc in ipairs(countries) do count = count + redis.call('ZCARD', T .. K.shared .. cc) end
   return math.max(count, 0)

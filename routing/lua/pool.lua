@@ -123,7 +123,7 @@ local function opened(a, num, blob)
   redis.call('ZADD', T .. K.created, a.created, a.uuid)
   tally(NOW, 'opened', 1)
   redis.call('HINCRBY', T, 'sessions_opened', 1)
-  local open = redis.call('ZCOUNT', T .. K.expiry, '(' .. ARGV[2], '+inf')
+  local open = redis.call('ZCOUNT', T .. K.expiry, string.format('(%.0f', NOW), '+inf')
   raise_figure(NOW, 'peak', open)
   return open
 end
