@@ -216,17 +216,18 @@ local function pick_in(cc, a, hf, hs, nf, ns, cap)
 end
 
 -- `pin`, or the next number of as many digits after it that no PIN on the route hash `rk` has and that is not
--- `other`: a generated PIN names one session of the DID.
+-- `other`: a generated PIN names one session of the DID. nil when none is free among the next 10,000 (a DID far
+-- past its cap, asked for by number; a DID that `take_shared` took from the free pool has no PIN at all).
 local function free_pin(rk, pin, other)
   local width = #pin
   local span = 10 ^ width
   local n = tonumber(pin)
-  for _ = 1, 100000 do
+  for _ = 1, math.min(span, 10000) do
     local candidate = string.format('%0' .. width .. '.0f', n)
     if candidate ~= other and redis.call('HEXISTS', rk, '#' .. candidate) == 0 then return candidate end
     n = (n + 1) % span
   end
-  error('no free PIN on ' .. rk)
+  return nil
 end
 
 -- Why no DID of the countries `list` fits the pair `a`, for `routing.sessions.lifecycle`: the numbers held there,
@@ -314,7 +315,8 @@ local function take_shared(a, cap)
   local first_pin, second_pin = a.first_pin, a.second_pin
   if a.generated and first_pin ~= '' then
     first_pin = free_pin(rk, first_pin, '')
-    second_pin = free_pin(rk, second_pin, first_pin)
+    second_pin = first_pin and free_pin(rk, second_pin, first_pin)
+    if not second_pin then return {error = 'first_party_pin'} end  -- nothing written yet: the DID had PINs
   end
   local k
   if how == 'reuse' then
