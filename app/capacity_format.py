@@ -8,6 +8,7 @@ from typing import Any
 from routing.capacity import DEFAULT_DAYS, MAX_DAYS, PoolStats
 from routing.clock import from_us
 from routing.errors import InvalidInput
+from routing.shared_capacity import SharedCountry
 
 
 def days_of(params: Mapping[str, str]) -> int:
@@ -42,4 +43,23 @@ def pool_stats_json(stats: PoolStats) -> dict[str, Any]:
         "average_session_seconds": None if average is None else round(average, 1),
         "recommended_size": stats.recommended_size,
         "warning": stats.warning,
+        "shared": [shared_country_json(country) for country in stats.shared],
+    }
+
+
+def shared_country_json(country: SharedCountry) -> dict[str, Any]:
+    """Return one country's shared use as the API shows it."""
+    return {
+        "country": country.country,
+        "numbers": country.numbers,
+        "in_shared_use": country.in_shared_use,
+        "peak_in_shared_use": country.peak_in_shared_use,
+        "largest_k": country.largest_k,
+        "peak_k": country.peak_k,
+        "numbers_required": country.numbers_required,
+        "holdings": country.holdings,
+        "peak_holdings": country.peak_holdings,
+        "parties_per_number": country.parties_per_number,
+        "numbers_recommended": country.numbers_recommended,
+        "busiest": [{"number": busy.number, "parties": busy.parties} for busy in country.busiest],
     }

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from routing.clock import US, iso_time
-from routing.errors import Conflict, InvalidInput, PoolExhausted, SessionEnded
+from routing.errors import Conflict, InvalidInput, NumberUnavailable, PoolExhausted, SessionEnded
+from routing.number_mode import EXCLUSIVE, SHARED
 from routing.pool import Assignment
-from routing.sessions.options import Bounded, as_bool, as_party, as_url, check_fields
+from routing.sessions.options import Bounded, Choice, as_bool, as_party, as_url, check_fields
 from routing.sessions.session import ACTIVE, Session
 
 COMPLETED = "completed"
@@ -26,8 +27,12 @@ CREATE_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "callback_url": as_url,
     "record": as_bool,
     "geomatch": as_bool,
+    # Opt-in only: CloudTalk promises a number is exclusive to its pairing, so `dedicated` is the domain's `exclusive`.
+    "number_mode": Choice(("dedicated", "shared")),
 }
 REQUIRED = ("driver_phone", "customer_phone")
+# This dialect's number modes in the domain's words (routing.number_mode).
+NUMBER_MODES = {"dedicated": EXCLUSIVE, "shared": SHARED}
 DEFAULT_TTL_MINUTES = 60
 
 # The domain's (Plivo's) names for what this dialect calls otherwise.
@@ -52,6 +57,8 @@ def create_request(data: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]
         "session_expiry": given.get("ttl_minutes", DEFAULT_TTL_MINUTES) * MINUTE,
     }
     raw.update({name: given[name] for name in ("callback_url", "record", "geomatch") if name in given})
+    if "number_mode" in given:
+        raw["number_mode"] = NUMBER_MODES[given["number_mode"]]
     return raw, given.get("masked_e164")
 
 
@@ -69,6 +76,8 @@ def dialect_words() -> Iterator[None]:
         raise Conflict(f"session {error.session_uuid} is already {status}") from error
     except PoolExhausted as error:
         raise PoolExhausted(_in_dialect(error.message)) from error
+    except NumberUnavailable as error:
+        raise NumberUnavailable(_in_dialect(error.message)) from error
 
 
 def _in_dialect(message: str) -> str:

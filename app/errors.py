@@ -59,8 +59,9 @@ def wsgi_error(app: Flask, environ: dict[str, Any], error: HTTPException) -> tup
 
 
 def domain_error(error: errors.RoutingError) -> Response:
-    """Return the answer to a domain error: its status, its message, the field it names, a 429's Retry-After."""
-    extra = {"field": error.field} if isinstance(error, errors.InvalidInput) else {}
+    """Return the answer to a domain error: its status, its message, the field it names (a 400's, or a PIN's 409),
+    a 429's Retry-After."""
+    extra = {"field": error.field} if isinstance(error, errors.InvalidInput | errors.PinUnavailable) else {}
     response = error_response(status_of(error), error.message, **extra)
     if isinstance(error, errors.RateLimited):  # the only place a 429 is made
         response.headers["Retry-After"] = str(error.retry_after)

@@ -17,7 +17,7 @@ import requests
 
 from bench import breakdown, fixtures
 from bench.common import PREFIX, Figure, Server, WrkResult, lua, ratio, run_wrk
-from routing import tenants
+from routing import number_mode, tenants
 from routing.clock import now_us
 from routing.store import Store
 
@@ -53,24 +53,33 @@ class Creator:
                     headers={"Content-Type": "application/json", "Authorization": f"Basic {self.basic}"},
                 ).raise_for_status()
 
-    def load(self, server: Server, seconds: float) -> WrkResult:
-        """Run wrk's create requests against masq at 16 connections."""
+    def load(self, server: Server, seconds: float, first: int | None = None) -> WrkResult:
+        """Run wrk's create requests against masq at 16 connections: the same two parties every time, or with
+        `first`, parties of their own for every request (numbers from the `first`-th on, see `VARIED`)."""
+        varied = [] if first is None else [str(2_000_000 + first), str(WRK_THREADS)]
         return run_wrk(
             server.url + self.path,
             lua("create.lua"),
             seconds,
-            [self.basic, json.dumps(fixtures.session_request()), '"Session created"'],
+            [self.basic, json.dumps(VARIED if varied else fixtures.session_request()), '"Session created"', *varied],
+            threads=WRK_THREADS,
             server=server,
             redis_url=self.redis_url,
         )
 
 
-def prepare(redis_url: str, dids: int) -> Creator:
-    """Make a tenant with `dids` free DIDs."""
+# A create whose parties create.lua writes anew for every request (each NNNNNNN), as a tenant's trips are.
+VARIED = fixtures.session_request() | {"first_party": "+1646NNNNNNN", "second_party": "+1718NNNNNNN"}
+WRK_THREADS = 2
+
+
+def prepare(redis_url: str, dids: int, mode: str = number_mode.EXCLUSIVE, start: int = 1_000_000) -> Creator:
+    """Make a tenant in number mode `mode` with `dids` free DIDs (`fixtures.did_numbers` from `start`)."""
     store = Store.connect(redis_url, PREFIX)
     now = now_us()
-    credentials = tenants.create_tenant(store, "bench-create", now)
-    fixtures.add_numbers(store, credentials.auth_id, fixtures.did_numbers(dids, start=1_000_000), now)
+    credentials = tenants.create_tenant(store, f"bench-create-{mode}", now)
+    number_mode.set_number_settings(store, credentials.auth_id, mode)
+    fixtures.add_numbers(store, credentials.auth_id, fixtures.did_numbers(dids, start=start), now)
     store.redis.close()
     return Creator(redis_url, credentials.auth_id, credentials.auth_token)
 

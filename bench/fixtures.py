@@ -11,16 +11,14 @@ domain functions leave.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from routing import tenants
-from routing.clock import US
 from routing.lua import named
 from routing.phone import country_of, to_e164
-from routing.sessions.options import check_create
-from routing.sessions.session import Session
+from routing.sessions import lifecycle
+from routing.sessions.options import SessionRequest, check_create
 from routing.store import Store
 
 CHUNK = 2000
@@ -30,9 +28,14 @@ SECOND_PARTY = "+14155554321"
 
 def did_numbers(count: int, start: int = 0) -> list[str]:
     """Return `count` distinct valid US numbers (San Francisco, exchanges 200–899)."""
+    return phone_numbers(count, "415", start)
+
+
+def phone_numbers(count: int, area: str, start: int = 0) -> list[str]:
+    """Return `count` distinct valid US numbers of area code `area` (exchanges 200–899), from the `start`-th."""
     if start + count > 7_000_000:
         raise ValueError("not that many numbers in the plan")
-    numbers = [f"+1415{2_000_000 + start + i:07d}" for i in range(count)]
+    numbers = [f"+1{area}{2_000_000 + start + i:07d}" for i in range(count)]
     for sample in numbers[:: max(1, count // 50)]:  # the webhook would turn away a number it cannot read
         to_e164(sample, "number")
     return numbers
@@ -74,47 +77,30 @@ def open_sessions(store: Store, auth_id: str, raw: Mapping[str, Any], count: int
     Session i is opened at `now + i` µs. Return each session's uuid and the virtual number it took, in order.
     """
     request = check_create(raw)
-    fields = dict(request.fields)
-    first, second = fields.pop("first_party"), fields.pop("second_party", "")
-    country = country_of(first)
+    return open_at(store, auth_id, [(request, now + i) for i in range(count)])
+
+
+def open_many(store: Store, auth_id: str, requests: list[Mapping[str, Any]], now: int) -> list[tuple[str, str]]:
+    """Open a session for each Plivo-style request of `requests`, the i-th at `now + i` µs, as `open_sessions` does."""
+    return open_at(store, auth_id, [(check_create(raw), now + i) for i, raw in enumerate(requests)])
+
+
+def open_at(store: Store, auth_id: str, timed: Sequence[tuple[SessionRequest, int]]) -> list[tuple[str, str]]:
+    """Open a session for each checked request at its time (µs; in that order, as Redis runs a pipeline), with the
+    domain's own `lifecycle.opening` (the session and the allocation's arguments); return each one's uuid and
+    virtual number, in order. RuntimeError names the first that could not open."""
     open_checked = loaded(store, "open_checked.lua")
     # The tenant's own credential, counted against no limit: the bench fills the store, it does not measure it.
     credential = tenants.basic_credential(auth_id, tenants.auth_token_of(store, auth_id))
     base = store.keys.tenant_base(auth_id)
     taken: list[tuple[str, str]] = []
-    for start in range(0, count, CHUNK):
+    for start in range(0, len(timed), CHUNK):
         uuids = []
         with store.redis.pipeline(transaction=False) as pipe:
-            for i in range(start, min(count, start + CHUNK)):
-                at = now + i
-                session = Session(
-                    session_uuid=str(uuid.uuid4()),
-                    auth_id=auth_id,
-                    virtual_number="",
-                    first_party=first,
-                    second_party=second,
-                    created=at,
-                    modified=at,
-                    expiry=at + request.session_expiry * US,
-                    **fields,
-                )
-                uuids.append(session.session_uuid)
-                pipe.execute_command(
-                    "EVALSHA",
-                    open_checked,
-                    1,
-                    base,
-                    at,
-                    session.session_uuid,
-                    session.to_json(),
-                    session.expiry,
-                    session.created,
-                    session.virtual_number_cooloff_period,
-                    country if session.geomatch else "*",
-                    country,
-                    "",
-                    *credential.arguments(),
-                )
+            for request, at in timed[start : start + CHUNK]:
+                asked = lifecycle.opening(auth_id, request, at)
+                uuids.append(asked.session.session_uuid)
+                pipe.execute_command("EVALSHA", open_checked, 1, base, at, *asked.arguments(), *credential.arguments())
             replies = pipe.execute()
         for session_uuid, reply in zip(uuids, replies, strict=True):
             placed = named(reply)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import allocation, cluster, deliveries, expiry, memory, slot, webhook
+from bench import allocation, cluster, deliveries, expiry, memory, shared, slot, webhook
 from bench.common import (
     GUNICORN_SETTINGS,
     Figure,
@@ -34,7 +34,7 @@ from bench.common import (
     settle,
 )
 
-NAMES = ("webhook", "create", "allocation", "memory", "deliveries", "expiry", "slot", "cluster")
+NAMES = ("webhook", "create", "allocation", "memory", "deliveries", "expiry", "slot", "cluster", "shared")
 HERE = Path(__file__).resolve().parent
 
 
@@ -138,6 +138,8 @@ def measure(names: list[str], quick: bool, workdir: Path, say: Callable[[str], N
         attempt("slot", lambda: _with_redis(workdir, lambda url: slot.run(workdir, quick, url)))
     if "cluster" in names:
         attempt("cluster", lambda: _with_redis(workdir, lambda url: cluster.run(workdir, quick, url)))
+    if "shared" in names:
+        attempt("shared", lambda: _with_redis(workdir, lambda url: shared.run(workdir, quick, url)))
     return figures
 
 
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
     say = lambda text: print(f"[bench] {text}", file=sys.stderr, flush=True)  # noqa: E731
-    if {"webhook", "create", "cluster"} & set(names):
+    if {"webhook", "create", "cluster", "shared"} & set(names):
         ensure_wrk()
     began = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")

@@ -30,7 +30,7 @@ from bench.common import (
     ratio,
     run_wrk,
 )
-from routing import tenants
+from routing import number_mode, tenants
 from routing.clock import now_us
 from routing.store import Store
 
@@ -40,6 +40,7 @@ TOKEN = "bench-twilio-auth-token-0123456789"
 ACCOUNT_SID = "AC" + "b" * 32
 PLAY_URL = "https://media.bench.test/hello.mp3"
 SPARE = 40  # sessions for warming the servers up and for counting round trips
+SESSIONS_PER_DID = 50  # on a shared DID: the default cap of 100 parties
 BREAKDOWN_CALLS = {False: 400, True: 100}  # in-process calls per CPU reading (full run, quick run)
 WRK_THREADS = 2
 ROUNDS = {False: 3, True: 2}  # turns each server gets at 16 connections (full run, quick run)
@@ -64,12 +65,14 @@ def inbound_fields(caller: str, virtual_number: str, call_sid: str) -> dict[str,
     }
 
 
-def signed_calls(numbers: list[str]) -> list[tuple[str, str]]:
-    """Return one (form body, X-Twilio-Signature) per DID: a new call from the first party."""
+def signed_calls(numbers: list[str], callers: list[str] | None = None) -> list[tuple[str, str]]:
+    """Return one (form body, X-Twilio-Signature) per DID: a new call from the first party (the i-th of `callers`
+    to the i-th DID, when given)."""
     validator = RequestValidator(TOKEN)
     calls = []
-    for number in numbers:
-        fields = inbound_fields(fixtures.FIRST_PARTY, number, "CA" + uuid.uuid4().hex)
+    for i, number in enumerate(numbers):
+        caller = callers[i] if callers else fixtures.FIRST_PARTY
+        fields = inbound_fields(caller, number, "CA" + uuid.uuid4().hex)
         calls.append((urlencode(fields), validator.compute_signature(PUBLIC_URL + PATH, fields)))
     return calls
 
@@ -92,6 +95,28 @@ def prepare(redis_url: str, count: int) -> list[str]:
         raise RuntimeError("not every DID got a session")
     store.redis.close()
     return numbers
+
+
+def prepare_calls(redis_url: str, count: int, mode: str, start: int = 0) -> list[tuple[str, str]]:
+    """Make a tenant in number mode `mode` with `count` open sessions of distinct parties, SESSIONS_PER_DID to a
+    DID when shared, one each when exclusive; return each session's call, as (its first party, its DID).
+
+    The DIDs are `fixtures.did_numbers` from `start`.
+    """
+    store = Store.connect(redis_url, PREFIX)
+    now = now_us()
+    auth_id = tenants.create_tenant(store, f"bench-webhook-{mode}", now).auth_id
+    number_mode.set_number_settings(store, auth_id, mode)
+    dids = count if mode == number_mode.EXCLUSIVE else -(-count // SESSIONS_PER_DID)
+    fixtures.add_numbers(store, auth_id, fixtures.did_numbers(dids, start=start), now)
+    callers, others = fixtures.phone_numbers(count, "646"), fixtures.phone_numbers(count, "718")
+    requests = [
+        {**fixtures.session_request(first_party_play_url=PLAY_URL), "first_party": caller, "second_party": other}
+        for caller, other in zip(callers, others, strict=True)
+    ]
+    taken = fixtures.open_many(store, auth_id, requests, now)
+    store.redis.close()
+    return [(caller, number) for caller, (_, number) in zip(callers, taken, strict=True)]
 
 
 def warm_up(base_url: str, calls: list[tuple[str, str]]) -> None:
@@ -180,6 +205,18 @@ def count_round_trips(redis_url: str, calls: list[tuple[str, str]]) -> dict[str,
         "commands_inside_scripts": len(inner),
         "answer_is_dial": "<Dial" in twiml,
     }
+
+
+def round_trips_figure(name: str, trips: dict[str, Any]) -> Figure:
+    """Return the figure of `count_round_trips`' answer: at most 2 round trips, and the call bridged."""
+    return Figure(
+        name,
+        trips["round_trips"],
+        "round trips",
+        "≤ 2",
+        trips["round_trips"] <= 2 and trips["answer_is_dial"],
+        detail=trips,
+    )
 
 
 def masq_env(redis_url: str) -> dict[str, str]:
@@ -331,14 +368,7 @@ def run(workdir: Path, quick: bool, redis_url: str, with_create: bool = True) ->
             ratio(masq1.p50_ms, floor1.p50_ms),
             {"p99_ms": masq1.p99_ms, "floor_p99_ms": floor1.p99_ms},
         ),
-        Figure(
-            "Redis round trips before the TwiML (inbound)",
-            trips["round_trips"],
-            "round trips",
-            "≤ 2",
-            trips["round_trips"] <= 2 and trips["answer_is_dial"],
-            detail=trips,
-        ),
+        round_trips_figure("Redis round trips before the TwiML (inbound)", trips),
         Figure(
             "inbound webhook, CPU per call in process (the app through WSGI)",
             cpu["masq_wsgi"],

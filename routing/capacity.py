@@ -1,11 +1,16 @@
 """Capacity planning for a tenant's pool: how full it is now, how full it got, and the size it should have.
 
 Nothing here reads the pool or the sessions. The scripts keep one small hash per tenant and UTC day
-(`Keys.capacity`) with figures by hour: sessions opened, the most open at once when one opened, opens refused
-by an exhausted pool, and sessions ended with their total length. Each day's hash expires `CAPACITY_MS`
-(routing/lua/capacity.lua) after its last change. The number of sessions open at the start of an hour with no
-opening in it comes from those counts, walking forward from the start of the window: open then = open now −
-opened since + ended since.
+(`Keys.capacity`) with figures by hour: sessions opened, the most open at once when one opened (all of them,
+`peak`, and those with a DID of their own, `peak_exclusive`), opens refused by an exhausted pool, and sessions
+ended with their total length; and for shared DIDs, the peaks `routing.shared_capacity` reads. Each day's hash
+expires `CAPACITY_MS` (routing/lua/capacity.lua) after its last change. The number of sessions open at the start
+of an hour with no opening in it comes from those counts, walking forward from the start of the window: open then
+= open now − opened since + ended since.
+
+A pool whose sessions all have DIDs of their own should hold 1.5 × its peak. Once sessions share DIDs, the
+recommendation is 1.5 × the peak of exclusive sessions, plus what each country's shared sessions need
+(`SharedCountry.numbers_recommended`: 2k − 1, and room for the cap).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 
 from routing.clock import US
 from routing.errors import InvalidInput
+from routing.shared_capacity import SharedCountry, shared_countries
 from routing.store import Store
 
 DEFAULT_DAYS = 7
@@ -53,13 +59,14 @@ class PoolStats:
     average_session_seconds: float | None
     recommended_size: int
     warning: str | None
+    shared: tuple[SharedCountry, ...] = ()  # the countries whose DIDs sessions share (routing.shared_capacity)
 
 
 def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -> PoolStats:
     """Return the size and use of the tenant's pool, its hourly peaks over `days`, and the size it should have.
 
     A suspended DID is counted in `suspended` whatever else it does: it may also carry an open session or
-    cool off.
+    cool off. `in_use` counts DIDs: one per open exclusive session, and each DID in shared use.
     """
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput("days", f"must be a whole number from 1 to {MAX_DAYS}")
@@ -76,21 +83,28 @@ def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -
         pipe.zcard(keys.open_by_expiry(auth_id))
         pipe.zcard(keys.cooling(auth_id))
         pipe.scard(keys.suspended(auth_id))
+        pipe.hget(keys.shared_figures(auth_id), "sessions")
         for country in countries:
             pipe.scard(keys.free(auth_id, country))
         for day in day_numbers:
             pipe.hgetall(keys.capacity(auth_id, day))
-        size, in_use, unreleased, cooling, suspended, *rest = pipe.execute()
+        size, open_now, unreleased, cooling, suspended, shared_open, *rest = pipe.execute()
     free = sum(rest[: len(countries)])
     hours = _by_hour(day_numbers, rest[len(countries) :], first_hour, last_hour)
     opened, ended = _total(hours, "opened"), _total(hours, "ended")
     peaks = _hourly_peaks(hours, unreleased - opened + ended, first_hour, last_hour)
     peak = max((p.peak for p in peaks), default=0)
     exhausted = _total(hours, "exhausted")
-    recommended = recommended_size(peak, exhausted)
+    shared = shared_countries(store, auth_id, countries, hours.values())
+    exclusive_open = max(open_now - int(shared_open or 0), 0)
+    if shared:
+        exclusive_peak = max([exclusive_open, *(figures.get("peak_exclusive", 0) for figures in hours.values())])
+        recommended = recommended_size(exclusive_peak, exhausted, shared)
+    else:
+        recommended = recommended_size(peak, exhausted)
     return PoolStats(
         size=size,
-        in_use=in_use,
+        in_use=exclusive_open + sum(country.in_shared_use for country in shared),
         free=free,
         cooling=cooling,
         suspended=suspended,
@@ -103,23 +117,37 @@ def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -
         ended=ended,
         average_session_seconds=_total(hours, "ended_us") / ended / US if ended else None,
         recommended_size=recommended,
-        warning=warning(size, peak, exhausted, days, recommended),
+        warning=warning(size, 0 if shared else peak, exhausted, days, recommended, shared),
+        shared=shared,
     )
 
 
-def recommended_size(peak: int, exhausted: int) -> int:
-    """Return 1.5 × the peak, rounded up; at least 1 when an open was refused for want of a DID."""
-    return max(math.ceil(peak * HEADROOM), 1 if exhausted else 0)
+def recommended_size(peak: int, exhausted: int, shared: tuple[SharedCountry, ...] = ()) -> int:
+    """Return 1.5 × the peak (of exclusive sessions, when some share DIDs), rounded up, plus what each country's
+    shared sessions need; at least 1 when an open was refused for want of a DID."""
+    needed = math.ceil(peak * HEADROOM) + sum(country.numbers_recommended for country in shared)
+    return max(needed, 1 if exhausted else 0)
 
 
-def warning(size: int, peak: int, exhausted: int, days: int, recommended: int) -> str | None:
-    """Return why the pool runs hot, or None when it does not."""
+def warning(
+    size: int, peak: int, exhausted: int, days: int, recommended: int, shared: tuple[SharedCountry, ...] = ()
+) -> str | None:
+    """Return why the pool runs hot, or None when it does not: refused opens, a peak near the pool's size (sessions
+    with DIDs of their own), or a country with fewer DIDs than its shared sessions need."""
     reasons = []
     if exhausted:
         reasons.append(f"the pool was exhausted {_count(exhausted, 'time')} in the last {_count(days, 'day')}")
     if peak and peak * 100 >= size * HOT_PERCENT:
         share = f"{peak * 100 // size} % of the pool's {_count(size, 'DID')}" if size else "more than the pool holds"
         reasons.append(f"the peak of {_count(peak, 'open session')} is {share}")
+    for country in shared:
+        if country.short_by:
+            reasons.append(
+                f"{country.country} has {_count(country.numbers, 'DID')}, {country.short_by} fewer than its shared "
+                f"sessions need (someone was in {_count(country.peak_k, 'session')} at once: 2k − 1 = "
+                f"{country.numbers_required}, and {country.numbers_recommended - country.numbers_required} for the "
+                f"cap of {country.parties_per_number} parties a DID)"
+            )
     if not reasons:
         return None
     return " and ".join(reasons) + f"; recommended size {recommended}"

@@ -5,6 +5,7 @@ RoutingError
 ├── NotFound            no such tenant, session or number for this tenant
 ├── Conflict            the request is valid but the state forbids it
 │   ├── NumberUnavailable   a specific number is taken, cooling, suspended or not in the pool
+│   ├── PinUnavailable      a PIN given is one a session on the shared number has (names the field)
 │   ├── PoolExhausted       no free number fits the request
 │   └── SessionEnded        the session has already ended (on request, or at its expiry time)
 ├── RateLimited         the tenant is over its request rate limit (says when to retry)
@@ -41,6 +42,15 @@ class Conflict(RoutingError):
 
 class NumberUnavailable(Conflict):
     """A specifically requested number cannot be handed out now."""
+
+
+class PinUnavailable(Conflict):
+    """A PIN given for a session on a shared number is one another session there has (open or cooling off): on a
+    shared number the PIN names the session, so no two of its sessions may have one PIN."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 class PoolExhausted(Conflict):

@@ -46,6 +46,12 @@ PIN_GUESSES = ":pin-guesses:"
 PIN_LOCK = ":pin-lock:"
 CALL_OUT = ":call-out:"
 SUBACCOUNT_SESSION = ":sub-session:"
+HELD = ":held:"
+SHARED = ":shared:"
+DIDS_HELD = ":dids-held:"
+SHARED_COOLING = ":shared-cooling"
+SHARED_FIGURES = ":shared-figures"
+PAIR = ":pair:"
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,8 @@ class Keys:
         return self.tenant_base(auth_id)
 
     def number(self, auth_id: str, number: str) -> str:
-        """Hash: one DID of the tenant (country, status, open session, assignment id)."""
+        """Hash: one DID of the tenant (country, status, its exclusive open session, the `parties` holding it in
+        shared sessions, assignment id)."""
         return f"{self.tenant_base(auth_id)}{NUMBER}{number}"
 
     def numbers(self, auth_id: str) -> str:
@@ -115,11 +122,42 @@ class Keys:
         return f"{self.tenant_base(auth_id)}{SUSPENDED}"
 
     def route(self, auth_id: str, number: str) -> str:
-        """Hash: who a call to `number` reaches; field `*` is the DID's dedicated session.
+        """Hash: who a call to `number` reaches; field `*` is the DID's exclusive session.
 
-        A shared-number mode adds one field per caller next to `*`.
+        A DID in shared use (`routing.number_mode`) has no `*` but one field per party instead: the party's number
+        → the session it reaches, or `~` and that session's uuid once it ended, until its cool-off is over (a
+        tombstone: the caller is a stranger there); `#` and a PIN, the same for the PINs of its sessions; `?` its
+        newest session and `?pin` its newest with PINs (whose prompts strangers hear), `?live` its open sessions
+        and `?pins` those of them with PINs.
         """
         return f"{self.tenant_base(auth_id)}{ROUTE}{number}"
+
+    # -- shared numbers (routing.number_mode) ---------------------------------------------------------------
+    def held(self, auth_id: str, party: str) -> str:
+        """Sorted set: the DIDs the real number `party` holds in shared sessions, scored by the µs the holding ends
+        (2^53 while its session is open, the end of its cool-off after)."""
+        return f"{self.tenant_base(auth_id)}{HELD}{party}"
+
+    def shared(self, auth_id: str, country: str) -> str:
+        """Sorted set: the active DIDs of one country in shared use, scored by the parties holding each (live or
+        cooling off): the most loaded one under the cap is handed out first."""
+        return f"{self.tenant_base(auth_id)}{SHARED}{country}"
+
+    def dids_held(self, auth_id: str, country: str) -> str:
+        """Sorted set: each real number holding shared DIDs of one country, scored by how many it holds there (k)."""
+        return f"{self.tenant_base(auth_id)}{DIDS_HELD}{country}"
+
+    def shared_cooling(self, auth_id: str) -> str:
+        """Sorted set: the route tombstones of ended shared sessions, as `DID|field`, scored by the µs they end."""
+        return f"{self.tenant_base(auth_id)}{SHARED_COOLING}"
+
+    def shared_figures(self, auth_id: str) -> str:
+        """Hash: the holdings of shared DIDs now, by country, and `sessions`, the shared sessions open now."""
+        return f"{self.tenant_base(auth_id)}{SHARED_FIGURES}"
+
+    def pair(self, auth_id: str, first: str, second: str) -> str:
+        """String with a TTL: the DID the two parties last shared (`first` sorts before `second`)."""
+        return f"{self.tenant_base(auth_id)}{PAIR}{first}|{second}"
 
     def session(self, auth_id: str, session_uuid: str) -> str:
         """String: the session as compact JSON."""
@@ -169,12 +207,14 @@ class Keys:
     def pin_guesses(self, auth_id: str, session_uuid: str) -> str:
         """String with a TTL: the theoretical arrival time of the session's next wrong PIN, in µs (GCRA).
 
-        The TTL ends when the session's whole budget of wrong PINs is back (see `routing.calls.pin_guesses`).
+        The TTL ends when the session's whole budget of wrong PINs is back (see `routing.calls.pin_guesses`). A shared
+        DID has one too, under its number in place of `session_uuid`, for the PINs strangers key on it.
         """
         return f"{self.tenant_base(auth_id)}{PIN_GUESSES}{session_uuid}"
 
     def pin_lock(self, auth_id: str, session_uuid: str) -> str:
-        """String with a TTL: the µs until which the session takes no PIN, after too many wrong ones; TTL the same."""
+        """String with a TTL: the µs until which the session (or the shared DID named in its place) takes no PIN,
+        after too many wrong ones; TTL the same."""
         return f"{self.tenant_base(auth_id)}{PIN_LOCK}{session_uuid}"
 
     def call_out(self, auth_id: str, session_uuid: str) -> str:

@@ -62,7 +62,8 @@ def set_suspended(store: Store, auth_id: str, raw_number: str, suspended: bool, 
 
 
 def release_number(store: Store, auth_id: str, raw_number: str, now: int) -> None:
-    """Give a DID up; its assignment is closed but kept. A DID with an open session cannot go.
+    """Give a DID up; its assignment is closed but kept. A DID with an open session (its own, or a shared one on it)
+    cannot go; the tombstones of shared sessions that ended on it go with it.
 
     Two steps, as the pool and the global DID → tenant index live in different slots of a cluster: the DID leaves
     the tenant's pool first (one script, which ends what is due first), then the index forgets the tenant. A
@@ -73,6 +74,8 @@ def release_number(store: Store, auth_id: str, raw_number: str, now: int) -> Non
     result = store.run("release_number.lua", auth_id, now, number, _RECLAIM_LIMIT)["outcome"]
     if result == "busy":
         raise Conflict(f"{number} carries an open session; complete it first")
+    if result == "shared":
+        raise Conflict(f"{number} carries open shared sessions; complete them first")
     forgotten = store.run_global("forget_owner.lua", store.keys.did_owner(number), now, auth_id)["forgotten"]
     if result == "missing" and not forgotten:
         raise NotFound(f"{number} is not in this account's pool")
@@ -111,18 +114,19 @@ _READ_AT_ONCE = 500  # the DIDs read per round trip
 
 @dataclass(frozen=True)
 class PoolNumber:
-    """A DID in the tenant's pool now: its country, its state (FREE, IN_USE, COOLING, SUSPENDED) and the session
-    it carries ("" when none)."""
+    """A DID in the tenant's pool now: its country, its state (FREE, IN_USE, COOLING, SUSPENDED), the exclusive
+    session it carries ("" when none) and the parties holding it in shared sessions (`routing.number_mode`)."""
 
     number: str
     country: str
     state: str
     session_uuid: str
+    parties: int = 0
 
 
 def pool_numbers(store: Store, auth_id: str) -> list[PoolNumber]:
     """Return every DID the tenant holds, sorted, each with its state: suspended whatever else it does, else in use
-    while it carries a session, else cooling off after one, else free.
+    while it carries a session or parties of shared sessions hold it, else cooling off after one, else free.
 
     Reads every DID's record, _READ_AT_ONCE per round trip: for a person looking at the pool, not for a request path.
     """
@@ -132,10 +136,12 @@ def pool_numbers(store: Store, auth_id: str) -> list[PoolNumber]:
         chunk = numbers[start : start + _READ_AT_ONCE]
         with store.redis.pipeline(transaction=False) as pipe:
             for number in chunk:
-                pipe.hmget(store.keys.number(auth_id, number), "country", "status", "session")
+                pipe.hmget(store.keys.number(auth_id, number), "country", "status", "session", "parties")
             pipe.zmscore(store.keys.cooling(auth_id), chunk)
             *records, cooling = pipe.execute()
-        for number, (country, status, session), cool in zip(chunk, records, cooling, strict=True):
-            state = SUSPENDED if status == "suspended" else IN_USE if session else COOLING if cool is not None else FREE
-            found.append(PoolNumber(number, str(country or ""), state, str(session or "")))
+        for number, (country, status, session, held), cool in zip(chunk, records, cooling, strict=True):
+            parties = int(held or 0)
+            busy = session or parties > 0
+            state = SUSPENDED if status == "suspended" else IN_USE if busy else COOLING if cool is not None else FREE
+            found.append(PoolNumber(number, str(country or ""), state, str(session or ""), parties))
     return found

@@ -298,7 +298,12 @@ def test_old_figures_expire_in_per_day_hashes_that_outlive_the_longest_window(st
     figures = store.keys.capacity(tenant.auth_id, day)
 
     assert figures.startswith(store.keys.tenant_base(tenant.auth_id))
-    assert store.redis.hgetall(figures) == {"opened:10": "1", "peak:10": "1", "exhausted:10": "1"}
+    assert store.redis.hgetall(figures) == {
+        "opened:10": "1",
+        "peak:10": "1",
+        "peak_exclusive:10": "1",
+        "exhausted:10": "1",
+    }
     kept_ms = lua_value(store, "capacity.lua", "CAPACITY_MS")
     assert 31 * 86_400_000 < store.redis.pttl(figures) <= kept_ms
     assert kept_ms > (capacity.MAX_DAYS + 1) * 86_400_000  # a 30-day window reads 31 UTC days
@@ -355,7 +360,9 @@ def test_the_pool_answers_its_figures_as_json(client, tenant):
         "average_session_seconds",
         "recommended_size",
         "warning",
+        "shared",
     ]
+    assert body["shared"] == []  # no session shares a number
     assert [sorted(entry) for entry in body["peak_concurrent"]] == [["hour", "peak"]]
     assert body["peak_concurrent"][0]["peak"] == 2
     assert {k: body[k] for k in ("size", "in_use", "free", "cooling", "suspended", "days")} == {

@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 from app.cli import cli, embedded, served_url
 from routing import pool, tenants
 from routing.clock import now_us
+from routing.number_mode import NumberSettings, number_settings
 from routing.store import Store
 from tests.conftest import owner_of
 
@@ -69,7 +70,8 @@ def free_port() -> int:
 def test_tenant_create_prints_a_plivo_shaped_auth_id_and_credentials_that_work(masq, cli_store):
     created = ok(masq("tenant", "create", "--name", "acme"))
 
-    assert list(created) == ["auth_id", "auth_token", "api_key"]
+    assert list(created) == ["auth_id", "auth_token", "api_key", "number_mode", "parties_per_number"]
+    assert (created["number_mode"], created["parties_per_number"]) == ("exclusive", 100)
     assert re.fullmatch(r"MA[A-Z0-9]{18}", str(created["auth_id"]))
     basic = tenants.basic_credential(str(created["auth_id"]), str(created["auth_token"]))
     assert tenants.admit(cli_store, basic, now_us()).name == "acme"
@@ -104,6 +106,30 @@ def test_a_redis_that_does_not_answer_exits_1_with_the_error_as_json(env):
     result = CliRunner().invoke(cli, ["tenant", "create", "--name", "acme"], env=unreachable)
 
     assert error_of(result).startswith("Redis: ")
+
+
+def test_tenant_create_and_update_set_how_the_accounts_sessions_take_numbers(masq, cli_store):
+    created = ok(masq("tenant", "create", "--name", "rides", "--number-mode", "shared"))
+    auth_id = str(created["auth_id"])
+    assert created["number_mode"] == "shared"
+
+    updated = ok(masq("tenant", "update", auth_id, "--parties-per-number", "40"))
+    back = ok(masq("tenant", "update", auth_id, "--number-mode", "exclusive"))
+
+    assert updated == {"auth_id": auth_id, "number_mode": "shared", "parties_per_number": 40}
+    assert back == {"auth_id": auth_id, "number_mode": "exclusive", "parties_per_number": 40}
+    assert number_settings(cli_store, auth_id) == NumberSettings("exclusive", 40)
+
+
+@pytest.mark.parametrize(
+    "args", [("--number-mode", "dedicated"), ("--parties-per-number", "1"), ("--parties-per-number", "1001")]
+)
+def test_tenant_update_with_a_setting_out_of_bounds_is_a_usage_error(masq, args):
+    assert masq("tenant", "update", new_account(masq), *args).exit_code == 2
+
+
+def test_tenant_update_of_an_unknown_account_exits_1(masq):
+    assert "no account" in error_of(masq("tenant", "update", "MA" + "0" * 18, "--number-mode", "shared"))
 
 
 def test_tenant_create_without_a_name_is_a_usage_error(masq):

@@ -13,7 +13,7 @@ import requests
 from plivo import exceptions
 from plivo.rest import client as plivo_client
 
-from routing import pool, tenants
+from routing import number_mode, pool, tenants
 from routing.clock import now_us
 from tests.conftest import TenantFixture, make_tenant, outbox
 
@@ -480,3 +480,32 @@ def test_the_sdk_sent_every_request_once_and_only_to_masq(sdk, account, exchange
     ]
     assert [status // 100 for _, _, status in exchanges] == [2, 2, 2, 2, 2, 4]
     assert exchanges[-1][2] == 409
+
+
+# -- shared virtual numbers ------------------------------------------------------------------------------------------
+def test_an_account_sharing_numbers_works_with_the_sdk_unchanged(sdk, real_store):
+    rides = make_tenant(real_store, ["+14155550120", "+14155550121", "+14155550122"], name="rides")
+    number_mode.set_number_settings(real_store, rides.auth_id, number_mode.SHARED)
+    client = sdk(rides)
+    sessions = client.masking_sessions
+    rider, drivers, others = (
+        "14155556001",
+        ["14155556101", "14155556102", "14155556103"],
+        ("14155556201", "14155556202"),
+    )
+
+    trips = [sessions.create_masking_session(first_party=rider, second_party=driver) for driver in drivers]
+    other = sessions.create_masking_session(first_party=others[0], second_party=others[1])
+    got = sessions.get_masking_session(trips[0].session_uuid).response
+    listed = sessions.list_masking_session(virtual_number=trips[0].session.virtual_number).response
+    sessions.update_masking_session(trips[1].session_uuid, session_expiry=600)
+    sessions.delete_masking_session(trips[2].session_uuid)
+    again = sessions.create_masking_session(first_party=rider, second_party="14155556104")
+
+    numbers = [trip.virtual_number for trip in trips]
+    assert len(set(numbers)) == 3  # the rider is never twice on one number
+    assert other.virtual_number in numbers  # two people the rider is not with share one of them
+    assert again.virtual_number == trips[2].virtual_number  # the rider's number freed by the delete
+    assert (got.first_party, got.second_party, got.virtual_number) == (rider, drivers[0], numbers[0].lstrip("+"))
+    assert {s.session_uuid for s in listed.objects} >= {trips[0].session_uuid}
+    assert {s.first_party for s in listed.objects} <= {rider, others[0]}

@@ -68,7 +68,13 @@ def ops_paths() -> Json:
 def document() -> Json:
     """Return the OpenAPI document (built once: callers must not change it)."""
     error = obj(
-        {"api_id": UUID, "error": TEXT, "field": described(TEXT, "the field at fault, on a 400")},
+        {
+            "api_id": UUID,
+            "error": TEXT,
+            "field": described(
+                TEXT, "the field at fault, on a 400 (and on the 409 of a PIN a shared number has already)"
+            ),
+        },
         required=["api_id", "error"],
     )
 

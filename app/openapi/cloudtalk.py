@@ -31,12 +31,20 @@ from app.openapi.pieces import (
 )
 from app.openapi.plivo import DEFAULTS, NULL_IS_ABSENT
 from routing.capacity import DEFAULT_DAYS, MAX_DAYS
+from routing.number_mode import PARTIES_PER_NUMBER
 from routing.pool import ASSIGNMENT_STATUSES
 
 NOTES: dict[str, Json] = {
     "driver_phone": {"examples": ["+14155551234"]},
     "customer_phone": {"examples": ["+14155554321"], "description": "different from `driver_phone`"},
-    "masked_e164": {"examples": ["+14155550100"], "description": "a number of the pool to use"},
+    "masked_e164": {
+        "examples": ["+14155550100"],
+        "description": "a number of the pool to use; with number_mode shared, one neither party holds already",
+    },
+    "number_mode": {
+        "description": "`dedicated`: the number carries this pairing only; `shared`: it may carry other pairings "
+        "of other people, calls being told apart by who calls. Default: the account's setting (dedicated unless set)"
+    },
 }
 
 
@@ -87,6 +95,28 @@ def paths() -> Json:
     )
     held = obj({"assignments": {"type": "array", "items": assignment}})
     hour = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:00:00Z$"}
+    shared_country = obj(
+        {
+            "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+            "numbers": described(COUNT, "numbers held in the country"),
+            "in_shared_use": described(COUNT, "numbers that parties of shared sessions hold (open or cooling off)"),
+            "peak_in_shared_use": described(COUNT, "the most numbers in shared use at once over the window"),
+            "largest_k": described(COUNT, "the most shared sessions one real number is in now, k"),
+            "peak_k": described(COUNT, "the largest k over the window"),
+            "numbers_required": described(COUNT, "2k − 1 for the peak k: no pair runs out of a number both can take"),
+            "holdings": described(COUNT, "(number, party) holdings now"),
+            "peak_holdings": described(COUNT, "the most holdings over the window"),
+            "parties_per_number": integer(*PARTIES_PER_NUMBER, description="the cap of parties on one number"),
+            "numbers_recommended": described(
+                COUNT, "numbers_required, plus one number per parties_per_number holdings at the peak"
+            ),
+            "busiest": {
+                "type": "array",
+                "items": obj({"number": SHOWN_E164, "parties": COUNT}),
+                "description": "the numbers most parties hold, most first",
+            },
+        }
+    )
     pool = obj(
         {
             "size": COUNT,
@@ -106,8 +136,15 @@ def paths() -> Json:
             "sessions_opened": COUNT,
             "sessions_ended": COUNT,
             "average_session_seconds": {"type": ["number", "null"], "minimum": 0},
-            "recommended_size": COUNT,
+            "recommended_size": described(
+                COUNT, "1.5 × the peak of sessions with numbers of their own, plus `numbers_recommended` of `shared`"
+            ),
             "warning": {"type": ["string", "null"], "description": "why the pool runs hot"},
+            "shared": {
+                "type": "array",
+                "items": shared_country,
+                "description": "each country whose numbers sessions share (number_mode shared), now or in the window",
+            },
         }
     )
     return {

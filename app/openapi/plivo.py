@@ -61,9 +61,14 @@ AMOUNT = {
     "digits that read back as the amount (`0.015`)",
 }
 
-# A session field's default is the Session record's (an empty text is no default), session_expiry's the create's.
+# A session field's default is the Session record's (an empty text is no default), session_expiry's the create's;
+# number_mode's is the account's setting, so it has none here.
 DEFAULTS: dict[str, Any] = {
-    **{f.name: f.default for f in fields(Session) if f.default is not MISSING and f.default != ""},
+    **{
+        f.name: f.default
+        for f in fields(Session)
+        if f.default is not MISSING and f.default != "" and f.name != "number_mode"
+    },
     "session_expiry": DEFAULT_SESSION_EXPIRY,
 }
 # What the document says of a request field beyond what its checker takes: its meaning, and an example.
@@ -83,6 +88,11 @@ NOTES: dict[str, Json] = {
     "subaccount": {"description": "a subaccount of the caller"},
     "geomatch": {"description": "the virtual number's country must be the first party's"},
     "virtual_number_cooloff_period": {"description": "seconds before the virtual number is handed out again"},
+    "number_mode": {
+        "description": "`exclusive`: the virtual number carries this session only; `shared`: it may carry other "
+        "sessions of other parties, calls being told apart by who calls (both parties needed). Default: the "
+        "account's setting (`exclusive` unless set)"
+    },
 }
 NULL_IS_ABSENT = "`null` is the same as leaving a field out."
 SINGLE_PARTY = {

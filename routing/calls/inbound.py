@@ -2,7 +2,9 @@
 
 Each decision is one frozen dataclass; `routing.calls.twiml` turns it into the carrier's instructions. Reaching a
 decision costs two Redis round trips: the DID → tenant index, then one script (routing/lua/inbound.lua)
-that reads the route, the session and the call state, and records the new interaction atomically.
+that reads the route, the session and the call state, and records the new interaction atomically. The route is
+the DID's own session, or on a shared DID (`routing.number_mode`) the session of the caller's number there; a
+caller no open session of a shared DID has is a stranger: turned away, or asked for the PIN that names a session.
 """
 
 from __future__ import annotations
@@ -47,12 +49,14 @@ class TurnAway:
 
 @dataclass(frozen=True)
 class AskPin:
-    """Ask the caller for a PIN; `wrong` PINs were entered so far on this call."""
+    """Ask the caller for a PIN; `wrong` PINs were entered so far on this call. `any_length`: the PIN may be of any
+    length the session's are not (a stranger on a shared DID, whose PIN names one of the DID's sessions)."""
 
     auth_id: str
     call_sid: str
     session: Session
     wrong: int = 0
+    any_length: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,8 @@ def check_pin(
 def decision_from(auth_id: str, call_sid: str, result: Reply, answered: bool) -> Decision:
     """Return the decision a call script's reply stands for (`answered`: masq already answered the call).
 
-    The reply is routing/lua/incoming.lua's: `kind` and a `reason`, or `kind`, `session`, `caller` and `wrong`.
+    The reply is routing/lua/incoming.lua's: `kind` and a `reason`, or `kind`, `session`, `caller` and `wrong` (and
+    `any_length` on a stranger's PIN prompt on a shared DID).
     """
     kind = result["kind"]
     if kind == "refuse":
@@ -197,7 +202,7 @@ def decision_from(auth_id: str, call_sid: str, result: Reply, answered: bool) ->
     if kind == "unknown":
         return TurnAway(session.unknown_caller_play)
     if kind in ("pin", "retry"):
-        return AskPin(auth_id, call_sid, session, wrong)
+        return AskPin(auth_id, call_sid, session, wrong, any_length=bool(result.get("any_length")))
     if kind == "failed":
         return PinFailed(session.incorrect_pin_play)
     if kind == "locked":

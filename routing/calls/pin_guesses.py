@@ -12,6 +12,11 @@ and the tenant hears of the lock once, as a `SessionPinAuthenticationStatus` eve
 and is not counted; the session's parties calling from their own numbers are never asked for a PIN unless the
 session forces one, so the lock does not keep them from each other.
 
+On a shared DID (`routing.number_mode`) a stranger's PIN names the session among all the DID's, so each guess there
+aims at every PIN on the DID at once: those wrong PINs count against the DID's own budget, of the same size, and
+its lock stops every stranger's PIN entry on the DID (the parties calling from their own numbers still reach
+their sessions). No session hears of them: they were no session's calls.
+
 The steps run in Redis (routing/lua/pin_guesses.lua), inside the scripts of a call's steps.
 """
 

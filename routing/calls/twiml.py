@@ -118,6 +118,8 @@ def ask_pin(decision: AskPin, links: Links) -> VoiceResponse:
     if decision.wrong:
         _play_or_say(response, session.incorrect_pin_play, WRONG_PIN)
     lengths = {len(session.first_party_pin), len(session.second_party_pin)}
+    # A stranger's PIN on a shared DID may be any of its sessions', of any length: `#` or the timeout ends it.
+    digits = lengths.pop() if len(lengths) == 1 and not decision.any_length else None
     gather = response.gather(
         input="dtmf",
         action=links.step(PIN_CHECK, decision.auth_id, decision.call_sid),
@@ -125,7 +127,7 @@ def ask_pin(decision: AskPin, links: Links) -> VoiceResponse:
         timeout=session.pin_retry_wait,
         finish_on_key="#",
         action_on_empty_result=True,
-        num_digits=lengths.pop() if len(lengths) == 1 else None,
+        num_digits=digits,
     )
     _play_or_say(gather, session.pin_prompt_play, ENTER_PIN)
     return response

@@ -1,9 +1,11 @@
 -- The first party answered the call masq placed to them (see `routing.calls.outbound`): decide as if they had
--- called the virtual number, for the session the call was placed for only, and answer their leg from now.
+-- called the virtual number, for the session the call was placed for only (the DID's own, or on a shared DID the
+-- first party's there), and answer their leg from now.
 -- ARGV: NOW, virtual number, first party, CallSid, the session the call was placed for. Reply: a decision (decisions.lua).
 --! include incoming.lua
 local num, first, sid, uuid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if redis.call('HGET', T .. K.route .. num, '*') ~= uuid then return reply(refusal('not-this-session')) end
+local route = redis.call('HMGET', T .. K.route .. num, '*', first)
+if route[1] ~= uuid and route[2] ~= uuid then return reply(refusal('not-this-session')) end
 local result = inbound(num, first, sid)
 local I = read_hash(ikey(sid))
 -- masq placed this call: its caller's leg is outbound (the Call resource's call_direction).

@@ -16,3 +16,12 @@ local function tally(at, name, by)
   redis.call('HINCRBY', k, name .. h, string.format('%.0f', by))
   redis.call('PEXPIRE', k, CAPACITY_MS)
 end
+
+-- Raise the figure `name` of the hour holding `at` to `value`, when it is below (the peaks).
+local function raise_figure(at, name, value)
+  local k, h = figures(at)
+  if value > tonumber(redis.call('HGET', k, name .. h) or '0') then
+    redis.call('HSET', k, name .. h, string.format('%.0f', value))
+    redis.call('PEXPIRE', k, CAPACITY_MS)
+  end
+end

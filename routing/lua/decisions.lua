@@ -1,7 +1,8 @@
 -- What the steps of an incoming call decide: refuse it, turn an unknown caller away, ask for a PIN, or bridge it.
 -- A decision is {kind = 'refuse', reason} or {kind, session = its JSON, caller = 'first' | 'second' | '',
 -- wrong = wrong PINs so far} where kind is `unknown`, `pin`, `bridge`, `retry`, `failed`, `locked` (the session
--- takes no PIN for now: pin_guesses.lua) or `closed` (see `routing.calls.inbound.decision_from`).
+-- takes no PIN for now: pin_guesses.lua) or `closed` (see `routing.calls.inbound.decision_from`). A PIN prompt for a
+-- stranger on a shared DID also has `any_length` (1): the PINs of the DID's sessions may differ in length.
 --! include base.lua
 --! include calls.lua
 

@@ -5,52 +5,13 @@
 --! include decisions.lua
 --! include pin_guesses.lua
 
--- Decide the call `sid` from `from` ('' when withheld) to the virtual number `num`, and record it when it proceeds.
-local function inbound(num, from, sid)
-  local status = redis.call('HGET', T .. K.number .. num, 'status')
-  if not status then return refusal('not-held') end  -- the tenant does not hold this DID (any more)
-  if status ~= 'active' then return refusal('suspended') end
-  local uuid = redis.call('HGET', T .. K.route .. num, '*')
-  if not uuid then return refusal('no-session') end
-  local blob = redis.call('GET', T .. K.session .. uuid)
-  if not blob then return refusal('no-session') end
-  local s = cjson.decode(blob)
-  if tonumber(s['expiry']) <= NOW then return refusal('no-session') end
-  if (s['second_party'] or '') == '' then return refusal('single-party') end
-  -- Updates refuse equal parties; a session stored otherwise still never bridges a caller to their own number.
-  if s['second_party'] == s['first_party'] then return refusal('single-party') end
-
-  local known = read_hash(ikey(sid))
-  if known.session then return standing(known, blob) end
-  local ck = ckey(uuid)
-  local live = redis.call('HMGET', ck, 'live', 'live_until')
-  if live[1] and live[1] ~= '' and stored_number(live[2]) > NOW then return refusal('busy') end
-
-  local caller = ''
-  if from ~= '' and from == s['first_party'] then caller = 'first'
-  elseif from ~= '' and from == s['second_party'] then caller = 'second' end
-  local pin_required = s['is_pin_authentication_required'] == true
-  if caller == '' and not pin_required then return decision('unknown', blob, '', '0') end
-  local asks_pin = pin_required and (caller == '' or s['force_pin_authentication'] == true)
-  -- After too many wrong PINs the session asks no one for a PIN for a while: the caller is told so, nothing is kept.
-  if asks_pin and pin_locked(uuid) then return decision('locked', blob, '', '0') end
-
-  local I = {sid = sid, session = uuid, from = from, to = num, caller = caller, callee = '', state = 'dialling',
-             pin = '', tries = '0'}
-  if asks_pin then
-    I.state = 'pin'
-    I.caller = ''
-  elseif pin_required then
-    I.pin = 'AuthorizedCaller'
-  end
-  if I.state == 'dialling' then I.callee = other(s, caller) end
-  local play = ''
-  if I.caller == 'first' then play = s['first_party_play_url'] or '' end
-  if I.caller == 'second' then play = s['second_party_play_url'] or '' end
-  local answered = I.state == 'pin' or play ~= ''
-
-  redis.call('HSET', ikey(sid), 'sid', sid, 'session', uuid, 'from', from, 'to', num, 'caller', I.caller,
-             'callee', I.callee, 'state', I.state, 'pin', I.pin, 'tries', 0, 'started', NOW,
+-- Record the call I (fields sid, session, from, to, caller, callee, state, pin, tries, started) on its session `s`
+-- (JSON `blob`): its interaction, the session's live call, and the events of its answer (`answered`: masq answers
+-- it now, with a PIN prompt or a play URL) and of its PIN.
+local function begin_call(I, s, blob, answered)
+  local sid, uuid, ck = I.sid, I.session, ckey(I.session)
+  redis.call('HSET', ikey(sid), 'sid', sid, 'session', uuid, 'from', I.from, 'to', I.to, 'caller', I.caller,
+             'callee', I.callee, 'state', I.state, 'pin', I.pin, 'tries', I.tries, 'started', I.started,
              'b_rank', 0, 'rec_rank', 0, 'billed', 0, 'amount', '0')
   if answered then redis.call('HSET', ikey(sid), 'a_answered', NOW) end
   redis.call('RPUSH', T .. K.interactions .. uuid, sid)
@@ -66,5 +27,90 @@ local function inbound(num, from, sid)
   end
   if answered then emit(I, 'SessionFirstPartyAnswer', sid, {}) end
   if I.pin ~= '' then emit(I, 'SessionPinAuthenticationStatus', sid, {}) end
+end
+
+-- Whether session `uuid` has a call that still holds it.
+local function busy(uuid)
+  local live = redis.call('HMGET', ckey(uuid), 'live', 'live_until')
+  return live[1] and live[1] ~= '' and stored_number(live[2]) > NOW
+end
+
+-- A caller none of the open sessions of the shared DID `num` has (a stranger, or a party whose session there ended:
+-- a tombstone): refused when the DID carries no open session; asked for a PIN, with the prompts of its newest
+-- session with PINs, when one of its open sessions has PINs, since the PIN names the session (shared_pin.lua); else
+-- turned away with its newest session's message. A PIN prompt is noted as a call of no session yet (no `session`,
+-- no `sid`: neither the session's calls nor the resources show it), and answered as it stands when asked again.
+local function stranger(num, from, sid)
+  local known = read_hash(ikey(sid))
+  if known.session then
+    local blob = redis.call('GET', T .. K.session .. known.session)
+    if blob then return standing(known, blob) end
+  end
+  local meta = redis.call('HMGET', T .. K.route .. num, '?live', '?pins', '?pin', '?')
+  if stored_number(meta[1]) <= 0 then return refusal('no-session') end
+  if stored_number(meta[2]) <= 0 then
+    local blob = meta[4] and redis.call('GET', T .. K.session .. meta[4])
+    if not blob then return refusal('no-session') end
+    return decision('unknown', blob, '', '0')
+  end
+  local blob = meta[3] and redis.call('GET', T .. K.session .. meta[3])
+  if not blob then return refusal('no-session') end
+  if pin_locked(num) then return decision('locked', blob, '', '0') end
+  if known.state ~= 'pin' or known.to ~= num then
+    known = {tries = '0'}
+    redis.call('HSET', ikey(sid), 'from', from, 'to', num, 'state', 'pin', 'tries', 0, 'started', NOW, 'prompt', meta[3])
+    redis.call('PEXPIRE', ikey(sid), math.ceil(pin_window(cjson.decode(blob)) / 1000))
+  end
+  local asked = decision('pin', blob, '', known.tries)
+  asked.any_length = 1
+  return asked
+end
+
+-- Decide the call `sid` from `from` ('' when withheld) to the virtual number `num`, and record it when it proceeds.
+-- The session is the DID's own (route field `*`), or on a shared DID the caller's (route field `from`).
+local function inbound(num, from, sid)
+  local status = redis.call('HGET', T .. K.number .. num, 'status')
+  if not status then return refusal('not-held') end  -- the tenant does not hold this DID (any more)
+  if status ~= 'active' then return refusal('suspended') end
+  local route = redis.call('HMGET', T .. K.route .. num, '*', from)
+  local uuid = route[1]
+  if not uuid then
+    uuid = route[2]
+    if not uuid or string.sub(uuid, 1, 1) == '~' then return stranger(num, from, sid) end
+  end
+  local blob = redis.call('GET', T .. K.session .. uuid)
+  if not blob then return refusal('no-session') end
+  local s = cjson.decode(blob)
+  if tonumber(s['expiry']) <= NOW then return refusal('no-session') end
+  if (s['second_party'] or '') == '' then return refusal('single-party') end
+  -- Updates refuse equal parties; a session stored otherwise still never bridges a caller to their own number.
+  if s['second_party'] == s['first_party'] then return refusal('single-party') end
+
+  local known = read_hash(ikey(sid))
+  if known.session then return standing(known, blob) end
+  if busy(uuid) then return refusal('busy') end
+
+  local caller = ''
+  if from ~= '' and from == s['first_party'] then caller = 'first'
+  elseif from ~= '' and from == s['second_party'] then caller = 'second' end
+  local pin_required = s['is_pin_authentication_required'] == true
+  if caller == '' and not pin_required then return decision('unknown', blob, '', '0') end
+  local asks_pin = pin_required and (caller == '' or s['force_pin_authentication'] == true)
+  -- After too many wrong PINs the session asks no one for a PIN for a while: the caller is told so, nothing is kept.
+  if asks_pin and pin_locked(uuid) then return decision('locked', blob, '', '0') end
+
+  local I = {sid = sid, session = uuid, from = from, to = num, caller = caller, callee = '', state = 'dialling',
+             pin = '', tries = '0', started = NOW}
+  if asks_pin then
+    I.state = 'pin'
+    I.caller = ''
+  elseif pin_required then
+    I.pin = 'AuthorizedCaller'
+  end
+  if I.state == 'dialling' then I.callee = other(s, caller) end
+  local play = ''
+  if I.caller == 'first' then play = s['first_party_play_url'] or '' end
+  if I.caller == 'second' then play = s['second_party_play_url'] or '' end
+  begin_call(I, s, blob, I.state == 'pin' or play ~= '')
   return standing(I, blob)
 end

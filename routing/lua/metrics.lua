@@ -2,16 +2,17 @@
 -- ARGV: NOW, then the names of the counters on the tenant's record.
 -- Reply: {counters = the counters' values in the order named (0 when never counted), free, in_use, cooling,
 -- suspended (DIDs in each state), pending (events still owed), retrying (waiting to be sent again), dead}.
---! include base.lua
+--! include numbers.lua
 local values = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 local counters = {}
 for i = 1, #ARGV - 1 do counters[i] = stored_number(values[i]) end
 local free = 0
-for _, cc in ipairs(redis.call('SMEMBERS', T .. K.countries)) do free = free + redis.call('SCARD', T .. K.free .. cc) end
+local countries = redis.call('SMEMBERS', T .. K.countries)
+for _, cc in ipairs(countries) do free = free + redis.call('SCARD', T .. K.free .. cc) end
 return reply({
   counters = counters,
   free = free,
-  in_use = redis.call('ZCOUNT', T .. K.expiry, '(' .. ARGV[1], '+inf'),
+  in_use = dids_in_use(countries),
   cooling = redis.call('ZCARD', T .. K.cooling),
   suspended = redis.call('SCARD', T .. K.suspended),
   pending = redis.call('XLEN', T .. K.events),

@@ -1,10 +1,12 @@
--- A tenant's DIDs: each one's hash (status, country, open session) and its assignment records, kept for billing.
+-- A tenant's DIDs: each one's hash (status, country, exclusive open session, shared `parties`) and its assignment
+-- records, kept for billing.
 --! include base.lua
 
--- Put an idle, active DID back in its country's free set.
+-- Put an idle, active DID back in its country's free set: one that carries no exclusive session and no party of a
+-- shared one holds.
 local function free_number(num)
-  local st = redis.call('HMGET', T .. K.number .. num, 'status', 'session', 'country')
-  if st[1] == 'active' and (not st[2] or st[2] == '') then
+  local st = redis.call('HMGET', T .. K.number .. num, 'status', 'session', 'country', 'parties')
+  if st[1] == 'active' and (not st[2] or st[2] == '') and stored_number(st[4]) <= 0 then
     redis.call('SADD', T .. K.free .. st[3], num)
   end
 end
@@ -27,4 +29,13 @@ local function set_assignment(num, fields)
   local rec = cjson.decode(redis.call('HGET', T .. K.assignments, id))
   for k, v in pairs(fields) do rec[k] = v end
   redis.call('HSET', T .. K.assignments, id, encode_record(rec))
+end
+
+-- How many DIDs carry sessions now: one per open exclusive session, and each in shared use (shared.lua) whose
+-- country is in `countries`, whether its parties' sessions are open or cooling off.
+local function dids_in_use(countries)
+  local open = redis.call('ZCOUNT', T .. K.expiry, string.format('(%.0f', NOW), '+inf')
+  local count = open - stored_number(redis.call('HGET', T .. K.shared_figures, 'sessions'))
+  for _, cc in ipairs(countries) do count = count + redis.call('ZCARD', T .. K.shared .. cc) end
+  return math.max(count, 0)
 end

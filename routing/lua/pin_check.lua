@@ -2,13 +2,15 @@
 -- PIN against the session's budget, which locks its PIN entry once spent (pin_guesses.lua).
 -- ARGV: NOW, CallSid, digits ('' when the caller entered nothing), then the budget in µs: GCRA's interval and
 -- tolerance, and the lockout (interval 0: no budget). Reply: a decision (decisions.lua).
---! include calls.lua
---! include decisions.lua
---! include pin_guesses.lua
+--! include shared_pin.lua
 local sid, digits = ARGV[2], ARGV[3]
 local interval, tolerance, lockout = number_arg(4, 0), number_arg(5, 0), number_arg(6, 0)
 local I = read_hash(ikey(sid))
-if not I.session then return reply(refusal('no-call')) end
+if not I.session then
+  -- A stranger on a shared DID, asked for the PIN that names a session (shared_pin.lua).
+  if I.state == 'pin' and I.to then return reply(shared_pin(I, sid, digits, interval, tolerance, lockout)) end
+  return reply(refusal('no-call'))
+end
 local blob = redis.call('GET', T .. K.session .. I.session)
 if not blob then return reply(refusal('no-call')) end
 if I.state ~= 'pin' then

@@ -1,4 +1,5 @@
--- A session's budget of wrong PINs, whatever number or call they come from (see `routing.calls.pin_guesses`).
+-- A session's budget of wrong PINs, whatever number or call they come from (see `routing.calls.pin_guesses`); a
+-- shared DID has one too, for the PINs strangers key on it (shared_pin.lua). `uuid` below is the session's, or the DID.
 --! include base.lua
 --! include gcra.lua
 

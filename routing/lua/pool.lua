@@ -3,6 +3,7 @@
 --! include capacity.lua
 --! include events.lua
 --! include numbers.lua
+--! include shared.lua
 
 -- End an open session's hold on its DID. `member` is `uuid|number|cooloff`; `at` is when it ended.
 local function release(member, at)
@@ -31,6 +32,9 @@ local function release(member, at)
     else
       free_number(num)
     end
+  elseif redis.call('HGET', nk, 'parties') then  -- the DID is in shared use: the session may be one of its own
+    local blob = redis.call('GET', T .. K.session .. uuid)
+    if blob then release_shared(uuid, num, cool, at, blob) end
   end
   return uuid
 end
@@ -67,15 +71,21 @@ local function reclaim(limit)
     redis.call('ZREM', T .. K.cooling, num)
     free_number(num)
   end
+  reclaim_shared(limit)
   return #due / 2
 end
 
 -- The arguments of `allocate`, from ARGV[first] on: session uuid, session JSON, expiry µs, created µs, cool-off s,
--- country ('*' = any), preferred country, wanted DID ('' = any). Numbers stay as given, to be written as given.
+-- country ('*' = any), preferred country, wanted DID ('' = any), then the number mode asked for ('' = the tenant's,
+-- `exclusive`, `shared`), the parties ('' for a missing second), their PINs ('' without PINs) and whether masq
+-- generated the PINs ('1' or '0'). Numbers stay as given, to be written as given.
 local function allocation(first)
   for i = first + 2, first + 4 do number_arg(i) end
+  word_arg(first + 8, {[''] = true, exclusive = true, shared = true})
   return {uuid = ARGV[first], blob = ARGV[first + 1], expiry = ARGV[first + 2], created = ARGV[first + 3],
-          cool = ARGV[first + 4], country = ARGV[first + 5], preferred = ARGV[first + 6], wanted = ARGV[first + 7]}
+          cool = ARGV[first + 4], country = ARGV[first + 5], preferred = ARGV[first + 6], wanted = ARGV[first + 7],
+          mode = ARGV[first + 8], first = ARGV[first + 9], second = ARGV[first + 10], first_pin = ARGV[first + 11],
+          second_pin = ARGV[first + 12], generated = ARGV[first + 13] == '1'}
 end
 
 -- Why none of the DIDs in the set `scope` is free: {held = how many it has, and of those how many are suspended,
@@ -106,16 +116,59 @@ local function exhausted(a)
   return why
 end
 
--- Open the session `a` (see `allocation`) on a free DID: {number = the DID} or {error = why not}; an exhausted
--- pool says what its DIDs are doing (`exhausted`).
+-- Write the session `a` opened on `num` with the JSON `blob`, and count it; return how many sessions are open.
+local function opened(a, num, blob)
+  redis.call('SET', T .. K.session .. a.uuid, blob)
+  redis.call('ZADD', T .. K.expiry, a.expiry, a.uuid .. '|' .. num .. '|' .. a.cool)
+  redis.call('ZADD', T .. K.created, a.created, a.uuid)
+  tally(NOW, 'opened', 1)
+  redis.call('HINCRBY', T, 'sessions_opened', 1)
+  local open = redis.call('ZCOUNT', T .. K.expiry, string.format('(%.0f', NOW), '+inf')
+  raise_figure(NOW, 'peak', open)
+  return open
+end
+
+-- The JSON `blob` with the field `name`'s text value `old` written as `new` (a PIN moved by `free_pin`).
+local function with_text(blob, name, old, new)
+  if old == new then return blob end
+  return (string.gsub(blob, '"' .. name .. '":"' .. old .. '"', '"' .. name .. '":"' .. new .. '"', 1))
+end
+
+local function refused()
+  tally(NOW, 'exhausted', 1)
+  redis.call('HINCRBY', T, 'sessions_refused', 1)
+end
+
+-- Open the session `a` (see `allocation`) on a shared DID (shared.lua's `take_shared`): {number, mode = 'shared',
+-- first_pin, second_pin} or {error = why not}. The stored JSON gains `number_mode` last, where
+-- `routing.sessions.session.Session` writes it, so that the record reads back as written.
+local function allocate_shared(a, cap)
+  local taken = take_shared(a, cap)
+  if taken.error then
+    if taken.error == 'exhausted' then refused() end
+    return taken
+  end
+  local num = taken.number
+  local body = string.gsub(a.blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)
+  body = with_text(body, 'first_party_pin', a.first_pin, taken.first_pin)
+  body = with_text(body, 'second_party_pin', a.second_pin, taken.second_pin)
+  body = string.sub(body, 1, -2) .. ',"number_mode":"shared"}'
+  opened(a, num, body)
+  return {number = num, mode = 'shared', first_pin = taken.first_pin, second_pin = taken.second_pin}
+end
+
+-- Open the session `a` (see `allocation`) on a DID of its own, or on a shared one in shared mode: {number = the DID}
+-- or {error = why not}; an exhausted pool says what its DIDs are doing (`exhausted`, shared.lua's `shared_shortage`).
 local function allocate(a)
   reclaim(100)
+  local mode, cap = number_mode(a.mode, a.second)
+  if mode == 'shared' then return allocate_shared(a, cap) end
   local num
   if a.wanted ~= '' then
-    local st = redis.call('HMGET', T .. K.number .. a.wanted, 'status', 'session', 'country')
+    local st = redis.call('HMGET', T .. K.number .. a.wanted, 'status', 'session', 'country', 'parties')
     if not st[1] then return {error = 'not_in_pool'} end
     if st[1] ~= 'active' then return {error = 'suspended'} end
-    if st[2] and st[2] ~= '' then return {error = 'taken'} end
+    if (st[2] and st[2] ~= '') or stored_number(st[4]) > 0 then return {error = 'taken'} end
     if redis.call('ZSCORE', T .. K.cooling, a.wanted) then return {error = 'cooling'} end
     if a.country ~= '*' and st[3] ~= a.country then return {error = 'country'} end
     redis.call('SREM', T .. K.free .. st[3], a.wanted)
@@ -132,19 +185,12 @@ local function allocate(a)
     end
   end
   if not num then
-    tally(NOW, 'exhausted', 1)
-    redis.call('HINCRBY', T, 'sessions_refused', 1)
+    refused()
     return exhausted(a)
   end
   redis.call('HSET', T .. K.number .. num, 'session', a.uuid)
   redis.call('HSET', T .. K.route .. num, '*', a.uuid)
-  local body = string.gsub(a.blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)
-  redis.call('SET', T .. K.session .. a.uuid, body)
-  redis.call('ZADD', T .. K.expiry, a.expiry, a.uuid .. '|' .. num .. '|' .. a.cool)
-  redis.call('ZADD', T .. K.created, a.created, a.uuid)
-  tally(NOW, 'opened', 1)
-  redis.call('HINCRBY', T, 'sessions_opened', 1)
-  local open, k, h = redis.call('ZCOUNT', T .. K.expiry, '(' .. ARGV[1], '+inf'), figures(NOW)
-  if open > tonumber(redis.call('HGET', k, 'peak' .. h) or '0') then redis.call('HSET', k, 'peak' .. h, open) end
+  local open = opened(a, num, (string.gsub(a.blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)))
+  raise_figure(NOW, 'peak_exclusive', open - stored_number(redis.call('HGET', T .. K.shared_figures, 'sessions')))
   return {number = num}
 end

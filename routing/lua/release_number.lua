@@ -1,13 +1,18 @@
 -- Give a DID up: first end what is due (sessions past their expiry, DIDs past their cool-off, `limit` of each, as
 -- reclaim.lua does), then take the DID out of the pool, its assignment closed and kept; all in the tenant's slot.
--- ARGV: NOW, number, limit. Reply: {outcome = 'ok' | 'missing' | 'busy' (it carries an open session)}.
+-- The tombstones of shared sessions that ended on it go with it (nothing reaches them once the DID is gone), and
+-- their holdings end.
+-- ARGV: NOW, number, limit. Reply: {outcome = 'ok' | 'missing' | 'busy' (it carries an open session) | 'shared' (open
+-- shared sessions are on it)}.
 --! include pool.lua
+--! include shared.lua
 local num = ARGV[2]
 reclaim(number_arg(3, 0))
 local nk = T .. K.number .. num
 local st = redis.call('HMGET', nk, 'session', 'country')
 if not st[2] then return reply({outcome = 'missing'}) end
 if st[1] ~= '' then return reply({outcome = 'busy'}) end
+if not drop_all_holdings(num) then return reply({outcome = 'shared'}) end
 set_assignment(num, {status = 'released', released_at = NOW})
 redis.call('SREM', T .. K.free .. st[2], num)
 redis.call('ZREM', T .. K.cooling, num)

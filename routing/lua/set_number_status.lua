@@ -1,16 +1,21 @@
--- Suspend a DID (it is never handed out) or make it active again.
+-- Suspend a DID (it is never handed out) or make it active again. A suspended DID in shared use keeps its holdings
+-- but leaves its country's set of shared DIDs, so that no new session takes it; resumed, it is back in that set.
 -- ARGV: NOW, number, 'suspended' | 'active'. Reply: {outcome = 'ok' | 'missing'}.
 --! include numbers.lua
 local num, status = ARGV[2], ARGV[3]
 if status ~= 'suspended' and status ~= 'active' then error('ARGV[3] must be suspended or active') end
 local nk = T .. K.number .. num
-local st = redis.call('HMGET', nk, 'status', 'country')
+local st = redis.call('HMGET', nk, 'status', 'country', 'parties')
 if not st[1] then return reply({outcome = 'missing'}) end
 redis.call(status == 'suspended' and 'SADD' or 'SREM', T .. K.suspended, num)
 if st[1] == status then return reply({outcome = 'ok'}) end
 redis.call('HSET', nk, 'status', status)
+local parties = stored_number(st[3])
 if status == 'suspended' then
   redis.call('SREM', T .. K.free .. st[2], num)
+  redis.call('ZREM', T .. K.shared .. st[2], num)
+elseif parties > 0 then
+  redis.call('ZADD', T .. K.shared .. st[2], parties, num)
 elseif not redis.call('ZSCORE', T .. K.cooling, num) then
   free_number(num)
 end

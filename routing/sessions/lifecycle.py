@@ -8,8 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from routing.clock import US
-from routing.errors import Conflict, InvalidInput, NotFound, NumberUnavailable, PoolExhausted, SessionEnded
+from routing.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    NumberUnavailable,
+    PinUnavailable,
+    PoolExhausted,
+    SessionEnded,
+)
 from routing.lua import Reply
+from routing.number_mode import SHARED
 from routing.phone import country_of, to_e164
 from routing.sessions.options import SessionRequest, check_create, check_update
 from routing.sessions.query import SessionQuery
@@ -23,7 +32,11 @@ _REFUSALS = {
     "taken": "already carries an open session",
     "cooling": "was released recently and is cooling off",
     "country": "is not in the first party's country (geomatch is on)",
+    "held_first": "is already first_party's in another session (open or cooling off)",
+    "held_second": "is already second_party's in another session (open or cooling off)",
 }
+# The PIN fields a shared number's sessions must not repeat (shared.lua's `pin_clash`).
+_PIN_FIELDS = ("first_party_pin", "second_party_pin")
 # What pool.lua's `shortage` counts a held number as, in the order a refusal lists them.
 _STATES = (("in_use", "in use"), ("cooling", "cooling off"), ("suspended", "suspended"))
 _CAS_TRIES = 8
@@ -36,6 +49,7 @@ class Opening:
     session: Session
     country: str  # the first party's
     wanted: str = ""  # a DID asked for by number, in E.164
+    mode: str = ""  # the number mode asked for; "" for the tenant's (routing.number_mode)
 
     def arguments(self) -> list[object]:
         """Return the allocation's arguments (pool.lua's `allocation`) after T and NOW."""
@@ -49,6 +63,12 @@ class Opening:
             self.country if session.geomatch else "*",
             self.country,
             self.wanted,
+            self.mode,
+            session.first_party,
+            session.second_party,
+            session.first_party_pin,
+            session.second_party_pin,
+            "1" if session.generate_pin else "0",
         ]
 
     def opened(self, reply: Reply) -> Session:
@@ -56,9 +76,21 @@ class Opening:
         reason = reply.get("error")
         if reason is not None:
             if reason == "exhausted":
-                raise PoolExhausted(self.shortage(reply))
+                raise PoolExhausted(self.shared_shortage(reply) if reply.get("shared") else self.shortage(reply))
+            if reason in _PIN_FIELDS:
+                raise PinUnavailable(
+                    reason, "a session on the shared virtual number has this PIN already; give another"
+                )
             raise NumberUnavailable(f"{self.wanted} {_REFUSALS[reason]}")
-        return self.session.evolve(virtual_number=str(reply["number"]))
+        number = str(reply["number"])
+        if reply.get("mode") != SHARED:
+            return self.session.evolve(virtual_number=number)
+        return self.session.evolve(
+            virtual_number=number,
+            number_mode=SHARED,
+            first_party_pin=str(reply["first_pin"]),
+            second_party_pin=str(reply["second_pin"]),
+        )
 
     def shortage(self, reply: Reply) -> str:
         """Return why pool.lua's `exhausted` `reply` found no number: none held where one must be, or what each
@@ -78,6 +110,29 @@ class Opening:
             )
         return f"no free virtual number in {country}: the pool's {_held(reply, held, country)}" + (
             f"; {switch}" if switch else ""
+        )
+
+    def shared_shortage(self, reply: Reply) -> str:
+        """Return why shared.lua's `shared_shortage` `reply` found no shared number: which party has none left (it
+        holds them all, or the rest are full), or that no number is free for both."""
+        where = f"in {self.country}" if self.session.geomatch else "in the pool"
+        held, full, cap = int(reply["held"]), int(reply["full"]), int(reply["cap"])
+        if held == 0:
+            return f"no virtual number {where}: the pool has no number there; add some"
+        out = [name for name in ("first_party", "second_party") if int(reply[name.replace("party", "left")]) <= 0]
+        crowded = f", {full} more {'is' if full == 1 else 'are'} full ({cap} parties each)" if full else ""
+        sizing = "someone in k sessions at once needs 2k − 1 numbers to share; add numbers"
+        if out:
+            holds = int(reply[out[0].replace("party", "holds")])
+            return (
+                f"no virtual number {where} left for {' or '.join(out)}: of the {held} held there, {holds} "
+                f"{'is' if holds == 1 else 'are'} already {out[0]}'s (in sessions open or cooling off){crowded}; "
+                f"{sizing}"
+            )
+        return (
+            f"no virtual number {where} that neither party holds: first_party could take "
+            f"{int(reply['first_left'])} and second_party {int(reply['second_left'])} of the {held} held there, "
+            f"but none both{crowded}; {sizing}"
         )
 
 
@@ -112,14 +167,14 @@ def open_session(
         raise credential.refusal()
     subaccount = request.fields.get("subaccount", "")
     if not subaccount:
-        opening = _opening(credential.auth_id, request, now, wanted_number)
-        reply = run_checked(store, credential, now, "open_checked.lua", *opening.arguments())
-        return opening.opened(_allocated(credential, reply))
+        asked = opening(credential.auth_id, request, now, wanted_number)
+        reply = run_checked(store, credential, now, "open_checked.lua", *asked.arguments())
+        return asked.opened(_allocated(credential, reply))
     parent = admit(store, credential.uncounted(), now)
     subaccount_of(store, parent, subaccount)
-    opening = _opening(subaccount, request, now, wanted_number)
-    checked(credential, _remember_for_parent(store, parent.auth_id, opening.session, credential))
-    return opening.opened(store.run("open.lua", subaccount, now, *opening.arguments()))
+    asked = opening(subaccount, request, now, wanted_number)
+    checked(credential, _remember_for_parent(store, parent.auth_id, asked.session, credential))
+    return asked.opened(store.run("open.lua", subaccount, now, *asked.arguments()))
 
 
 def _remember_for_parent(store: Store, parent: str, session: Session, credential: Credential | None = None) -> Reply:
@@ -142,10 +197,11 @@ def _allocated(credential: Credential, reply: Reply) -> Reply:
     return reply
 
 
-def _opening(auth_id: str, request: SessionRequest, now: int, wanted_number: str | None) -> Opening:
+def opening(auth_id: str, request: SessionRequest, now: int, wanted_number: str | None = None) -> Opening:
     """Return the session `request` asks for, opened at `now`, with the DID still to be taken."""
     wanted = to_e164(wanted_number, "virtual_number") if wanted_number else ""
     fields = dict(request.fields)
+    mode = fields.pop("number_mode", "")
     session = Session(
         session_uuid=str(uuid.uuid4()),
         auth_id=auth_id,
@@ -157,7 +213,7 @@ def _opening(auth_id: str, request: SessionRequest, now: int, wanted_number: str
         expiry=now + request.session_expiry * US,
         **fields,
     )
-    return Opening(session, country_of(session.first_party), wanted)
+    return Opening(session, country_of(session.first_party), wanted, mode)
 
 
 def get_session(store: Store, auth_id: str, session_uuid: str) -> Session:

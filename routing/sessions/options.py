@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routing.errors import InvalidInput
+from routing.number_mode import MODES, SHARED
 from routing.phone import to_e164
 from routing.urls import parse_url
 
@@ -146,6 +147,7 @@ CREATE_FIELDS: dict[str, Callable[[object, str], Any]] = {
     "geomatch": as_bool,
     "create_session_with_single_party": as_bool,
     "virtual_number_cooloff_period": Bounded(0, 3600),
+    "number_mode": Choice(MODES),
 }
 
 # What an open session lets a tenant change (first/second party only while one is missing).
@@ -221,6 +223,8 @@ def check_create(raw: Mapping[str, Any]) -> SessionRequest:
         raise InvalidInput("second_party", "is required unless create_session_with_single_party is true")
     if given.get("second_party") and given["second_party"] == given["first_party"]:
         raise InvalidInput("second_party", "must differ from first_party")
+    if given.get("number_mode") == SHARED and "second_party" not in given:
+        raise InvalidInput("number_mode", "shared needs both parties: a single-party session has a number of its own")
     check_pins(given)
     expiry = given.pop("session_expiry", DEFAULT_SESSION_EXPIRY)
     return SessionRequest(fields=given, session_expiry=expiry)

@@ -53,6 +53,8 @@ class Session:
     virtual_number_cooloff_period: int = 0
     amount: str = "0"
     ended_by: str = ""  # "request" once ended through the API; empty while open or when its TTL ran out
+    # How it holds its DID (`routing.number_mode`); last, where the allocation script writes it into the record.
+    number_mode: str = "exclusive"
 
     def status(self, now: int) -> str:
         """Return `expired` once the expiry time has passed, whoever asks and whatever ran."""

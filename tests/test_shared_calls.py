@@ -1,0 +1,245 @@
+"""Calls to a shared DID: resolved by who calls, tombstones after a session ends, strangers and their PINs."""
+
+from __future__ import annotations
+
+import pytest
+
+from routing.calls import inbound, outbound
+from routing.calls.history import read_calls
+from routing.calls.inbound import AskPin, Bridge, HangUp, PinFailed, PinLocked, Refuse, TurnAway
+from routing.calls.pin_guesses import PinBudget
+from routing.clock import US, now_us
+from routing.sessions import lifecycle
+from tests.conftest import outbox
+from tests.sessions_helpers import credential
+from tests.shared_helpers import check_shared_state, dids, people, shared_tenant
+from tests.twilio_helpers import call, new_sid, xml
+
+A, B, C, D, STRANGER = people(5)
+NOW = now_us()
+PROMPT = "https://cdn.example.com/pin.mp3"
+PINS = {"is_pin_authentication_required": True, "pin_prompt_play": PROMPT}
+
+
+@pytest.fixture
+def rides(store):
+    return shared_tenant(store, dids(1))
+
+
+def open_pair(store, tenant, first, second, now=NOW, **fields):
+    request = {"first_party": first, "second_party": second, **fields}
+    return lifecycle.open_session(store, credential(tenant), request, now)
+
+
+def ring(store, number, caller, now=NOW + 10, sid=None):
+    return inbound.identify_caller(store, inbound.incoming_call(sid or new_sid(), caller, number), now)
+
+
+def test_each_caller_reaches_their_own_session_on_one_did(store, rides):
+    first = open_pair(store, rides, A, B)
+    second = open_pair(store, rides, C, D)
+    assert first.virtual_number == second.virtual_number
+
+    # A call holds its session for its ring window (3 minutes here): the second party calls after it.
+    reached = {
+        caller: ring(store, first.virtual_number, caller, NOW + at * US)
+        for caller, at in zip((A, C, B, D), (1, 1, 400, 400), strict=True)
+    }
+
+    assert all(isinstance(decision, Bridge) for decision in reached.values())
+    assert {caller: (d.session.session_uuid, d.callee) for caller, d in reached.items()} == {
+        A: (first.session_uuid, B),
+        B: (first.session_uuid, A),
+        C: (second.session_uuid, D),
+        D: (second.session_uuid, C),
+    }
+
+
+def test_a_call_on_one_session_of_a_shared_did_does_not_hold_the_others(store, rides):
+    first = open_pair(store, rides, A, B)
+    second = open_pair(store, rides, C, D)
+
+    assert isinstance(ring(store, first.virtual_number, A), Bridge)
+    assert ring(store, first.virtual_number, B) == Refuse("busy")
+    assert isinstance(ring(store, second.virtual_number, C), Bridge)
+
+
+def test_a_stranger_on_a_shared_did_hears_the_newest_sessions_message_and_is_turned_away(store, rides):
+    open_pair(store, rides, A, B, unknown_caller_play="https://cdn.example.com/old.mp3")
+    open_pair(store, rides, C, D, NOW + 1, unknown_caller_play="https://cdn.example.com/new.mp3")
+
+    assert ring(store, dids(1)[0], STRANGER) == TurnAway("https://cdn.example.com/new.mp3")
+    assert ring(store, dids(1)[0], "") == TurnAway("https://cdn.example.com/new.mp3")
+
+
+@pytest.mark.parametrize("cooloff", [0, 600])
+def test_a_call_after_close_reaches_no_newer_session(store, rides, cooloff):
+    old = open_pair(store, rides, A, B, virtual_number_cooloff_period=cooloff)
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 1)
+    newer = open_pair(store, rides, C, D, NOW + 2)
+    assert newer.virtual_number == old.virtual_number
+
+    late = ring(store, old.virtual_number, B, NOW + 3)
+
+    assert isinstance(late, TurnAway)
+    assert read_calls(store, rides.auth_id, newer.session_uuid, NOW + 3).count == 0
+    check_shared_state(store, rides.auth_id, NOW + 3)
+
+
+def test_an_old_counterpart_cannot_reach_a_new_session_of_a_reused_pair(store):
+    tenant = shared_tenant(store, dids(2))
+    old = open_pair(store, tenant, A, B, virtual_number_cooloff_period=60)
+    lifecycle.end_session(store, tenant.auth_id, old.session_uuid, NOW + 1)
+    lifecycle.reclaim_expired(store, tenant.auth_id, NOW + 61 * US + 1)
+    reused = lifecycle.open_session(
+        store, credential(tenant), {"first_party": A, "second_party": C}, NOW + 62 * US, old.virtual_number
+    )
+
+    assert isinstance(ring(store, old.virtual_number, A, NOW + 63 * US), Bridge)
+    assert ring(store, old.virtual_number, B, NOW + 63 * US) == TurnAway("")
+    assert read_calls(store, tenant.auth_id, reused.session_uuid, NOW + 63 * US).count == 1
+
+
+def test_the_tombstones_go_when_the_cool_off_ends(store, rides):
+    old = open_pair(store, rides, A, B, virtual_number_cooloff_period=60)
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 1)
+    route = store.keys.route(rides.auth_id, old.virtual_number)
+    assert store.redis.hmget(route, A, B) == ["~" + old.session_uuid] * 2
+
+    lifecycle.reclaim_expired(store, rides.auth_id, NOW + 61 * US)
+
+    assert store.redis.exists(route) == 0
+    assert ring(store, old.virtual_number, B, NOW + 62 * US) == Refuse("no-session")
+
+
+def test_a_did_whose_sessions_all_ended_refuses_without_answering(store, rides):
+    old = open_pair(store, rides, A, B, virtual_number_cooloff_period=60)
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 1)
+
+    assert ring(store, old.virtual_number, STRANGER, NOW + 2) == Refuse("no-session")
+    assert ring(store, old.virtual_number, A, NOW + 2) == Refuse("no-session")
+
+
+def test_the_pair_reopened_on_its_cooling_did_is_reached_again(store, rides):
+    old = open_pair(store, rides, A, B, virtual_number_cooloff_period=600)
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 1)
+    again = open_pair(store, rides, B, A, NOW + 2)
+
+    decision = ring(store, again.virtual_number, A, NOW + 3)
+
+    assert isinstance(decision, Bridge) and decision.session.session_uuid == again.session_uuid
+
+
+# -- PINs on a shared DID --------------------------------------------------------------------------------------------
+def test_a_strangers_pin_names_the_session_among_the_dids(store, rides):
+    first = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS)
+    second = open_pair(store, rides, C, D, first_party_pin="3333", second_party_pin="444444", **PINS)
+    sids = [new_sid(), new_sid()]
+
+    asked = [ring(store, first.virtual_number, STRANGER, sid=sid) for sid in sids]
+    bridged = [
+        inbound.check_pin(store, rides.auth_id, sids[0], "2222", NOW + 11),
+        inbound.check_pin(store, rides.auth_id, sids[1], "444444", NOW + 11),
+    ]
+
+    assert all(isinstance(decision, AskPin) and decision.any_length for decision in asked)
+    assert [(d.session.session_uuid, d.caller_party, d.callee) for d in bridged] == [
+        (first.session_uuid, "second", A),
+        (second.session_uuid, "second", C),
+    ]
+    assert all(isinstance(d, Bridge) and d.answered for d in bridged)
+    calls = read_calls(store, rides.auth_id, second.session_uuid, NOW + 12)
+    assert [(i.call_sid, i.caller_party, i.callee) for i in calls.interactions] == [(sids[1], "second", C)]
+    events = [e["EventName"] for e in outbox(store, rides.auth_id) if e["SessionUUID"] == second.session_uuid]
+    assert events == ["SessionFirstPartyAnswer", "SessionPinAuthenticationStatus"]
+
+
+def test_a_wrong_pin_asks_again_then_fails_and_no_session_hears_of_it(store, rides):
+    session = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", pin_retry=1, **PINS)
+    sid = new_sid()
+    ring(store, session.virtual_number, STRANGER, sid=sid)
+
+    again = inbound.check_pin(store, rides.auth_id, sid, "9999", NOW + 11)
+    last = inbound.check_pin(store, rides.auth_id, sid, "9998", NOW + 12)
+    after = inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 13)
+
+    assert isinstance(again, AskPin) and again.wrong == 1 and again.any_length
+    assert isinstance(last, PinFailed)
+    assert after == HangUp()
+    assert read_calls(store, rides.auth_id, session.session_uuid, NOW + 13).count == 0
+    assert outbox(store, rides.auth_id) == []
+
+
+def test_the_pin_of_an_ended_session_names_no_session(store, rides):
+    old = open_pair(
+        store, rides, A, B, first_party_pin="1111", second_party_pin="2222", virtual_number_cooloff_period=60, **PINS
+    )
+    open_pair(store, rides, C, D, NOW + 1, first_party_pin="3333", second_party_pin="4444", **PINS)
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 2)
+    sid = new_sid()
+    ring(store, old.virtual_number, STRANGER, NOW + 3, sid=sid)
+
+    assert isinstance(inbound.check_pin(store, rides.auth_id, sid, "2222", NOW + 4), AskPin)
+
+
+def test_the_pin_that_would_bridge_a_caller_to_their_own_number_is_wrong(store, rides):
+    session = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS)
+    sid = new_sid()
+    ring(store, session.virtual_number, C, sid=sid)  # C is no party here: a stranger
+    assert isinstance(inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 11), Bridge)
+    spoof = new_sid()
+    open_pair(store, rides, C, D, NOW + 12, first_party_pin="3333", second_party_pin="4444", **PINS)
+    ring(store, session.virtual_number, STRANGER, NOW + 13, sid=spoof)
+
+    assert isinstance(inbound.check_pin(store, rides.auth_id, spoof, "4444", NOW + 14), Bridge)
+
+
+def test_wrong_pins_on_a_shared_did_spend_the_dids_budget_and_lock_it(store, rides):
+    session = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", pin_retry=5, **PINS)
+    budget = PinBudget(guesses=2, window=3600, lockout=600)
+    sid = new_sid()
+    ring(store, session.virtual_number, STRANGER, sid=sid)
+
+    first = inbound.check_pin(store, rides.auth_id, sid, "9999", NOW + 11, budget)
+    second = inbound.check_pin(store, rides.auth_id, sid, "9998", NOW + 12, budget)
+    later = ring(store, session.virtual_number, STRANGER, NOW + 13)
+
+    assert isinstance(first, AskPin) and isinstance(second, PinLocked) and isinstance(later, PinLocked)
+    assert isinstance(ring(store, session.virtual_number, A, NOW + 14), Bridge)  # its parties still get through
+
+
+def test_a_stranger_asked_again_by_the_carrier_keeps_their_wrong_pins(store, rides):
+    session = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", pin_retry=3, **PINS)
+    sid = new_sid()
+    ring(store, session.virtual_number, STRANGER, sid=sid)
+    inbound.check_pin(store, rides.auth_id, sid, "9999", NOW + 11)
+
+    again = ring(store, session.virtual_number, STRANGER, NOW + 12, sid=sid)
+
+    assert isinstance(again, AskPin) and again.wrong == 1
+
+
+def test_the_prompt_on_a_shared_did_waits_for_any_length_of_pin(client, store, rides):
+    session = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS)
+
+    root = xml(call(client, STRANGER, session.virtual_number))
+
+    gather = root.find("Gather")
+    assert gather is not None and "numDigits" not in gather.attrib
+    assert gather.find("Play").text == PROMPT
+
+
+def test_masq_calls_the_first_party_of_a_shared_session_from_its_did(store, rides):
+    open_pair(store, rides, C, D)
+    session = open_pair(store, rides, A, B)
+    sid = new_sid()
+
+    answered = inbound.IncomingCall(sid, A, session.virtual_number)
+
+    decision = outbound.answer(store, rides.auth_id, session.session_uuid, answered, NOW + 10)
+    other = outbound.answer(
+        store, rides.auth_id, session.session_uuid, inbound.IncomingCall(new_sid(), C, session.virtual_number), NOW + 11
+    )
+
+    assert isinstance(decision, Bridge) and decision.session.session_uuid == session.session_uuid
+    assert other == HangUp()  # C's session is not the one the call was placed for

@@ -1,0 +1,415 @@
+"""Shared virtual numbers: how sessions take, share, give back and are refused DIDs (routing/lua/shared.lua)."""
+
+from __future__ import annotations
+
+import pytest
+
+from routing import number_mode, pool
+from routing.clock import US, now_us
+from routing.errors import Conflict, InvalidInput, NumberUnavailable, PinUnavailable, PoolExhausted
+from routing.sessions import lifecycle
+from routing.sessions.session import Session
+from tests.conftest import make_tenant
+from tests.sessions_helpers import credential
+from tests.shared_helpers import check_shared_state, dids, people, shared_tenant
+
+A, B, C, D, E = people(5)
+NOW = now_us()
+PINS = {"is_pin_authentication_required": True, "pin_prompt_play": "https://cdn.example.com/pin.mp3"}
+
+
+def open_pair(store, tenant, first, second, now=NOW, **fields) -> Session:
+    request = {"first_party": first, "second_party": second, **fields}
+    return lifecycle.open_session(store, credential(tenant), request, now)
+
+
+def open_on(store, tenant, number, first, second, now=NOW, **fields) -> Session:
+    request = {"first_party": first, "second_party": second, **fields}
+    return lifecycle.open_session(store, credential(tenant), request, now, wanted_number=number)
+
+
+def end(store, tenant, session, now=NOW):
+    return lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now)
+
+
+# -- the mode ---------------------------------------------------------------------------------------------
+def test_sessions_are_exclusive_unless_the_tenant_or_the_request_says_shared(store, tenant):
+    first = open_pair(store, tenant, A, B)
+    second = open_pair(store, tenant, C, D)
+    asked = open_pair(store, tenant, A, C, number_mode="shared")
+
+    assert (first.number_mode, second.number_mode, asked.number_mode) == ("exclusive", "exclusive", "shared")
+    assert first.virtual_number != second.virtual_number
+    assert asked.virtual_number not in (first.virtual_number, second.virtual_number)
+
+
+def test_a_shared_tenants_sessions_of_different_people_share_one_did(store):
+    tenant = shared_tenant(store, dids(3))
+
+    sessions = [open_pair(store, tenant, *pair) for pair in [(A, B), (C, D), (E, people(1, 9)[0])]]
+
+    assert {s.virtual_number for s in sessions} == {sessions[0].virtual_number}
+    assert all(s.number_mode == "shared" for s in sessions)
+    check_shared_state(store, tenant.auth_id, NOW)
+
+
+def test_a_request_may_ask_a_shared_tenant_for_an_exclusive_number(store):
+    tenant = shared_tenant(store, dids(3))
+    shared = open_pair(store, tenant, A, B)
+
+    exclusive = open_pair(store, tenant, C, D, number_mode="exclusive")
+
+    assert exclusive.number_mode == "exclusive" and exclusive.virtual_number != shared.virtual_number
+    assert open_pair(store, tenant, E, people(1, 9)[0]).virtual_number == shared.virtual_number
+    check_shared_state(store, tenant.auth_id, NOW)
+
+
+def test_a_single_party_session_of_a_shared_tenant_has_a_number_of_its_own(store):
+    tenant = shared_tenant(store, dids(2))
+    shared = open_pair(store, tenant, A, B)
+
+    single = lifecycle.open_session(
+        store, credential(tenant), {"first_party": C, "create_session_with_single_party": True}, NOW
+    )
+
+    assert single.number_mode == "exclusive" and single.virtual_number != shared.virtual_number
+
+
+def test_shared_asked_for_a_single_party_session_is_refused_naming_the_field(store, tenant):
+    with pytest.raises(InvalidInput) as caught:
+        lifecycle.open_session(
+            store,
+            credential(tenant),
+            {"first_party": A, "create_session_with_single_party": True, "number_mode": "shared"},
+            NOW,
+        )
+    assert caught.value.field == "number_mode"
+
+
+@pytest.mark.parametrize("mode", ["dedicated", "both", "", 1])
+def test_a_number_mode_that_is_not_exclusive_or_shared_names_the_field(store, tenant, mode):
+    with pytest.raises(InvalidInput) as caught:
+        open_pair(store, tenant, A, B, number_mode=mode)
+    assert caught.value.field == "number_mode"
+
+
+def test_the_tenants_settings_are_checked_and_kept(store, tenant):
+    assert number_mode.number_settings(store, tenant.auth_id) == number_mode.NumberSettings("exclusive", 100)
+    with pytest.raises(InvalidInput) as caught:
+        number_mode.set_number_settings(store, tenant.auth_id, "dedicated")
+    assert caught.value.field == "number_mode"
+    with pytest.raises(InvalidInput) as caught:
+        number_mode.set_number_settings(store, tenant.auth_id, parties_per_number=1)
+    assert caught.value.field == "parties_per_number"
+
+    settings = number_mode.set_number_settings(store, tenant.auth_id, "shared", 10)
+
+    assert settings == number_mode.NumberSettings("shared", 10) == number_mode.number_settings(store, tenant.auth_id)
+
+
+# -- choosing the DID ---------------------------------------------------------------------------------------
+def test_one_person_never_holds_one_did_twice(store):
+    tenant = shared_tenant(store, dids(4))
+
+    sessions = [open_pair(store, tenant, A, other) for other in (B, C, D, E)]
+
+    assert len({s.virtual_number for s in sessions}) == 4
+    check_shared_state(store, tenant.auth_id, NOW)
+
+
+def test_the_fullest_did_with_room_is_taken_so_that_free_dids_stay_free(store):
+    tenant = shared_tenant(store, dids(3))
+    open_pair(store, tenant, A, B)
+    open_pair(store, tenant, A, C)  # A holds the first: a second DID comes into use, the third stays free
+    fuller = open_pair(store, tenant, *people(2, 20))
+
+    fresh = open_pair(store, tenant, D, E)
+
+    assert fresh.virtual_number == fuller.virtual_number
+    assert store.redis.zscore(store.keys.shared(tenant.auth_id, "US"), fresh.virtual_number) == 6
+    assert store.redis.scard(store.keys.free(tenant.auth_id, "US")) == 1
+
+
+def test_the_cap_of_parties_per_did_spreads_the_load(store):
+    tenant = shared_tenant(store, dids(3), parties_per_number=4)
+    many = people(12, 30)
+
+    sessions = [open_pair(store, tenant, many[i], many[i + 1]) for i in range(0, 12, 2)]
+
+    used = [s.virtual_number for s in sessions]
+    assert sorted(used.count(number) for number in set(used)) == [2, 2, 2]
+    check_shared_state(store, tenant.auth_id, NOW)
+
+
+def test_a_pair_gets_its_previous_did_again_when_both_may_take_it(store):
+    old, fuller, _ = numbers = dids(3)
+    tenant = shared_tenant(store, numbers)
+    end(store, tenant, open_on(store, tenant, old, A, B), NOW + 1)  # the DID is free again
+    open_on(store, tenant, fuller, C, D, NOW + 2)
+    open_on(store, tenant, fuller, E, people(1, 9)[0], NOW + 3)
+
+    again = open_pair(store, tenant, B, A, NOW + 4)
+    other = open_pair(store, tenant, *people(2, 40), NOW + 5)
+
+    assert again.virtual_number == old  # not the fullest, which a pair with no past would take
+    assert other.virtual_number == fuller
+    check_shared_state(store, tenant.auth_id, NOW + 5)
+
+
+def ended_with_cooloff(store, tenant, seconds) -> Session:
+    """Open a session of A and B with a cool-off of `seconds`, end it at NOW + 1, and return it."""
+    session = open_pair(store, tenant, A, B, virtual_number_cooloff_period=seconds)
+    end(store, tenant, session, NOW + 1)
+    return session
+
+
+def test_a_pair_takes_its_own_cooling_did_again_at_once(store):
+    tenant = shared_tenant(store, dids(3))
+    first = ended_with_cooloff(store, tenant, 600)
+
+    again = open_pair(store, tenant, A, B, NOW + 2)
+
+    assert again.virtual_number == first.virtual_number
+    route = store.redis.hgetall(store.keys.route(tenant.auth_id, again.virtual_number))
+    assert (route[A], route[B]) == (again.session_uuid, again.session_uuid)
+    check_shared_state(store, tenant.auth_id, NOW + 2)
+
+
+def test_a_cooling_holding_keeps_the_person_off_the_did_until_the_cool_off_ends(store):
+    tenant = shared_tenant(store, dids(2))
+    first = ended_with_cooloff(store, tenant, 60)
+
+    during = open_pair(store, tenant, A, C, NOW + 2)
+    with pytest.raises(NumberUnavailable, match="already first_party's"):
+        open_on(store, tenant, first.virtual_number, B, D, NOW + 3)
+    check_shared_state(store, tenant.auth_id, NOW + 3)
+    after = open_on(store, tenant, first.virtual_number, B, D, NOW + 1 + 60 * US)
+
+    assert during.virtual_number != first.virtual_number
+    assert after.virtual_number == first.virtual_number
+    check_shared_state(store, tenant.auth_id, NOW + 1 + 60 * US)
+
+
+def test_a_did_no_one_holds_any_more_goes_back_to_the_pool_for_either_mode(store):
+    tenant = shared_tenant(store, dids(1))
+    shared = open_pair(store, tenant, A, B, virtual_number_cooloff_period=30)
+    end(store, tenant, shared, NOW + 1)
+    with pytest.raises(PoolExhausted):
+        open_pair(store, tenant, C, D, NOW + 2, number_mode="exclusive")
+
+    lifecycle.reclaim_expired(store, tenant.auth_id, NOW + 31 * US)
+    exclusive = open_pair(store, tenant, C, D, NOW + 31 * US, number_mode="exclusive")
+
+    assert exclusive.virtual_number == shared.virtual_number
+    assert store.redis.exists(store.keys.shared(tenant.auth_id, "US"), store.keys.held(tenant.auth_id, A)) == 0
+    check_shared_state(store, tenant.auth_id, NOW + 31 * US)
+
+
+def test_an_exclusive_did_is_never_shared_while_it_carries_its_session(store):
+    tenant = shared_tenant(store, dids(2))
+    exclusive = open_pair(store, tenant, A, B, number_mode="exclusive")
+
+    shared = open_pair(store, tenant, C, D)
+
+    assert shared.virtual_number != exclusive.virtual_number
+    with pytest.raises(PoolExhausted):
+        open_pair(store, tenant, C, E)
+
+
+def test_a_session_that_expires_gives_its_holdings_back(store):
+    tenant = shared_tenant(store, dids(2))
+    session = open_pair(store, tenant, A, B, session_expiry=60)
+
+    assert lifecycle.reclaim_expired(store, tenant.auth_id, NOW + 61 * US) == 1
+
+    assert store.redis.hgetall(store.keys.route(tenant.auth_id, session.virtual_number)) == {}
+    assert store.redis.sismember(store.keys.free(tenant.auth_id, "US"), session.virtual_number)
+    check_shared_state(store, tenant.auth_id, NOW + 61 * US)
+
+
+# -- asking for a DID by number -------------------------------------------------------------------------------
+def test_a_did_asked_for_is_refused_only_when_a_party_holds_it(store):
+    tenant = shared_tenant(store, dids(2))
+    held = open_pair(store, tenant, A, B)
+
+    joined = lifecycle.open_session(
+        store, credential(tenant), {"first_party": C, "second_party": D}, NOW, wanted_number=held.virtual_number
+    )
+    with pytest.raises(NumberUnavailable, match="already second_party's in another session"):
+        lifecycle.open_session(
+            store, credential(tenant), {"first_party": E, "second_party": B}, NOW, wanted_number=held.virtual_number
+        )
+
+    assert joined.virtual_number == held.virtual_number
+
+
+def test_a_shared_did_asked_for_by_an_exclusive_session_is_taken(store):
+    tenant = shared_tenant(store, dids(2))
+    held = open_pair(store, tenant, A, B)
+
+    with pytest.raises(NumberUnavailable, match="already carries an open session"):
+        lifecycle.open_session(
+            store,
+            credential(tenant),
+            {"first_party": C, "second_party": D, "number_mode": "exclusive"},
+            NOW,
+            wanted_number=held.virtual_number,
+        )
+
+
+# -- running out -------------------------------------------------------------------------------------------------
+def test_exhaustion_names_the_party_that_has_no_did_left(store):
+    tenant = shared_tenant(store, dids(2))
+    open_pair(store, tenant, A, B)
+    open_pair(store, tenant, A, C)
+
+    with pytest.raises(PoolExhausted) as caught:
+        open_pair(store, tenant, A, D)
+
+    assert caught.value.message.startswith("no virtual number in US left for first_party: of the 2 held there, 2 ")
+    assert "2k − 1" in caught.value.message
+
+
+def test_exhaustion_says_when_each_party_could_take_a_did_but_not_one_both_can(store):
+    tenant = shared_tenant(store, dids(2))
+    open_pair(store, tenant, A, B)
+    open_pair(store, tenant, A, C)  # B holds one DID, C the other
+
+    with pytest.raises(PoolExhausted) as caught:
+        open_pair(store, tenant, B, C)
+
+    assert caught.value.message.startswith("no virtual number in US that neither party holds: first_party could take 1")
+
+
+def test_full_dids_are_counted_when_the_pool_runs_out(store):
+    tenant = shared_tenant(store, dids(1), parties_per_number=2)
+    open_pair(store, tenant, A, B)
+
+    with pytest.raises(PoolExhausted, match=r"1 more is full \(2 parties each\)"):
+        open_pair(store, tenant, C, D)
+
+
+# -- PINs ---------------------------------------------------------------------------------------------------------
+def test_generated_pins_never_repeat_on_one_did(store):
+    tenant = shared_tenant(store, dids(1))
+    many = people(40, 50)
+
+    sessions = [
+        open_pair(store, tenant, many[i], many[i + 1], generate_pin=True, generate_pin_length=4, **PINS)
+        for i in range(0, 40, 2)
+    ]
+
+    pins = [p for s in sessions for p in (s.first_party_pin, s.second_party_pin)]
+    assert len(set(pins)) == 40
+    for session in sessions:
+        stored = lifecycle.get_session(store, tenant.auth_id, session.session_uuid)
+        assert stored == session  # the PINs answered are the PINs kept
+    check_shared_state(store, tenant.auth_id, NOW)
+
+
+def test_a_generated_pin_that_is_taken_moves_to_a_free_one(store, monkeypatch):
+    tenant = shared_tenant(store, dids(1))
+    drawn = iter(["1234", "1235", "1235", "1234"])  # the second session draws the first one's PINs
+    monkeypatch.setattr("routing.sessions.options.random_pin", lambda length: next(drawn))
+    first = open_pair(store, tenant, A, B, generate_pin=True, **PINS)
+
+    second = open_pair(store, tenant, C, D, generate_pin=True, **PINS)
+
+    assert (first.first_party_pin, first.second_party_pin) == ("1234", "1235")
+    assert (second.first_party_pin, second.second_party_pin) == ("1236", "1237")
+
+
+def test_a_given_pin_that_a_session_on_the_did_has_is_a_conflict_naming_the_field(store):
+    tenant = shared_tenant(store, dids(1))
+    open_pair(store, tenant, A, B, first_party_pin="1111", second_party_pin="2222", **PINS)
+
+    with pytest.raises(PinUnavailable) as caught:
+        open_pair(store, tenant, C, D, first_party_pin="3333", second_party_pin="1111", **PINS)
+
+    assert caught.value.field == "second_party_pin"
+
+
+def test_a_given_pin_steers_the_session_to_a_did_where_it_is_free(store):
+    tenant = shared_tenant(store, dids(2))
+    taken = open_pair(store, tenant, A, B, first_party_pin="1111", second_party_pin="2222", **PINS)
+
+    other = open_pair(store, tenant, C, D, first_party_pin="1111", second_party_pin="3333", **PINS)
+
+    assert other.virtual_number != taken.virtual_number
+    check_shared_state(store, tenant.auth_id, NOW)
+
+
+def test_the_pin_of_a_cooling_session_stays_taken(store):
+    tenant = shared_tenant(store, dids(1))
+    old = open_pair(
+        store, tenant, A, B, first_party_pin="1111", second_party_pin="2222", virtual_number_cooloff_period=60, **PINS
+    )
+    end(store, tenant, old, NOW + 1)
+
+    with pytest.raises(PinUnavailable):
+        open_pair(store, tenant, C, D, NOW + 2, first_party_pin="2222", second_party_pin="3333", **PINS)
+
+
+# -- the pool ------------------------------------------------------------------------------------------------------
+def test_a_shared_did_is_in_use_while_any_party_holds_it(store):
+    tenant = shared_tenant(store, dids(2))
+    session = open_pair(store, tenant, A, B)
+
+    states = {n.number: (n.state, n.parties) for n in pool.pool_numbers(store, tenant.auth_id)}
+
+    assert states[session.virtual_number] == (pool.IN_USE, 2)
+
+
+def test_a_shared_did_with_an_open_session_cannot_be_released(store):
+    tenant = shared_tenant(store, dids(2))
+    session = open_pair(store, tenant, A, B)
+
+    with pytest.raises(Conflict, match="carries open shared sessions; complete them first"):
+        pool.release_number(store, tenant.auth_id, session.virtual_number, NOW)
+
+
+def test_releasing_a_cooling_shared_did_ends_its_holdings_and_closes_its_assignment(store):
+    tenant = shared_tenant(store, dids(2))
+    session = open_pair(store, tenant, A, B, virtual_number_cooloff_period=600)
+    end(store, tenant, session, NOW + 1)
+
+    pool.release_number(store, tenant.auth_id, session.virtual_number, NOW + 2)
+
+    assert store.redis.exists(store.keys.held(tenant.auth_id, A), store.keys.held(tenant.auth_id, B)) == 0
+    released = pool.assignments(store, tenant.auth_id, "released")
+    assert [(a.number, a.released_at) for a in released] == [(session.virtual_number, NOW + 2)]
+    again = open_pair(store, tenant, A, B, NOW + 3)
+    assert again.virtual_number != session.virtual_number
+    check_shared_state(store, tenant.auth_id, NOW + 3)
+
+
+def test_a_suspended_shared_did_takes_no_new_session_and_is_back_when_resumed(store):
+    tenant = shared_tenant(store, dids(2))
+    first = open_pair(store, tenant, A, B)
+    pool.set_suspended(store, tenant.auth_id, first.virtual_number, True, NOW)
+
+    during = open_pair(store, tenant, C, D)
+    pool.set_suspended(store, tenant.auth_id, first.virtual_number, False, NOW)
+    after = open_pair(store, tenant, E, people(1, 9)[0])
+
+    assert during.virtual_number != first.virtual_number
+    assert after.virtual_number in (first.virtual_number, during.virtual_number)
+    check_shared_state(store, tenant.auth_id, NOW)
+
+
+def test_holdings_are_kept_for_billing_as_the_did_is_held_whatever_its_sessions(store):
+    tenant = shared_tenant(store, dids(1))
+    open_pair(store, tenant, A, B)
+    open_pair(store, tenant, C, D)
+
+    [held] = pool.assignments(store, tenant.auth_id)
+
+    assert (held.number, held.status, held.released_at) == (dids(1)[0], "active", None)
+
+
+def test_an_exclusive_tenant_is_untouched_by_shared_bookkeeping(store):
+    tenant = make_tenant(store)
+    open_pair(store, tenant, A, B)
+
+    assert not list(store.redis.scan_iter(f"{store.keys.tenant_base(tenant.auth_id)}:held:*"))
+    assert store.redis.exists(store.keys.shared_figures(tenant.auth_id)) == 0
