@@ -61,3 +61,34 @@ def test_an_endpoint_is_the_scheme_host_and_port():
     assert endpoint_of("http://10.0.0.1:8080/a") == endpoint_of("http://10.0.0.1:8080/b")
     assert endpoint_of("http://10.0.0.1:8080/a") != endpoint_of("http://10.0.0.1:8081/a")
     assert endpoint_of("ftp://x.example.com/") == ("", "ftp://x.example.com/", 0)
+
+
+def test_when_every_thread_is_busy_the_lane_with_the_fewest_in_flight_goes_next():
+    started = []
+    lane = Lanes(4, started.append, capacity=2)
+    for job in ("s1", "s2", "s3"):
+        lane.offer(SLOW, job)
+    lane.offer(FAST, "f1")
+
+    lane.done(SLOW)
+
+    assert started == ["s1", "s2", "f1"]  # before the slow lane's third, though it waited longer
+    lane.done(SLOW)
+    assert started == ["s1", "s2", "f1", "s3"]
+
+
+def test_an_endpoint_that_answered_slowly_gets_fewer_at_a_time_until_it_is_quick_again():
+    started = []
+    lane = Lanes(4, started.append, slow_bound=1, slow_after=3.0)
+    for n in range(10):
+        lane.offer(SLOW, f"s{n}")
+
+    lane.done(SLOW, seconds=10.0)  # timed out
+    slow = (lane.is_slow(SLOW), lane.in_flight(SLOW))
+    for _ in range(3):
+        lane.done(SLOW, seconds=10.0)
+    still_one = lane.in_flight(SLOW)
+    lane.done(SLOW, seconds=0.01)
+
+    assert slow == (True, 3) and still_one == 1
+    assert not lane.is_slow(SLOW) and lane.in_flight(SLOW) == 4

@@ -7,6 +7,7 @@ what came back in batches; `deliver_batch` does the same steps in one go, waitin
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Sender:
     """Sends deliveries on a pool of threads, each keeping its own HTTP connections alive."""
 
     def __init__(self, threads: int = 32, allow_private: bool = False) -> None:
+        self.threads = threads
         self.allow_private = allow_private
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="masq-callback")
@@ -58,12 +60,17 @@ class Sender:
         """Send every delivery and return the outcomes in the same order."""
         return list(self._pool.map(self._send, deliveries))
 
-    def submit(self, delivery: Delivery, done: Callable[[Outcome], None]) -> None:
-        """Send `delivery` on a thread of the pool and call `done` with its outcome there; return at once."""
+    def submit(self, delivery: Delivery, done: Callable[[Outcome, float], None]) -> None:
+        """Send `delivery` on a thread of the pool and call `done` with its outcome and the seconds it took, there;
+        return at once."""
+        began = time.monotonic()
 
         def finished(future: Future[Outcome]) -> None:
             error = future.exception()
-            done(future.result() if error is None else Outcome(False, error=f"{type(error).__name__}: {error}"[:300]))
+            outcome = (
+                future.result() if error is None else Outcome(False, error=f"{type(error).__name__}: {error}"[:300])
+            )
+            done(outcome, time.monotonic() - began)
 
         self._pool.submit(self._send, delivery).add_done_callback(finished)
 

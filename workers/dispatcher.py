@@ -11,10 +11,10 @@
 - Sharing: workers register with a heartbeat and each tenant belongs to one live worker (workers/membership.py).
   The outbox keeps its consumer group: each event is read by one worker, and a dead worker's pending deliveries are
   taken over after the claim time; deliveries stay at least once, with the same `Idempotency-Key`.
-- Fairness: deliveries go out on the sender's threads through per-endpoint lanes (workers/lanes.py, `per_endpoint`
-  in flight to one endpoint, the rest queued in its lane), and no tenant has more than `batch` deliveries claimed in
-  this worker at once, so nothing claimed waits long. Outcomes come back on the loop's queue and are settled in
-  batches per tenant; a failure is retried with the back-off policy.
+- Fairness: deliveries go out on the sender's threads through per-endpoint lanes (workers/lanes.py: `per_endpoint`
+  in flight to one endpoint, fewer to one that answers slowly, the rest queued in its lane, the lanes taking turns
+  for the threads), and no tenant has more than `batch` deliveries claimed in this worker at once. Outcomes come
+  back on the loop's queue and are settled in batches per tenant; a failure is retried with the back-off policy.
 - Also: every `metrics.EVERY` the shares of the metrics of the tenants worked on, and a slice of the others, are
   read again, and one worker sums them (`routing.metrics`).
 
@@ -94,10 +94,11 @@ class Sending:
 
 @dataclass(frozen=True)
 class Sent:
-    """A delivery that came back, with its outcome."""
+    """A delivery that came back, with its outcome and how long it took (s)."""
 
     sending: Sending
     outcome: Outcome
+    seconds: float
 
 
 @dataclass
@@ -134,7 +135,7 @@ class Dispatcher:
         self.membership = Membership(store, self.consumer)
         self.doorbell = Doorbell(store)
         self.inbox: queue.Queue[Any] = queue.Queue()
-        self.lanes: Lanes[Sending] = Lanes(per_endpoint, self._start)
+        self.lanes: Lanes[Sending] = Lanes(per_endpoint, self._start, capacity=sender.threads)
         self.owned: dict[str, Owned] = {}
         self.held: dict[str, set[str]] = defaultdict(set)  # entry ids claimed and not settled yet, by tenant
         self._known: set[str] = set()  # every tenant's auth_id, as last read
@@ -223,7 +224,7 @@ class Dispatcher:
             return
         while True:
             if isinstance(item, Sent):
-                self.lanes.done(item.sending.endpoint)
+                self.lanes.done(item.sending.endpoint, item.seconds)
                 self._sent.append(item)
             elif isinstance(item, Ring):
                 self._ring(item)
@@ -398,7 +399,7 @@ class Dispatcher:
 
     # -- deliveries -----------------------------------------------------------------------------------------
     def _start(self, sending: Sending) -> None:
-        self.sender.submit(sending.delivery, lambda outcome: self.inbox.put(Sent(sending, outcome)))
+        self.sender.submit(sending.delivery, lambda outcome, seconds: self.inbox.put(Sent(sending, outcome, seconds)))
 
     def _settle(self, now: int) -> None:
         """Settle the outcomes that came back, one batch per tenant; a tenant that was at its bound claims again."""
