@@ -5,8 +5,9 @@ the gauges are the sizes of small per-tenant structures. A tenant's share (one r
 hash of shares (`Keys.tenant_figures`), and the sums of the shares are written whole.
 
 Reading every tenant's share each time would cost a worker in proportion to the tenants, busy or not: instead each
-worker reads again (`record`) the shares of the tenants it owns that it did something for since, and a slice of the
-others, so that each is read at least every `SHARES_EVERY`; and every `EVERY`, one worker (a lease) sums the shares
+worker reads again (`record`) the shares of the tenants it owns that it did something for since (their work fell
+due, or their doorbell rang), and a few others in turn, each at least every `SHARES_EVERY` while a worker owns fewer
+than a few thousand (workers/dispatcher.py); and every `EVERY`, one worker (a lease) sums the shares
 (`gather_if_due`). `gather` reads every share at once (the CLI's and the tests' way). `read`, what a scrape does, is
 one HGETALL whatever the number of tenants. The figures name no tenant: per-tenant figures are for the tenant
 (`GET /v1/did/pool`) and the operator's `masq pool stats`, not for every reader of the metrics. Nothing here scans

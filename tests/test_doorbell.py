@@ -33,7 +33,7 @@ def open_session(store, tenant, opened=None, **options):
 
 
 def entry_time(entry_id):
-    """Return when a stream entry was added (s), from its id."""
+    """Return when a stream entry was added (s, to the ms), from its id."""
     return int(entry_id.split("-")[0]) / 1000
 
 
@@ -45,7 +45,7 @@ def test_an_event_wakes_the_worker_at_once(real_store, sender, receiver):
         written = entry_time(add_event(real_store, tenant.auth_id, session.session_uuid))
         wait_for(lambda: len(receiver.requests) == 1)
 
-    assert 0 <= receiver.requests[0].at - written < ON_TIME
+    assert -0.001 <= receiver.requests[0].at - written < ON_TIME
 
 
 def test_a_session_expires_on_time_and_its_timeout_is_announced(real_store, sender, receiver):
@@ -59,7 +59,7 @@ def test_a_session_expires_on_time_and_its_timeout_is_announced(real_store, send
         for _, fields in real_store.redis.xrange(real_store.keys.session_events(tenant.auth_id, session.session_uuid))
         if fields["EventName"] == "SessionTimeout"
     ]
-    assert 0 <= entry_time(history["entry"]) - session.expiry / US < ON_TIME
+    assert -0.001 <= entry_time(history["entry"]) - session.expiry / US < ON_TIME  # an entry id counts whole ms
     assert receiver.requests[0].params["EventName"] == "SessionTimeout"
 
 

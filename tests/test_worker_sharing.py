@@ -84,7 +84,8 @@ def test_a_killed_workers_tenants_and_pending_deliveries_are_taken_over(redis_ur
     gated.gate.clear()
     made = tenants_with_sessions(real_store, 6, gated.url)  # fewer than a worker's bound for one endpoint
     settings = {"MASQ_CALLBACK_CLAIM_IDLE_MS": str(CLAIM_MS), "MASQ_CALLBACK_BACKOFF": "1,1,1"}
-    workers = [WorkerProcess(redis_url, real_store.keys.prefix, **settings).start() for _ in range(2)]
+    # Each with a thread for every event: should one worker own every tenant, all are still in flight at once.
+    workers = [WorkerProcess(redis_url, real_store.keys.prefix, threads=6, **settings).start() for _ in range(2)]
     try:
         wait_for(lambda: real_store.redis.zcard(real_store.keys.workers()) == 2)
         time.sleep(BEAT / 1e6 + 1)  # every worker has beaten since both registered: they agree on the owners

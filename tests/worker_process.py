@@ -12,7 +12,8 @@ import uuid
 class WorkerProcess:
     """`masq worker` in a child process, on the test's Redis and key prefix."""
 
-    def __init__(self, redis_url: str, prefix: str, **settings: str) -> None:
+    def __init__(self, redis_url: str, prefix: str, threads: int = 4, **settings: str) -> None:
+        self.threads = threads
         self.env = {
             **os.environ,
             "REDIS_URL": redis_url,
@@ -29,7 +30,7 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         # A session of its own: RQ's scheduler runs in a child process, which a kill must take down too.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker", "--threads", "4"],
+            [sys.executable, "-m", "app.cli", "worker", "--threads", str(self.threads)],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -5,9 +5,10 @@
   The loop sleeps until the first due, a ring, a finished send or one of its own timers, then runs only the work
   that is due, and reads the tenant's next due again. A tenant with nothing due costs nothing.
 - Doorbell: a script that makes work due sooner than the hint publishes the tenant on the due channel once
-  (routing/lua/doorbell.lua); a thread hears it (workers/doorbell.py) and the loop looks at the tenant then. Each
-  (re)subscription reads every owned tenant's next due again, as does, a slice each second, a pass every
-  `RESCAN_EVERY`: the safety net for a ring that was lost.
+  (routing/lua/doorbell.lua); a thread hears it (workers/doorbell.py) and the loop reads the tenant's next due. Each
+  (re)subscription reads every owned tenant's next due again, as does, one tenant at a time, a round every
+  `RESCAN_EVERY` (longer past 600 tenants a worker, so that the idle cost stays the same): the safety net for a ring
+  that was lost.
 - Sharing: workers register with a heartbeat and each tenant belongs to one live worker (workers/membership.py).
   The outbox keeps its consumer group: each event is read by one worker, and a dead worker's pending deliveries are
   taken over after the claim time; deliveries stay at least once, with the same `Idempotency-Key`.
@@ -33,7 +34,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,9 +57,12 @@ from workers.reconciler import reconcile_calls
 
 log = logging.getLogger("masq.worker")
 
-# Every owned tenant's next due is read again over this period, a slice at a time, at most one every SLICE_EVERY.
+# Every owned tenant's next due is read again over this period, one tenant at a time, at most one every RESCAN_GAP:
+# past RESCAN_EVERY / RESCAN_GAP tenants a pass takes longer, and the idle cost stays the same.
 RESCAN_EVERY = 300 * US
-SLICE_EVERY = 1 * US
+RESCAN_GAP = US // 2
+# Every owned tenant's metrics share is read again over metrics.SHARES_EVERY, at most SHARES_MOST per metrics.EVERY.
+SHARES_MOST = 10
 # Deliveries in flight to one endpoint (scheme, host, port) at once.
 PER_ENDPOINT = 8
 # A tenant whose work ran, moved nothing and is still due is looked at again this much later (a backstop).
@@ -146,7 +150,8 @@ class Dispatcher:
         self._touched: set[str] = set()  # tenants whose metrics share may have changed since it was last read
         self._listening = False
         self._scan: str = ""  # "all" after a (re)subscription, "new" after the live workers changed
-        self._cursor = 0
+        self._rescans = Rounds()
+        self._shares = Rounds()
         self._next_slice: int | None = None
         self._next_figures: int | None = None
         self._report = Report()
@@ -236,14 +241,19 @@ class Dispatcher:
                 return
 
     def _ring(self, ring: Ring) -> None:
-        """A tenant's work fell due sooner: look at it by then (a tenant new to this worker is learnt here)."""
+        """A tenant's work fell due sooner: read its next due now, and plan it by that (a tenant new to this worker
+        is learnt here).
+
+        Now, not at the ring's due time: that time is on the clock of whoever rang, while the next due is read on
+        this worker's own (routing.due), so a skewed clock elsewhere cannot make this worker late.
+        """
         self._known.add(ring.auth_id)
         if not self.membership.owns(ring.auth_id):
             return
         state = self.owned.setdefault(ring.auth_id, Owned())
         state.due = None
         self._touched.add(ring.auth_id)
-        self._plan(ring.auth_id, self.clock() + max(0, ring.delay), sooner_only=True)
+        self._plan(ring.auth_id, self.clock(), sooner_only=True)
 
     # -- which tenants, and when ----------------------------------------------------------------------------
     def _scan_tenants(self, now: int, everyone: bool) -> None:
@@ -263,19 +273,12 @@ class Dispatcher:
         log.info("worker %s owns %d of %d tenants", self.consumer, len(mine), len(self._known))
 
     def _rescan_slice(self, now: int) -> None:
-        """Read the next due of the next slice of owned tenants, so that each is read every RESCAN_EVERY."""
+        """Read the next due of the next owned tenant in turn, so that each is read every RESCAN_EVERY (or, with more
+        tenants than that allows, every RESCAN_GAP × tenants)."""
         if self._next_slice is not None and now < self._next_slice:
             return
-        names = sorted(self.owned)
-        size = max(1, len(names) * SLICE_EVERY // RESCAN_EVERY)
-        self._next_slice = now + max(SLICE_EVERY, RESCAN_EVERY * size // max(1, len(names)))
-        if not names:
-            return
-        if self._cursor >= len(names):
-            self._cursor = 0
-        chunk = names[self._cursor : self._cursor + size]
-        self._cursor += size
-        self._read_dues(chunk, now)
+        self._next_slice = now + max(RESCAN_GAP, RESCAN_EVERY // max(1, len(self.owned)))
+        self._read_dues(self._rescans.take(self.owned, 1), now)
 
     def _read_dues(self, auth_ids: list[str], now: int) -> None:
         """Read the next due of those tenants holding no delivery here (the others are read as theirs are settled),
@@ -438,15 +441,14 @@ class Dispatcher:
 
     # -- metrics --------------------------------------------------------------------------------------------
     def _record_figures(self, now: int) -> None:
-        """Every `metrics.EVERY`: read again the metrics shares of the tenants worked on and of a slice of the
-        others (each at least every `metrics.SHARES_EVERY`), then offer to sum them (one worker per period)."""
+        """Every `metrics.EVERY`: read again the metrics shares of the tenants worked on and of the next few others
+        in turn (each at least every `metrics.SHARES_EVERY`, or with many tenants every `metrics.EVERY` × tenants /
+        SHARES_MOST), then offer to sum them (one worker per period)."""
         if self._next_figures is not None and now < self._next_figures:
             return
         self._next_figures = now + metrics.EVERY
-        names = sorted(self.owned)
-        size = math.ceil(len(names) * metrics.EVERY / metrics.SHARES_EVERY)
-        start = (now // metrics.EVERY * size) % max(1, len(names))
-        chosen = (self._touched & set(names)) | set(names[start : start + size])
+        size = min(SHARES_MOST, math.ceil(len(self.owned) * metrics.EVERY / metrics.SHARES_EVERY))
+        chosen = {a for a in self._touched if a in self.owned} | set(self._shares.take(self.owned, size))
         self._touched.clear()
         if chosen:
             metrics.record(self.store, sorted(chosen), now)
@@ -469,6 +471,22 @@ class Dispatcher:
             log.exception("dispatcher could not settle every delivery in flight; they stay pending")
         if dropped:
             log.info("left %d queued deliveries pending, for another worker to take over", len(dropped))
+
+
+class Rounds:
+    """Rounds over the tenants a worker owns, a few at a time, each round in the order the tenants had at its start."""
+
+    def __init__(self) -> None:
+        self._order: list[str] = []
+        self._at = 0
+
+    def take(self, owned: Collection[str], count: int) -> list[str]:
+        """Return the next `count` tenants of the round that are still in `owned`, starting a round when one ends."""
+        if self._at >= len(self._order):
+            self._order, self._at = sorted(owned), 0
+        chunk = self._order[self._at : self._at + count]
+        self._at += count
+        return [auth_id for auth_id in chunk if auth_id in owned]
 
 
 def run_in_thread(dispatcher: Dispatcher) -> tuple[threading.Thread, threading.Event]:
