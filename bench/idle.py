@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from bench import fixtures
-from bench.common import PREFIX, Figure, commands_run, live_workers, masq_workers, private_redis
+from bench.common import PREFIX, Figure, commands_run, cpu_seconds, live_workers, masq_workers, private_redis
 from routing import tenants
 from routing.clock import now_us
 from routing.store import Store
@@ -44,7 +44,7 @@ def measure(workdir: Path, store_url: str, queue_url: str, count: int, window: f
     store = Store.connect(store_url, PREFIX)
     fill(store, count)
     env = {"REDIS_URL": store_url, "QUEUE_REDIS_URL": queue_url, "MASQ_KEY_PREFIX": PREFIX, "MASQ_QUEUE": "bench-idle"}
-    with masq_workers(2, env, workdir):
+    with masq_workers(2, env, workdir) as workers:
         deadline = time.monotonic() + 120
         while not (live_workers(store_url) == 2 and settled(store, count)):
             if time.monotonic() > deadline:
@@ -52,10 +52,18 @@ def measure(workdir: Path, store_url: str, queue_url: str, count: int, window: f
             time.sleep(0.5)
         time.sleep(10)  # the first beats after both registered, and the first metrics sums, pass
         before = {url: commands_run(url) for url in (store_url, queue_url)}
+        cpu_before = [cpu_seconds(w.pid, children=True) for w in workers]
         began = time.monotonic()
         time.sleep(window)
         seconds = time.monotonic() - began
         after = {url: commands_run(url) for url in (store_url, queue_url)}
+        cpu = [cpu_seconds(w.pid, children=True) - b for w, b in zip(workers, cpu_before, strict=True)]
+        rss = [resident_mb(w.pid) for w in workers]
+    hint = next(store.redis.scan_iter(match=f"{PREFIX}t:*:next-due", count=1000))
+    added = {
+        "next_due_hint": int(store.redis.memory_usage(hint) or 0),
+        "metrics_share": round(int(store.redis.memory_usage(store.keys.tenant_figures()) or 0) / count),
+    }
     store.redis.close()
     per_server = {}
     for name, url in (("store", store_url), ("queue", queue_url)):
@@ -66,7 +74,24 @@ def measure(workdir: Path, store_url: str, queue_url: str, count: int, window: f
             "commands": dict(sorted(counts.items(), key=lambda item: -item[1])),
         }
     total = sum(float(server["per_second"]) for server in per_server.values())  # type: ignore[arg-type]
-    return {"tenants": count, "workers": 2, "window_s": round(seconds, 1), "per_second": round(total, 1), **per_server}
+    return {
+        "tenants": count,
+        "workers": 2,
+        "window_s": round(seconds, 1),
+        "per_second": round(total, 1),
+        **per_server,
+        "worker_cpu_percent": [round(100 * c / seconds, 2) for c in cpu],
+        "worker_rss_mb": rss,
+        "redis_bytes_per_tenant": added,
+    }
+
+
+def resident_mb(pid: int) -> float:
+    """Return the resident memory of process `pid` (MB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def run(workdir: Path, quick: bool) -> list[Figure]:
