@@ -4,8 +4,8 @@ Two fresh Redis servers run side by side: one holds only the sessions due, the o
 many not due. The sweep is what `workers.dispatcher.sweep_expired` does (what the worker runs when a tenant's
 first expiry falls due): `lifecycle.reclaim_expired` 1,000 sessions at a time until fewer come back. Here the two
 servers are swept in turns, 1,000 at a time, so that other work on a shared machine falls on both alike; `now` is
-set two minutes ahead instead of waiting for the sessions' 60 s to pass. Each server's sweep time is the sum of its turns;
-how the two compare is the median of the ratios of their paired turns (the i-th reclaim of 1,000 on one
+set two minutes ahead instead of waiting for the sessions' 60 s to pass. Each server's sweep time is the sum of its
+turns; how the two compare is the median of the ratios of their paired turns (the i-th reclaim of 1,000 on one
 against the i-th on the other), which a burst of other work during a few turns does not move.
 """
 

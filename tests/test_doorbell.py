@@ -4,12 +4,15 @@ a lost ring is found again."""
 import time
 
 import pytest
+import redis
 
+from app.cli import embedded
 from routing.clock import US, now_us
 from routing.outbox import Policy
 from routing.sessions import lifecycle
-from tests.conftest import make_tenant, wait_for
-from tests.dispatch_helpers import add_event, running
+from routing.store import Store
+from tests.conftest import _free_port, make_tenant, wait_for
+from tests.dispatch_helpers import add_event, listeners, running
 from tests.sessions_helpers import credential
 from workers import dispatcher as dispatcher_module
 from workers.deliveries import Sender
@@ -116,5 +119,26 @@ def test_an_event_whose_ring_was_lost_is_found_by_the_rescan(real_store, sender,
     with running(Dispatcher(real_store, sender, policy=FAST)):
         add_event(real_store, tenant.auth_id, session.session_uuid, ring=False)
         wait_for(lambda: len(receiver.requests) == 1)
+
+    assert receiver.requests[0].params["SessionUUID"] == session.session_uuid
+
+
+def test_a_worker_hears_the_doorbell_again_after_redis_restarts(tmp_path, sender, receiver):
+    port, data = _free_port(), str(tmp_path / "redis")
+    url = embedded.ensure_running(data, port)
+    try:
+        store = Store.connect(url, "restart:")
+        tenant = make_tenant(store)
+        session = open_session(store, tenant, callback_url=receiver.url)
+        with running(Dispatcher(store, sender, policy=FAST)):
+            assert embedded.stop(port, data)
+            embedded.ensure_running(data, port)
+            wait_for(lambda: listeners(store) == 1, ignoring=(redis.ConnectionError,))
+            wait_for(store.client.ping, ignoring=(redis.ConnectionError,))  # this thread's connection, made again
+            add_event(store, tenant.auth_id, session.session_uuid)
+            wait_for(lambda: len(receiver.requests) == 1)
+        store.redis.close()
+    finally:
+        embedded.stop(port)
 
     assert receiver.requests[0].params["SessionUUID"] == session.session_uuid

@@ -3,7 +3,9 @@
 redis-py's pub/sub client subscribes again by itself after a lost connection; every subscription it makes is
 confirmed by a `subscribe` message, which comes out here as `SUBSCRIBED`: messages published while the connection
 was down are lost, so the worker reads every tenant's next due again when it sees one. The client is the store's
-own `pubsub()`, a plain or a cluster one alike (on a cluster, PUBLISH reaches every node).
+own `pubsub()`, a plain or a cluster one alike (on a cluster, PUBLISH reaches every node, so any node will do).
+When Redis cannot be reached, the listening thread drops its client and makes a new one a second later, which on a
+cluster picks a node afresh (the one it had may be the one that failed).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Doorbell:
     """A subscription to the due channel, read by `poll`, or by a thread of its own (`start`) into a queue."""
 
     def __init__(self, store: Store) -> None:
+        self.store = store
         self.channel = store.keys.due_channel()
         self._pubsub: Any = store.redis.pubsub()
         self._thread: threading.Thread | None = None
@@ -75,7 +78,16 @@ class Doorbell:
                     inbox.put(heard)
             except redis.RedisError as exc:
                 log.warning("due channel: %s; listening again in a second", exc)
+                self._renew()
                 self._stop.wait(1.0)
+
+    def _renew(self) -> None:
+        """Drop the subscription's client and make a new one: the next poll subscribes again."""
+        try:
+            self._pubsub.close()
+        except redis.RedisError:
+            pass  # its connection is gone already
+        self._pubsub = self.store.redis.pubsub()
 
 
 def _text(data: object) -> str:
