@@ -19,7 +19,8 @@
 - Also: every `metrics.EVERY` the shares of the metrics of the tenants worked on, and a slice of the others, are
   read again, and one worker sums them (`routing.metrics`).
 
-Reconciling asks the carrier from the loop itself: its requests are bounded in time (MASQ_TWILIO_TIMEOUT) and rare.
+Reconciling picks a tenant's quiet calls in the loop (one script, which also puts them off) and asks the carrier
+about them on a thread of its own, so a slow carrier holds up no tenant's work.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +55,7 @@ from workers.deliveries import Report, Sender, plan, settle
 from workers.doorbell import SUBSCRIBED, Doorbell
 from workers.lanes import Endpoint, Lanes, endpoint_of
 from workers.membership import Membership
-from workers.reconciler import reconcile_calls
+from workers.reconciler import close_calls_over
 
 log = logging.getLogger("masq.worker")
 
@@ -146,6 +148,8 @@ class Dispatcher:
         self._heap: list[tuple[int, str]] = []
         self._planned: dict[str, int] = {}  # when each owned tenant is next looked at; heap entries not equal are old
         self._sent: list[Sent] = []  # outcomes not settled yet
+        self._carrier_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masq-reconcile")
+        self._asking: list[Future[None]] = []  # the carrier's answers still awaited
         self._unsent: dict[str, list[Event]] = defaultdict(list)  # claimed, not in a lane yet (its planning failed)
         self._touched: set[str] = set()  # tenants whose metrics share may have changed since it was last read
         self._listening = False
@@ -212,7 +216,8 @@ class Dispatcher:
 
     def _busy(self) -> bool:
         now = self.clock()
-        return bool(self.lanes.in_flight() or self.lanes.waiting() or self._sent) or (
+        self._asking = [f for f in self._asking if not f.done()]
+        return bool(self.lanes.in_flight() or self.lanes.waiting() or self._sent or self._asking) or (
             bool(self._heap) and self._heap[0][0] <= now
         )
 
@@ -330,11 +335,11 @@ class Dispatcher:
                 log.info("expired %d sessions of %s", ended, auth_id)
             moved = True
         if due.reconcile is not None and due.reconcile <= now:
-            closed = reconcile_calls(self.store, [auth_id], self.carrier, now, quiet=self.quiet)
-            if closed:
-                log.info("closed %d calls of %s the carrier reports over", closed, auth_id)
+            call_sids = reconcile.quiet_calls(self.store, auth_id, now, quiet=self.quiet)
+            if call_sids and self.carrier is not None:
+                self._asking.append(self._carrier_pool.submit(self._ask_carrier, auth_id, call_sids))
             moved = True
-        room = self.batch - len(self.held[auth_id])
+        room = self.batch - len(self.held.get(auth_id, ()))
         deliver = due.deliver is not None and due.deliver <= now
         if room > 0 and (moved or deliver):
             moved = self._claim(auth_id, now, due, room) or moved
@@ -346,7 +351,7 @@ class Dispatcher:
         self._plan(auth_id, at)
 
     def _read_due(self, auth_id: str, now: int, state: Owned) -> Due:
-        state.waiting = len(self.held[auth_id]) >= self.batch
+        state.waiting = len(self.held.get(auth_id, ())) >= self.batch
         state.due = dues.next_due(
             self.store, auth_id, now, self.policy.claim_idle_ms, self.quiet, waiting=state.waiting
         )
@@ -398,7 +403,19 @@ class Dispatcher:
                 self.lanes.offer(endpoint, Sending(auth_id, event, delivery, endpoint))
         if nothing:
             self._add(settle(self.store, auth_id, nothing, now, self.policy))
-            self.held[auth_id].difference_update(e.entry_id for e, _ in nothing)
+            self._let_go(auth_id, [e.entry_id for e, _ in nothing])
+
+    def _ask_carrier(self, auth_id: str, call_sids: list[str]) -> None:
+        """On the carrier's thread: close the tenant's calls the carrier reports over (their events ring the
+        doorbell)."""
+        assert self.carrier is not None
+        try:
+            closed = close_calls_over(self.store, auth_id, call_sids, self.carrier, self.clock())
+        except Exception:  # noqa: BLE001 - a thread's failure is seen nowhere else; the calls are asked again later
+            log.exception("asking the carrier about calls of %s failed; they are asked again later", auth_id)
+            return
+        if closed:
+            log.info("closed %d calls of %s the carrier reports over", closed, auth_id)
 
     # -- deliveries -----------------------------------------------------------------------------------------
     def _start(self, sending: Sending) -> None:
@@ -418,15 +435,23 @@ class Dispatcher:
             except Exception:
                 self._sent.extend(s for s in batch if s.sending.event.entry_id in self.held[auth_id])
                 raise
-            self.held[auth_id].difference_update(s.sending.event.entry_id for s in batch)
+            self._let_go(auth_id, [s.sending.event.entry_id for s in batch])
             self._touched.add(auth_id)
             self._after_settling(auth_id, batch, now)
+
+    def _let_go(self, auth_id: str, entry_ids: list[str]) -> None:
+        """The tenant's deliveries `entry_ids` are no longer in hand here (settled, or left pending)."""
+        held = self.held.get(auth_id)
+        if held is not None:
+            held.difference_update(entry_ids)
+            if not held:
+                del self.held[auth_id]
 
     def _after_settling(self, auth_id: str, batch: list[Sent], now: int) -> None:
         state = self.owned.get(auth_id)
         if state is None:
             return  # no longer this worker's: its owner reads it
-        held = len(self.held[auth_id])
+        held = len(self.held.get(auth_id, ()))
         if (
             (state.waiting and held <= self.batch // 2)  # it may have more to deliver: claim again
             or any(not s.outcome.delivered for s in batch)  # retries were parked: read when they fall due
@@ -458,9 +483,10 @@ class Dispatcher:
     def _finish(self) -> None:
         """Finish the deliveries in flight and settle them; leave the rest pending; leave the registry."""
         self.doorbell.stop()
+        self._carrier_pool.shutdown(wait=True, cancel_futures=True)
         dropped = self.lanes.drop(lambda _: True)
         for sending in dropped:
-            self.held[sending.auth_id].discard(sending.event.entry_id)
+            self._let_go(sending.auth_id, [sending.event.entry_id])
         deadline = time.monotonic() + 30
         try:
             while (self.lanes.in_flight() or self._sent) and time.monotonic() < deadline:
