@@ -227,3 +227,12 @@ def test_run_survives_a_turn_that_fails(real_store, sender, receiver, monkeypatc
     assert alive_after_failure and not thread.is_alive()
     assert "dispatcher turn failed" in caplog.text and "Connection refused" in caplog.text
     assert backlog(real_store, tenant.auth_id) == 0
+
+
+def test_planning_a_tenant_again_and_again_keeps_the_heap_small(store, sender):
+    worker = Dispatcher(store, sender, clock=Clock(NOW), policy=FAST)
+
+    for n in range(5000):
+        worker._plan("MA1", NOW + 3600 * US - n, sooner_only=True)
+
+    assert len(worker._heap) <= 1001 and worker._planned == {"MA1": NOW + 3600 * US - 4999}

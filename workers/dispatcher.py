@@ -306,6 +306,9 @@ class Dispatcher:
             return
         self._planned[auth_id] = at
         heapq.heappush(self._heap, (at, auth_id))
+        if len(self._heap) > 2 * len(self._planned) + 1000:  # mostly old plans: keep only the current ones
+            self._heap = [(when, tenant) for tenant, when in self._planned.items()]
+            heapq.heapify(self._heap)
 
     # -- a tenant's work ------------------------------------------------------------------------------------
     def _run_due(self, now: int) -> None:
