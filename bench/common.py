@@ -456,3 +456,39 @@ class Figure:
 def ratio(value: float, floor: float) -> float:
     """Return value / floor, rounded for the table (0 when there is no floor to divide by)."""
     return round(value / floor, 3) if floor else 0.0
+
+
+@contextmanager
+def masq_workers(count: int, env: Mapping[str, str], workdir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Run `count` `masq worker` processes with `env` for the block (each logging to a file of its own)."""
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(
+                started([sys.executable, "-m", "app.cli", "worker"], env=env, log=workdir / f"masq-worker-{i}.log")
+            )
+            for i in range(count)
+        ]
+
+
+def live_workers(url: str, prefix: str = PREFIX) -> int:
+    """Return how many workers have said they live in the last 15 s on the store at `url` (workers.membership)."""
+    client = redis.Redis.from_url(url)
+    try:
+        seconds, micros = client.time()
+        now_ms = seconds * 1000 + micros // 1000
+        return int(client.zcount(f"{prefix}workers", now_ms - 15_000, "+inf"))
+    finally:
+        client.close()
+
+
+def commands_run(url: str) -> dict[str, int]:
+    """Return how many times the Redis at `url` ran each command since it started (INFO commandstats), those its
+    scripts ran included; the INFO commands that read them are left out."""
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return {
+        name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items() if name != "cmdstat_info"
+    }

@@ -5,8 +5,9 @@ of threads over kept-alive connections. The comparison is what a plain RQ design
 event (`send_one`, which sends exactly what masq sends, through `workers.callback_http.send`), worked by
 `rq worker`, whose default Worker forks a child for every job. That worker preloads the job's module
 (bench/rq_preload.py), which only makes RQ faster; a full run also times it without, for the record.
-Rates are events from the first to the last: masq's from handing its claiming worker the events to an empty
-outbox, RQ's from the first job's start to the last one's end (the worker's start-up is not counted).
+Rates are events from the first to the last: masq's from handing its listening worker the events (written as the
+scripts write them, each thousand ringing the tenant's doorbell) to an empty outbox, RQ's from the first job's start
+to the last one's end (the worker's start-up is not counted).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rq.job import Job
 
 from bench import fixtures
 from bench.common import BIN, PREFIX, Figure, cpu_seconds, free_port, ratio, started
-from routing import tenants
+from routing import due, tenants
 from routing.clock import now_us
 from routing.store import Store
 from workers.callback_http import Delivery, callback_session, send
@@ -89,7 +90,7 @@ def masq_worker_rate(workdir: Path, redis_url: str, receiver_url: str, count: in
         "MASQ_QUEUE": "bench-masq",
     }
     with started([sys.executable, "-m", "app.cli", "worker"], env=env, log=workdir / "masq-worker.log") as worker:
-        _wait_for_group(store, stream, worker.pid)
+        _wait_for_worker(store, auth_id, worker.pid)
         before, cpu_before = received(receiver_url), cpu_seconds(worker.pid)
         began = time.perf_counter()
         for start in range(0, count, 1000):
@@ -97,6 +98,7 @@ def masq_worker_rate(workdir: Path, redis_url: str, receiver_url: str, count: in
                 for fields in events[start : start + 1000]:
                     pipe.xadd(stream, fields)  # type: ignore[arg-type]
                 pipe.execute()
+            due.ring(store, auth_id, now_us(), now_us())
         while store.redis.xlen(stream):
             if time.perf_counter() - began > TIMEOUT_S:
                 raise RuntimeError(f"masq's worker left {store.redis.xlen(stream)} events after {TIMEOUT_S:.0f} s")
@@ -114,17 +116,15 @@ def masq_worker_rate(workdir: Path, redis_url: str, receiver_url: str, count: in
     }
 
 
-def _wait_for_group(store: Store, stream: str, pid: int) -> None:
-    """Wait until the worker has made its consumer group on the stream: it is then claiming."""
+def _wait_for_worker(store: Store, auth_id: str, pid: int) -> None:
+    """Wait until the worker listens on the due channel and has read the tenant's next due: a ring reaches it."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        try:
-            if store.redis.xinfo_groups(stream):
-                return
-        except redis.ResponseError:
-            pass  # no stream yet
+        listening = dict(store.redis.pubsub_numsub(store.keys.due_channel())).get(store.keys.due_channel(), 0)
+        if listening and store.redis.exists(store.keys.next_due(auth_id)):
+            return
         time.sleep(0.05)
-    raise RuntimeError(f"masq's worker (pid {pid}) did not start claiming within 30 s")
+    raise RuntimeError(f"masq's worker (pid {pid}) did not start listening within 30 s")
 
 
 def rq_worker_rate(

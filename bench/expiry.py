@@ -1,11 +1,11 @@
 """The expiry sweep: 100,000 sessions due at once, alone, and beside 100,000 open sessions not yet due.
 
 Two fresh Redis servers run side by side: one holds only the sessions due, the other as many due and as
-many not due. The sweep is what `workers.dispatcher.sweep_expired` does (what the worker runs every second):
-`lifecycle.reclaim_expired` 1,000 sessions at a time until fewer come back. Here the two servers are swept in
-turns, 1,000 at a time, so that other work on a shared machine falls on both alike; `now` is set two minutes
-ahead instead of waiting for the sessions' 60 s to pass. Each server's sweep time is the sum of its turns;
-how the two compare is the median of the ratios of their paired turns (the i-th reclaim of 1,000 on one
+many not due. The sweep is what `workers.dispatcher.sweep_expired` does (what the worker runs when a tenant's
+first expiry falls due): `lifecycle.reclaim_expired` 1,000 sessions at a time until fewer come back. Here the two
+servers are swept in turns, 1,000 at a time, so that other work on a shared machine falls on both alike; `now` is
+set two minutes ahead instead of waiting for the sessions' 60 s to pass. Each server's sweep time is the sum of its
+turns; how the two compare is the median of the ratios of their paired turns (the i-th reclaim of 1,000 on one
 against the i-th on the other), which a burst of other work during a few turns does not move.
 """
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import allocation, cluster, deliveries, expiry, memory, shared, slot, webhook
+from bench import allocation, cluster, deliveries, expiry, fairness, idle, memory, shared, slot, webhook
 from bench.common import (
     GUNICORN_SETTINGS,
     Figure,
@@ -34,7 +34,19 @@ from bench.common import (
     settle,
 )
 
-NAMES = ("webhook", "create", "allocation", "memory", "deliveries", "expiry", "slot", "cluster", "shared")
+NAMES = (
+    "webhook",
+    "create",
+    "allocation",
+    "memory",
+    "deliveries",
+    "idle",
+    "fairness",
+    "expiry",
+    "slot",
+    "cluster",
+    "shared",
+)
 HERE = Path(__file__).resolve().parent
 
 
@@ -132,6 +144,10 @@ def measure(names: list[str], quick: bool, workdir: Path, say: Callable[[str], N
         attempt("memory", lambda: _with_redis(workdir, lambda url: memory.run(workdir, quick, url)))
     if "deliveries" in names:
         attempt("deliveries", lambda: _with_redis(workdir, lambda url: deliveries.run(workdir, quick, url)))
+    if "idle" in names:
+        attempt("idle", lambda: idle.run(workdir, quick))
+    if "fairness" in names:
+        attempt("fairness", lambda: _with_redis(workdir, lambda url: fairness.run(workdir, quick, url)))
     if "expiry" in names:
         attempt("expiry", lambda: expiry.run(workdir, quick))
     if "slot" in names:

@@ -2,8 +2,8 @@
 
 Tenant-scoped keys carry the tenant's hash tag (`{auth_id}`) so each atomic multi-key step touches one
 Redis Cluster slot. The only global families are the DID → tenant index that inbound calls start from,
-the tenant registry that operators and sweeps walk, the masq-wide metrics the worker sums from them, and each
-client address's failed logins over every account.
+the tenant registry that operators and sweeps walk, the masq-wide metrics the worker sums from them, each
+client address's failed logins over every account, and the workers' registry and wake-up channel.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ DIDS_HELD = ":dids-held:"
 SHARED_COOLING = ":shared-cooling"
 SHARED_FIGURES = ":shared-figures"
 PAIR = ":pair:"
+NEXT_DUE = ":next-due"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,19 @@ class Keys:
         """String with a TTL: present while the metrics are fresh, so that one worker sums them per period."""
         return f"{self.prefix}metrics-lease"
 
+    def tenant_figures(self) -> str:
+        """Hash: auth_id → that tenant's share of the metrics (`routing.metrics`), as its owning worker last read it."""
+        return f"{self.prefix}tenant-figures"
+
+    def workers(self) -> str:
+        """Sorted set: the id of every running worker, scored by when it last said it lives (ms, Redis' clock)."""
+        return f"{self.prefix}workers"
+
+    def due_channel(self) -> str:
+        """Pub/sub channel: `due now auth_id` when a tenant's work became due sooner than its `next_due` said
+        (routing/lua/doorbell.lua publishes it; the scripts build the name from the tenant base, see `tenant_base`)."""
+        return f"{self.prefix}due"
+
     def failed_logins_by(self, address: str) -> str:
         """String with a TTL: GCRA's theoretical arrival time (µs) of the failed logins from client `address` at
         any account; it expires when the address's whole budget is back (see `routing.logins`)."""
@@ -84,7 +98,10 @@ class Keys:
 
     # -- tenant-scoped ----------------------------------------------------------------------------------
     def tenant_base(self, auth_id: str) -> str:
-        """The common start of every key of one tenant; Lua scripts build their names from it."""
+        """The common start of every key of one tenant; Lua scripts build their names from it.
+
+        routing/lua/doorbell.lua reads the prefix and the auth_id back from it (`<prefix>t:{<auth_id>}`).
+        """
         return f"{self.prefix}t:{{{auth_id}}}"
 
     def tenant(self, auth_id: str) -> str:
@@ -265,6 +282,13 @@ class Keys:
     def dead_letters(self, auth_id: str) -> str:
         """Hash: outbox entry id → JSON of an event that could not be delivered (kept until replayed)."""
         return f"{self.tenant_base(auth_id)}{DEAD_LETTERS}"
+
+    def next_due(self, auth_id: str) -> str:
+        """Hash: when the tenant's owning worker will next look at it (`at`, µs; absent: nothing is due) and whether
+        it holds as many of the tenant's deliveries as it may (`waiting`, 1 or 0); routing/lua/next_due.lua writes
+        it. A script that makes work due sooner publishes on `due_channel` and lowers `at` (routing/lua/doorbell.lua),
+        so a burst of such changes publishes once."""
+        return f"{self.tenant_base(auth_id)}{NEXT_DUE}"
 
     # -- the REST APIs ------------------------------------------------------------------------------------
     def rate_limit(self, auth_id: str) -> str:

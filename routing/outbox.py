@@ -114,28 +114,33 @@ def _ensure_group(store: Store, auth_id: str) -> None:
 
 
 def claim(
-    store: Store, auth_id: str, consumer: str, now: int, count: int = 200, policy: Policy = DEFAULT_POLICY
+    store: Store,
+    auth_id: str,
+    consumer: str,
+    now: int,
+    count: int = 200,
+    policy: Policy = DEFAULT_POLICY,
+    new: bool = True,
+    stale: bool = True,
+    retries: bool = True,
 ) -> list[Event]:
-    """Return up to `count` events to deliver: new ones, ones a dead worker held, and retries now due."""
+    """Return up to `count` events to deliver: `new` ones, `stale` ones (a dead worker held them past the claim time)
+    and `retries` now due; leaving out a kind saves its round trip when it is known to have none.
+
+    An entry this consumer holds already and claims again as stale is taken again: it stays pending to it, its idle
+    time starts over.
+    """
     _ensure_group(store, auth_id)
     stream = store.keys.events(auth_id)
     entries: list[tuple[str, dict[str, str]]] = []
-    try:
-        reply: Any = store.redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
-    except redis.ResponseError as exc:
-        if "NOGROUP" not in str(exc):
-            raise
-        _groups_made.discard(stream)  # the stream was removed since; make the group again
-        _ensure_group(store, auth_id)
-        reply = store.redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
-    for _, items in reply or []:
-        entries.extend(items)
-    if len(entries) < count:
-        stale: Any = store.redis.xautoclaim(
+    if new:
+        entries.extend(_read_new(store, auth_id, consumer, count))
+    if stale and len(entries) < count:
+        taken: Any = store.redis.xautoclaim(
             stream, GROUP, consumer, policy.claim_idle_ms, "0-0", count=count - len(entries)
         )
-        entries.extend(e for e in stale[1] if e[0] is not None)  # Redis 6.2 answers nil for a deleted entry
-    if len(entries) < count:
+        entries.extend(e for e in taken[1] if e[0] is not None)  # Redis 6.2 answers nil for a deleted entry
+    if retries and len(entries) < count:
         # Retries now due, each leased for LEASE so that no other worker takes it meanwhile.
         due = store.run("lease_due_retries.lua", auth_id, now, count - len(entries), LEASE)["entries"]
         entries.extend((entry_id, named(flat)) for entry_id, flat in due)
@@ -147,6 +152,20 @@ def claim(
         for (entry_id, fields), failure in zip(entries, failures, strict=True)
         if fields
     ]
+
+
+def _read_new(store: Store, auth_id: str, consumer: str, count: int) -> list[tuple[str, dict[str, str]]]:
+    """Return up to `count` entries of the tenant's outbox no consumer has read yet, now pending to `consumer`."""
+    stream = store.keys.events(auth_id)
+    try:
+        reply: Any = store.redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        _groups_made.discard(stream)  # the stream was removed since; make the group again
+        _ensure_group(store, auth_id)
+        reply = store.redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
+    return [entry for _, items in reply or [] for entry in items]
 
 
 def _attempts(failure: str | None) -> int:
@@ -219,9 +238,10 @@ def replay(store: Store, auth_id: str, entry_ids: list[str] | None = None) -> in
 
 
 def retry_now(store: Store, auth_id: str, entry_id: str, now: int) -> bool:
-    """Make the event `entry_id`, waiting for a retry, due at `now`; return whether it was waiting.
+    """Make the event `entry_id`, waiting for a retry, due at `now` (ringing the tenant's doorbell, routing.due);
+    return whether it was waiting.
 
     A retry a worker holds leased at this moment may then be sent once more: deliveries are at least once, and each
     carries its idempotency key.
     """
-    return bool(store.redis.zadd(store.keys.event_retries(auth_id), {entry_id: now}, xx=True, ch=True))
+    return bool(store.run("retry_now.lua", auth_id, now, entry_id)["waiting"])

@@ -62,9 +62,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "").rstrip("/"),
         # Seconds the Twilio REST client waits for an answer.
         "MASQ_TWILIO_TIMEOUT": float(env.get("MASQ_TWILIO_TIMEOUT") or TWILIO_TIMEOUT),
-        # Seconds between the worker's rounds of asking the carrier about quiet live calls, and how long a live
-        # call goes unheard of before it is asked about.
-        "MASQ_RECONCILE_EVERY": float(env.get("MASQ_RECONCILE_EVERY") or reconcile.EVERY / US),
+        # Seconds a live call goes unheard of before the worker asks the carrier about it.
         "MASQ_RECONCILE_QUIET": float(env.get("MASQ_RECONCILE_QUIET") or reconcile.QUIET / US),
         # Development only: accept carrier webhooks without a valid X-Twilio-Signature.
         "MASQ_SKIP_TWILIO_SIGNATURE": _flag(env, "MASQ_SKIP_TWILIO_SIGNATURE"),
@@ -73,6 +71,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "MASQ_CALLBACK_BACKOFF": env.get("MASQ_CALLBACK_BACKOFF", ""),
         # How long a worker may hold an event silently before another takes it over (a killed worker).
         "MASQ_CALLBACK_CLAIM_IDLE_MS": env.get("MASQ_CALLBACK_CLAIM_IDLE_MS", ""),
+        # Callbacks a worker has in flight to one endpoint (scheme, host, port) at once; the rest wait in its lane.
+        "MASQ_CALLBACK_PER_ENDPOINT": env.get("MASQ_CALLBACK_PER_ENDPOINT", ""),
         # Flask's name for the largest request body the app reads.
         "MAX_CONTENT_LENGTH": int(env.get("MASQ_MAX_BODY_BYTES", str(64 * 1024))),
         # The web process's slow-client timeouts, in seconds, and its Python threads per process.

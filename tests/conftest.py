@@ -271,6 +271,24 @@ def receiver() -> Iterator[Receiver]:
     server.stop()
 
 
+def redis_commands(store: Store, action: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """Run `action`; return its result and every command the Redis server ran for it on the store's database,
+    those its scripts ran included, as MONITOR shows them."""
+    database = store.redis.connection_pool.connection_kwargs.get("db", 0)
+    start, end = (f"masq-monitor-{uuid.uuid4().hex}-{edge}" for edge in ("start", "end"))
+    seen: list[str] = []
+    with store.redis.monitor() as monitor:
+        store.redis.echo(start)
+        result = action()
+        store.redis.echo(end)
+        while (command := monitor.next_command())["command"] != f"ECHO {start}" or command["db"] != database:
+            pass
+        while (command := monitor.next_command())["command"] != f"ECHO {end}" or command["db"] != database:
+            if command["db"] == database:
+                seen.append(command["command"])
+    return result, seen
+
+
 def count_view(app: Flask, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> list[int]:
     """Count the requests the Flask view `endpoint` answers: one item is appended for each."""
     answered: list[int] = []

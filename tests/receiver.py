@@ -43,16 +43,29 @@ class Received:
     params: dict[str, str]
     headers: dict[str, str]
     status: int = 200
+    at: float = 0.0  # when it arrived whole (time.time())
 
 
 @dataclass
 class Receiver:
-    """A loopback HTTP server; set `status` to change what it answers and `delay` to answer slowly."""
+    """A loopback HTTP server; set `status` to change what it answers and `delay` to answer slowly.
+
+    With `gate` cleared, each request is held until the gate is set; `arrived` counts the requests that arrived whole
+    (held ones too), `most_at_once` the most held or answered at the same time.
+    """
 
     status: int = 200
     delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
+    gate: threading.Event = field(default_factory=threading.Event)
+    arrived: int = 0
+    most_at_once: int = 0
+    _at_once: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     @property
     def url(self) -> str:
@@ -83,12 +96,22 @@ class Receiver:
                 body = raw.decode()
                 params = dict(parse_qsl(parts.query if self.command == "GET" else body, keep_blank_values=True))
                 status = receiver.status
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                receiver.requests.append(Received(self.command, parts.path, params, dict(self.headers.items()), status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                got = Received(self.command, parts.path, params, dict(self.headers.items()), status, time.time())
+                with receiver._lock:
+                    receiver.arrived += 1
+                    receiver._at_once += 1
+                    receiver.most_at_once = max(receiver.most_at_once, receiver._at_once)
+                try:
+                    receiver.gate.wait()
+                    if receiver.delay:
+                        time.sleep(receiver.delay)
+                    receiver.requests.append(got)
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                finally:
+                    with receiver._lock:
+                        receiver._at_once -= 1
 
             do_GET = do_POST = _handle
 
@@ -101,6 +124,7 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        self.gate.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import fakeredis
 import pytest
@@ -121,3 +122,17 @@ def test_receiver_answers_callbacks_on_one_connection_and_counts_them():
             assert (answer.status_code, answer.content) == (200, b"")
         assert http.get(f"http://127.0.0.1:{port}/cb", params={"a": "b"}, timeout=5).status_code == 200
         assert http.get(f"http://127.0.0.1:{port}/_count", timeout=5).text == "4"
+
+
+@pytest.mark.integration  # runs the bench receiver as a process
+def test_receiver_answers_late_when_told_and_notes_each_callbacks_latency():
+    port = free_port()
+    with started([sys.executable, "-m", "bench.receiver", str(port), "0.3"], port=port), requests.Session() as http:
+        written = time.time_ns() // 1000 - 50_000  # 50 ms ago, in µs
+        began = time.monotonic()
+        answer = http.post(f"http://127.0.0.1:{port}/cb", data={"BenchWrittenUs": str(written)}, timeout=5)
+        took = time.monotonic() - began
+        [latency] = http.get(f"http://127.0.0.1:{port}/_latencies", timeout=5).text.split(",")
+
+    assert answer.status_code == 200 and took >= 0.3
+    assert 50 <= float(latency) < 1000

@@ -25,12 +25,13 @@ from rq import Queue
 from app import ops
 from app.cli import cli
 from app.cli.simulator import CallPlan, Carrier
-from routing import event_log, lua, metrics, settings, tenants
+from routing import due, event_log, lua, metrics, outbox, settings, tenants
 from routing.activity import activity, tenant_ids
 from routing.calls import reconcile
 from routing.calls.live import live_calls
 from routing.clock import US
 from routing.keys import DEFAULT_PREFIX
+from routing.number_mode import set_number_settings
 from routing.pool import pool_numbers
 from routing.sessions import lifecycle
 from routing.store import CLUSTER_SHEBANG, Store
@@ -386,6 +387,50 @@ def test_the_first_party_is_called_by_the_worker_and_bridged_on_answer(server, o
     answered = requests.post(url, data=fields, headers={"X-Twilio-Signature": sign(url, fields)}, timeout=10)
     assert f">{SECOND}</Number>" in answered.text
     plivo(server, account, "DELETE", f"{created['session_uuid']}/")
+
+
+# -- shared numbers --------------------------------------------------------------------------------------------
+def test_sessions_share_a_did_on_every_node_and_calls_reach_the_callers_own(server, one_per_node, store):
+    rider, driver_a, driver_b = "+14155550171", "+14155550172", "+14155550173"
+    for account in one_per_node:
+        settings_now = set_number_settings(store, account.auth_id, "shared")
+        assert settings_now.number_mode == "shared"
+        try:
+            first = plivo(server, account, "POST", first_party=driver_a, second_party=rider)
+            second = plivo(server, account, "POST", first_party=driver_b, second_party=rider)
+            third = plivo(server, account, "POST", first_party="+14155550175", second_party="+14155550174")
+            assert first["virtual_number"] != second["virtual_number"]  # the rider is in both: two DIDs
+            # Two new people take a DID already in use (the fullest neither holds), not a free one.
+            assert third["virtual_number"] in (first["virtual_number"], second["virtual_number"])
+
+            on_first = Carrier(server, TOKEN).call(CallPlan(rider, str(first["virtual_number"])))
+            on_second = Carrier(server, TOKEN).call(CallPlan(rider, str(second["virtual_number"])))
+
+            assert (on_first.ending, on_first.dialled) == ("bridged", driver_a)
+            assert (on_second.ending, on_second.dialled) == ("bridged", driver_b)
+        finally:
+            for created in (locals().get(name) for name in ("first", "second", "third")):
+                if created:
+                    plivo(server, account, "DELETE", f"{created['session_uuid']}/")
+            set_number_settings(store, account.auth_id, "exclusive")
+
+
+# -- the worker's schedule ----------------------------------------------------------------------------------------
+def test_the_due_index_the_doorbell_and_a_retry_made_due_run_on_every_node(one_per_node, store):
+    for account in one_per_node:
+        now = store.now_us()
+        credential = tenants.basic_credential(*account.basic)
+        session = lifecycle.open_session(store, credential, {"first_party": FIRST, "second_party": SECOND}, now)
+        try:
+            found = due.next_dues(store, [account.auth_id], now, 60_000, 120 * US)[0]
+            assert found.sweep is not None and found.sweep <= session.expiry  # it, or a session before it
+
+            due.ring(store, account.auth_id, now + 5, now, outbox=False)
+            assert int(store.redis.hget(store.keys.next_due(account.auth_id), "at")) == now + 5  # sooner: lowered
+
+            assert outbox.retry_now(store, account.auth_id, "1-1", now) is False  # no such retry waiting
+        finally:
+            lifecycle.end_session(store, account.auth_id, session.session_uuid, store.now_us())
 
 
 # -- expiry, metrics, capacity, readiness --------------------------------------------------------------------------

@@ -3,14 +3,15 @@ import logging
 import pytest
 import redis
 
+from routing import due
 from routing.clock import US, now_us
 from routing.outbox import Policy
 from routing.sessions import lifecycle
-from tests.conftest import backlog, make_tenant, timed_out, wait_for
+from tests.conftest import backlog, make_tenant, redis_commands, timed_out, wait_for
 from tests.sessions_helpers import credential
 from workers import dispatcher as dispatcher_module
 from workers.deliveries import Report, Sender
-from workers.dispatcher import SWEEP_EVERY, TENANTS_EVERY, Dispatcher, run_in_thread, sweep_expired
+from workers.dispatcher import Dispatcher, run_in_thread, sweep_expired
 
 NOW = 1_700_000_000 * US
 FAST = Policy(backoff=(1, 2))
@@ -41,6 +42,19 @@ def open_session(store, tenant, expiry_seconds=60, now=NOW, **options):
         {"first_party": "+14155551234", "second_party": "+14155554321", "session_expiry": expiry_seconds, **options},
         now,
     )
+
+
+def add_event(store, tenant, session, now=NOW):
+    """Append an event to the tenant's outbox as the scripts do, ringing its doorbell."""
+    store.redis.xadd(
+        store.keys.events(tenant.auth_id),
+        {"EventName": "SessionFirstPartyAnswer", "SessionUUID": session.session_uuid, "SequenceNumber": "1"},
+    )
+    due.ring(store, tenant.auth_id, now, now)
+
+
+def is_free(store, tenant, number):
+    return bool(store.redis.sismember(store.keys.free(tenant.auth_id, "US"), number))
 
 
 def test_a_sweep_ends_only_the_sessions_past_their_expiry_in_every_tenant(store):
@@ -78,64 +92,104 @@ def test_a_sweep_does_work_for_the_sessions_due_not_for_the_sessions_open(real_s
     assert real_store.redis.zcard(real_store.keys.open_by_expiry(tenant.auth_id)) == 1997
 
 
-def test_a_tick_sweeps_at_most_once_a_second(store, tenant, sender, monkeypatch):
-    sweeps = []
-    monkeypatch.setattr(dispatcher_module, "sweep_expired", lambda store, auth_ids, now: sweeps.append(now) or 0)
-    clock = Clock(NOW)
-    worker = Dispatcher(store, sender, clock=clock, policy=FAST)
-
-    for offset in (0, SWEEP_EVERY // 2, SWEEP_EVERY - 1, SWEEP_EVERY, SWEEP_EVERY + 1, 2 * SWEEP_EVERY + 5):
-        clock.now = NOW + offset
-        worker.tick()
-
-    assert sweeps == [NOW, NOW + SWEEP_EVERY, NOW + 2 * SWEEP_EVERY + 5]
-
-
-def test_a_tick_announces_an_expired_session_to_the_tenant(store, tenant, sender, receiver):
+def test_an_expired_session_is_announced_at_its_expiry_and_not_before(store, tenant, sender, receiver):
     session = open_session(store, tenant, 60, callback_url=receiver.url)
-    clock = Clock(session.expiry - US // 2)
+    clock = Clock(session.expiry - 1)
     worker = Dispatcher(store, sender, clock=clock, policy=FAST)
 
-    first = worker.tick()
-    clock.now = session.expiry + US // 5  # expired, but less than a second since the last sweep
-    between = worker.tick()
-    announced_between = timed_out(store, tenant.auth_id)
-    clock.now = session.expiry + US // 2
-    swept = worker.tick()
+    before = worker.tick()
+    clock.now = session.expiry
+    at_expiry = worker.tick()
 
-    assert first == between == Report() and announced_between == []
-    assert swept == Report(delivered=1)
+    assert before == Report() and at_expiry == Report(delivered=1)
     [got] = receiver.requests
     assert (got.params["EventName"], got.params["SessionUUID"]) == ("SessionTimeout", session.session_uuid)
     assert backlog(store, tenant.auth_id) == 0
 
 
-def test_a_tick_delivers_every_tenants_outbox_and_finds_new_tenants(store, tenant, sender, receiver):
+def test_a_tenant_is_looked_at_only_when_its_work_falls_due(store, tenant, sender, monkeypatch):
+    session = open_session(store, tenant, 3600)
+    clock = Clock(NOW)
+    worker = Dispatcher(store, sender, clock=clock, policy=FAST)
+    worker.tick()
+    looked = []
+    monkeypatch.setattr(dispatcher_module.Dispatcher, "_work", lambda self, auth_id, now: looked.append(now))
+
+    for seconds in (1, 5, 60, 600, 3599):
+        clock.now = NOW + seconds * US
+        worker.tick()
+    clock.now = session.expiry
+    worker.tick()
+
+    assert looked == [session.expiry]
+
+
+def test_an_idle_tenant_costs_no_redis_command_between_the_workers_own_timers(real_store, sender):
+    tenant = make_tenant(real_store)
+    open_session(real_store, tenant, 3600, now=now_us())
+    clock = Clock(now_us())
+    worker = Dispatcher(real_store, sender, clock=clock, policy=FAST)
+    worker.tick()  # beats, reads every tenant's next due, records the metrics
+    clock.now += US // 2  # before the next beat, slice of tenants or metrics
+
+    _, seen = redis_commands(real_store, worker.tick)
+
+    assert seen == []
+
+
+def test_a_new_tenants_event_is_delivered_when_its_doorbell_rings(store, tenant, sender, receiver):
     open_session(store, tenant, 60, callback_url=receiver.url)
     clock = Clock(NOW)
     worker = Dispatcher(store, sender, clock=clock, policy=FAST)
     worker.tick()
     newcomer = make_tenant(store, OTHER_NUMBERS, "newcomer")
     late = open_session(store, newcomer, 60, callback_url=receiver.url)
-    store.redis.xadd(
-        store.keys.events(newcomer.auth_id),
-        {"EventName": "SessionFirstPartyAnswer", "SessionUUID": late.session_uuid, "SequenceNumber": "1"},
-    )
 
-    clock.now = NOW + TENANTS_EVERY
+    add_event(store, newcomer, late)
     report = worker.tick()
 
     assert report == Report(delivered=1)
     assert [r.params["SessionUUID"] for r in receiver.requests] == [late.session_uuid]
 
 
+def test_a_failed_delivery_is_sent_again_at_its_retry_time(store, tenant, sender, receiver):
+    session = open_session(store, tenant, 3600, callback_url=receiver.url)
+    clock = Clock(NOW)
+    worker = Dispatcher(store, sender, clock=clock, policy=FAST)
+    receiver.status = 500
+    add_event(store, tenant, session)
+
+    failed = worker.tick()
+    receiver.status = 200
+    clock.now = NOW + FAST.backoff[0] * US - 1
+    too_soon = worker.tick()
+    clock.now = NOW + FAST.backoff[0] * US
+    retried = worker.tick()
+
+    assert (failed, too_soon, retried) == (Report(retried=1), Report(), Report(delivered=1))
+    assert len({r.headers["Idempotency-Key"] for r in receiver.requests}) == 1 and len(receiver.requests) == 2
+
+
+def test_a_number_cooling_off_is_freed_when_its_cool_off_ends(store, tenant, sender):
+    session = open_session(store, tenant, 3600, virtual_number_cooloff_period=30)
+    clock = Clock(NOW)
+    worker = Dispatcher(store, sender, clock=clock, policy=FAST)
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, NOW)
+
+    worker.tick()
+    clock.now = NOW + 30 * US - 1
+    worker.tick()
+    free_before = is_free(store, tenant, session.virtual_number)
+    clock.now = NOW + 30 * US
+    worker.tick()
+
+    assert not free_before and is_free(store, tenant, session.virtual_number)
+
+
 def test_run_stops_when_its_event_is_set(real_store, sender, receiver):
     tenant = make_tenant(real_store)
     session = open_session(real_store, tenant, 60, now=now_us(), callback_url=receiver.url)
-    real_store.redis.xadd(
-        real_store.keys.events(tenant.auth_id),
-        {"EventName": "SessionFirstPartyAnswer", "SessionUUID": session.session_uuid, "SequenceNumber": "1"},
-    )
+    add_event(real_store, tenant, session, now_us())
 
     thread, stop = run_in_thread(Dispatcher(real_store, sender, policy=FAST))
     wait_for(lambda: len(receiver.requests) == 1)
@@ -144,25 +198,23 @@ def test_run_stops_when_its_event_is_set(real_store, sender, receiver):
 
     assert not thread.is_alive()
     assert backlog(real_store, tenant.auth_id) == 0
+    assert real_store.redis.zcard(real_store.keys.workers()) == 0  # it left the registry
 
 
-def test_run_survives_a_tick_that_fails(real_store, sender, receiver, monkeypatch, caplog):
+def test_run_survives_a_turn_that_fails(real_store, sender, receiver, monkeypatch, caplog):
     tenant = make_tenant(real_store)
     session = open_session(real_store, tenant, 60, now=now_us(), callback_url=receiver.url)
-    real_store.redis.xadd(
-        real_store.keys.events(tenant.auth_id),
-        {"EventName": "SessionFirstPartyAnswer", "SessionUUID": session.session_uuid, "SequenceNumber": "1"},
-    )
-    real_deliver, calls = dispatcher_module.deliver_batch, []
+    real_plan, calls = dispatcher_module.plan, []
 
     def redis_down_once(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise redis.ConnectionError("Error 111 connecting to redis. Connection refused.")
-        return real_deliver(*args, **kwargs)
+        return real_plan(*args, **kwargs)
 
-    monkeypatch.setattr(dispatcher_module, "deliver_batch", redis_down_once)
+    monkeypatch.setattr(dispatcher_module, "plan", redis_down_once)
     caplog.set_level(logging.ERROR, logger="masq.worker")
+    add_event(real_store, tenant, session, now_us())
 
     thread, stop = run_in_thread(Dispatcher(real_store, sender, policy=FAST))
     try:
@@ -173,5 +225,14 @@ def test_run_survives_a_tick_that_fails(real_store, sender, receiver, monkeypatc
         thread.join(timeout=30)
 
     assert alive_after_failure and not thread.is_alive()
-    assert "dispatcher tick failed" in caplog.text and "Connection refused" in caplog.text
+    assert "dispatcher turn failed" in caplog.text and "Connection refused" in caplog.text
     assert backlog(real_store, tenant.auth_id) == 0
+
+
+def test_planning_a_tenant_again_and_again_keeps_the_heap_small(store, sender):
+    worker = Dispatcher(store, sender, clock=Clock(NOW), policy=FAST)
+
+    for n in range(5000):
+        worker._plan("MA1", NOW + 3600 * US - n, sooner_only=True)
+
+    assert len(worker._heap) <= 1001 and worker._planned == {"MA1": NOW + 3600 * US - 4999}

@@ -1,5 +1,3 @@
-import uuid
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -7,7 +5,7 @@ from app import create_app
 from routing import metrics, outbox, settings
 from routing.clock import US, now_us
 from routing.sessions import lifecycle
-from tests.conftest import changed, make_tenant
+from tests.conftest import changed, make_tenant, redis_commands
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import call
 from workers.deliveries import Sender
@@ -204,24 +202,6 @@ def test_the_queue_depth_is_reported(client, app):
 
 
 # -- what a scrape costs ----------------------------------------------------------------------------------------
-def redis_commands(store, action):
-    """Run `action`; return its result and every command the Redis server ran for it on the store's database,
-    those its scripts ran included, as MONITOR shows them."""
-    database = store.redis.connection_pool.connection_kwargs.get("db", 0)
-    start, end = (f"masq-monitor-{uuid.uuid4().hex}-{edge}" for edge in ("start", "end"))
-    seen: list[str] = []
-    with store.redis.monitor() as monitor:
-        store.redis.echo(start)
-        result = action()
-        store.redis.echo(end)
-        while (command := monitor.next_command())["command"] != f"ECHO {start}" or command["db"] != database:
-            pass
-        while (command := monitor.next_command())["command"] != f"ECHO {end}" or command["db"] != database:
-            if command["db"] == database:
-                seen.append(command["command"])
-    return result, seen
-
-
 def test_a_scrape_costs_the_same_few_redis_commands_for_1_and_for_50_tenants(real_store):
     client = create_app({"STORE": real_store, "TESTING": True, "MASQ_METRICS_TOKEN": TOKEN}).test_client()
     costs = {}

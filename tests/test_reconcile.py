@@ -19,7 +19,7 @@ from tests.fake_twilio import FakeTwilio
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import ACCOUNT_SID, call, new_sid, post, xml
 from workers import dispatcher as dispatcher_module
-from workers.deliveries import Report, Sender
+from workers.deliveries import Sender
 from workers.dispatcher import Dispatcher
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ HANGUPS = ["SessionSecondPartyHangup", "SessionFirstPartyHangup", "SessionPartie
 @pytest.fixture(autouse=True)
 def keep_outbox(monkeypatch):
     """Leave events in the outbox, to be read by the test, instead of delivering them."""
-    monkeypatch.setattr(dispatcher_module, "deliver_batch", lambda *args, **kwargs: Report())
+    monkeypatch.setattr(dispatcher_module.Dispatcher, "_claim", lambda *args: False)
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def later(minutes):
 
 
 def dispatcher(store, fake, clock):
-    return Dispatcher(store, Sender(threads=1), clock=clock, carrier=carrier(fake) if fake else None)
+    return Dispatcher(store, Sender(threads=1), clock=clock, carrier=carrier(fake) if fake else None, worker_id="w1")
 
 
 def test_a_quiet_call_the_carrier_reports_over_is_closed_with_its_duration(store, client, tenant, fake_twilio):

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import uuid
-
 import pytest
 from plivo.utils.signature_v3 import validate_v3_signature
 
@@ -18,6 +12,7 @@ from routing.tenants import auth_token_of
 from tests.conftest import make_tenant, wait_for
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import TOKEN
+from tests.worker_process import WorkerProcess, forget_queue
 
 pytestmark = pytest.mark.integration  # runs `masq worker` processes and a Redis of its own
 
@@ -37,65 +32,6 @@ CALL_EVENTS = [
 def twilio_token(monkeypatch):
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
     monkeypatch.delenv("MASQ_SKIP_TWILIO_SIGNATURE", raising=False)
-
-
-class WorkerProcess:
-    """`masq worker` in a child process, on the test's Redis and key prefix."""
-
-    def __init__(self, redis_url: str, prefix: str) -> None:
-        self.env = {
-            **os.environ,
-            "REDIS_URL": redis_url,
-            "QUEUE_REDIS_URL": redis_url,
-            "MASQ_KEY_PREFIX": prefix,
-            "MASQ_QUEUE": f"masqtest-{uuid.uuid4().hex[:8]}",
-            "MASQ_ALLOW_PRIVATE_CALLBACKS": "1",
-            "MASQ_CALLBACK_BACKOFF": "1,1,1,1,1,1,1,1",
-            "MASQ_CALLBACK_CLAIM_IDLE_MS": "700",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        # A session of its own: RQ's scheduler runs in a child process, which a kill must take down too.
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker", "--threads", "4"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        return self
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # whatever of the worker's group is still there
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
-
-
-def forget_queue(redis_url: str, queue: str) -> None:
-    """Delete the RQ keys named after a test's own queue (its registries and worker sets), and its entry in RQ's set
-    of queues."""
-    import redis
-
-    with redis.Redis.from_url(redis_url) as client:
-        for key in client.scan_iter(match=f"rq:*{queue}*", count=1000):
-            client.delete(key)
-        client.srem("rq:queues", f"rq:queue:{queue}")
 
 
 @pytest.fixture
@@ -173,7 +109,8 @@ def test_a_worker_killed_mid_delivery_loses_no_event(real_store, receiver, worke
     # Deliveries are at least once: an event in flight at the kill may arrive twice, and the receiver records only
     # requests that arrived whole.
     every = {str(seq) for seq in range(1, 21)}
-    wait_for(lambda: {r.params["SequenceNumber"] for r in receiver.requests} >= every)
+    # A restarted worker is a new one: the dead one counts as live for LIVE more seconds, and may own the tenant.
+    wait_for(lambda: {r.params["SequenceNumber"] for r in receiver.requests} >= every, seconds=60)
     wait_for(lambda: real_store.redis.xlen(stream) == 0)
     token = auth_token_of(real_store, tenant.auth_id)
     got = list(receiver.requests)

@@ -38,31 +38,25 @@ def ask_carrier(client: Client, call_sid: str) -> CarrierCall | None:
     return CarrierCall(str(call.status or ""), str(call.duration or ""))
 
 
-def reconcile_calls(
-    store: Store,
-    auth_ids: list[str],
-    client: Client | None,
-    now: int,
-    quiet: int = reconcile.QUIET,
-    recheck: int = reconcile.RECHECK,
-) -> int:
-    """Ask the carrier about every quiet live call and close the ones that are over; return how many closed.
+def close_calls_over(store: Store, auth_id: str, call_sids: list[str], client: Client, now: int) -> int:
+    """Ask the carrier about each of the tenant's `call_sids` (from `reconcile.quiet_calls`) and close the ones it
+    reports over, at `now` (µs); return how many closed.
 
-    Without a client (no carrier credentials) nothing is asked: the index is only pruned of calls no longer live,
-    and each call's bounded hold (`live_until`) ends it. A call the carrier cannot say about now is asked again later.
+    A call the carrier cannot say about now is asked about again later: `quiet_calls` put it off. Without carrier
+    credentials nothing is asked: `quiet_calls` only prunes the index of calls no longer live, and each call's
+    bounded hold (`live_until`) ends it.
     """
     closed = 0
-    for auth_id in auth_ids:
-        for call_sid in reconcile.quiet_calls(store, auth_id, now, quiet=quiet, recheck=recheck):
-            found = ask_carrier(client, call_sid) if client is not None else None
-            if found is None or found.status not in carrier_input.FINAL_STATUSES:
-                continue
-            try:
-                outcome = reconcile.close_call(store, auth_id, call_sid, found.status, found.duration, now)
-            except InvalidInput as exc:
-                log.warning("carrier's view of call %s is out of bounds: %s", call_sid, exc)
-                outcome = reconcile.close_call(store, auth_id, call_sid, found.status, 0, now)
-            if outcome == "ok":
-                log.info("closed call %s, which the carrier reports %s", call_sid, found.status)
-                closed += 1
+    for call_sid in call_sids:
+        found = ask_carrier(client, call_sid)
+        if found is None or found.status not in carrier_input.FINAL_STATUSES:
+            continue
+        try:
+            outcome = reconcile.close_call(store, auth_id, call_sid, found.status, found.duration, now)
+        except InvalidInput as exc:
+            log.warning("carrier's view of call %s is out of bounds: %s", call_sid, exc)
+            outcome = reconcile.close_call(store, auth_id, call_sid, found.status, 0, now)
+        if outcome == "ok":
+            log.info("closed call %s, which the carrier reports %s", call_sid, found.status)
+            closed += 1
     return closed

@@ -11,7 +11,7 @@ from routing import settings
 from routing.clock import US
 from routing.outbox import BACKOFF, CLAIM_IDLE_MS, Policy
 from workers.deliveries import Sender
-from workers.dispatcher import Dispatcher, run_in_thread
+from workers.dispatcher import PER_ENDPOINT, Dispatcher, run_in_thread
 
 log = logging.getLogger("masq.worker")
 
@@ -30,7 +30,8 @@ def run(config: dict[str, Any], threads: int = 32, burst: bool = False) -> None:
 
     `config` is `routing.settings`' dict with REDIS_URL set (the CLI starts the embedded Redis when need be).
     Jobs run in this process (no fork per job); the dispatcher thread expires sessions on time and delivers
-    every tenant's outbox. Both stop when the worker is told to stop (SIGTERM or SIGINT).
+    the outboxes of the tenants this worker owns, at most MASQ_CALLBACK_PER_ENDPOINT requests in flight to one
+    endpoint. Both stop when the worker is told to stop (SIGTERM or SIGINT): the deliveries in flight are finished.
     """
     store = settings.connect_store(config)
     connection = settings.queue_connection(store, config.get("QUEUE_REDIS_URL") or "")
@@ -41,9 +42,9 @@ def run(config: dict[str, Any], threads: int = 32, burst: bool = False) -> None:
         sender,
         policy=policy(config),
         carrier=carrier,
-        reconcile_every=int(config["MASQ_RECONCILE_EVERY"] * US),
         quiet=int(config["MASQ_RECONCILE_QUIET"] * US),
         clock=store.now_us,
+        per_endpoint=int(config.get("MASQ_CALLBACK_PER_ENDPOINT") or PER_ENDPOINT),
     )
     thread, stop = run_in_thread(dispatcher)
     queue = Queue(config["MASQ_QUEUE"], connection=connection)
@@ -53,5 +54,5 @@ def run(config: dict[str, Any], threads: int = 32, burst: bool = False) -> None:
         worker.work(burst=burst, with_scheduler=True)
     finally:
         stop.set()
-        thread.join(timeout=15)
+        thread.join(timeout=45)
         sender.close()

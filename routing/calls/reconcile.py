@@ -14,9 +14,8 @@ from routing.calls.hangup_causes import carrier_outcome
 from routing.clock import US
 from routing.store import Store
 
-# How often the worker looks for quiet live calls, and how long a live call goes unheard of before it is asked
-# about (µs; MASQ_RECONCILE_EVERY and MASQ_RECONCILE_QUIET set them in seconds).
-EVERY = 30 * US
+# How long a live call goes unheard of before it is asked about (µs; MASQ_RECONCILE_QUIET sets it in seconds): the
+# worker asks when that time comes for the call (its due-index, workers/dispatcher.py).
 QUIET = 120 * US
 RECHECK = 180 * US
 

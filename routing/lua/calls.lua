@@ -39,9 +39,10 @@ local function leg_outcome(I, cause, duration)
 end
 
 -- Keep the live call `sid` in the tenant's index of live calls, scored by when it was last heard of (µs): the
--- worker asks the carrier about calls that have been quiet too long (see `routing.calls.reconcile`).
+-- worker asks the carrier about calls that have been quiet too long (see `routing.calls.reconcile`). A new one tells
+-- the worker to look (it alone knows how long `quiet` is); a later report only puts the call's turn off.
 local function watch_call(sid, at)
-  redis.call('ZADD', T .. K.live_calls, at, sid)
+  if redis.call('ZADD', T .. K.live_calls, at, sid) == 1 then ring(at, false) end
 end
 
 -- Keep the way from `key` (another id of call I: its dialled leg's CallSid, a recording's id) back to I, for as long

@@ -1,4 +1,5 @@
 --! include base.lua
+--! include doorbell.lua
 
 -- The most events a session's history keeps (about: trimmed as Redis trims a stream cheaply, `MAXLEN ~`).
 local HISTORY = 1000
@@ -17,7 +18,7 @@ end
 
 -- Append the event `name` of session `uuid` to the tenant's outbox stream: stamped `at` (µs), then `fields` (a flat
 -- list of names and values), then the session's next SequenceNumber. Every event a tenant hears of is written here,
--- and copied to the session's history.
+-- and copied to the session's history; the tenant's worker is told it has an event to deliver (doorbell.lua).
 -- Times stay integer µs in the stream (`routing.outbox.wire_fields` formats them for the tenant).
 local function append_event(uuid, name, at, fields)
   local seq = redis.call('HINCRBY', T .. K.call_state .. uuid, 'seq', 1)
@@ -26,4 +27,5 @@ local function append_event(uuid, name, at, fields)
   f[#f + 1] = 'SequenceNumber'
   f[#f + 1] = tostring(seq)
   log_event(uuid, redis.call('XADD', T .. K.events, '*', unpack(f)), f, {})
+  ring(NOW, true)
 end

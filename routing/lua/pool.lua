@@ -29,6 +29,7 @@ local function release(member, at)
     if redis.call('HGET', rk, '*') == uuid then redis.call('HDEL', rk, '*') end
     if cool > 0 and redis.call('HGET', nk, 'status') == 'active' then
       redis.call('ZADD', T .. K.cooling, at + cool * 1000000, num)
+      ring(at + cool * 1000000, false)
     else
       free_number(num)
     end
@@ -120,6 +121,7 @@ end
 local function opened(a, num, blob)
   redis.call('SET', T .. K.session .. a.uuid, blob)
   redis.call('ZADD', T .. K.expiry, a.expiry, a.uuid .. '|' .. num .. '|' .. a.cool)
+  ring(tonumber(a.expiry), false)
   redis.call('ZADD', T .. K.created, a.created, a.uuid)
   tally(NOW, 'opened', 1)
   redis.call('HINCRBY', T, 'sessions_opened', 1)

@@ -16,5 +16,6 @@ if expiry == '' then
   redis.call('HINCRBY', T, 'sessions_completed', 1)
 else
   redis.call('ZADD', T .. K.expiry, expiry, member)
+  ring(tonumber(expiry), false)
 end
 return reply({outcome = 'ok'})

@@ -11,5 +11,6 @@ if #f == 0 or #f % 2 == 1 then error('the fields must be names and values') end
 if redis.call('HEXISTS', T .. K.dead_letters, id) == 0 then return reply({entry = ''}) end
 local entry = redis.call('XADD', T .. K.events, '*', unpack(f))
 redis.call('HDEL', T .. K.dead_letters, id)
+ring(NOW, true)
 if uuid ~= '' then log_event(uuid, entry, f, {'replay_of', id}) end
 return reply({entry = entry})

@@ -7,6 +7,7 @@
 --! include base.lua
 --! include capacity.lua
 --! include numbers.lua
+--! include doorbell.lua
 
 -- A holding's end while its session is open: 2^53 µs, after any real time.
 local LIVE = 9007199254740992
@@ -116,6 +117,7 @@ local function release_shared(uuid, num, cool, at, blob)
       end
     end
   end
+  if cool > 0 then ring(at + cool * 1000000, false) end
 end
 
 -- End every holding on `num`, which no open session uses any more, now (the DID leaves the pool): false when an

@@ -1,0 +1,118 @@
+"""Several workers share the tenants: each event is delivered once, and a worker that stops or dies hands its
+tenants over (a dead one's pending deliveries within the claim time of their claim)."""
+
+import time
+from collections import Counter
+
+import pytest
+
+from routing.clock import now_us
+from routing.outbox import GROUP, Policy
+from routing.sessions import lifecycle
+from tests.conftest import make_tenant, wait_for
+from tests.dispatch_helpers import add_event, running
+from tests.receiver import Receiver
+from tests.sessions_helpers import credential
+from tests.worker_process import WorkerProcess, forget_queue
+from workers.deliveries import Sender
+from workers.dispatcher import Dispatcher
+from workers.membership import BEAT, LIVE
+
+FAST = Policy(backoff=(1, 2))
+PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321"}
+CLAIM_MS = 2000
+
+
+@pytest.fixture
+def sender():
+    pool = Sender(threads=8, allow_private=True)
+    yield pool
+    pool.close()
+
+
+def tenants_with_sessions(store, count, url):
+    made = []
+    for n in range(count):
+        tenant = make_tenant(store, [f"+141555501{n:02d}"], f"tenant-{n}")
+        session = lifecycle.open_session(store, credential(tenant), {**PARTIES, "callback_url": url}, now_us())
+        made.append((tenant, session))
+    return made
+
+
+def owed(store, made):
+    return sum(store.redis.xlen(store.keys.events(tenant.auth_id)) for tenant, _ in made)
+
+
+def test_two_workers_share_the_tenants_and_deliver_each_event_once(real_store, sender, receiver):
+    made = tenants_with_sessions(real_store, 8, receiver.url)
+    first = Dispatcher(real_store, sender, policy=FAST, worker_id="first")
+    second = Dispatcher(real_store, sender, policy=FAST, worker_id="second")
+
+    with running(first), running(second):
+        wait_for(lambda: first.membership.workers == second.membership.workers == {"first", "second"}, BEAT / 1e6 * 3)
+        for tenant, session in made:
+            for seq in range(1, 6):
+                add_event(real_store, tenant.auth_id, session.session_uuid, seq)
+        wait_for(lambda: len(receiver.requests) == 40 and owed(real_store, made) == 0)
+        owners = (set(first.owned), set(second.owned))
+
+    assert max(Counter(r.headers["Idempotency-Key"] for r in receiver.requests).values()) == 1
+    assert owners[0] and owners[1] and not owners[0] & owners[1]
+    assert owners[0] | owners[1] == {tenant.auth_id for tenant, _ in made}
+
+
+def test_a_worker_that_stops_hands_its_tenants_over_at_the_next_beat(real_store, sender, receiver):
+    made = tenants_with_sessions(real_store, 8, receiver.url)
+    staying = Dispatcher(real_store, sender, policy=FAST, worker_id="staying")
+
+    with running(staying):
+        with running(Dispatcher(real_store, sender, policy=FAST, worker_id="leaving")):
+            wait_for(lambda: staying.membership.workers == {"staying", "leaving"}, BEAT / 1e6 * 3)
+            shared = len(staying.owned)
+        stopped = time.monotonic()
+        for tenant, session in made:
+            add_event(real_store, tenant.auth_id, session.session_uuid)
+        wait_for(lambda: len(receiver.requests) == 8 and owed(real_store, made) == 0)
+        took = time.monotonic() - stopped
+
+    assert shared < 8 and len(staying.owned) == 8
+    assert took < BEAT / 1e6 + 2
+
+
+def test_a_killed_workers_tenants_and_pending_deliveries_are_taken_over(redis_url, real_store):
+    gated = Receiver().start()
+    gated.gate.clear()
+    made = tenants_with_sessions(real_store, 6, gated.url)  # fewer than a worker's bound for one endpoint
+    settings = {"MASQ_CALLBACK_CLAIM_IDLE_MS": str(CLAIM_MS), "MASQ_CALLBACK_BACKOFF": "1,1,1"}
+    # Each with a thread for every event: should one worker own every tenant, all are still in flight at once.
+    workers = [WorkerProcess(redis_url, real_store.keys.prefix, threads=6, **settings).start() for _ in range(2)]
+    try:
+        wait_for(lambda: real_store.redis.zcard(real_store.keys.workers()) == 2)
+        time.sleep(BEAT / 1e6 + 1)  # every worker has beaten since both registered: they agree on the owners
+        for tenant, session in made:
+            add_event(real_store, tenant.auth_id, session.session_uuid)
+        wait_for(lambda: gated.arrived == 6)  # every event is in flight, held by the receiver
+        holders = Counter()
+        for tenant, _ in made:
+            for consumer in real_store.redis.xinfo_consumers(real_store.keys.events(tenant.auth_id), GROUP):
+                holders[consumer["name"]] += consumer["pending"]
+        [victim] = [w for w in workers if any(f"-{w.process.pid}-" in name for name in holders)][:1]
+        killed_holds = sum(n for name, n in holders.items() if f"-{victim.process.pid}-" in name)
+
+        victim.kill()
+        killed = time.monotonic()
+        gated.gate.set()
+        wait_for(lambda: owed(real_store, made) == 0, seconds=90)
+        took = time.monotonic() - killed
+    finally:
+        for worker in workers:
+            worker.stop()
+            forget_queue(redis_url, worker.env["MASQ_QUEUE"])
+        gated.stop()
+
+    keys = Counter(r.headers["Idempotency-Key"] for r in gated.requests)
+    assert set(keys) == {f"{session.session_uuid}-1" for _, session in made}  # every event, with its own key
+    # What the killed worker held was sent again, once.
+    assert sum(keys.values()) == 6 + killed_holds, (holders, keys)
+    # Noticed dead within LIVE and a beat; its deliveries are then past the claim time. A busy machine adds its share.
+    assert took < (LIVE + 2 * BEAT) / 1e6 + CLAIM_MS / 1000 + 10, took
