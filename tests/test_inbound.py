@@ -8,7 +8,7 @@ from routing.clock import US, now_us
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
 from routing.store import Store
-from tests.conftest import outbox
+from tests.conftest import make_tenant, outbox
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import new_sid
 
@@ -145,6 +145,32 @@ def test_the_carrier_asking_twice_for_the_same_call_gets_the_same_answer_and_one
     sid = new_sid()
     assert ring(store, session, FIRST, sid) == ring(store, session, FIRST, sid)
     assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).count == 1
+
+
+def test_a_replayed_call_is_answered_by_its_own_session_never_by_a_newer_one_on_the_did(store):
+    tenant = make_tenant(store, ["+14155550100"])
+    old = open_session(store, tenant, virtual_number_cooloff_period=0)
+    sid, now = new_sid(), now_us()
+    first = ring(store, old, FIRST, sid, now)
+    lifecycle.end_session(store, tenant.auth_id, old.session_uuid, now + 1)
+    newer = lifecycle.open_session(
+        store, credential(tenant), {"first_party": FIRST, "second_party": STRANGER}, now + 2
+    )
+    assert newer.virtual_number == old.virtual_number
+
+    replayed = ring(store, old, FIRST, sid, now + 3)
+
+    assert isinstance(first, Bridge) and first.callee == SECOND
+    assert replayed == HangUp()
+    assert read_calls(store, tenant.auth_id, newer.session_uuid, now + 3).count == 0
+
+
+def test_a_replayed_call_of_a_session_that_ended_hangs_up(store, tenant):
+    session = open_session(store, tenant)
+    sid, now = new_sid(), now_us()
+    ring(store, session, FIRST, sid, now)
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now + 1)
+    assert ring(store, session, FIRST, sid, now + 2) == HangUp()
 
 
 def test_an_unknown_caller_is_asked_for_a_pin_when_the_session_requires_one(store, tenant):
