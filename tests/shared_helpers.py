@@ -45,9 +45,10 @@ def check_shared_state(store: Store, auth_id: str, now: int) -> None:
     """Assert every invariant of the tenant's shared DIDs at `now` (after a reclaim has run, or with none due).
 
     On one DID a real number is in at most one open session, and two open sessions never have one PIN; each DID is
-    in one mode; each (DID, party) holding is a route field, an entry of the party's held set (scored by when it
-    ends), one of the DID's parties and one of the party's DIDs in its country; a DID no one holds is free or taken
-    exclusively, and a DID that carries parties is in neither state.
+    in one mode, and lists its open sessions (those with PINs apart) and no other; each (DID, party) holding is a
+    route field, an entry of the party's held set (scored by when it ends), one of the DID's parties and one of the
+    party's DIDs in its country; a DID no one holds is free or taken exclusively, and a DID that carries parties is
+    in neither state.
     """
     keys = store.keys
     sessions = [s for s in open_sessions(store, auth_id, now) if s.number_mode == number_mode.SHARED]
@@ -73,10 +74,13 @@ def check_shared_state(store: Store, auth_id: str, now: int) -> None:
         if parties:
             assert "*" not in route and not record["session"] and not free, f"{number} is in two modes"
             assert load == (parties if record["status"] == "active" else None), f"{number}: load {load}"
-            live = {v for v in party_fields.values() if not v.startswith("~")}
-            assert int(route.get("?live", 0)) == len(live), f"{number}: open sessions miscounted"
         else:
             assert load is None and set(route) <= {"*"}, f"{number}: shared bookkeeping without parties"
+        open_here = {s.session_uuid: s for s in sessions if s.virtual_number == number}
+        listed = store.redis.zrange(keys.did_sessions(auth_id, number), 0, -1)
+        with_pins = store.redis.zrange(keys.did_pin_sessions(auth_id, number), 0, -1)
+        assert set(listed) == set(open_here), f"{number}: open sessions {sorted(open_here)}, listed {listed}"
+        assert set(with_pins) == {u for u, s in open_here.items() if s.first_party_pin}, f"{number}: PIN sessions"
         for party, value in party_fields.items():
             routes_of[party][number] = value
             per_country[country][party] += 1

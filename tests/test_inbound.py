@@ -153,9 +153,7 @@ def test_a_replayed_call_is_answered_by_its_own_session_never_by_a_newer_one_on_
     sid, now = new_sid(), now_us()
     first = ring(store, old, FIRST, sid, now)
     lifecycle.end_session(store, tenant.auth_id, old.session_uuid, now + 1)
-    newer = lifecycle.open_session(
-        store, credential(tenant), {"first_party": FIRST, "second_party": STRANGER}, now + 2
-    )
+    newer = lifecycle.open_session(store, credential(tenant), {"first_party": FIRST, "second_party": STRANGER}, now + 2)
     assert newer.virtual_number == old.virtual_number
 
     replayed = ring(store, old, FIRST, sid, now + 3)

@@ -19,6 +19,7 @@ A, B, C, D, STRANGER = people(5)
 NOW = now_us()
 PROMPT = "https://cdn.example.com/pin.mp3"
 PINS = {"is_pin_authentication_required": True, "pin_prompt_play": PROMPT}
+OLD_PLAY, NEW_PLAY = "https://cdn.example.com/old.mp3", "https://cdn.example.com/new.mp3"
 
 
 @pytest.fixture
@@ -223,6 +224,84 @@ def test_the_pair_reopened_on_its_cooling_did_is_reached_again(store, rides):
 
 
 # -- PINs on a shared DID --------------------------------------------------------------------------------------------
+OLD_PROMPTS = {"pin_prompt_play": "https://cdn.example.com/old-prompt.mp3", "unknown_caller_play": OLD_PLAY}
+NEW_PROMPTS = {"pin_prompt_play": "https://cdn.example.com/new-prompt.mp3", "unknown_caller_play": NEW_PLAY}
+
+
+def test_when_the_newest_pin_session_ends_strangers_hear_an_open_one_and_its_pin_still_works(store, rides):
+    old = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS | OLD_PROMPTS)
+    newest = open_pair(
+        store, rides, C, D, NOW + 1, first_party_pin="3333", second_party_pin="4444", **PINS | NEW_PROMPTS
+    )
+    lifecycle.end_session(store, rides.auth_id, newest.session_uuid, NOW + 2)
+    # Its record may be forgotten before the DID's other sessions end: nothing reads it any more.
+    store.redis.delete(store.keys.session(rides.auth_id, newest.session_uuid))
+    sid = new_sid()
+
+    asked = ring(store, old.virtual_number, STRANGER, NOW + 3, sid=sid)
+    keyed = inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 4)
+
+    assert isinstance(asked, AskPin) and asked.session.session_uuid == old.session_uuid
+    assert asked.session.pin_prompt_play == OLD_PROMPTS["pin_prompt_play"]
+    assert isinstance(keyed, Bridge) and keyed.session.session_uuid == old.session_uuid and keyed.callee == B
+    check_shared_state(store, rides.auth_id, NOW + 4)
+
+
+def test_when_the_newest_session_ends_strangers_hear_the_message_of_an_open_one(store, rides):
+    open_pair(store, rides, A, B, unknown_caller_play=OLD_PLAY)
+    newest = open_pair(store, rides, C, D, NOW + 1, unknown_caller_play=NEW_PLAY)
+    lifecycle.end_session(store, rides.auth_id, newest.session_uuid, NOW + 2)
+
+    assert ring(store, dids(1)[0], STRANGER, NOW + 3) == TurnAway(OLD_PLAY)
+
+
+def test_when_the_last_pin_session_ends_strangers_are_no_longer_asked_for_a_pin(store, rides):
+    open_pair(store, rides, A, B, unknown_caller_play=OLD_PLAY)
+    with_pins = open_pair(store, rides, C, D, NOW + 1, first_party_pin="3333", second_party_pin="4444", **PINS)
+    lifecycle.end_session(store, rides.auth_id, with_pins.session_uuid, NOW + 2)
+
+    assert ring(store, dids(1)[0], STRANGER, NOW + 3) == TurnAway(OLD_PLAY)
+
+
+def test_a_session_past_its_expiry_is_passed_over_before_any_sweep(store, rides):
+    old = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS | OLD_PROMPTS)
+    open_pair(
+        store,
+        rides,
+        C,
+        D,
+        NOW + 1,
+        session_expiry=60,
+        first_party_pin="3333",
+        second_party_pin="4444",
+        **PINS | NEW_PROMPTS,
+    )
+
+    asked = ring(store, old.virtual_number, STRANGER, NOW + 61 * US)
+
+    assert isinstance(asked, AskPin) and asked.session.session_uuid == old.session_uuid
+
+
+def test_a_stranger_whose_prompt_session_ends_hears_another_open_one_or_is_hung_up(store, rides):
+    old = open_pair(
+        store, rides, A, B, first_party_pin="1111", second_party_pin="2222", pin_retry=3, **PINS | OLD_PROMPTS
+    )
+    newest = open_pair(
+        store, rides, C, D, NOW + 1, first_party_pin="3333", second_party_pin="4444", pin_retry=3, **PINS | NEW_PROMPTS
+    )
+    sid = new_sid()
+    asked = ring(store, old.virtual_number, STRANGER, NOW + 2, sid=sid)
+    lifecycle.end_session(store, rides.auth_id, newest.session_uuid, NOW + 3)
+
+    retry = inbound.check_pin(store, rides.auth_id, sid, "3333", NOW + 4)  # the ended session's PIN names nothing
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 5)
+    last = inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 6)
+
+    assert isinstance(asked, AskPin) and asked.session.session_uuid == newest.session_uuid
+    assert isinstance(retry, AskPin) and retry.session.session_uuid == old.session_uuid and retry.wrong == 1
+    assert last == HangUp()
+
+
 def test_a_strangers_pin_names_the_session_among_the_dids(store, rides):
     first = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS)
     second = open_pair(store, rides, C, D, first_party_pin="3333", second_party_pin="444444", **PINS)

@@ -47,26 +47,38 @@ local function replayed(I)
   return standing(I, blob)
 end
 
+-- The newest session of the sorted set `key` (a shared DID's `did_sessions` or `did_pin_sessions`) still open now,
+-- and its JSON, or nil: one past its expiry that no sweep has ended yet is passed over.
+local function newest_open(key)
+  local offset, page = 0, {}
+  repeat
+    page = redis.call('ZREVRANGE', key, offset, offset + 9)
+    for _, uuid in ipairs(page) do
+      local blob = redis.call('GET', T .. K.session .. uuid)
+      if blob and tonumber(cjson.decode(blob)['expiry']) > NOW then return uuid, blob end
+    end
+    offset = offset + 10
+  until #page < 10
+  return nil
+end
+
 -- A caller none of the open sessions of the shared DID `num` has (a stranger, or a party whose session there ended:
--- a tombstone): refused when the DID carries no open session; asked for a PIN, with the prompts of its newest
+-- a tombstone): refused when the DID carries no open session; asked for a PIN, with the prompts of its newest open
 -- session with PINs, when one of its open sessions has PINs, since the PIN names the session (shared_pin.lua); else
--- turned away with its newest session's message. A PIN prompt is noted as a call of no session yet (no `session`,
--- no `sid`: neither the session's calls nor the resources show it), and answered as it stands when asked again.
--- `known` is what is noted of the call `sid` so far.
+-- turned away with its newest open session's message. A PIN prompt is noted as a call of no session yet (no
+-- `session`, no `sid`: neither the session's calls nor the resources show it), and answered as it stands when asked
+-- again. `known` is what is noted of the call `sid` so far.
 local function stranger(num, from, sid, known)
-  local meta = redis.call('HMGET', T .. K.route .. num, '?live', '?pins', '?pin', '?')
-  if stored_number(meta[1]) <= 0 then return refusal('no-session') end
-  if stored_number(meta[2]) <= 0 then
-    local blob = meta[4] and redis.call('GET', T .. K.session .. meta[4])
-    if not blob then return refusal('no-session') end
+  local uuid, blob = newest_open(T .. K.did_pin_sessions .. num)
+  if not uuid then
+    uuid, blob = newest_open(T .. K.did_sessions .. num)
+    if not uuid then return refusal('no-session') end
     return decision('unknown', blob, '', '0')
   end
-  local blob = meta[3] and redis.call('GET', T .. K.session .. meta[3])
-  if not blob then return refusal('no-session') end
   if pin_locked(num) then return decision('locked', blob, '', '0') end
   if known.state ~= 'pin' or known.to ~= num then
     known = {tries = '0'}
-    redis.call('HSET', ikey(sid), 'from', from, 'to', num, 'state', 'pin', 'tries', 0, 'started', NOW, 'prompt', meta[3])
+    redis.call('HSET', ikey(sid), 'from', from, 'to', num, 'state', 'pin', 'tries', 0, 'started', NOW)
     redis.call('PEXPIRE', ikey(sid), math.ceil(pin_window(cjson.decode(blob)) / 1000))
   end
   local asked = decision('pin', blob, '', known.tries)

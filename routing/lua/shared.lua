@@ -1,9 +1,10 @@
 -- Shared virtual numbers (see `routing.number_mode`): many sessions on one DID, a call resolved by (DID, caller).
 -- On one DID a real number is in at most one session, open or cooling off: that (DID, party) is a holding. A holding
 -- is the party's route field on the DID (keys.py's `route`), the DID in the party's `held` set, one of the DID's
--- `parties` and one of the party's DIDs in `dids_held`. When its session ends, each of its routes (parties and PINs)
--- becomes a tombstone until the cool-off is over (`shared_cooling`), and the holding ends with the tombstone. A DID
--- that no party holds leaves shared use and goes back to the free pool, for either mode.
+-- `parties` and one of the party's DIDs in `dids_held`. The DID's open sessions are its `did_sessions` (those with
+-- PINs also its `did_pin_sessions`), from which strangers are answered. When a session ends, it leaves those, and each
+-- of its routes (parties and PINs) becomes a tombstone until the cool-off is over (`shared_cooling`); the holding ends
+-- with the tombstone. A DID that no party holds leaves shared use and goes back to the free pool, for either mode.
 --! include base.lua
 --! include capacity.lua
 --! include numbers.lua
@@ -97,9 +98,8 @@ local function release_shared(uuid, num, cool, at, blob)
   for _, pin in ipairs({s.first_party_pin or '', s.second_party_pin or ''}) do
     if pin ~= '' then fields[#fields + 1] = '#' .. pin end
   end
-  -- The counters first: the last holding to go takes the whole route hash with it.
-  redis.call('HINCRBY', rk, '?live', -1)
-  if #fields > 0 then redis.call('HINCRBY', rk, '?pins', -1) end
+  redis.call('ZREM', T .. K.did_sessions .. num, uuid)
+  redis.call('ZREM', T .. K.did_pin_sessions .. num, uuid)
   redis.call('HINCRBY', T .. K.shared_figures, 'sessions', -1)
   fields[#fields + 1] = s.first_party
   fields[#fields + 1] = s.second_party
@@ -122,12 +122,11 @@ end
 -- open session still uses it.
 local function drop_all_holdings(num)
   local rk = T .. K.route .. num
-  if stored_number(redis.call('HGET', rk, '?live')) > 0 then return false end
+  if redis.call('ZCARD', T .. K.did_sessions .. num) > 0 then return false end
   local route = redis.call('HGETALL', rk)
   for i = 1, #route, 2 do
     local field = route[i]
-    local first = string.sub(field, 1, 1)
-    if first ~= '?' and first ~= '*' then
+    if field ~= '*' then
       redis.call('ZREM', T .. K.shared_cooling, num .. '|' .. field)
       end_tombstone(num, field)
     end
@@ -329,11 +328,11 @@ local function take_shared(a, cap)
   else
     k = math.max(add_holding(a.first, num, cc), add_holding(a.second, num, cc))
   end
-  redis.call('HSET', rk, a.first, a.uuid, a.second, a.uuid, '?', a.uuid)
-  redis.call('HINCRBY', rk, '?live', 1)
+  redis.call('HSET', rk, a.first, a.uuid, a.second, a.uuid)
+  redis.call('ZADD', T .. K.did_sessions .. num, NOW, a.uuid)
   if first_pin ~= '' then
-    redis.call('HSET', rk, '#' .. first_pin, a.uuid, '#' .. second_pin, a.uuid, '?pin', a.uuid)
-    redis.call('HINCRBY', rk, '?pins', 1)
+    redis.call('HSET', rk, '#' .. first_pin, a.uuid, '#' .. second_pin, a.uuid)
+    redis.call('ZADD', T .. K.did_pin_sessions .. num, NOW, a.uuid)
   end
   redis.call('SET', pair_key(a), num, 'PX', PAIR_MS)
   redis.call('HINCRBY', T .. K.shared_figures, 'sessions', 1)
