@@ -53,6 +53,7 @@ def shared_country_json(country: SharedCountry) -> dict[str, Any]:
         "country": country.country,
         "numbers": country.numbers,
         "in_shared_use": country.in_shared_use,
+        "with_open_sessions": country.with_open_sessions,
         "peak_in_shared_use": country.peak_in_shared_use,
         "largest_k": country.largest_k,
         "peak_k": country.peak_k,

@@ -66,7 +66,8 @@ def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -
     """Return the size and use of the tenant's pool, its hourly peaks over `days`, and the size it should have.
 
     A suspended DID is counted in `suspended` whatever else it does: it may also carry an open session or
-    cool off. `in_use` counts DIDs: one per open exclusive session, and each DID in shared use.
+    cool off. `in_use` counts DIDs: one per open exclusive session, and each shared DID with an open session;
+    `cooling` those cooling off after an exclusive session, and the shared DIDs whose sessions all ended.
     """
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput("days", f"must be a whole number from 1 to {MAX_DAYS}")
@@ -104,9 +105,9 @@ def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -
         recommended = recommended_size(peak, exhausted)
     return PoolStats(
         size=size,
-        in_use=exclusive_open + sum(country.in_shared_use for country in shared),
+        in_use=exclusive_open + sum(country.with_open_sessions for country in shared),
         free=free,
-        cooling=cooling,
+        cooling=cooling + sum(country.in_shared_use - country.with_open_sessions for country in shared),
         suspended=suspended,
         days=days,
         since=first_hour * HOUR,

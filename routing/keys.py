@@ -54,6 +54,7 @@ SHARED_FIGURES = ":shared-figures"
 PAIR = ":pair:"
 DID_SESSIONS = ":did-sessions:"
 DID_PIN_SESSIONS = ":did-pin-sessions:"
+SHARED_LIVE = ":shared-live:"
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,11 @@ class Keys:
         """Sorted set: those of `did_sessions` with PINs (a stranger is asked for a PIN with the newest one's
         prompts)."""
         return f"{self.tenant_base(auth_id)}{DID_PIN_SESSIONS}{number}"
+
+    def shared_live(self, auth_id: str, country: str) -> str:
+        """Set: those of `shared` (active shared DIDs of one country) that carry an open session, so in use; the rest
+        only cool off after sessions that ended."""
+        return f"{self.tenant_base(auth_id)}{SHARED_LIVE}{country}"
 
     def pair(self, auth_id: str, first: str, second: str) -> str:
         """String with a TTL: the DID the two parties last shared (`first` sorts before `second`)."""

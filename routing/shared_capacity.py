@@ -39,7 +39,7 @@ class SharedCountry:
 
     country: str
     numbers: int
-    in_shared_use: int
+    in_shared_use: int  # held by parties of sessions open or cooling off
     peak_in_shared_use: int
     largest_k: int
     peak_k: int
@@ -47,6 +47,7 @@ class SharedCountry:
     peak_holdings: int
     busiest: tuple[BusyNumber, ...]
     parties_per_number: int
+    with_open_sessions: int = 0  # of `in_shared_use`, those carrying an open session (the rest cool off)
 
     @property
     def numbers_required(self) -> int:
@@ -86,11 +87,12 @@ def shared_countries(
             pipe.zrevrange(keys.shared(auth_id, country), 0, BUSIEST - 1, withscores=True)
             pipe.zcard(keys.shared(auth_id, country))
             pipe.scard(keys.numbers_in(auth_id, country))
+            pipe.scard(keys.shared_live(auth_id, country))
         held_now, *rest = pipe.execute()
     cap = number_settings(store, auth_id).parties_per_number
     found = []
     for i, country in enumerate(listed):
-        top_k, busiest, in_use, numbers = rest[4 * i : 4 * i + 4]
+        top_k, busiest, in_use, numbers, with_open = rest[5 * i : 5 * i + 5]
         largest_k = int(top_k[0][1]) if top_k else 0
         holdings = max(int(held_now.get(country, 0)), 0)
         peak_k = max(peaks.get(f"k-{country}", 0), largest_k)
@@ -108,6 +110,7 @@ def shared_countries(
                 peak_holdings=max(peaks.get(f"held-{country}", 0), holdings),
                 busiest=tuple(BusyNumber(str(number), int(parties)) for number, parties in busiest),
                 parties_per_number=cap,
+                with_open_sessions=with_open,
             )
         )
     return tuple(found)

@@ -45,10 +45,10 @@ def check_shared_state(store: Store, auth_id: str, now: int) -> None:
     """Assert every invariant of the tenant's shared DIDs at `now` (after a reclaim has run, or with none due).
 
     On one DID a real number is in at most one open session, and two open sessions never have one PIN; each DID is
-    in one mode, and lists its open sessions (those with PINs apart) and no other; each (DID, party) holding is a
-    route field, an entry of the party's held set (scored by when it ends), one of the DID's parties and one of the
-    party's DIDs in its country; a DID no one holds is free or taken exclusively, and a DID that carries parties is
-    in neither state.
+    in one mode, lists its open sessions (those with PINs apart) and no other, and is in use while active with one;
+    each (DID, party) holding is a route field, an entry of the party's held set (scored by when it ends), one of
+    the DID's parties and one of the party's DIDs in its country; a DID no one holds is free or taken exclusively,
+    and a DID that carries parties is in neither state.
     """
     keys = store.keys
     sessions = [s for s in open_sessions(store, auth_id, now) if s.number_mode == number_mode.SHARED]
@@ -71,11 +71,14 @@ def check_shared_state(store: Store, auth_id: str, now: int) -> None:
         free = store.redis.sismember(keys.free(auth_id, country), number)
         load = store.redis.zscore(keys.shared(auth_id, country), number)
         assert parties == len(party_fields), f"{number}: {parties} parties counted, {len(party_fields)} routes"
+        live = store.redis.sismember(keys.shared_live(auth_id, country), number)
         if parties:
             assert "*" not in route and not record["session"] and not free, f"{number} is in two modes"
+            carries_open = record["status"] == "active" and any(s.virtual_number == number for s in sessions)
+            assert live == carries_open, f"{number}: in use {live}, with open sessions {carries_open}"
             assert load == (parties if record["status"] == "active" else None), f"{number}: load {load}"
         else:
-            assert load is None and set(route) <= {"*"}, f"{number}: shared bookkeeping without parties"
+            assert load is None and not live and set(route) <= {"*"}, f"{number}: shared bookkeeping without parties"
         open_here = {s.session_uuid: s for s in sessions if s.virtual_number == number}
         listed = store.redis.zrange(keys.did_sessions(auth_id, number), 0, -1)
         with_pins = store.redis.zrange(keys.did_pin_sessions(auth_id, number), 0, -1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing import number_mode, pool
+from routing import capacity, metrics, number_mode, pool
 from routing.clock import US, now_us
 from routing.errors import Conflict, InvalidInput, NumberUnavailable, PinUnavailable, PoolExhausted
 from routing.sessions import lifecycle
@@ -257,6 +257,21 @@ def test_a_shared_did_asked_for_by_an_exclusive_session_is_taken(store):
         )
 
 
+def test_an_exclusive_session_asking_for_a_did_that_only_cools_off_after_shared_sessions_is_told_so(store):
+    tenant = shared_tenant(store, dids(2))
+    session = open_pair(store, tenant, A, B, virtual_number_cooloff_period=600)
+    end(store, tenant, session, NOW + 1)
+
+    with pytest.raises(NumberUnavailable) as refused:
+        open_on(store, tenant, session.virtual_number, C, D, NOW + 2, number_mode="exclusive")
+
+    assert refused.value.message == (
+        f"{session.virtual_number} is cooling off: parties of shared sessions that ended on it recently still hold it"
+    )
+    assert open_on(store, tenant, session.virtual_number, C, D, NOW + 3).virtual_number == session.virtual_number
+    check_shared_state(store, tenant.auth_id, NOW + 3)
+
+
 # -- running out -------------------------------------------------------------------------------------------------
 def test_exhaustion_names_the_party_that_has_no_did_left(store):
     tenant = shared_tenant(store, dids(2))
@@ -358,6 +373,41 @@ def test_a_shared_did_is_in_use_while_any_party_holds_it(store):
     states = {n.number: (n.state, n.parties) for n in pool.pool_numbers(store, tenant.auth_id)}
 
     assert states[session.virtual_number] == (pool.IN_USE, 2)
+
+
+@pytest.mark.parametrize(
+    ("another_open", "state", "in_use", "cooling"), [(False, pool.COOLING, 0, 1), (True, pool.IN_USE, 1, 0)]
+)
+def test_a_shared_did_is_in_use_while_a_session_is_open_on_it_and_cools_off_after_in_every_count(
+    store, another_open, state, in_use, cooling
+):
+    tenant = shared_tenant(store, dids(2))
+    ended = open_pair(store, tenant, A, B, virtual_number_cooloff_period=600)
+    if another_open:
+        open_pair(store, tenant, C, D, NOW + 1)
+    end(store, tenant, ended, NOW + 2)
+
+    states = {n.number: n.state for n in pool.pool_numbers(store, tenant.auth_id)}
+    stats = capacity.pool_stats(store, tenant.auth_id, NOW + 3)
+
+    assert states[ended.virtual_number] == state
+    assert (stats.in_use, stats.cooling, stats.free) == (in_use, cooling, 1)
+    assert metrics.gather(store, NOW + 3).pool == {"free": 1, "in_use": in_use, "cooling": cooling, "suspended": 0}
+    check_shared_state(store, tenant.auth_id, NOW + 3)
+
+
+def test_a_suspended_shared_did_counts_as_suspended_only_until_it_is_resumed(store):
+    tenant = shared_tenant(store, dids(2))
+    session = open_pair(store, tenant, A, B)
+    pool.set_suspended(store, tenant.auth_id, session.virtual_number, True, NOW + 1)
+    during = capacity.pool_stats(store, tenant.auth_id, NOW + 2)
+    check_shared_state(store, tenant.auth_id, NOW + 2)
+    pool.set_suspended(store, tenant.auth_id, session.virtual_number, False, NOW + 3)
+    after = capacity.pool_stats(store, tenant.auth_id, NOW + 4)
+
+    assert (during.in_use, during.cooling, during.suspended) == (0, 0, 1)
+    assert (after.in_use, after.cooling, after.suspended) == (1, 0, 0)
+    check_shared_state(store, tenant.auth_id, NOW + 4)
 
 
 def test_a_shared_did_with_an_open_session_cannot_be_released(store):

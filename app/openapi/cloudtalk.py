@@ -100,6 +100,9 @@ def paths() -> Json:
             "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
             "numbers": described(COUNT, "numbers held in the country"),
             "in_shared_use": described(COUNT, "numbers that parties of shared sessions hold (open or cooling off)"),
+            "with_open_sessions": described(
+                COUNT, "of in_shared_use, the numbers carrying an open session (in use; the others cool off)"
+            ),
             "peak_in_shared_use": described(COUNT, "the most numbers in shared use at once over the window"),
             "largest_k": described(COUNT, "the most shared sessions one real number is in now, k"),
             "peak_k": described(COUNT, "the largest k over the window"),
@@ -120,9 +123,9 @@ def paths() -> Json:
     pool = obj(
         {
             "size": COUNT,
-            "in_use": COUNT,
+            "in_use": described(COUNT, "numbers carrying an open session, exclusive or shared"),
             "free": COUNT,
-            "cooling": COUNT,
+            "cooling": described(COUNT, "numbers cooling off after sessions that ended, exclusive or shared"),
             "suspended": COUNT,
             "days": integer(1, MAX_DAYS),
             "since": described(hour, "the first hour counted"),

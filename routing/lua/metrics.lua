@@ -13,7 +13,7 @@ return reply({
   counters = counters,
   free = free,
   in_use = dids_in_use(countries),
-  cooling = redis.call('ZCARD', T .. K.cooling),
+  cooling = dids_cooling(countries),
   suspended = redis.call('SCARD', T .. K.suspended),
   pending = redis.call('XLEN', T .. K.events),
   retrying = redis.call('ZCARD', T .. K.event_retries),

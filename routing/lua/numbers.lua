@@ -31,11 +31,21 @@ local function set_assignment(num, fields)
   redis.call('HSET', T .. K.assignments, id, encode_record(rec))
 end
 
--- How many DIDs carry sessions now: one per open exclusive session, and each in shared use (shared.lua) whose
--- country is in `countries`, whether its parties' sessions are open or cooling off.
+-- How many DIDs carry open sessions now: one per open exclusive session, and each active shared DID (shared.lua) of
+-- `countries` with an open session.
 local function dids_in_use(countries)
   local open = redis.call('ZCOUNT', T .. K.expiry, string.format('(%.0f', NOW), '+inf')
   local count = open - stored_number(redis.call('HGET', T .. K.shared_figures, 'sessions'))
-  for _, cc in ipairs(countries) do count = count + redis.call('ZCARD', T .. K.shared .. cc) end
+  for _, cc in ipairs(countries) do count = count + redis.call('SCARD', T .. K.shared_live .. cc) end
   return math.max(count, 0)
+end
+
+-- How many DIDs cool off now: after an exclusive session, or, active in shared use in `countries`, after shared
+-- sessions only (each still held by the parties of ended sessions, none open on it).
+local function dids_cooling(countries)
+  local count = redis.call('ZCARD', T .. K.cooling)
+  for _, cc in ipairs(countries) do
+    count = count + redis.call('ZCARD', T .. K.shared .. cc) - redis.call('SCARD', T .. K.shared_live .. cc)
+  end
+  return count
 end

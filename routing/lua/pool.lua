@@ -168,7 +168,12 @@ local function allocate(a)
     local st = redis.call('HMGET', T .. K.number .. a.wanted, 'status', 'session', 'country', 'parties')
     if not st[1] then return {error = 'not_in_pool'} end
     if st[1] ~= 'active' then return {error = 'suspended'} end
-    if (st[2] and st[2] ~= '') or stored_number(st[4]) > 0 then return {error = 'taken'} end
+    if st[2] and st[2] ~= '' then return {error = 'taken'} end
+    if stored_number(st[4]) > 0 then
+      -- In shared use: taken while a session is open on it, else cooling off after shared sessions that ended.
+      if redis.call('EXISTS', T .. K.did_sessions .. a.wanted) == 1 then return {error = 'taken'} end
+      return {error = 'shared_cooling'}
+    end
     if redis.call('ZSCORE', T .. K.cooling, a.wanted) then return {error = 'cooling'} end
     if a.country ~= '*' and st[3] ~= a.country then return {error = 'country'} end
     redis.call('SREM', T .. K.free .. st[3], a.wanted)

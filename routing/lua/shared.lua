@@ -2,7 +2,8 @@
 -- On one DID a real number is in at most one session, open or cooling off: that (DID, party) is a holding. A holding
 -- is the party's route field on the DID (keys.py's `route`), the DID in the party's `held` set, one of the DID's
 -- `parties` and one of the party's DIDs in `dids_held`. The DID's open sessions are its `did_sessions` (those with
--- PINs also its `did_pin_sessions`), from which strangers are answered. When a session ends, it leaves those, and each
+-- PINs also its `did_pin_sessions`), from which strangers are answered; an active DID with one is in its country's
+-- `shared_live` (in use: the other shared DIDs only cool off). When a session ends, it leaves those, and each
 -- of its routes (parties and PINs) becomes a tombstone until the cool-off is over (`shared_cooling`); the holding ends
 -- with the tombstone. A DID that no party holds leaves shared use and goes back to the free pool, for either mode.
 --! include base.lua
@@ -100,6 +101,8 @@ local function release_shared(uuid, num, cool, at, blob)
   end
   redis.call('ZREM', T .. K.did_sessions .. num, uuid)
   redis.call('ZREM', T .. K.did_pin_sessions .. num, uuid)
+  local cc = redis.call('HGET', T .. K.number .. num, 'country')
+  if cc and redis.call('EXISTS', T .. K.did_sessions .. num) == 0 then redis.call('SREM', T .. K.shared_live .. cc, num) end
   redis.call('HINCRBY', T .. K.shared_figures, 'sessions', -1)
   fields[#fields + 1] = s.first_party
   fields[#fields + 1] = s.second_party
@@ -330,6 +333,7 @@ local function take_shared(a, cap)
   end
   redis.call('HSET', rk, a.first, a.uuid, a.second, a.uuid)
   redis.call('ZADD', T .. K.did_sessions .. num, NOW, a.uuid)
+  redis.call('SADD', T .. K.shared_live .. cc, num)
   if first_pin ~= '' then
     redis.call('HSET', rk, '#' .. first_pin, a.uuid, '#' .. second_pin, a.uuid)
     redis.call('ZADD', T .. K.did_pin_sessions .. num, NOW, a.uuid)

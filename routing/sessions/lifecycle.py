@@ -31,6 +31,7 @@ _REFUSALS = {
     "suspended": "is suspended",
     "taken": "already carries an open session",
     "cooling": "was released recently and is cooling off",
+    "shared_cooling": "is cooling off: parties of shared sessions that ended on it recently still hold it",
     "country": "is not in the first party's country (geomatch is on)",
     "held_first": "is already first_party's in another session (open or cooling off)",
     "held_second": "is already second_party's in another session (open or cooling off)",
