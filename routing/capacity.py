@@ -147,7 +147,7 @@ def warning(
                 f"{country.country} has {_count(country.numbers, 'DID')}, {country.short_by} fewer than its shared "
                 f"sessions need (someone was in {_count(country.peak_k, 'session')} at once: 2k − 1 = "
                 f"{country.numbers_required}, and {country.numbers_recommended - country.numbers_required} for the "
-                f"cap of {country.parties_per_number} parties a DID)"
+                f"DIDs full at {country.parties_when_full} parties under the cap of {country.parties_per_number})"
             )
     if not reasons:
         return None

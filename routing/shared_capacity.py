@@ -3,8 +3,10 @@
 On a shared DID a real number is in at most one session (open or cooling off), so someone in k sessions at once
 holds k DIDs, and a pair needs a DID neither holds: 2k − 1 DIDs per country, k being the most sessions (open or
 cooling off) any one real number is in at once there, never run out for want of a DID both parties can take. The
-cap on the parties of one DID (`parties_per_number`) takes DIDs out when full: one more DID per that many holdings
-keeps a DID with room, so a country's shared sessions need 2k − 1 + ⌊holdings / parties_per_number⌋ at most.
+cap on the parties of one DID (`parties_per_number`) takes DIDs out when full. Parties come two at a time, and a DID
+takes a pair only while both fit under the cap, so a full DID holds the largest even number of parties at most the
+cap (`parties_when_full`: 2 under a cap of 3): one more DID per that many holdings keeps a DID with room, and a
+country's shared sessions need 2k − 1 + ⌊holdings / parties_when_full⌋ at most.
 
 The allocation script keeps what is read here (routing/lua/shared.lua): per country, each real number's count of
 DIDs held and each shared DID's count of parties, the holdings now, and in the pool figures by hour
@@ -55,12 +57,18 @@ class SharedCountry:
         return 2 * self.peak_k - 1 if self.peak_k else 0
 
     @property
+    def parties_when_full(self) -> int:
+        """Return the parties a full DID holds: the largest even number at most `parties_per_number`, since a DID
+        takes parties in pairs and only while both fit."""
+        return self.parties_per_number - self.parties_per_number % 2
+
+    @property
     def numbers_recommended(self) -> int:
-        """Return `numbers_required` and one DID per `parties_per_number` holdings at the peak (full DIDs take no
+        """Return `numbers_required` and one DID per `parties_when_full` holdings at the peak (full DIDs take no
         one), 0 without shared sessions."""
         if not self.peak_k:
             return 0
-        return self.numbers_required + self.peak_holdings // self.parties_per_number
+        return self.numbers_required + self.peak_holdings // self.parties_when_full
 
     @property
     def short_by(self) -> int:

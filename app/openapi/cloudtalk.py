@@ -111,7 +111,9 @@ def paths() -> Json:
             "peak_holdings": described(COUNT, "the most holdings over the window"),
             "parties_per_number": integer(*PARTIES_PER_NUMBER, description="the cap of parties on one number"),
             "numbers_recommended": described(
-                COUNT, "numbers_required, plus one number per parties_per_number holdings at the peak"
+                COUNT,
+                "numbers_required, plus one number per parties_per_number holdings at the peak (that cap rounded "
+                "down to an even number: a number takes parties in pairs)",
             ),
             "busiest": {
                 "type": "array",
