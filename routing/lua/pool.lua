@@ -144,10 +144,16 @@ end
 -- `routing.sessions.session.Session` writes it, so that the record reads back as written.
 local function allocate_shared(a, cap)
   local taken = take_shared(a, cap)
-  if taken.error then
-    if taken.error == 'exhausted' then refused() end
-    return taken
+  if taken.error == 'exhausted' then
+    refused()
+    -- What the DIDs are doing, each counted once: the shared ones as `shared_shortage` counted them, the others
+    -- (exclusive sessions, cool-offs, suspensions) as for an exclusive open.
+    local why = exhausted(a)
+    why.in_use = why.in_use - taken.shared_dids
+    for name, value in pairs(taken) do why[name] = value end
+    return why
   end
+  if taken.error then return taken end
   local num = taken.number
   local body = string.gsub(a.blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)
   body = with_text(body, 'first_party_pin', a.first_pin, taken.first_pin)
