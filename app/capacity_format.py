@@ -37,6 +37,8 @@ def pool_stats_json(stats: PoolStats) -> dict[str, Any]:
         "since": hour_time(stats.since),
         "peak_concurrent": [{"hour": hour_time(p.hour), "peak": p.peak} for p in stats.hourly_peaks],
         "overall_peak": stats.peak,
+        "peak_in_use": [{"hour": hour_time(p.hour), "peak": p.peak} for p in stats.hourly_in_use],
+        "overall_peak_in_use": stats.peak_in_use,
         "exhausted": stats.exhausted,
         "sessions_opened": stats.opened,
         "sessions_ended": stats.ended,

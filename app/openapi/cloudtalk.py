@@ -30,7 +30,7 @@ from app.openapi.pieces import (
     request_fields,
 )
 from app.openapi.plivo import DEFAULTS, NULL_IS_ABSENT
-from routing.capacity import DEFAULT_DAYS, MAX_DAYS
+from routing.capacity import DEFAULT_DAYS, HOT_PERCENT, MAX_DAYS
 from routing.number_mode import PARTIES_PER_NUMBER
 from routing.pool import ASSIGNMENT_STATUSES
 
@@ -137,6 +137,13 @@ def paths() -> Json:
                 "description": "the most sessions open at once, hour by hour",
             },
             "overall_peak": COUNT,
+            "peak_in_use": {
+                "type": "array",
+                "items": obj({"hour": hour, "peak": COUNT}),
+                "description": "the most numbers in use at once (carrying open sessions), hour by hour: the sessions' "
+                "peaks unless sessions share numbers",
+            },
+            "overall_peak_in_use": COUNT,
             "exhausted": described(COUNT, "opens refused for want of a free number"),
             "sessions_opened": COUNT,
             "sessions_ended": COUNT,
@@ -144,7 +151,11 @@ def paths() -> Json:
             "recommended_size": described(
                 COUNT, "1.5 × the peak of sessions with numbers of their own, plus `numbers_recommended` of `shared`"
             ),
-            "warning": {"type": ["string", "null"], "description": "why the pool runs hot"},
+            "warning": {
+                "type": ["string", "null"],
+                "description": f"why the pool runs hot: refused opens, a peak of numbers in use at {HOT_PERCENT} % of "
+                "the pool or more, or a country with fewer numbers than its shared sessions need",
+            },
             "shared": {
                 "type": "array",
                 "items": shared_country,

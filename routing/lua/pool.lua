@@ -25,6 +25,7 @@ local function release(member, at)
   local nk = T .. K.number .. num
   if redis.call('HGET', nk, 'session') == uuid then
     redis.call('HSET', nk, 'session', '')
+    tally(at, 'dids_out', 1)
     local rk = T .. K.route .. num
     if redis.call('HGET', rk, '*') == uuid then redis.call('HDEL', rk, '*') end
     if cool > 0 and redis.call('HGET', nk, 'status') == 'active' then
@@ -125,6 +126,7 @@ local function opened(a, num, blob)
   redis.call('HINCRBY', T, 'sessions_opened', 1)
   local open = redis.call('ZCOUNT', T .. K.expiry, string.format('(%.0f', NOW), '+inf')
   raise_figure(NOW, 'peak', open)
+  raise_figure(NOW, 'peak_dids', dids_in_use(redis.call('SMEMBERS', T .. K.countries)))
   return open
 end
 
@@ -201,6 +203,7 @@ local function allocate(a)
   end
   redis.call('HSET', T .. K.number .. num, 'session', a.uuid)
   redis.call('HSET', T .. K.route .. num, '*', a.uuid)
+  tally(NOW, 'dids_in', 1)
   local open = opened(a, num, (string.gsub(a.blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)))
   raise_figure(NOW, 'peak_exclusive', open - stored_number(redis.call('HGET', T .. K.shared_figures, 'sessions')))
   return {number = num}
