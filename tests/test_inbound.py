@@ -234,6 +234,18 @@ def test_a_pin_check_replayed_after_success_bridges_again_without_new_events(sto
     assert outbox(store, tenant.auth_id) == before
 
 
+def test_a_pin_check_replayed_after_the_session_ended_hangs_up(store):
+    tenant = make_tenant(store, ["+14155550100"])
+    session = open_session(store, tenant, virtual_number_cooloff_period=0, **PINS)
+    sid, now = new_sid(), now_us()
+    ring(store, session, STRANGER, sid, now)
+    assert isinstance(inbound.check_pin(store, tenant.auth_id, sid, "1234", now + 1), Bridge)
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now + 2)
+    open_session(store, tenant, now + 3, **PINS)  # a newer session on the DID, with the same PINs
+
+    assert inbound.check_pin(store, tenant.auth_id, sid, "1234", now + 4) == HangUp()
+
+
 def test_a_pin_check_for_a_call_masq_never_saw_hangs_up(store, tenant):
     assert inbound.check_pin(store, tenant.auth_id, new_sid(), "1234", now_us()) == HangUp()
 

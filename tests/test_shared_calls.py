@@ -146,6 +146,17 @@ def test_a_replayed_stranger_call_bridged_by_its_pin_never_reaches_a_newer_sessi
     assert read_calls(store, rides.auth_id, newer.session_uuid, NOW + 5).count == 0
 
 
+def test_a_strangers_pin_check_replayed_after_the_session_ended_hangs_up(store, rides):
+    old = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS)
+    open_pair(store, rides, C, D, NOW + 1, first_party_pin="3333", second_party_pin="4444", **PINS)
+    sid = new_sid()
+    ring(store, old.virtual_number, STRANGER, NOW + 2, sid=sid)
+    assert isinstance(inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 3), Bridge)
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 4)
+
+    assert inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 5) == HangUp()
+
+
 def test_a_replayed_webhook_never_dials_the_counterpart_of_a_newer_session(client, store, rides):
     old = open_pair(store, rides, A, B, virtual_number_cooloff_period=0)
     sid = new_sid()
