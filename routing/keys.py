@@ -154,7 +154,8 @@ class Keys:
         return f"{self.tenant_base(auth_id)}{SHARED_COOLING}"
 
     def shared_figures(self, auth_id: str) -> str:
-        """Hash: the holdings of shared DIDs now, by country, and `sessions`, the shared sessions open now."""
+        """Hash: the holdings of shared DIDs now, by country, `sessions`, the shared sessions open now, and `live`,
+        the DIDs in the `shared_live` sets of every country."""
         return f"{self.tenant_base(auth_id)}{SHARED_FIGURES}"
 
     def did_sessions(self, auth_id: str, number: str) -> str:

@@ -102,6 +102,8 @@ def check_shared_state(store: Store, auth_id: str, now: int) -> None:
             keys.route(auth_id, session.virtual_number), session.first_party, session.second_party
         )
         assert route == [session.session_uuid] * 2, f"{session.session_uuid} is not reached by its parties"
+    live = sum(store.redis.scard(keys.shared_live(auth_id, c)) for c in store.redis.smembers(keys.countries(auth_id)))
+    assert int(store.redis.hget(keys.shared_figures(auth_id), "live") or 0) == live, "DIDs in use miscounted"
     for country, counts in per_country.items():
         stored = dict(store.redis.zrange(keys.dids_held(auth_id, country), 0, -1, withscores=True))
         assert stored == {party: float(n) for party, n in counts.items()}, f"{country}: DIDs held by each party"

@@ -12,7 +12,7 @@ for _, cc in ipairs(countries) do free = free + redis.call('SCARD', T .. K.free 
 return reply({
   counters = counters,
   free = free,
-  in_use = dids_in_use(countries),
+  in_use = dids_in_use(),
   cooling = dids_cooling(countries),
   suspended = redis.call('SCARD', T .. K.suspended),
   pending = redis.call('XLEN', T .. K.events),

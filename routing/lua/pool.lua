@@ -126,7 +126,7 @@ local function opened(a, num, blob)
   redis.call('HINCRBY', T, 'sessions_opened', 1)
   local open = redis.call('ZCOUNT', T .. K.expiry, string.format('(%.0f', NOW), '+inf')
   raise_figure(NOW, 'peak', open)
-  raise_figure(NOW, 'peak_dids', dids_in_use(redis.call('SMEMBERS', T .. K.countries)))
+  raise_figure(NOW, 'peak_dids', dids_in_use())
   return open
 end
 

@@ -2,7 +2,6 @@
 -- but leaves its country's sets of shared DIDs (`shared`, and `shared_live` with an open session), so that no new
 -- session takes it and it counts as suspended only; resumed, it is back in them.
 -- ARGV: NOW, number, 'suspended' | 'active'. Reply: {outcome = 'ok' | 'missing'}.
---! include capacity.lua
 --! include numbers.lua
 local num, status = ARGV[2], ARGV[3]
 if status ~= 'suspended' and status ~= 'active' then error('ARGV[3] must be suspended or active') end
@@ -16,13 +15,12 @@ local parties = stored_number(st[3])
 if status == 'suspended' then
   redis.call('SREM', T .. K.free .. st[2], num)
   redis.call('ZREM', T .. K.shared .. st[2], num)
-  if redis.call('SREM', T .. K.shared_live .. st[2], num) == 1 then tally(NOW, 'dids_out', 1) end
+  shared_in_use(num, st[2], false, NOW)
 elseif parties > 0 then
   redis.call('ZADD', T .. K.shared .. st[2], parties, num)
-  if redis.call('EXISTS', T .. K.did_sessions .. num) == 1 and
-     redis.call('SADD', T .. K.shared_live .. st[2], num) == 1 then
-    tally(NOW, 'dids_in', 1)
-    raise_figure(NOW, 'peak_dids', dids_in_use(redis.call('SMEMBERS', T .. K.countries)))
+  if redis.call('EXISTS', T .. K.did_sessions .. num) == 1 then
+    shared_in_use(num, st[2], true, NOW)
+    raise_figure(NOW, 'peak_dids', dids_in_use())
   end
 elseif not redis.call('ZSCORE', T .. K.cooling, num) then
   free_number(num)

@@ -102,10 +102,7 @@ local function release_shared(uuid, num, cool, at, blob)
   redis.call('ZREM', T .. K.did_sessions .. num, uuid)
   redis.call('ZREM', T .. K.did_pin_sessions .. num, uuid)
   local cc = redis.call('HGET', T .. K.number .. num, 'country')
-  if cc and redis.call('EXISTS', T .. K.did_sessions .. num) == 0 and
-     redis.call('SREM', T .. K.shared_live .. cc, num) == 1 then
-    tally(at, 'dids_out', 1)
-  end
+  if cc and redis.call('EXISTS', T .. K.did_sessions .. num) == 0 then shared_in_use(num, cc, false, at) end
   redis.call('HINCRBY', T .. K.shared_figures, 'sessions', -1)
   fields[#fields + 1] = s.first_party
   fields[#fields + 1] = s.second_party
@@ -359,7 +356,7 @@ local function take_shared(a, cap)
   end
   redis.call('HSET', rk, a.first, a.uuid, a.second, a.uuid)
   redis.call('ZADD', T .. K.did_sessions .. num, NOW, a.uuid)
-  if redis.call('SADD', T .. K.shared_live .. cc, num) == 1 then tally(NOW, 'dids_in', 1) end
+  shared_in_use(num, cc, true, NOW)
   if first_pin ~= '' then
     redis.call('HSET', rk, '#' .. first_pin, a.uuid, '#' .. second_pin, a.uuid)
     redis.call('ZADD', T .. K.did_pin_sessions .. num, NOW, a.uuid)
