@@ -3,14 +3,17 @@
 Nothing here reads the pool or the sessions. The scripts keep one small hash per tenant and UTC day
 (`Keys.capacity`) with figures by hour: sessions opened, the most open at once when one opened (all of them,
 `peak`, and those with a DID of their own, `peak_exclusive`), opens refused by an exhausted pool, and sessions
-ended with their total length; and for shared DIDs, the peaks `routing.shared_capacity` reads. Each day's hash
-expires `CAPACITY_MS` (routing/lua/capacity.lua) after its last change. The number of sessions open at the start
-of an hour with no opening in it comes from those counts, walking forward from the start of the window: open then
-= open now − opened since + ended since.
+ended with their total length; DIDs that came into use (`dids_in`: an exclusive session, or the first open session
+on a shared DID) and went out of it (`dids_out`), and the most in use at once (`peak_dids`); and for shared DIDs,
+the peaks `routing.shared_capacity` reads. Each day's hash expires `CAPACITY_MS` (routing/lua/capacity.lua) after
+its last change. The number of sessions open at the start of an hour with no opening in it comes from those counts,
+walking forward from the start of the window: open then = open now − opened since + ended since; and the same for
+DIDs in use.
 
-A pool whose sessions all have DIDs of their own should hold 1.5 × its peak. Once sessions share DIDs, the
-recommendation is 1.5 × the peak of exclusive sessions, plus what each country's shared sessions need
-(`SharedCountry.numbers_recommended`: 2k − 1, and room for the cap).
+A pool whose sessions all have DIDs of their own should hold 1.5 × its peak, and runs hot when the peak reaches
+`HOT_PERCENT` of it. Once sessions share DIDs, a session is no longer a DID: the recommendation is 1.5 × the peak of
+exclusive sessions, plus what each country's shared sessions need (`SharedCountry.numbers_recommended`: 2k − 1, and
+room for the cap), and the pool runs hot when the peak of DIDs in use reaches `HOT_PERCENT` of it.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ class PoolStats:
     suspended: int
     days: int
     since: int
-    hourly_peaks: tuple[HourPeak, ...]
+    hourly_peaks: tuple[HourPeak, ...]  # sessions open at once
     peak: int
     exhausted: int
     opened: int
@@ -60,13 +63,16 @@ class PoolStats:
     recommended_size: int
     warning: str | None
     shared: tuple[SharedCountry, ...] = ()  # the countries whose DIDs sessions share (routing.shared_capacity)
+    hourly_in_use: tuple[HourPeak, ...] = ()  # DIDs in use at once: the sessions' peaks unless some share DIDs
+    peak_in_use: int = 0
 
 
 def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -> PoolStats:
     """Return the size and use of the tenant's pool, its hourly peaks over `days`, and the size it should have.
 
     A suspended DID is counted in `suspended` whatever else it does: it may also carry an open session or
-    cool off. `in_use` counts DIDs: one per open exclusive session, and each DID in shared use.
+    cool off. `in_use` counts DIDs: one per open exclusive session, and each shared DID with an open session;
+    `cooling` those cooling off after an exclusive session, and the shared DIDs whose sessions all ended.
     """
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput("days", f"must be a whole number from 1 to {MAX_DAYS}")
@@ -97,16 +103,21 @@ def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -
     exhausted = _total(hours, "exhausted")
     shared = shared_countries(store, auth_id, countries, hours.values())
     exclusive_open = max(open_now - int(shared_open or 0), 0)
+    in_use = exclusive_open + sum(country.with_open_sessions for country in shared)
+    in_use_peaks = peaks
     if shared:
         exclusive_peak = max([exclusive_open, *(figures.get("peak_exclusive", 0) for figures in hours.values())])
         recommended = recommended_size(exclusive_peak, exhausted, shared)
+        at_start = in_use - _total(hours, "dids_in") + _total(hours, "dids_out")
+        in_use_peaks = _hourly_peaks(hours, at_start, first_hour, last_hour, ("peak_dids", "dids_in", "dids_out"))
     else:
         recommended = recommended_size(peak, exhausted)
+    peak_in_use = max((p.peak for p in in_use_peaks), default=0)
     return PoolStats(
         size=size,
-        in_use=exclusive_open + sum(country.in_shared_use for country in shared),
+        in_use=in_use,
         free=free,
-        cooling=cooling,
+        cooling=cooling + sum(country.in_shared_use - country.with_open_sessions for country in shared),
         suspended=suspended,
         days=days,
         since=first_hour * HOUR,
@@ -117,8 +128,10 @@ def pool_stats(store: Store, auth_id: str, now: int, days: int = DEFAULT_DAYS) -
         ended=ended,
         average_session_seconds=_total(hours, "ended_us") / ended / US if ended else None,
         recommended_size=recommended,
-        warning=warning(size, 0 if shared else peak, exhausted, days, recommended, shared),
+        warning=warning(size, peak_in_use, exhausted, days, recommended, shared),
         shared=shared,
+        hourly_in_use=in_use_peaks,
+        peak_in_use=peak_in_use,
     )
 
 
@@ -132,21 +145,23 @@ def recommended_size(peak: int, exhausted: int, shared: tuple[SharedCountry, ...
 def warning(
     size: int, peak: int, exhausted: int, days: int, recommended: int, shared: tuple[SharedCountry, ...] = ()
 ) -> str | None:
-    """Return why the pool runs hot, or None when it does not: refused opens, a peak near the pool's size (sessions
-    with DIDs of their own), or a country with fewer DIDs than its shared sessions need."""
+    """Return why the pool runs hot, or None when it does not: refused opens, a `peak` of DIDs in use near the
+    pool's size (of open sessions, each with a DID of its own, unless some `shared` sessions share DIDs), or a
+    country with fewer DIDs than its shared sessions need."""
     reasons = []
     if exhausted:
         reasons.append(f"the pool was exhausted {_count(exhausted, 'time')} in the last {_count(days, 'day')}")
     if peak and peak * 100 >= size * HOT_PERCENT:
         share = f"{peak * 100 // size} % of the pool's {_count(size, 'DID')}" if size else "more than the pool holds"
-        reasons.append(f"the peak of {_count(peak, 'open session')} is {share}")
+        what = f"{_count(peak, 'DID')} in use" if shared else _count(peak, "open session")
+        reasons.append(f"the peak of {what} is {share}")
     for country in shared:
         if country.short_by:
             reasons.append(
                 f"{country.country} has {_count(country.numbers, 'DID')}, {country.short_by} fewer than its shared "
                 f"sessions need (someone was in {_count(country.peak_k, 'session')} at once: 2k − 1 = "
                 f"{country.numbers_required}, and {country.numbers_recommended - country.numbers_required} for the "
-                f"cap of {country.parties_per_number} parties a DID)"
+                f"DIDs full at {country.parties_when_full} parties under the cap of {country.parties_per_number})"
             )
     if not reasons:
         return None
@@ -173,14 +188,22 @@ def _total(hours: dict[int, dict[str, int]], name: str) -> int:
     return sum(figures.get(name, 0) for figures in hours.values())
 
 
-def _hourly_peaks(hours: dict[int, dict[str, int]], open_at_start: int, first: int, last: int) -> tuple[HourPeak, ...]:
-    """Return each hour's peak: the sessions open when it began, or the most when one opened, if more."""
+def _hourly_peaks(
+    hours: dict[int, dict[str, int]],
+    at_start: int,
+    first: int,
+    last: int,
+    names: tuple[str, str, str] = ("peak", "opened", "ended"),
+) -> tuple[HourPeak, ...]:
+    """Return each hour's peak: the sessions open when it began, or the most when one opened, if more. `names`
+    are the figures of the peak, what raises the level and what lowers it (the default: of open sessions)."""
+    peak_name, up, down = names
     peaks = []
-    level = max(open_at_start, 0)
+    level = max(at_start, 0)
     for hour in range(first, last + 1):
         figures = hours.get(hour, {})
-        peak = max(level, figures.get("peak", 0))
+        peak = max(level, figures.get(peak_name, 0))
         if peak:
             peaks.append(HourPeak(hour * HOUR, peak))
-        level = max(level + figures.get("opened", 0) - figures.get("ended", 0), 0)
+        level = max(level + figures.get(up, 0) - figures.get(down, 0), 0)
     return tuple(peaks)

@@ -53,6 +53,9 @@ SHARED_COOLING = ":shared-cooling"
 SHARED_FIGURES = ":shared-figures"
 PAIR = ":pair:"
 NEXT_DUE = ":next-due"
+DID_SESSIONS = ":did-sessions:"
+DID_PIN_SESSIONS = ":did-pin-sessions:"
+SHARED_LIVE = ":shared-live:"
 
 
 @dataclass(frozen=True)
@@ -143,9 +146,8 @@ class Keys:
 
         A DID in shared use (`routing.number_mode`) has no `*` but one field per party instead: the party's number
         → the session it reaches, or `~` and that session's uuid once it ended, until its cool-off is over (a
-        tombstone: the caller is a stranger there); `#` and a PIN, the same for the PINs of its sessions; `?` its
-        newest session and `?pin` its newest with PINs (whose prompts strangers hear), `?live` its open sessions
-        and `?pins` those of them with PINs.
+        tombstone: the caller is a stranger there); `#` and a PIN, the same for the PINs of its sessions. Its open
+        sessions are `did_sessions`.
         """
         return f"{self.tenant_base(auth_id)}{ROUTE}{number}"
 
@@ -169,8 +171,24 @@ class Keys:
         return f"{self.tenant_base(auth_id)}{SHARED_COOLING}"
 
     def shared_figures(self, auth_id: str) -> str:
-        """Hash: the holdings of shared DIDs now, by country, and `sessions`, the shared sessions open now."""
+        """Hash: the holdings of shared DIDs now, by country, `sessions`, the shared sessions open now, and `live`,
+        the DIDs in the `shared_live` sets of every country."""
         return f"{self.tenant_base(auth_id)}{SHARED_FIGURES}"
+
+    def did_sessions(self, auth_id: str, number: str) -> str:
+        """Sorted set: the open sessions on the shared DID `number`, scored by the µs each opened (a stranger hears
+        the newest one's message); gone with the last of them."""
+        return f"{self.tenant_base(auth_id)}{DID_SESSIONS}{number}"
+
+    def did_pin_sessions(self, auth_id: str, number: str) -> str:
+        """Sorted set: those of `did_sessions` with PINs (a stranger is asked for a PIN with the newest one's
+        prompts)."""
+        return f"{self.tenant_base(auth_id)}{DID_PIN_SESSIONS}{number}"
+
+    def shared_live(self, auth_id: str, country: str) -> str:
+        """Set: those of `shared` (active shared DIDs of one country) that carry an open session, so in use; the rest
+        only cool off after sessions that ended."""
+        return f"{self.tenant_base(auth_id)}{SHARED_LIVE}{country}"
 
     def pair(self, auth_id: str, first: str, second: str) -> str:
         """String with a TTL: the DID the two parties last shared (`first` sorts before `second`)."""

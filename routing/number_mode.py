@@ -6,8 +6,8 @@ caller C is resolved by the pair (D, C), so one DID carries many sessions, as lo
 one of them there. A session's parties therefore need a DID that neither holds already (in a session open or
 cooling off); someone in k sessions at once holds k DIDs, and a pair whose parties hold k − 1 others each needs the
 (2k − 1)-th. A country's pool of 2k − 1 DIDs, k being the most sessions any one real number is in at once, never
-runs out for want of a DID both parties can take, plus one DID for each `parties_per_number` holdings, since a full
-DID takes no one (see `routing.capacity`).
+runs out for want of a DID both parties can take, plus one DID for each `parties_per_number` holdings (rounded down
+to an even number: parties come in pairs), since a full DID takes no one (see `routing.shared_capacity`).
 
 The tenant's `number_mode` is the default of each create, which may ask for either mode (`number_mode` in Plivo's
 dialect, `dedicated` or `shared` in CloudTalk's). A single-party session is exclusive whatever is asked: with one

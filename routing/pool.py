@@ -126,7 +126,8 @@ class PoolNumber:
 
 def pool_numbers(store: Store, auth_id: str) -> list[PoolNumber]:
     """Return every DID the tenant holds, sorted, each with its state: suspended whatever else it does, else in use
-    while it carries a session or parties of shared sessions hold it, else cooling off after one, else free.
+    while it carries an open session (its own, or shared ones), else cooling off after one (an exclusive session's
+    cool-off, or parties of ended shared sessions still holding it), else free.
 
     Reads every DID's record, _READ_AT_ONCE per round trip: for a person looking at the pool, not for a request path.
     """
@@ -137,11 +138,14 @@ def pool_numbers(store: Store, auth_id: str) -> list[PoolNumber]:
         with store.redis.pipeline(transaction=False) as pipe:
             for number in chunk:
                 pipe.hmget(store.keys.number(auth_id, number), "country", "status", "session", "parties")
+                pipe.exists(store.keys.did_sessions(auth_id, number))
             pipe.zmscore(store.keys.cooling(auth_id), chunk)
-            *records, cooling = pipe.execute()
-        for number, (country, status, session, held), cool in zip(chunk, records, cooling, strict=True):
+            *replies, cooling = pipe.execute()
+        for number, record, shared_open, cool in zip(chunk, replies[::2], replies[1::2], cooling, strict=True):
+            country, status, session, held = record
             parties = int(held or 0)
-            busy = session or parties > 0
-            state = SUSPENDED if status == "suspended" else IN_USE if busy else COOLING if cool is not None else FREE
+            busy = session or shared_open
+            resting = cool is not None or parties > 0
+            state = SUSPENDED if status == "suspended" else IN_USE if busy else COOLING if resting else FREE
             found.append(PoolNumber(number, str(country or ""), state, str(session or ""), parties))
     return found

@@ -3,8 +3,10 @@
 On a shared DID a real number is in at most one session (open or cooling off), so someone in k sessions at once
 holds k DIDs, and a pair needs a DID neither holds: 2k − 1 DIDs per country, k being the most sessions (open or
 cooling off) any one real number is in at once there, never run out for want of a DID both parties can take. The
-cap on the parties of one DID (`parties_per_number`) takes DIDs out when full: one more DID per that many holdings
-keeps a DID with room, so a country's shared sessions need 2k − 1 + ⌊holdings / parties_per_number⌋ at most.
+cap on the parties of one DID (`parties_per_number`) takes DIDs out when full. Parties come two at a time, and a DID
+takes a pair only while both fit under the cap, so a full DID holds the largest even number of parties at most the
+cap (`parties_when_full`: 2 under a cap of 3): one more DID per that many holdings keeps a DID with room, and a
+country's shared sessions need 2k − 1 + ⌊holdings / parties_when_full⌋ at most.
 
 The allocation script keeps what is read here (routing/lua/shared.lua): per country, each real number's count of
 DIDs held and each shared DID's count of parties, the holdings now, and in the pool figures by hour
@@ -39,7 +41,7 @@ class SharedCountry:
 
     country: str
     numbers: int
-    in_shared_use: int
+    in_shared_use: int  # held by parties of sessions open or cooling off
     peak_in_shared_use: int
     largest_k: int
     peak_k: int
@@ -47,6 +49,7 @@ class SharedCountry:
     peak_holdings: int
     busiest: tuple[BusyNumber, ...]
     parties_per_number: int
+    with_open_sessions: int = 0  # of `in_shared_use`, those carrying an open session (the rest cool off)
 
     @property
     def numbers_required(self) -> int:
@@ -54,12 +57,18 @@ class SharedCountry:
         return 2 * self.peak_k - 1 if self.peak_k else 0
 
     @property
+    def parties_when_full(self) -> int:
+        """Return the parties a full DID holds: the largest even number at most `parties_per_number`, since a DID
+        takes parties in pairs and only while both fit."""
+        return self.parties_per_number - self.parties_per_number % 2
+
+    @property
     def numbers_recommended(self) -> int:
-        """Return `numbers_required` and one DID per `parties_per_number` holdings at the peak (full DIDs take no
+        """Return `numbers_required` and one DID per `parties_when_full` holdings at the peak (full DIDs take no
         one), 0 without shared sessions."""
         if not self.peak_k:
             return 0
-        return self.numbers_required + self.peak_holdings // self.parties_per_number
+        return self.numbers_required + self.peak_holdings // self.parties_when_full
 
     @property
     def short_by(self) -> int:
@@ -86,11 +95,12 @@ def shared_countries(
             pipe.zrevrange(keys.shared(auth_id, country), 0, BUSIEST - 1, withscores=True)
             pipe.zcard(keys.shared(auth_id, country))
             pipe.scard(keys.numbers_in(auth_id, country))
+            pipe.scard(keys.shared_live(auth_id, country))
         held_now, *rest = pipe.execute()
     cap = number_settings(store, auth_id).parties_per_number
     found = []
     for i, country in enumerate(listed):
-        top_k, busiest, in_use, numbers = rest[4 * i : 4 * i + 4]
+        top_k, busiest, in_use, numbers, with_open = rest[5 * i : 5 * i + 5]
         largest_k = int(top_k[0][1]) if top_k else 0
         holdings = max(int(held_now.get(country, 0)), 0)
         peak_k = max(peaks.get(f"k-{country}", 0), largest_k)
@@ -108,6 +118,7 @@ def shared_countries(
                 peak_holdings=max(peaks.get(f"held-{country}", 0), holdings),
                 busiest=tuple(BusyNumber(str(number), int(parties)) for number, parties in busiest),
                 parties_per_number=cap,
+                with_open_sessions=with_open,
             )
         )
     return tuple(found)

@@ -45,9 +45,10 @@ def check_shared_state(store: Store, auth_id: str, now: int) -> None:
     """Assert every invariant of the tenant's shared DIDs at `now` (after a reclaim has run, or with none due).
 
     On one DID a real number is in at most one open session, and two open sessions never have one PIN; each DID is
-    in one mode; each (DID, party) holding is a route field, an entry of the party's held set (scored by when it
-    ends), one of the DID's parties and one of the party's DIDs in its country; a DID no one holds is free or taken
-    exclusively, and a DID that carries parties is in neither state.
+    in one mode, lists its open sessions (those with PINs apart) and no other, and is in use while active with one;
+    each (DID, party) holding is a route field, an entry of the party's held set (scored by when it ends), one of
+    the DID's parties and one of the party's DIDs in its country; a DID no one holds is free or taken exclusively,
+    and a DID that carries parties is in neither state.
     """
     keys = store.keys
     sessions = [s for s in open_sessions(store, auth_id, now) if s.number_mode == number_mode.SHARED]
@@ -70,13 +71,19 @@ def check_shared_state(store: Store, auth_id: str, now: int) -> None:
         free = store.redis.sismember(keys.free(auth_id, country), number)
         load = store.redis.zscore(keys.shared(auth_id, country), number)
         assert parties == len(party_fields), f"{number}: {parties} parties counted, {len(party_fields)} routes"
+        live = store.redis.sismember(keys.shared_live(auth_id, country), number)
         if parties:
             assert "*" not in route and not record["session"] and not free, f"{number} is in two modes"
+            carries_open = record["status"] == "active" and any(s.virtual_number == number for s in sessions)
+            assert live == carries_open, f"{number}: in use {live}, with open sessions {carries_open}"
             assert load == (parties if record["status"] == "active" else None), f"{number}: load {load}"
-            live = {v for v in party_fields.values() if not v.startswith("~")}
-            assert int(route.get("?live", 0)) == len(live), f"{number}: open sessions miscounted"
         else:
-            assert load is None and set(route) <= {"*"}, f"{number}: shared bookkeeping without parties"
+            assert load is None and not live and set(route) <= {"*"}, f"{number}: shared bookkeeping without parties"
+        open_here = {s.session_uuid: s for s in sessions if s.virtual_number == number}
+        listed = store.redis.zrange(keys.did_sessions(auth_id, number), 0, -1)
+        with_pins = store.redis.zrange(keys.did_pin_sessions(auth_id, number), 0, -1)
+        assert set(listed) == set(open_here), f"{number}: open sessions {sorted(open_here)}, listed {listed}"
+        assert set(with_pins) == {u for u, s in open_here.items() if s.first_party_pin}, f"{number}: PIN sessions"
         for party, value in party_fields.items():
             routes_of[party][number] = value
             per_country[country][party] += 1
@@ -95,6 +102,8 @@ def check_shared_state(store: Store, auth_id: str, now: int) -> None:
             keys.route(auth_id, session.virtual_number), session.first_party, session.second_party
         )
         assert route == [session.session_uuid] * 2, f"{session.session_uuid} is not reached by its parties"
+    live = sum(store.redis.scard(keys.shared_live(auth_id, c)) for c in store.redis.smembers(keys.countries(auth_id)))
+    assert int(store.redis.hget(keys.shared_figures(auth_id), "live") or 0) == live, "DIDs in use miscounted"
     for country, counts in per_country.items():
         stored = dict(store.redis.zrange(keys.dids_held(auth_id, country), 0, -1, withscores=True))
         assert stored == {party: float(n) for party, n in counts.items()}, f"{country}: DIDs held by each party"

@@ -302,6 +302,8 @@ def test_old_figures_expire_in_per_day_hashes_that_outlive_the_longest_window(st
         "opened:10": "1",
         "peak:10": "1",
         "peak_exclusive:10": "1",
+        "dids_in:10": "1",
+        "peak_dids:10": "1",
         "exhausted:10": "1",
     }
     kept_ms = lua_value(store, "capacity.lua", "CAPACITY_MS")
@@ -354,6 +356,8 @@ def test_the_pool_answers_its_figures_as_json(client, tenant):
         "since",
         "peak_concurrent",
         "overall_peak",
+        "peak_in_use",
+        "overall_peak_in_use",
         "exhausted",
         "sessions_opened",
         "sessions_ended",

@@ -16,6 +16,7 @@ from routing.phone import mask
 from routing.sessions import lifecycle
 from tests.conftest import backlog, changed, make_tenant
 from tests.sessions_helpers import credential
+from tests.shared_helpers import dids, people, shared_tenant
 from tests.twilio_helpers import PUBLIC, TOKEN, call, new_sid, xml
 
 SECRET = "console-secret-" + "k" * 32
@@ -314,6 +315,59 @@ def test_a_pool_running_hot_is_warned_of(client, store):
     log_in(client, tenant)
 
     assert "the peak of 1 open session is 100 % of the pool" in page(client, f"/console/{tenant.auth_id}/numbers")
+
+
+def shared_rides(store):
+    """A shared tenant of 3 DIDs, 5 parties a DID: 4 sessions, one party in 2 of them, on 2 DIDs full at 4."""
+    tenant = shared_tenant(store, dids(3), parties_per_number=5)
+    crowd = people(8)
+    pairs = [(crowd[0], crowd[1]), (crowd[2], crowd[3]), (crowd[4], crowd[5]), (crowd[0], crowd[6])]
+    sessions = [
+        lifecycle.open_session(store, credential(tenant), {"first_party": a, "second_party": b}, now_us() + i)
+        for i, (a, b) in enumerate(pairs)
+    ]
+    return tenant, sessions
+
+
+def test_a_shared_pool_shows_its_shared_figures_and_charts_dids_in_use_not_sessions(client, store):
+    tenant, sessions = shared_rides(store)
+    log_in(client, tenant)
+
+    shown = page(client, f"/console/{tenant.auth_id}/numbers")
+
+    assert '<h3 id="shared">Shared numbers</h3>' in shown
+    row = re.search(r"<tr><td>US</td>.*?</tr>", shown[shown.index('id="shared"') :], re.S).group(0)
+    cells = [cell.strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    # DIDs, in shared use (peak), with open sessions, k now, peak k, 2k − 1, holdings, peak holdings, cap, recommended
+    assert cells[1:11] == [
+        "3",
+        "2 (peak 2)",
+        "2",
+        "2",
+        "2",
+        "3",
+        "8",
+        "8",
+        "5 (full at 4)",
+        '5 <span class="state short">2 short</span>',
+    ]
+    assert {f"{s.virtual_number} (4)" for s in sessions} == set(cells[11].split(", "))
+    assert "<dt>Peak DIDs in use</dt><dd>2</dd>" in shown and "<dt>Peak open at once</dt><dd>4</dd>" in shown
+    assert shown.count("<rect ") == 1 and "2 DIDs in use, 4 open at once" in shown
+    assert "hourly peak of DIDs in use" in shown
+    # 2 DIDs of 3 is not 80 %: 4 open sessions do not make the pool hot, but the country lacks 2 for 2k − 1 and the cap
+    assert "the peak of" not in shown and "US has 3 DIDs, 2 fewer than its shared sessions need" in shown
+    assert "shared: 4 parties" in shown
+
+
+def test_the_operator_sees_the_busiest_shared_dids_masked(make_app, store):
+    tenant, sessions = shared_rides(store)
+    operator = make_app(MASQ_SECRET_KEY=SECRET, MASQ_OPERATOR_TOKEN=OPERATOR).test_client()
+    log_in(operator, operator=OPERATOR)
+
+    shown = page(operator, f"/console/{tenant.auth_id}/numbers")
+
+    assert sessions[0].virtual_number not in shown and f"{mask(sessions[0].virtual_number)} (4)" in shown
 
 
 def test_the_live_page_lists_the_calls_in_progress(client, tenant, opened):

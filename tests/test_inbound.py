@@ -8,7 +8,7 @@ from routing.clock import US, now_us
 from routing.errors import InvalidInput
 from routing.sessions import lifecycle
 from routing.store import Store
-from tests.conftest import outbox
+from tests.conftest import make_tenant, outbox
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import new_sid
 
@@ -147,6 +147,30 @@ def test_the_carrier_asking_twice_for_the_same_call_gets_the_same_answer_and_one
     assert read_calls(store, tenant.auth_id, session.session_uuid, now_us()).count == 1
 
 
+def test_a_replayed_call_is_answered_by_its_own_session_never_by_a_newer_one_on_the_did(store):
+    tenant = make_tenant(store, ["+14155550100"])
+    old = open_session(store, tenant, virtual_number_cooloff_period=0)
+    sid, now = new_sid(), now_us()
+    first = ring(store, old, FIRST, sid, now)
+    lifecycle.end_session(store, tenant.auth_id, old.session_uuid, now + 1)
+    newer = lifecycle.open_session(store, credential(tenant), {"first_party": FIRST, "second_party": STRANGER}, now + 2)
+    assert newer.virtual_number == old.virtual_number
+
+    replayed = ring(store, old, FIRST, sid, now + 3)
+
+    assert isinstance(first, Bridge) and first.callee == SECOND
+    assert replayed == HangUp()
+    assert read_calls(store, tenant.auth_id, newer.session_uuid, now + 3).count == 0
+
+
+def test_a_replayed_call_of_a_session_that_ended_hangs_up(store, tenant):
+    session = open_session(store, tenant)
+    sid, now = new_sid(), now_us()
+    ring(store, session, FIRST, sid, now)
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now + 1)
+    assert ring(store, session, FIRST, sid, now + 2) == HangUp()
+
+
 def test_an_unknown_caller_is_asked_for_a_pin_when_the_session_requires_one(store, tenant):
     session = open_session(store, tenant, **PINS)
     decision = ring(store, session, STRANGER)
@@ -208,6 +232,18 @@ def test_a_pin_check_replayed_after_success_bridges_again_without_new_events(sto
     before = outbox(store, tenant.auth_id)
     assert inbound.check_pin(store, tenant.auth_id, sid, "1234", now_us()) == decision
     assert outbox(store, tenant.auth_id) == before
+
+
+def test_a_pin_check_replayed_after_the_session_ended_hangs_up(store):
+    tenant = make_tenant(store, ["+14155550100"])
+    session = open_session(store, tenant, virtual_number_cooloff_period=0, **PINS)
+    sid, now = new_sid(), now_us()
+    ring(store, session, STRANGER, sid, now)
+    assert isinstance(inbound.check_pin(store, tenant.auth_id, sid, "1234", now + 1), Bridge)
+    lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now + 2)
+    open_session(store, tenant, now + 3, **PINS)  # a newer session on the DID, with the same PINs
+
+    assert inbound.check_pin(store, tenant.auth_id, sid, "1234", now + 4) == HangUp()
 
 
 def test_a_pin_check_for_a_call_masq_never_saw_hangs_up(store, tenant):

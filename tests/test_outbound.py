@@ -386,6 +386,17 @@ def test_an_answer_for_another_session_is_refused_politely_and_changes_nothing(c
     assert outbox(store, tenant.auth_id) == []
 
 
+def test_a_call_answered_for_one_session_is_never_answered_for_another(client, store, tenant):
+    session, other = open_session(store, tenant), open_session(store, tenant)
+    sid = new_sid()
+    assert xml(answer(client, session, call_sid=sid)).find("Dial/Number").text == SECOND
+
+    crossed = xml(answer(client, other, call_sid=sid))
+
+    assert verbs(crossed) == ["Say", "Hangup"]
+    assert read_calls(store, tenant.auth_id, other.session_uuid, now_us()).count == 0
+
+
 def test_an_answer_after_the_session_ended_is_refused_politely(client, store, tenant):
     session = open_session(store, tenant)
     lifecycle.end_session(store, tenant.auth_id, session.session_uuid, now_us())

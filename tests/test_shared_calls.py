@@ -19,6 +19,7 @@ A, B, C, D, STRANGER = people(5)
 NOW = now_us()
 PROMPT = "https://cdn.example.com/pin.mp3"
 PINS = {"is_pin_authentication_required": True, "pin_prompt_play": PROMPT}
+OLD_PLAY, NEW_PLAY = "https://cdn.example.com/old.mp3", "https://cdn.example.com/new.mp3"
 
 
 @pytest.fixture
@@ -86,6 +87,109 @@ def test_a_call_after_close_reaches_no_newer_session(store, rides, cooloff):
     check_shared_state(store, rides.auth_id, NOW + 3)
 
 
+# -- a call the carrier asks about again -----------------------------------------------------------------------------
+def test_a_replayed_call_is_answered_by_its_own_session_never_by_a_newer_one_on_the_did(store, rides):
+    old = open_pair(store, rides, A, B, virtual_number_cooloff_period=0)
+    sid = new_sid()
+    first = ring(store, old.virtual_number, A, NOW + 1, sid=sid)
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 2)
+    newer = open_pair(store, rides, A, C, NOW + 3)
+    assert newer.virtual_number == old.virtual_number
+
+    replayed = ring(store, old.virtual_number, A, NOW + 4, sid=sid)
+
+    assert isinstance(first, Bridge) and first.callee == B
+    assert replayed == HangUp()
+    assert read_calls(store, rides.auth_id, newer.session_uuid, NOW + 4).count == 0
+    fresh = ring(store, old.virtual_number, A, NOW + 5)
+    assert isinstance(fresh, Bridge) and fresh.callee == C  # a new call from A reaches A's new session
+    check_shared_state(store, rides.auth_id, NOW + 5)
+
+
+def test_a_replayed_call_whose_session_is_still_open_dials_the_same_party_again(store, rides):
+    session = open_pair(store, rides, A, B)
+    open_pair(store, rides, C, D, NOW + 1)
+    sid = new_sid()
+    first = ring(store, session.virtual_number, A, NOW + 2, sid=sid)
+
+    again = ring(store, session.virtual_number, A, NOW + 3, sid=sid)
+
+    assert again == first and isinstance(again, Bridge) and again.callee == B
+    assert read_calls(store, rides.auth_id, session.session_uuid, NOW + 3).count == 1
+
+
+@pytest.mark.parametrize("cooloff", [0, 600])
+def test_a_replayed_call_of_an_ended_session_hangs_up_whoever_asks(store, rides, cooloff):
+    old = open_pair(store, rides, A, B, virtual_number_cooloff_period=cooloff)
+    open_pair(store, rides, C, D, NOW + 1)
+    sids = {caller: new_sid() for caller in (A, B)}
+    ring(store, old.virtual_number, A, NOW + 2, sid=sids[A])
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 3)
+
+    # The same CallSid, even from another caller, is answered for the session it was recorded on.
+    assert ring(store, old.virtual_number, A, NOW + 4, sid=sids[A]) == HangUp()
+    assert ring(store, old.virtual_number, C, NOW + 4, sid=sids[A]) == HangUp()
+
+
+def test_a_replayed_stranger_call_bridged_by_its_pin_never_reaches_a_newer_session(store, rides):
+    old = open_pair(
+        store, rides, A, B, first_party_pin="1111", second_party_pin="2222", virtual_number_cooloff_period=0, **PINS
+    )
+    sid = new_sid()
+    ring(store, old.virtual_number, STRANGER, NOW + 1, sid=sid)
+    assert isinstance(inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 2), Bridge)
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 3)
+    newer = open_pair(store, rides, STRANGER, C, NOW + 4)
+    assert newer.virtual_number == old.virtual_number
+
+    assert ring(store, old.virtual_number, STRANGER, NOW + 5, sid=sid) == HangUp()
+    assert read_calls(store, rides.auth_id, newer.session_uuid, NOW + 5).count == 0
+
+
+def test_a_strangers_pin_check_replayed_after_the_session_ended_hangs_up(store, rides):
+    old = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS)
+    open_pair(store, rides, C, D, NOW + 1, first_party_pin="3333", second_party_pin="4444", **PINS)
+    sid = new_sid()
+    ring(store, old.virtual_number, STRANGER, NOW + 2, sid=sid)
+    assert isinstance(inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 3), Bridge)
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 4)
+
+    assert inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 5) == HangUp()
+
+
+def test_a_replayed_webhook_never_dials_the_counterpart_of_a_newer_session(client, store, rides):
+    old = open_pair(store, rides, A, B, virtual_number_cooloff_period=0)
+    sid = new_sid()
+    first = xml(call(client, A, old.virtual_number, sid))
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, now_us())
+    newer = open_pair(store, rides, A, C, now_us())
+    assert newer.virtual_number == old.virtual_number
+
+    replayed = xml(call(client, A, old.virtual_number, sid))
+
+    assert first.find("Dial/Number").text == B
+    assert replayed.find("Dial") is None and [child.tag for child in replayed] == ["Hangup"]
+
+
+def test_masqs_call_recorded_on_one_session_is_never_answered_for_another(store):
+    tenant = shared_tenant(store, dids(2))
+    first = open_pair(store, tenant, A, B)
+    second = open_pair(store, tenant, A, C, NOW + 1)
+    sid = new_sid()
+    placed = outbound.answer(
+        store, tenant.auth_id, first.session_uuid, inbound.IncomingCall(sid, A, first.virtual_number), NOW + 2
+    )
+
+    # The same CallSid answered for A's other session, on its DID: the route leads there, the call does not.
+    crossed = outbound.answer(
+        store, tenant.auth_id, second.session_uuid, inbound.IncomingCall(sid, A, second.virtual_number), NOW + 3
+    )
+
+    assert isinstance(placed, Bridge) and placed.callee == B
+    assert crossed == HangUp()
+    assert read_calls(store, tenant.auth_id, second.session_uuid, NOW + 3).count == 0
+
+
 def test_an_old_counterpart_cannot_reach_a_new_session_of_a_reused_pair(store):
     tenant = shared_tenant(store, dids(2))
     old = open_pair(store, tenant, A, B, virtual_number_cooloff_period=60)
@@ -131,6 +235,84 @@ def test_the_pair_reopened_on_its_cooling_did_is_reached_again(store, rides):
 
 
 # -- PINs on a shared DID --------------------------------------------------------------------------------------------
+OLD_PROMPTS = {"pin_prompt_play": "https://cdn.example.com/old-prompt.mp3", "unknown_caller_play": OLD_PLAY}
+NEW_PROMPTS = {"pin_prompt_play": "https://cdn.example.com/new-prompt.mp3", "unknown_caller_play": NEW_PLAY}
+
+
+def test_when_the_newest_pin_session_ends_strangers_hear_an_open_one_and_its_pin_still_works(store, rides):
+    old = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS | OLD_PROMPTS)
+    newest = open_pair(
+        store, rides, C, D, NOW + 1, first_party_pin="3333", second_party_pin="4444", **PINS | NEW_PROMPTS
+    )
+    lifecycle.end_session(store, rides.auth_id, newest.session_uuid, NOW + 2)
+    # Its record may be forgotten before the DID's other sessions end: nothing reads it any more.
+    store.redis.delete(store.keys.session(rides.auth_id, newest.session_uuid))
+    sid = new_sid()
+
+    asked = ring(store, old.virtual_number, STRANGER, NOW + 3, sid=sid)
+    keyed = inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 4)
+
+    assert isinstance(asked, AskPin) and asked.session.session_uuid == old.session_uuid
+    assert asked.session.pin_prompt_play == OLD_PROMPTS["pin_prompt_play"]
+    assert isinstance(keyed, Bridge) and keyed.session.session_uuid == old.session_uuid and keyed.callee == B
+    check_shared_state(store, rides.auth_id, NOW + 4)
+
+
+def test_when_the_newest_session_ends_strangers_hear_the_message_of_an_open_one(store, rides):
+    open_pair(store, rides, A, B, unknown_caller_play=OLD_PLAY)
+    newest = open_pair(store, rides, C, D, NOW + 1, unknown_caller_play=NEW_PLAY)
+    lifecycle.end_session(store, rides.auth_id, newest.session_uuid, NOW + 2)
+
+    assert ring(store, dids(1)[0], STRANGER, NOW + 3) == TurnAway(OLD_PLAY)
+
+
+def test_when_the_last_pin_session_ends_strangers_are_no_longer_asked_for_a_pin(store, rides):
+    open_pair(store, rides, A, B, unknown_caller_play=OLD_PLAY)
+    with_pins = open_pair(store, rides, C, D, NOW + 1, first_party_pin="3333", second_party_pin="4444", **PINS)
+    lifecycle.end_session(store, rides.auth_id, with_pins.session_uuid, NOW + 2)
+
+    assert ring(store, dids(1)[0], STRANGER, NOW + 3) == TurnAway(OLD_PLAY)
+
+
+def test_a_session_past_its_expiry_is_passed_over_before_any_sweep(store, rides):
+    old = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS | OLD_PROMPTS)
+    open_pair(
+        store,
+        rides,
+        C,
+        D,
+        NOW + 1,
+        session_expiry=60,
+        first_party_pin="3333",
+        second_party_pin="4444",
+        **PINS | NEW_PROMPTS,
+    )
+
+    asked = ring(store, old.virtual_number, STRANGER, NOW + 61 * US)
+
+    assert isinstance(asked, AskPin) and asked.session.session_uuid == old.session_uuid
+
+
+def test_a_stranger_whose_prompt_session_ends_hears_another_open_one_or_is_hung_up(store, rides):
+    old = open_pair(
+        store, rides, A, B, first_party_pin="1111", second_party_pin="2222", pin_retry=3, **PINS | OLD_PROMPTS
+    )
+    newest = open_pair(
+        store, rides, C, D, NOW + 1, first_party_pin="3333", second_party_pin="4444", pin_retry=3, **PINS | NEW_PROMPTS
+    )
+    sid = new_sid()
+    asked = ring(store, old.virtual_number, STRANGER, NOW + 2, sid=sid)
+    lifecycle.end_session(store, rides.auth_id, newest.session_uuid, NOW + 3)
+
+    retry = inbound.check_pin(store, rides.auth_id, sid, "3333", NOW + 4)  # the ended session's PIN names nothing
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 5)
+    last = inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 6)
+
+    assert isinstance(asked, AskPin) and asked.session.session_uuid == newest.session_uuid
+    assert isinstance(retry, AskPin) and retry.session.session_uuid == old.session_uuid and retry.wrong == 1
+    assert last == HangUp()
+
+
 def test_a_strangers_pin_names_the_session_among_the_dids(store, rides):
     first = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", **PINS)
     second = open_pair(store, rides, C, D, first_party_pin="3333", second_party_pin="444444", **PINS)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
-from routing import number_mode, pool
+from routing import capacity, metrics, number_mode, pool
 from routing.clock import US, now_us
 from routing.errors import Conflict, InvalidInput, NumberUnavailable, PinUnavailable, PoolExhausted
 from routing.sessions import lifecycle
@@ -257,36 +260,153 @@ def test_a_shared_did_asked_for_by_an_exclusive_session_is_taken(store):
         )
 
 
+def test_an_exclusive_session_asking_for_a_did_that_only_cools_off_after_shared_sessions_is_told_so(store):
+    tenant = shared_tenant(store, dids(2))
+    session = open_pair(store, tenant, A, B, virtual_number_cooloff_period=600)
+    end(store, tenant, session, NOW + 1)
+
+    with pytest.raises(NumberUnavailable) as refused:
+        open_on(store, tenant, session.virtual_number, C, D, NOW + 2, number_mode="exclusive")
+
+    assert refused.value.message == (
+        f"{session.virtual_number} is cooling off: parties of shared sessions that ended on it recently still hold it"
+    )
+    assert open_on(store, tenant, session.virtual_number, C, D, NOW + 3).virtual_number == session.virtual_number
+    check_shared_state(store, tenant.auth_id, NOW + 3)
+
+
 # -- running out -------------------------------------------------------------------------------------------------
-def test_exhaustion_names_the_party_that_has_no_did_left(store):
-    tenant = shared_tenant(store, dids(2))
-    open_pair(store, tenant, A, B)
-    open_pair(store, tenant, A, C)
+SIZING = (
+    "a party holds a number while a session of theirs on it is open or cooling off, so someone in k sessions at once "
+    "needs 2k − 1 numbers to share"
+)
 
+
+def refusal(store, tenant, first, second, now=NOW, **fields) -> str:
     with pytest.raises(PoolExhausted) as caught:
-        open_pair(store, tenant, A, D)
-
-    assert caught.value.message.startswith("no virtual number in US left for first_party: of the 2 held there, 2 ")
-    assert "2k − 1" in caught.value.message
+        open_pair(store, tenant, first, second, now, **fields)
+    return caught.value.message
 
 
-def test_exhaustion_says_when_each_party_could_take_a_did_but_not_one_both_can(store):
+@pytest.mark.parametrize(
+    ("pairs", "asked", "head", "states"),
+    [
+        # A holds both DIDs: no DID is left for A, whichever party A is.
+        ([(A, B), (A, C)], (A, D), "left for first_party", "already first_party's (2)"),
+        ([(A, B), (A, C)], (D, A), "left for second_party", "already second_party's (2)"),
+        # B holds one DID, C the other: each could take the other's, but no DID is free of both.
+        (
+            [(A, B), (A, C)],
+            (B, C),
+            "that both parties can take",
+            "already first_party's (1) or already second_party's (1)",
+        ),
+        # A, B, C and D all hold the first DID, A and D the other: the first counts once, as both parties'.
+        (
+            [(A, C), (B, D), (A, D)],
+            (A, B),
+            "left for first_party",
+            "already first_party's (1) or already both parties' (1)",
+        ),
+    ],
+)
+def test_exhaustion_by_the_parties_own_holdings_names_the_party_left_without_a_did(store, pairs, asked, head, states):
     tenant = shared_tenant(store, dids(2))
-    open_pair(store, tenant, A, B)
-    open_pair(store, tenant, A, C)  # B holds one DID, C the other
+    for first, second in pairs:
+        open_pair(store, tenant, first, second)
 
-    with pytest.raises(PoolExhausted) as caught:
-        open_pair(store, tenant, B, C)
-
-    assert caught.value.message.startswith("no virtual number in US that neither party holds: first_party could take 1")
+    assert refusal(store, tenant, *asked) == (
+        f"no virtual number in US {head}: the pool's 2 numbers in US are {states}; {SIZING}; add numbers"
+    )
 
 
 def test_full_dids_are_counted_when_the_pool_runs_out(store):
     tenant = shared_tenant(store, dids(1), parties_per_number=2)
     open_pair(store, tenant, A, B)
 
-    with pytest.raises(PoolExhausted, match=r"1 more is full \(2 parties each\)"):
-        open_pair(store, tenant, C, D)
+    assert refusal(store, tenant, C, D) == (
+        "no free virtual number in US: the pool's 1 number in US is full (1); a full number has no room for two more "
+        "parties under the cap of 2; add numbers"
+    )
+
+
+def test_an_odd_cap_is_not_said_to_be_the_parties_of_a_full_did(store):
+    tenant = shared_tenant(store, dids(3), parties_per_number=3)
+    for first, second in [(A, B), (C, D), (E, people(1, 9)[0])]:
+        open_pair(store, tenant, first, second)
+
+    assert refusal(store, tenant, *people(2, 20)) == (
+        "no free virtual number in US: the pool's 3 numbers in US are full (3); a full number has no room for two more "
+        "parties under the cap of 3; add numbers"
+    )
+
+
+def test_dids_taken_by_exclusive_sessions_are_in_use_not_the_parties_fault(store):
+    tenant = shared_tenant(store, dids(2))
+    for first, second in [(A, B), (C, D)]:
+        open_pair(store, tenant, first, second, number_mode="exclusive")
+
+    assert (
+        refusal(store, tenant, E, people(1, 9)[0])
+        == "no free virtual number in US: the pool's 2 numbers in US are in use (2)"
+    )
+
+
+def test_a_pool_whose_only_did_is_suspended_says_so_in_either_mode(store):
+    tenant = shared_tenant(store, dids(1))
+    pool.set_suspended(store, tenant.auth_id, dids(1)[0], True, NOW)
+
+    said = "no free virtual number in US: the pool's 1 number in US is suspended (1)"
+    assert refusal(store, tenant, A, B) == said
+    assert refusal(store, tenant, A, B, number_mode="exclusive") == said
+
+
+def test_a_first_party_in_a_country_without_dids_is_offered_geomatch_off_as_in_exclusive_mode(store):
+    tenant = shared_tenant(store, dids(1))
+    london = "+442071838751"
+
+    assert refusal(store, tenant, london, B) == (
+        "no virtual number in GB: the pool has no number in GB, and geomatch asks for one in first_party's country; "
+        "add one, or set geomatch to false to take a number from US"
+    )
+    assert open_pair(store, tenant, london, B, geomatch=False).virtual_number == dids(1)[0]
+
+
+def test_a_country_whose_dids_the_pair_cannot_take_offers_another_where_they_can(store):
+    tenant = shared_tenant(store, [*dids(1), "+442071838000"])
+    open_pair(store, tenant, A, B)
+
+    assert refusal(store, tenant, A, C) == (
+        "no virtual number in US left for first_party: the pool's 1 number in US is already first_party's (1); "
+        f"{SIZING}; add numbers, or set geomatch to false to take a number from GB"
+    )
+
+
+def test_every_did_is_counted_once_whatever_the_pool_went_through(store):
+    tenant = shared_tenant(store, dids(4), parties_per_number=6)
+    pool.set_suspended(store, tenant.auth_id, dids(4)[3], True, NOW)
+    rnd = random.Random(5)
+    crowd = people(12)
+    said = []
+    for i in range(300):
+        fields = {"virtual_number_cooloff_period": rnd.choice([0, 600]), "geomatch": rnd.random() < 0.8}
+        if rnd.random() < 0.15:
+            fields["number_mode"] = "exclusive"
+        try:
+            session = open_pair(store, tenant, *rnd.sample(crowd, 2), NOW + i, **fields)
+        except PoolExhausted as refused:
+            said.append(refused.message)
+            continue
+        if rnd.random() < 0.4:
+            end(store, tenant, session, NOW + i)
+
+    assert len(said) > 100
+    for message in said:
+        held, states = re.search(r"the pool's (\d+) numbers? (?:in US )?(?:is|are) ([^;]*)", message).groups()
+        assert sum(int(n) for n in re.findall(r"\((\d+)\)", states)) == int(held), message
+        assert "suspended (1)" in states, message
+        names_a_party = "left for" in message or "both parties can take" in message
+        assert names_a_party == bool(re.search(r"already (first_party|second_party|both)", states)), message
 
 
 # -- PINs ---------------------------------------------------------------------------------------------------------
@@ -358,6 +478,41 @@ def test_a_shared_did_is_in_use_while_any_party_holds_it(store):
     states = {n.number: (n.state, n.parties) for n in pool.pool_numbers(store, tenant.auth_id)}
 
     assert states[session.virtual_number] == (pool.IN_USE, 2)
+
+
+@pytest.mark.parametrize(
+    ("another_open", "state", "in_use", "cooling"), [(False, pool.COOLING, 0, 1), (True, pool.IN_USE, 1, 0)]
+)
+def test_a_shared_did_is_in_use_while_a_session_is_open_on_it_and_cools_off_after_in_every_count(
+    store, another_open, state, in_use, cooling
+):
+    tenant = shared_tenant(store, dids(2))
+    ended = open_pair(store, tenant, A, B, virtual_number_cooloff_period=600)
+    if another_open:
+        open_pair(store, tenant, C, D, NOW + 1)
+    end(store, tenant, ended, NOW + 2)
+
+    states = {n.number: n.state for n in pool.pool_numbers(store, tenant.auth_id)}
+    stats = capacity.pool_stats(store, tenant.auth_id, NOW + 3)
+
+    assert states[ended.virtual_number] == state
+    assert (stats.in_use, stats.cooling, stats.free) == (in_use, cooling, 1)
+    assert metrics.gather(store, NOW + 3).pool == {"free": 1, "in_use": in_use, "cooling": cooling, "suspended": 0}
+    check_shared_state(store, tenant.auth_id, NOW + 3)
+
+
+def test_a_suspended_shared_did_counts_as_suspended_only_until_it_is_resumed(store):
+    tenant = shared_tenant(store, dids(2))
+    session = open_pair(store, tenant, A, B)
+    pool.set_suspended(store, tenant.auth_id, session.virtual_number, True, NOW + 1)
+    during = capacity.pool_stats(store, tenant.auth_id, NOW + 2)
+    check_shared_state(store, tenant.auth_id, NOW + 2)
+    pool.set_suspended(store, tenant.auth_id, session.virtual_number, False, NOW + 3)
+    after = capacity.pool_stats(store, tenant.auth_id, NOW + 4)
+
+    assert (during.in_use, during.cooling, during.suspended) == (0, 0, 1)
+    assert (after.in_use, after.cooling, after.suspended) == (1, 0, 0)
+    check_shared_state(store, tenant.auth_id, NOW + 4)
 
 
 def test_a_shared_did_with_an_open_session_cannot_be_released(store):

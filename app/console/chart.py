@@ -1,5 +1,6 @@
-"""The capacity chart's geometry: each hour's peak of open sessions as a bar, against the pool's size and the
-recommended size as lines. Pure arithmetic; the template draws it as SVG."""
+"""The capacity chart's geometry: each hour's peak of DIDs in use as a bar (as many as open sessions while each has a
+DID of its own; fewer once sessions share DIDs), against the pool's size and the recommended size as lines. Pure
+arithmetic; the template draws it as SVG."""
 
 from __future__ import annotations
 
@@ -50,11 +51,13 @@ class Chart:
 
 
 def capacity_chart(stats: PoolStats) -> Chart:
-    """Return the chart of `stats`' hourly peaks over its `days`, against its size and recommended size."""
+    """Return the chart of `stats`' hourly peaks of DIDs in use over its `days`, against its size and recommended
+    size; each bar says the sessions open at once that hour too."""
     hours = stats.days * 24
     right, bottom = WIDTH - RIGHT, HEIGHT - BOTTOM
     step = (right - LEFT) / hours
-    top_value = _round_up(max(stats.peak, stats.size, stats.recommended_size, 1) * 1.1)
+    top_value = _round_up(max(stats.peak_in_use, stats.size, stats.recommended_size, 1) * 1.1)
+    sessions = {peak.hour: peak.peak for peak in stats.hourly_peaks}
 
     def y(value: int) -> float:
         return round(bottom - value / top_value * (bottom - TOP), 1)
@@ -65,9 +68,10 @@ def capacity_chart(stats: PoolStats) -> Chart:
             y(peak.peak),
             round(max(step - 0.5, 0.5), 2),
             round(bottom - y(peak.peak), 1),
-            f"{from_us(peak.hour):%Y-%m-%d %H:00} UTC: {peak.peak} open at once",
+            f"{from_us(peak.hour):%Y-%m-%d %H:00} UTC: {peak.peak} DID{'' if peak.peak == 1 else 's'} in use, "
+            f"{sessions.get(peak.hour, 0)} open at once",
         )
-        for peak in stats.hourly_peaks
+        for peak in stats.hourly_in_use
     )
     y_ticks = tuple(Tick(y(v), str(v)) for v in sorted({0, top_value // 2, top_value}))
     days = range(0, hours, 24 if stats.days <= 10 else 24 * math.ceil(stats.days / 10))

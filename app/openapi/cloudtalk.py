@@ -30,7 +30,7 @@ from app.openapi.pieces import (
     request_fields,
 )
 from app.openapi.plivo import DEFAULTS, NULL_IS_ABSENT
-from routing.capacity import DEFAULT_DAYS, MAX_DAYS
+from routing.capacity import DEFAULT_DAYS, HOT_PERCENT, MAX_DAYS
 from routing.number_mode import PARTIES_PER_NUMBER
 from routing.pool import ASSIGNMENT_STATUSES
 
@@ -100,6 +100,9 @@ def paths() -> Json:
             "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
             "numbers": described(COUNT, "numbers held in the country"),
             "in_shared_use": described(COUNT, "numbers that parties of shared sessions hold (open or cooling off)"),
+            "with_open_sessions": described(
+                COUNT, "of in_shared_use, the numbers carrying an open session (in use; the others cool off)"
+            ),
             "peak_in_shared_use": described(COUNT, "the most numbers in shared use at once over the window"),
             "largest_k": described(COUNT, "the most shared sessions one real number is in now, k"),
             "peak_k": described(COUNT, "the largest k over the window"),
@@ -108,7 +111,9 @@ def paths() -> Json:
             "peak_holdings": described(COUNT, "the most holdings over the window"),
             "parties_per_number": integer(*PARTIES_PER_NUMBER, description="the cap of parties on one number"),
             "numbers_recommended": described(
-                COUNT, "numbers_required, plus one number per parties_per_number holdings at the peak"
+                COUNT,
+                "numbers_required, plus one number per parties_per_number holdings at the peak (that cap rounded "
+                "down to an even number: a number takes parties in pairs)",
             ),
             "busiest": {
                 "type": "array",
@@ -120,9 +125,9 @@ def paths() -> Json:
     pool = obj(
         {
             "size": COUNT,
-            "in_use": COUNT,
+            "in_use": described(COUNT, "numbers carrying an open session, exclusive or shared"),
             "free": COUNT,
-            "cooling": COUNT,
+            "cooling": described(COUNT, "numbers cooling off after sessions that ended, exclusive or shared"),
             "suspended": COUNT,
             "days": integer(1, MAX_DAYS),
             "since": described(hour, "the first hour counted"),
@@ -132,6 +137,13 @@ def paths() -> Json:
                 "description": "the most sessions open at once, hour by hour",
             },
             "overall_peak": COUNT,
+            "peak_in_use": {
+                "type": "array",
+                "items": obj({"hour": hour, "peak": COUNT}),
+                "description": "the most numbers in use at once (carrying open sessions), hour by hour: the sessions' "
+                "peaks unless sessions share numbers",
+            },
+            "overall_peak_in_use": COUNT,
             "exhausted": described(COUNT, "opens refused for want of a free number"),
             "sessions_opened": COUNT,
             "sessions_ended": COUNT,
@@ -139,7 +151,11 @@ def paths() -> Json:
             "recommended_size": described(
                 COUNT, "1.5 × the peak of sessions with numbers of their own, plus `numbers_recommended` of `shared`"
             ),
-            "warning": {"type": ["string", "null"], "description": "why the pool runs hot"},
+            "warning": {
+                "type": ["string", "null"],
+                "description": f"why the pool runs hot: refused opens, a peak of numbers in use at {HOT_PERCENT} % of "
+                "the pool or more, or a country with fewer numbers than its shared sessions need",
+            },
             "shared": {
                 "type": "array",
                 "items": shared_country,

@@ -6,6 +6,9 @@
 local num, first, sid, uuid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local route = redis.call('HMGET', T .. K.route .. num, '*', first)
 if route[1] ~= uuid and route[2] ~= uuid then return reply(refusal('not-this-session')) end
+-- A call recorded already on another session is never answered for this one.
+local known = redis.call('HGET', ikey(sid), 'session')
+if known and known ~= uuid then return reply(refusal('not-this-session')) end
 local result = inbound(num, first, sid)
 local I = read_hash(ikey(sid))
 -- masq placed this call: its caller's leg is outbound (the Call resource's call_direction).

@@ -35,30 +35,50 @@ local function busy(uuid)
   return live[1] and live[1] ~= '' and stored_number(live[2]) > NOW
 end
 
--- A caller none of the open sessions of the shared DID `num` has (a stranger, or a party whose session there ended:
--- a tombstone): refused when the DID carries no open session; asked for a PIN, with the prompts of its newest
--- session with PINs, when one of its open sessions has PINs, since the PIN names the session (shared_pin.lua); else
--- turned away with its newest session's message. A PIN prompt is noted as a call of no session yet (no `session`,
--- no `sid`: neither the session's calls nor the resources show it), and answered as it stands when asked again.
-local function stranger(num, from, sid)
-  local known = read_hash(ikey(sid))
-  if known.session then
-    local blob = redis.call('GET', T .. K.session .. known.session)
-    if blob then return standing(known, blob) end
+-- The answer to a call recorded already on its session (`I.session`), asked for again (a carrier's retry, a replayed
+-- webhook): the call's own session decides it as it stands, whatever session the DID and the caller lead to now,
+-- and a session that has ended since hangs up.
+local function replayed(I)
+  local blob = redis.call('GET', T .. K.session .. I.session)
+  if not blob then return refusal('no-session') end
+  if tonumber(cjson.decode(blob)['expiry']) <= NOW then
+    return decision('closed', blob, I.caller or '', I.tries or '0')
   end
-  local meta = redis.call('HMGET', T .. K.route .. num, '?live', '?pins', '?pin', '?')
-  if stored_number(meta[1]) <= 0 then return refusal('no-session') end
-  if stored_number(meta[2]) <= 0 then
-    local blob = meta[4] and redis.call('GET', T .. K.session .. meta[4])
-    if not blob then return refusal('no-session') end
+  return standing(I, blob)
+end
+
+-- The newest session of the sorted set `key` (a shared DID's `did_sessions` or `did_pin_sessions`) still open now,
+-- and its JSON, or nil: one past its expiry that no sweep has ended yet is passed over.
+local function newest_open(key)
+  local offset, page = 0, {}
+  repeat
+    page = redis.call('ZREVRANGE', key, offset, offset + 9)
+    for _, uuid in ipairs(page) do
+      local blob = redis.call('GET', T .. K.session .. uuid)
+      if blob and tonumber(cjson.decode(blob)['expiry']) > NOW then return uuid, blob end
+    end
+    offset = offset + 10
+  until #page < 10
+  return nil
+end
+
+-- A caller none of the open sessions of the shared DID `num` has (a stranger, or a party whose session there ended:
+-- a tombstone): refused when the DID carries no open session; asked for a PIN, with the prompts of its newest open
+-- session with PINs, when one of its open sessions has PINs, since the PIN names the session (shared_pin.lua); else
+-- turned away with its newest open session's message. A PIN prompt is noted as a call of no session yet (no
+-- `session`, no `sid`: neither the session's calls nor the resources show it), and answered as it stands when asked
+-- again. `known` is what is noted of the call `sid` so far.
+local function stranger(num, from, sid, known)
+  local uuid, blob = newest_open(T .. K.did_pin_sessions .. num)
+  if not uuid then
+    uuid, blob = newest_open(T .. K.did_sessions .. num)
+    if not uuid then return refusal('no-session') end
     return decision('unknown', blob, '', '0')
   end
-  local blob = meta[3] and redis.call('GET', T .. K.session .. meta[3])
-  if not blob then return refusal('no-session') end
   if pin_locked(num) then return decision('locked', blob, '', '0') end
   if known.state ~= 'pin' or known.to ~= num then
     known = {tries = '0'}
-    redis.call('HSET', ikey(sid), 'from', from, 'to', num, 'state', 'pin', 'tries', 0, 'started', NOW, 'prompt', meta[3])
+    redis.call('HSET', ikey(sid), 'from', from, 'to', num, 'state', 'pin', 'tries', 0, 'started', NOW)
     redis.call('PEXPIRE', ikey(sid), math.ceil(pin_window(cjson.decode(blob)) / 1000))
   end
   local asked = decision('pin', blob, '', known.tries)
@@ -72,11 +92,14 @@ local function inbound(num, from, sid)
   local status = redis.call('HGET', T .. K.number .. num, 'status')
   if not status then return refusal('not-held') end  -- the tenant does not hold this DID (any more)
   if status ~= 'active' then return refusal('suspended') end
+  -- A call asked for again is answered by its own session, never by the one the route leads to now.
+  local known = read_hash(ikey(sid))
+  if known.session then return replayed(known) end
   local route = redis.call('HMGET', T .. K.route .. num, '*', from)
   local uuid = route[1]
   if not uuid then
     uuid = route[2]
-    if not uuid or string.sub(uuid, 1, 1) == '~' then return stranger(num, from, sid) end
+    if not uuid or string.sub(uuid, 1, 1) == '~' then return stranger(num, from, sid, known) end
   end
   local blob = redis.call('GET', T .. K.session .. uuid)
   if not blob then return refusal('no-session') end
@@ -86,8 +109,6 @@ local function inbound(num, from, sid)
   -- Updates refuse equal parties; a session stored otherwise still never bridges a caller to their own number.
   if s['second_party'] == s['first_party'] then return refusal('single-party') end
 
-  local known = read_hash(ikey(sid))
-  if known.session then return standing(known, blob) end
   if busy(uuid) then return refusal('busy') end
 
   local caller = ''

@@ -12,8 +12,8 @@ for _, cc in ipairs(countries) do free = free + redis.call('SCARD', T .. K.free 
 return reply({
   counters = counters,
   free = free,
-  in_use = dids_in_use(countries),
-  cooling = redis.call('ZCARD', T .. K.cooling),
+  in_use = dids_in_use(),
+  cooling = dids_cooling(countries),
   suspended = redis.call('SCARD', T .. K.suspended),
   pending = redis.call('XLEN', T .. K.events),
   retrying = redis.call('ZCARD', T .. K.event_retries),

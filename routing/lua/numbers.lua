@@ -1,6 +1,7 @@
 -- A tenant's DIDs: each one's hash (status, country, exclusive open session, shared `parties`) and its assignment
 -- records, kept for billing.
 --! include base.lua
+--! include capacity.lua
 
 -- Put an idle, active DID back in its country's free set: one that carries no exclusive session and no party of a
 -- shared one holds.
@@ -31,11 +32,34 @@ local function set_assignment(num, fields)
   redis.call('HSET', T .. K.assignments, id, encode_record(rec))
 end
 
--- How many DIDs carry sessions now: one per open exclusive session, and each in shared use (shared.lua) whose
--- country is in `countries`, whether its parties' sessions are open or cooling off.
-local function dids_in_use(countries)
+-- The active shared DID `num` of country `cc` (shared.lua) comes into use at `at` (`in_use`: a session is open on
+-- it) or goes out of it: it joins or leaves its country's `shared_live` and the count of them all (`live` of
+-- `shared_figures`), and the pool's figures count a DID in or out of use. Nothing changes when it already was so.
+local function shared_in_use(num, cc, in_use, at)
+  local key = T .. K.shared_live .. cc
+  if in_use then
+    if redis.call('SADD', key, num) == 0 then return end
+    redis.call('HINCRBY', T .. K.shared_figures, 'live', 1)
+    tally(at, 'dids_in', 1)
+  elseif redis.call('SREM', key, num) == 1 then
+    redis.call('HINCRBY', T .. K.shared_figures, 'live', -1)
+    tally(at, 'dids_out', 1)
+  end
+end
+
+-- How many DIDs carry open sessions now: one per open exclusive session, and each active shared DID with one.
+local function dids_in_use()
   local open = redis.call('ZCOUNT', T .. K.expiry, string.format('(%.0f', NOW), '+inf')
-  local count = open - stored_number(redis.call('HGET', T .. K.shared_figures, 'sessions'))
-  for _, cc in ipairs(countries) do count = count + redis.call('ZCARD', T .. K.shared .. cc) end
-  return math.max(count, 0)
+  local shared = redis.call('HMGET', T .. K.shared_figures, 'sessions', 'live')
+  return math.max(open - stored_number(shared[1]), 0) + stored_number(shared[2])
+end
+
+-- How many DIDs cool off now: after an exclusive session, or, active in shared use in `countries`, after shared
+-- sessions only (each still held by the parties of ended sessions, none open on it).
+local function dids_cooling(countries)
+  local count = redis.call('ZCARD', T .. K.cooling)
+  for _, cc in ipairs(countries) do
+    count = count + redis.call('ZCARD', T .. K.shared .. cc) - redis.call('SCARD', T .. K.shared_live .. cc)
+  end
+  return count
 end

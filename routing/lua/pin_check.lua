@@ -14,7 +14,8 @@ end
 local blob = redis.call('GET', T .. K.session .. I.session)
 if not blob then return reply(refusal('no-call')) end
 if I.state ~= 'pin' then
-  local current = standing(I, blob)
+  -- Asked again after the PIN was settled: the call's session as it stands, hung up once it has ended.
+  local current = replayed(I)
   if I.state == 'failed' then current.kind = I.pin == 'locked' and 'locked' or 'failed' end
   return reply(current)
 end

@@ -25,6 +25,7 @@ local function release(member, at)
   local nk = T .. K.number .. num
   if redis.call('HGET', nk, 'session') == uuid then
     redis.call('HSET', nk, 'session', '')
+    tally(at, 'dids_out', 1)
     local rk = T .. K.route .. num
     if redis.call('HGET', rk, '*') == uuid then redis.call('HDEL', rk, '*') end
     if cool > 0 and redis.call('HGET', nk, 'status') == 'active' then
@@ -127,6 +128,7 @@ local function opened(a, num, blob)
   redis.call('HINCRBY', T, 'sessions_opened', 1)
   local open = redis.call('ZCOUNT', T .. K.expiry, string.format('(%.0f', NOW), '+inf')
   raise_figure(NOW, 'peak', open)
+  raise_figure(NOW, 'peak_dids', dids_in_use())
   return open
 end
 
@@ -146,10 +148,16 @@ end
 -- `routing.sessions.session.Session` writes it, so that the record reads back as written.
 local function allocate_shared(a, cap)
   local taken = take_shared(a, cap)
-  if taken.error then
-    if taken.error == 'exhausted' then refused() end
-    return taken
+  if taken.error == 'exhausted' then
+    refused()
+    -- What the DIDs are doing, each counted once: the shared ones as `shared_shortage` counted them, the others
+    -- (exclusive sessions, cool-offs, suspensions) as for an exclusive open.
+    local why = exhausted(a)
+    why.in_use = why.in_use - taken.shared_dids
+    for name, value in pairs(taken) do why[name] = value end
+    return why
   end
+  if taken.error then return taken end
   local num = taken.number
   local body = string.gsub(a.blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)
   body = with_text(body, 'first_party_pin', a.first_pin, taken.first_pin)
@@ -170,7 +178,12 @@ local function allocate(a)
     local st = redis.call('HMGET', T .. K.number .. a.wanted, 'status', 'session', 'country', 'parties')
     if not st[1] then return {error = 'not_in_pool'} end
     if st[1] ~= 'active' then return {error = 'suspended'} end
-    if (st[2] and st[2] ~= '') or stored_number(st[4]) > 0 then return {error = 'taken'} end
+    if st[2] and st[2] ~= '' then return {error = 'taken'} end
+    if stored_number(st[4]) > 0 then
+      -- In shared use: taken while a session is open on it, else cooling off after shared sessions that ended.
+      if redis.call('EXISTS', T .. K.did_sessions .. a.wanted) == 1 then return {error = 'taken'} end
+      return {error = 'shared_cooling'}
+    end
     if redis.call('ZSCORE', T .. K.cooling, a.wanted) then return {error = 'cooling'} end
     if a.country ~= '*' and st[3] ~= a.country then return {error = 'country'} end
     redis.call('SREM', T .. K.free .. st[3], a.wanted)
@@ -192,6 +205,7 @@ local function allocate(a)
   end
   redis.call('HSET', T .. K.number .. num, 'session', a.uuid)
   redis.call('HSET', T .. K.route .. num, '*', a.uuid)
+  tally(NOW, 'dids_in', 1)
   local open = opened(a, num, (string.gsub(a.blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)))
   raise_figure(NOW, 'peak_exclusive', open - stored_number(redis.call('HGET', T .. K.shared_figures, 'sessions')))
   return {number = num}

@@ -1,5 +1,6 @@
 -- Suspend a DID (it is never handed out) or make it active again. A suspended DID in shared use keeps its holdings
--- but leaves its country's set of shared DIDs, so that no new session takes it; resumed, it is back in that set.
+-- but leaves its country's sets of shared DIDs (`shared`, and `shared_live` with an open session), so that no new
+-- session takes it and it counts as suspended only; resumed, it is back in them.
 -- ARGV: NOW, number, 'suspended' | 'active'. Reply: {outcome = 'ok' | 'missing'}.
 --! include numbers.lua
 local num, status = ARGV[2], ARGV[3]
@@ -14,8 +15,13 @@ local parties = stored_number(st[3])
 if status == 'suspended' then
   redis.call('SREM', T .. K.free .. st[2], num)
   redis.call('ZREM', T .. K.shared .. st[2], num)
+  shared_in_use(num, st[2], false, NOW)
 elseif parties > 0 then
   redis.call('ZADD', T .. K.shared .. st[2], parties, num)
+  if redis.call('EXISTS', T .. K.did_sessions .. num) == 1 then
+    shared_in_use(num, st[2], true, NOW)
+    raise_figure(NOW, 'peak_dids', dids_in_use())
+  end
 elseif not redis.call('ZSCORE', T .. K.cooling, num) then
   free_number(num)
 end

@@ -1,9 +1,11 @@
 -- Shared virtual numbers (see `routing.number_mode`): many sessions on one DID, a call resolved by (DID, caller).
 -- On one DID a real number is in at most one session, open or cooling off: that (DID, party) is a holding. A holding
 -- is the party's route field on the DID (keys.py's `route`), the DID in the party's `held` set, one of the DID's
--- `parties` and one of the party's DIDs in `dids_held`. When its session ends, each of its routes (parties and PINs)
--- becomes a tombstone until the cool-off is over (`shared_cooling`), and the holding ends with the tombstone. A DID
--- that no party holds leaves shared use and goes back to the free pool, for either mode.
+-- `parties` and one of the party's DIDs in `dids_held`. The DID's open sessions are its `did_sessions` (those with
+-- PINs also its `did_pin_sessions`), from which strangers are answered; an active DID with one is in its country's
+-- `shared_live` (in use: the other shared DIDs only cool off). When a session ends, it leaves those, and each
+-- of its routes (parties and PINs) becomes a tombstone until the cool-off is over (`shared_cooling`); the holding ends
+-- with the tombstone. A DID that no party holds leaves shared use and goes back to the free pool, for either mode.
 --! include base.lua
 --! include capacity.lua
 --! include numbers.lua
@@ -98,9 +100,10 @@ local function release_shared(uuid, num, cool, at, blob)
   for _, pin in ipairs({s.first_party_pin or '', s.second_party_pin or ''}) do
     if pin ~= '' then fields[#fields + 1] = '#' .. pin end
   end
-  -- The counters first: the last holding to go takes the whole route hash with it.
-  redis.call('HINCRBY', rk, '?live', -1)
-  if #fields > 0 then redis.call('HINCRBY', rk, '?pins', -1) end
+  redis.call('ZREM', T .. K.did_sessions .. num, uuid)
+  redis.call('ZREM', T .. K.did_pin_sessions .. num, uuid)
+  local cc = redis.call('HGET', T .. K.number .. num, 'country')
+  if cc and redis.call('EXISTS', T .. K.did_sessions .. num) == 0 then shared_in_use(num, cc, false, at) end
   redis.call('HINCRBY', T .. K.shared_figures, 'sessions', -1)
   fields[#fields + 1] = s.first_party
   fields[#fields + 1] = s.second_party
@@ -124,12 +127,11 @@ end
 -- open session still uses it.
 local function drop_all_holdings(num)
   local rk = T .. K.route .. num
-  if stored_number(redis.call('HGET', rk, '?live')) > 0 then return false end
+  if redis.call('ZCARD', T .. K.did_sessions .. num) > 0 then return false end
   local route = redis.call('HGETALL', rk)
   for i = 1, #route, 2 do
     local field = route[i]
-    local first = string.sub(field, 1, 1)
-    if first ~= '?' and first ~= '*' then
+    if field ~= '*' then
       redis.call('ZREM', T .. K.shared_cooling, num .. '|' .. field)
       end_tombstone(num, field)
     end
@@ -197,10 +199,10 @@ local function sticky(a, country, hf, hs, cap)
 end
 
 -- The most loaded DID of country `cc` in shared use that the pair may take (so that DIDs stay free for new pairs and
--- for exclusive sessions, and the cap spreads the load), else a free one: the DID, or nil and a PIN field that
--- clashed. At most `nf + ns` DIDs are held by the parties, so the first page holds one they may take unless given
--- PINs clash; then the scan goes on a page at a time.
-local function pick_in(cc, a, hf, hs, nf, ns, cap)
+-- for exclusive sessions, and the cap spreads the load): the DID, or nil and a PIN field that clashed. At most
+-- `nf + ns` DIDs are held by the parties, so the first page holds one they may take unless given PINs clash; then the
+-- scan goes on a page at a time.
+local function fitting_in(cc, a, hf, hs, nf, ns, cap)
   local page, offset, clash = nf + ns + 1, 0, nil
   repeat
     local found = redis.call('ZREVRANGEBYSCORE', T .. K.shared .. cc, cap - 2, '-inf', 'WITHSCORES',
@@ -212,7 +214,15 @@ local function pick_in(cc, a, hf, hs, nf, ns, cap)
     end
     offset = offset + page
   until #found < 2 * page
-  local num = redis.call('SPOP', T .. K.free .. cc)
+  return nil, clash
+end
+
+-- `fitting_in`'s DID, else a free one of `cc` (taken out of the free set): the DID, or nil and a PIN field that
+-- clashed.
+local function pick_in(cc, a, hf, hs, nf, ns, cap)
+  local num, clash = fitting_in(cc, a, hf, hs, nf, ns, cap)
+  if num then return num end
+  num = redis.call('SPOP', T .. K.free .. cc)
   if num then return num end
   return nil, clash
 end
@@ -232,26 +242,41 @@ local function free_pin(rk, pin, other)
   return nil
 end
 
--- Why no DID of the countries `list` fits the pair `a`, for `routing.sessions.lifecycle`: the numbers held there,
--- those full, how many each party could still take (`first_left`, `second_left`) and holds (`first_holds`, …).
-local function shared_shortage(a, list, hf, hs, cap)
-  local why = {error = 'exhausted', shared = 1, cap = cap, held = 0, full = 0, first_left = 0, second_left = 0,
-               first_holds = 0, second_holds = 0}
+-- Why no DID of the countries `list` fits the pair `a`, for pool.lua's `allocate_shared`, which adds what the other
+-- DIDs there are doing (`exhausted`) and `routing.sessions.shortage`, which words it. Each active shared DID there is
+-- counted once: held by both parties (`both`), else full (`full`: no room for two more parties under `cap`), else held
+-- by the first party or by the second (`first`, `second`); `shared_dids` of them in all. With geomatch,
+-- `free_elsewhere` lists the other countries where the pair could take a DID.
+local function shared_shortage(a, list, hf, hs, nf, ns, cap)
+  local why = {error = 'exhausted', shared = 1, cap = cap, both = 0, full = 0, first = 0, second = 0, shared_dids = 0}
   for _, cc in ipairs(list) do
-    local room = redis.call('ZCOUNT', T .. K.shared .. cc, '-inf', cap - 2) + redis.call('SCARD', T .. K.free .. cc)
-    why.held = why.held + redis.call('SCARD', T .. K.numbers_in .. cc)
-    why.full = why.full + redis.call('ZCOUNT', T .. K.shared .. cc, '(' .. (cap - 2), '+inf')
+    local zk = T .. K.shared .. cc
+    why.shared_dids = why.shared_dids + redis.call('ZCARD', zk)
+    why.full = why.full + redis.call('ZCOUNT', zk, '(' .. (cap - 2), '+inf')
     for name, set in pairs({first = hf, second = hs}) do
-      local left = room
       for num in pairs(set) do
-        local score = redis.call('ZSCORE', T .. K.shared .. cc, num)
-        if score then
-          why[name .. '_holds'] = why[name .. '_holds'] + 1
-          if tonumber(score) <= cap - 2 then left = left - 1 end
+        local score = redis.call('ZSCORE', zk, num)
+        local room = score and tonumber(score) <= cap - 2
+        if score and hf[num] and hs[num] then
+          -- Held by both: counted once, from the first party's holdings, and no longer as full.
+          if name == 'first' then
+            why.both = why.both + 1
+            if not room then why.full = why.full - 1 end
+          end
+        elseif room then
+          why[name] = why[name] + 1
         end
       end
-      why[name .. '_left'] = why[name .. '_left'] + left
     end
+  end
+  if a.country ~= '*' then
+    why.free_elsewhere = {}
+    for _, cc in ipairs(redis.call('SMEMBERS', T .. K.countries)) do
+      if cc ~= a.country and (redis.call('SCARD', T .. K.free .. cc) > 0 or fitting_in(cc, a, hf, hs, nf, ns, cap)) then
+        table.insert(why.free_elsewhere, cc)
+      end
+    end
+    table.sort(why.free_elsewhere)
   end
   return why
 end
@@ -311,7 +336,7 @@ local function take_shared(a, cap)
   end
   if not num then
     if clash then return {error = clash} end
-    return shared_shortage(a, list, hf, hs, cap)
+    return shared_shortage(a, list, hf, hs, nf, ns, cap)
   end
   local rk = T .. K.route .. num
   local first_pin, second_pin = a.first_pin, a.second_pin
@@ -331,11 +356,12 @@ local function take_shared(a, cap)
   else
     k = math.max(add_holding(a.first, num, cc), add_holding(a.second, num, cc))
   end
-  redis.call('HSET', rk, a.first, a.uuid, a.second, a.uuid, '?', a.uuid)
-  redis.call('HINCRBY', rk, '?live', 1)
+  redis.call('HSET', rk, a.first, a.uuid, a.second, a.uuid)
+  redis.call('ZADD', T .. K.did_sessions .. num, NOW, a.uuid)
+  shared_in_use(num, cc, true, NOW)
   if first_pin ~= '' then
-    redis.call('HSET', rk, '#' .. first_pin, a.uuid, '#' .. second_pin, a.uuid, '?pin', a.uuid)
-    redis.call('HINCRBY', rk, '?pins', 1)
+    redis.call('HSET', rk, '#' .. first_pin, a.uuid, '#' .. second_pin, a.uuid)
+    redis.call('ZADD', T .. K.did_pin_sessions .. num, NOW, a.uuid)
   end
   redis.call('SET', pair_key(a), num, 'PX', PAIR_MS)
   redis.call('HINCRBY', T .. K.shared_figures, 'sessions', 1)

@@ -4,11 +4,12 @@
 -- aimed at: every PIN on the DID is a target for each guess, so the DID, not one session, takes the guesses.
 --! include incoming.lua
 
--- Decide the PIN `digits` of the stranger's call I (fields from, to, tries, started, prompt: the session whose
--- prompts they hear) with the budget `interval`, `tolerance`, `lockout` (µs, as pin_check.lua takes them).
+-- Decide the PIN `digits` of the stranger's call I (fields from, to, tries, started) with the budget `interval`,
+-- `tolerance`, `lockout` (µs, as pin_check.lua takes them). They hear the prompts of the DID's newest open session
+-- with PINs; with none left open, no PIN can name a session and the call hangs up.
 local function shared_pin(I, sid, digits, interval, tolerance, lockout)
   local num = I.to
-  local prompt = redis.call('GET', T .. K.session .. (I.prompt or ''))
+  local _, prompt = newest_open(T .. K.did_pin_sessions .. num)
   if not prompt then return refusal('no-call') end
   local function finish(pin, kind)
     redis.call('HSET', ikey(sid), 'state', 'failed', 'pin', pin)

@@ -23,6 +23,7 @@ from routing.phone import country_of, to_e164
 from routing.sessions.options import SessionRequest, check_create, check_update
 from routing.sessions.query import SessionQuery
 from routing.sessions.session import EXPIRED, Session
+from routing.sessions.shortage import shortage
 from routing.store import Store
 from routing.tenants import Credential, admit, checked, get_tenant, run_checked, subaccount_of
 
@@ -31,14 +32,13 @@ _REFUSALS = {
     "suspended": "is suspended",
     "taken": "already carries an open session",
     "cooling": "was released recently and is cooling off",
+    "shared_cooling": "is cooling off: parties of shared sessions that ended on it recently still hold it",
     "country": "is not in the first party's country (geomatch is on)",
     "held_first": "is already first_party's in another session (open or cooling off)",
     "held_second": "is already second_party's in another session (open or cooling off)",
 }
 # The PIN fields a shared number's sessions must not repeat (shared.lua's `pin_clash`).
 _PIN_FIELDS = ("first_party_pin", "second_party_pin")
-# What pool.lua's `shortage` counts a held number as, in the order a refusal lists them.
-_STATES = (("in_use", "in use"), ("cooling", "cooling off"), ("suspended", "suspended"))
 _CAS_TRIES = 8
 
 
@@ -76,7 +76,7 @@ class Opening:
         reason = reply.get("error")
         if reason is not None:
             if reason == "exhausted":
-                raise PoolExhausted(self.shared_shortage(reply) if reply.get("shared") else self.shortage(reply))
+                raise PoolExhausted(shortage(reply, self.country, self.session.geomatch))
             if reason in _PIN_FIELDS:
                 raise PinUnavailable(
                     reason, "a session on the shared virtual number has this PIN already; give another"
@@ -91,62 +91,6 @@ class Opening:
             first_party_pin=str(reply["first_pin"]),
             second_party_pin=str(reply["second_pin"]),
         )
-
-    def shortage(self, reply: Reply) -> str:
-        """Return why pool.lua's `exhausted` `reply` found no number: none held where one must be, or what each
-        held one is doing; with geomatch, which countries have a free number instead."""
-        held = int(reply["held"])
-        if not self.session.geomatch:
-            if held == 0:
-                return "no virtual number: the pool has no numbers"
-            return f"no free virtual number: the pool's {_held(reply, held)}"
-        country, elsewhere = self.country, _either(reply.get("free_elsewhere") or [])
-        switch = f"set geomatch to false to take a free number from {elsewhere}" if elsewhere else ""
-        if held == 0:
-            advice = f"add one, or {switch}" if switch else "add one (no other country has a free number either)"
-            return (
-                f"no virtual number in {country}: the pool has no number in {country}, and geomatch asks for one "
-                f"in first_party's country; {advice}"
-            )
-        return f"no free virtual number in {country}: the pool's {_held(reply, held, country)}" + (
-            f"; {switch}" if switch else ""
-        )
-
-    def shared_shortage(self, reply: Reply) -> str:
-        """Return why shared.lua's `shared_shortage` `reply` found no shared number: which party has none left (it
-        holds them all, or the rest are full), or that no number is free for both."""
-        where = f"in {self.country}" if self.session.geomatch else "in the pool"
-        held, full, cap = int(reply["held"]), int(reply["full"]), int(reply["cap"])
-        if held == 0:
-            return f"no virtual number {where}: the pool has no number there; add some"
-        out = [name for name in ("first_party", "second_party") if int(reply[name.replace("party", "left")]) <= 0]
-        crowded = f", {full} more {'is' if full == 1 else 'are'} full ({cap} parties each)" if full else ""
-        sizing = "someone in k sessions at once needs 2k − 1 numbers to share; add numbers"
-        if out:
-            holds = int(reply[out[0].replace("party", "holds")])
-            return (
-                f"no virtual number {where} left for {' or '.join(out)}: of the {held} held there, {holds} "
-                f"{'is' if holds == 1 else 'are'} already {out[0]}'s (in sessions open or cooling off){crowded}; "
-                f"{sizing}"
-            )
-        return (
-            f"no virtual number {where} that neither party holds: first_party could take "
-            f"{int(reply['first_left'])} and second_party {int(reply['second_left'])} of the {held} held there, "
-            f"but none both{crowded}; {sizing}"
-        )
-
-
-def _held(reply: Reply, held: int, country: str = "") -> str:
-    """Return what pool.lua's `shortage` says the `held` numbers (in `country`) are doing: `3 numbers in DE are
-    in use (2) or cooling off (1)`."""
-    states = _either([f"{state} ({int(reply[name])})" for name, state in _STATES if int(reply[name]) > 0])
-    where = f" in {country}" if country else ""
-    return f"{held} number{where} is {states or 'taken'}" if held == 1 else f"{held} numbers{where} are {states}"
-
-
-def _either(words: list[str]) -> str:
-    """Return `a`, `a or b`, `a, b or c`."""
-    return " or ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)
 
 
 def open_session(
