@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -417,20 +418,39 @@ def test_sessions_share_a_did_on_every_node_and_calls_reach_the_callers_own(serv
 
 # -- the worker's schedule ----------------------------------------------------------------------------------------
 def test_the_due_index_the_doorbell_and_a_retry_made_due_run_on_every_node(one_per_node, store):
-    for account in one_per_node:
-        now = store.now_us()
-        credential = tenants.basic_credential(*account.basic)
-        session = lifecycle.open_session(store, credential, {"first_party": FIRST, "second_party": SECOND}, now)
-        try:
-            found = due.next_dues(store, [account.auth_id], now, 60_000, 120 * US)[0]
-            assert found.sweep is not None and found.sweep <= session.expiry  # it, or a session before it
+    listener = store.redis.pubsub()  # on a cluster, any node: a script's PUBLISH reaches every node
+    listener.subscribe(store.keys.due_channel())
+    try:
+        for account in one_per_node:
+            now = store.now_us()
+            credential = tenants.basic_credential(*account.basic)
+            session = lifecycle.open_session(store, credential, {"first_party": FIRST, "second_party": SECOND}, now)
+            try:
+                found = due.next_dues(store, [account.auth_id], now, 60_000, 120 * US)[0]
+                assert found.sweep is not None and found.sweep <= session.expiry  # it, or a session before it
 
-            due.ring(store, account.auth_id, now + 5, now, outbox=False)
-            assert int(store.redis.hget(store.keys.next_due(account.auth_id), "at")) == now + 5  # sooner: lowered
+                # Due before any hint a worker can have written (one may be rewriting it meanwhile): it rings.
+                due.ring(store, account.auth_id, 1, now, outbox=False)
+                assert 1 in rings_heard(listener, account.auth_id)
 
-            assert outbox.retry_now(store, account.auth_id, "1-1", now) is False  # no such retry waiting
-        finally:
-            lifecycle.end_session(store, account.auth_id, session.session_uuid, store.now_us())
+                assert outbox.retry_now(store, account.auth_id, "1-1", now) is False  # no such retry waiting
+            finally:
+                lifecycle.end_session(store, account.auth_id, session.session_uuid, store.now_us())
+    finally:
+        listener.close()
+
+
+def rings_heard(listener: object, auth_id: str, seconds: float = 10.0) -> list[int]:
+    """Return the due times of the rings for `auth_id` that `listener` hears, waiting up to `seconds` for the first."""
+    deadline = time.monotonic() + seconds
+    heard: list[int] = []
+    while not heard and time.monotonic() < deadline:
+        message = listener.get_message(timeout=0.5)  # type: ignore[attr-defined]
+        if message and message["type"] == "message":
+            ring = due.parse_ring(str(message["data"]))
+            if ring is not None and ring.auth_id == auth_id:
+                heard.append(ring.due)
+    return heard
 
 
 # -- expiry, metrics, capacity, readiness --------------------------------------------------------------------------
