@@ -145,9 +145,9 @@ class Store:
         return client
 
     def now_us(self) -> int:
-        """Return Redis' time now, in µs since the epoch: this process's clock corrected by its measured offset.
+        """Return Redis' time now, in µs since the epoch: its last measured `TIME` plus the monotonic time since.
 
-        The offset is measured with one `TIME` every ten seconds (see `routing.redis_clock`); raise redis-py's
+        Redis' clock is measured with one `TIME` every ten seconds (see `routing.redis_clock`); raise redis-py's
         errors when Redis cannot be asked.
         """
         return self._clock.now_us(self.client)
