@@ -40,7 +40,7 @@ def init_app(app: Flask) -> None:
     if queue is None:
         # A store handed in (as tests do) brings its queue along: its own server, whatever the environment says.
         queue_url = app.config.get("QUEUE_REDIS_URL") if app.config.get("STORE") is None else ""
-        connection = settings.queue_connection(store, queue_url or "")
+        connection = settings.queue_connection(store, queue_url or "", settings.redis_timeout(app.config))
         queue = Queue(app.config["MASQ_QUEUE"], connection=connection)
     app.extensions["masq.queue"] = queue
     app.extensions["masq.login_budget"] = settings.login_budget(app.config)
