@@ -40,7 +40,7 @@ def init_app(app: Flask) -> None:
     if queue is None:
         # A store handed in (as tests do) brings its queue along: its own server, whatever the environment says.
         queue_url = app.config.get("QUEUE_REDIS_URL") if app.config.get("STORE") is None else ""
-        connection = settings.queue_connection(store, queue_url or "")
+        connection = settings.queue_connection(store, queue_url or "", settings.redis_timeout(app.config))
         queue = Queue(app.config["MASQ_QUEUE"], connection=connection)
     app.extensions["masq.queue"] = queue
     app.extensions["masq.login_budget"] = settings.login_budget(app.config)
@@ -106,9 +106,9 @@ def call_first_party(session: Session) -> None:
             retry=CALL_FIRST_PARTY_RETRY,
             on_failure=Callback(CALL_FIRST_PARTY_FAILED),
         )
-    except redis.RedisError:
-        log.exception("could not enqueue the call to the first party of session %s", session.session_uuid)
+    except redis.RedisError as exc:  # an outage, said in one line: its traceback tells nothing more
+        log.error("could not enqueue the call to the first party of session %s: %s", session.session_uuid, exc)
         try:
             outbound.not_placed(store(), session.auth_id, session.session_uuid, store().now_us())
-        except redis.RedisError:
-            log.exception("could not tell the tenant of session %s either", session.session_uuid)
+        except redis.RedisError as also:
+            log.error("could not tell the tenant of session %s either: %s", session.session_uuid, also)

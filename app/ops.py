@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
@@ -12,8 +14,10 @@ from app.extensions import store
 from routing.store import Client
 
 bp = Blueprint("ops", __name__)
+log = logging.getLogger("masq.http")
 
 READY_TIMEOUT = 1.0  # seconds; `MASQ_READY_TIMEOUT` in the app's config overrides it
+NOT_READY = "redis does not answer"  # all /readyz tells the public of why
 
 
 @bp.get("/healthz")
@@ -24,11 +28,16 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    """Answer 200 when Redis (every primary of a Redis Cluster) answers a PING in time, else 503 saying why."""
+    """Answer 200 when Redis (every primary of a Redis Cluster) answers a PING in time, else 503.
+
+    The 503 says only that Redis did not answer: the probe is open to all, and the failure's text names internal
+    addresses, so that goes to the log.
+    """
     try:
         ping(store().redis, float(current_app.config.get("MASQ_READY_TIMEOUT", READY_TIMEOUT)))
     except (redis.RedisError, OSError) as exc:
-        return jsonify({"status": "unavailable", "error": f"redis: {exc}"}), 503
+        log.warning("not ready: redis: %s", exc)
+        return jsonify({"status": "unavailable", "error": NOT_READY}), 503
     return jsonify({"status": "ok"})
 
 

@@ -20,7 +20,7 @@ from routing import logins
 from routing.calls import pin_guesses, reconcile
 from routing.clock import US
 from routing.keys import DEFAULT_PREFIX
-from routing.store import Store, cluster_nodes
+from routing.store import REDIS_TIMEOUT, Store, cluster_nodes
 
 # Seconds the Twilio REST client waits for an answer (twilio-python waits forever unless told).
 TWILIO_TIMEOUT = 10.0
@@ -50,6 +50,9 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         "REDIS_URL": redis_url,
         # Empty: the job queue lives on the store's own Redis, which cannot be a Redis Cluster (see `queue_url`).
         "QUEUE_REDIS_URL": env.get("QUEUE_REDIS_URL", ""),
+        # Seconds a Redis node may take to accept a connection or answer a command before it fails (see
+        # `routing.store.REDIS_TIMEOUT`): a hung node then costs a request a 503 or an apology, not its thread.
+        "MASQ_REDIS_TIMEOUT": float(env.get("MASQ_REDIS_TIMEOUT") or REDIS_TIMEOUT),
         "MASQ_QUEUE": env.get("MASQ_QUEUE", "masq"),
         "MASQ_KEY_PREFIX": env.get("MASQ_KEY_PREFIX", DEFAULT_PREFIX),
         "MASQ_DATA_DIR": env.get("MASQ_DATA_DIR", os.path.join(os.getcwd(), "var")),
@@ -134,11 +137,17 @@ def _token(settings: Mapping[str, Any], name: str) -> str:
 
 
 def connect_store(settings: Mapping[str, Any]) -> Store:
-    """Return the store on REDIS_URL under MASQ_KEY_PREFIX; raise ValueError when REDIS_URL is empty."""
+    """Return the store on REDIS_URL under MASQ_KEY_PREFIX, its commands bounded by MASQ_REDIS_TIMEOUT seconds;
+    raise ValueError when REDIS_URL is empty."""
     url = settings.get("REDIS_URL") or ""
     if not url:
         raise ValueError("REDIS_URL is empty: start masq's embedded Redis first, or set REDIS_URL")
-    return Store.connect(str(url), settings.get("MASQ_KEY_PREFIX", DEFAULT_PREFIX))
+    return Store.connect(str(url), settings.get("MASQ_KEY_PREFIX", DEFAULT_PREFIX), redis_timeout(settings))
+
+
+def redis_timeout(settings: Mapping[str, Any]) -> float:
+    """Return MASQ_REDIS_TIMEOUT: the seconds a Redis node may take to connect or to answer a command."""
+    return float(settings.get("MASQ_REDIS_TIMEOUT") or REDIS_TIMEOUT)
 
 
 def queue_url(settings: Mapping[str, Any]) -> str:
@@ -154,17 +163,42 @@ def queue_url(settings: Mapping[str, Any]) -> str:
     return url
 
 
-def queue_connection(store: Store, url: str = "") -> redis.Redis:
+def check_queue(settings: Mapping[str, Any]) -> None:
+    """Raise ValueError when the job queue would be on a Redis Cluster: named as one (see `queue_url`), or a plain
+    URL (QUEUE_REDIS_URL, else REDIS_URL) naming a node of one, whose `INFO cluster` says `cluster_enabled:1` and
+    where RQ's commands would fail with MOVED. A server that does not answer is not refused here: `/readyz` and
+    the worker's log say so once they run. An empty REDIS_URL (the embedded Redis) is not asked."""
+    url = queue_url(settings)
+    setting = "QUEUE_REDIS_URL" if url else "REDIS_URL"
+    url = url or str(settings.get("REDIS_URL") or "")
+    if not url:
+        return
+    timeout = redis_timeout(settings)
+    try:
+        with redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout) as client:
+            clustered = str(client.info("cluster").get("cluster_enabled", 0)) == "1"
+    except redis.RedisError:
+        return
+    if clustered:
+        fix = "" if setting == "QUEUE_REDIS_URL" else "name the cluster as redis+cluster://… and "
+        raise ValueError(f"{setting} names a node of {NO_RQ_ON_CLUSTER}; {fix}give the queue a plain Redis (redis://…)")
+
+
+def queue_connection(store: Store, url: str = "", timeout: float = REDIS_TIMEOUT, waits: bool = False) -> redis.Redis:
     """Return RQ's connection to `url` (QUEUE_REDIS_URL), else to the store's server: RQ wants bytes, not text.
 
-    Raise ValueError when that is a Redis Cluster (see `queue_url`).
+    Connecting fails after `timeout` seconds (MASQ_REDIS_TIMEOUT, see `redis_timeout`), and so does a command,
+    unless the connection `waits`: a worker's RQ waits on the queue with BLPOP for minutes and gives its connection
+    a longer bound of its own (rq's `Worker._set_connection`). Raise ValueError when the queue would be on a Redis
+    Cluster (see `queue_url`).
     """
+    limits = {"socket_timeout": None if waits else timeout, "socket_connect_timeout": timeout}
     if url:
-        return redis.Redis.from_url(queue_url({"QUEUE_REDIS_URL": url}))
+        return redis.Redis.from_url(queue_url({"QUEUE_REDIS_URL": url}), **limits)
     if store.is_cluster:
         raise ValueError(f"the store is {NO_RQ_ON_CLUSTER}; set QUEUE_REDIS_URL to a plain Redis (redis://…)")
     pool = store.redis.connection_pool
-    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    kwargs = {**pool.connection_kwargs, "decode_responses": False, **limits}
     return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
 
 

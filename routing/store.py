@@ -17,7 +17,9 @@ from typing import Any, TypeAlias
 from urllib.parse import unquote
 
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
 
 from routing import lua
 from routing.keys import DEFAULT_PREFIX, Keys
@@ -25,6 +27,13 @@ from routing.redis_clock import RedisClock
 
 # The most DID owners a store remembers: enough for every DID of a large deployment, bounded all the same.
 OWNERS_KEPT = 100_000
+
+# Seconds a connection to a Redis node, or a command on it, may take before it fails (MASQ_REDIS_TIMEOUT). Redis
+# answers masq's commands in milliseconds, so only a hung or unreachable node takes this long; failing then keeps a
+# request within what its caller waits (a carrier's voice webhook has 15 s in all, and hears masq's apology instead
+# of silence), frees its web thread, and lets the worker carry on with the tenants on the other nodes. A cluster's
+# client tries a command once more after refreshing its map of the slots, so there a hung node costs twice this.
+REDIS_TIMEOUT = 2.0
 
 # A single server's client or a cluster's: they take the same commands.
 Client: TypeAlias = redis.Redis | RedisCluster
@@ -98,15 +107,22 @@ class Store:
     _clock: RedisClock = field(default_factory=RedisClock, repr=False, compare=False)
 
     @classmethod
-    def connect(cls, url: str, prefix: str = DEFAULT_PREFIX) -> Store:
+    def connect(cls, url: str, prefix: str = DEFAULT_PREFIX, timeout: float = REDIS_TIMEOUT) -> Store:
         """Return a store on the Redis or the Redis Cluster at `url` (see the module's docstring for the forms).
 
-        Raise ValueError naming REDIS_URL when `url` is none of them.
+        Connecting to a node and each command on it fail with redis.TimeoutError after `timeout` seconds (see
+        `REDIS_TIMEOUT`). Raise ValueError naming REDIS_URL when `url` is none of the forms.
         """
         cluster = cluster_nodes(url)
+        limits = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         if cluster is None:
+            # One more try after a lost connection (a restarted server), none after a timeout: a node that did not
+            # answer in time is not waited on twice.
+            retry = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
             try:
-                client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+                client = redis.Redis.from_url(
+                    url, decode_responses=True, health_check_interval=30, retry=retry, **limits
+                )
             except ValueError as bad:
                 raise ValueError(f"REDIS_URL cannot be read: {bad}") from bad
             return cls(client, Keys(prefix))
@@ -117,6 +133,8 @@ class Store:
                 ssl=cluster.tls,
                 username=cluster.username,
                 password=cluster.password,
+                retry=Retry(NoBackoff(), 1),  # redis-py's default is three more tries: four timeouts in a row
+                **limits,
             ),
             Keys(prefix),
         )
@@ -145,9 +163,9 @@ class Store:
         return client
 
     def now_us(self) -> int:
-        """Return Redis' time now, in µs since the epoch: this process's clock corrected by its measured offset.
+        """Return Redis' time now, in µs since the epoch: its last measured `TIME` plus the monotonic time since.
 
-        The offset is measured with one `TIME` every ten seconds (see `routing.redis_clock`); raise redis-py's
+        Redis' clock is measured with one `TIME` every ten seconds (see `routing.redis_clock`); raise redis-py's
         errors when Redis cannot be asked.
         """
         return self._clock.now_us(self.client)

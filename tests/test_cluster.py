@@ -530,6 +530,43 @@ def test_the_worker_refuses_to_run_its_queue_on_the_cluster(cluster_env):
         settings.queue_url(without_queue)
 
 
+def a_node_of(cluster_url: str) -> str:
+    """Return a plain `redis://` URL naming the first node of the cluster at `cluster_url`."""
+    return "redis://" + cluster_url.partition("://")[2].split(",")[0]
+
+
+@pytest.mark.parametrize("command", [["worker", "--burst"], ["web"], ["serve", "--no-worker"]])
+def test_a_plain_queue_url_naming_a_cluster_node_is_refused_before_anything_starts(cluster_env, tmp_path, command):
+    on_a_node = {**cluster_env, "QUEUE_REDIS_URL": a_node_of(cluster_env["REDIS_URL"]), "MASQ_DATA_DIR": str(tmp_path)}
+
+    result = CliRunner().invoke(cli, command, env=on_a_node)
+
+    said = result.output + result.stderr
+    assert result.exit_code == 1, said
+    assert "QUEUE_REDIS_URL names a node of a Redis Cluster" in said
+    assert "Traceback" not in said and "masq listens" not in said
+
+
+def test_a_plain_store_url_naming_a_cluster_node_with_no_queue_is_refused(cluster_env):
+    on_a_node = {**cluster_env, "REDIS_URL": a_node_of(cluster_env["REDIS_URL"]), "QUEUE_REDIS_URL": ""}
+
+    with pytest.raises(
+        ValueError, match=r"REDIS_URL names a node of a Redis Cluster.*name the cluster as redis\+cluster"
+    ):
+        settings.check_queue(on_a_node)
+
+
+def test_serve_refuses_a_cluster_with_no_queue_before_it_says_it_listens(cluster_env, tmp_path):
+    without_queue = {**cluster_env, "QUEUE_REDIS_URL": "", "MASQ_DATA_DIR": str(tmp_path)}
+
+    result = CliRunner().invoke(cli, ["serve", "--no-worker"], env=without_queue)
+
+    said = result.output + result.stderr
+    assert result.exit_code == 1
+    assert "REDIS_URL names a Redis Cluster" in said
+    assert "masq listens" not in said and "Traceback" not in said
+
+
 def test_a_script_reaching_outside_its_tenants_slot_is_refused_even_on_the_same_node(accounts, store):
     by_node: dict[str, list[Account]] = {}
     for account in accounts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -443,6 +444,22 @@ def test_a_plivo_session_that_asks_for_it_enqueues_one_call_to_its_first_party_w
     )
     assert (job.retries_left, job.retry_intervals) == (3, [5, 15, 30])
     assert job.failure_callback is last_try_failed
+
+
+def test_a_queue_that_cannot_be_reached_answers_the_session_and_tells_the_tenant_in_one_log_line(
+    make_app, store, tenant, capsys
+):
+    unreachable = Queue("masq", connection=redis.Redis.from_url(f"redis://127.0.0.1:{_free_port()}"))
+    client = make_app(QUEUE=unreachable, TWILIO_ACCOUNT_SID=ACCOUNT_SID).test_client()
+    capsys.readouterr()
+
+    response = client.post(tenant.plivo_base, json=OUTBOUND, auth=tenant.basic)
+
+    assert response.status_code == 200, response.get_json()
+    names = [e["EventName"] for e in outbox(store, tenant.auth_id)]
+    assert "SessionFirstPartyFailed" in names
+    [logged] = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "could not enqueue" in line]
+    assert logged["level"] == "ERROR" and "exc" not in logged and "Error" in logged["message"]
 
 
 @pytest.mark.parametrize("asked", [{}, {"initiate_call_to_first_party": False}])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.sessions_helpers import credential
 
 SKEW = 30 * US  # the issue's worker ran 30 s fast
 CLOSE = 2 * US  # what two readings of one clock a moment apart may differ by, on a loaded machine
+JUMP = 40 * US  # the wall clock stepped 40 s forward (an NTP step, `date -s`)
 PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321"}
 
 
@@ -36,6 +38,18 @@ class CountingTime:
         with self._lock:
             self.asked += 1
         return divmod(now_us(), US)
+
+
+@pytest.fixture
+def wall_clock_jumps(monkeypatch):
+    """Return a function that steps this process's wall clock JUMP forward (Redis' fake keeps the real time)."""
+    real_ns = time.time_ns
+
+    def jump() -> None:
+        monkeypatch.setattr(time, "time_ns", lambda: real_ns() + JUMP * 1000)
+        monkeypatch.setattr(clock, "now_us", lambda: real_ns() // 1000 + JUMP)
+
+    return jump
 
 
 @pytest.mark.usefixtures("fast_host")
@@ -94,3 +108,36 @@ def test_two_processes_with_different_clocks_agree_on_now(store, monkeypatch):
     monkeypatch.setattr(clock, "now_us", lambda: real() + SKEW)
     fast = Store(store.redis, store.keys)
     assert abs(fast.now_us() - reading) < CLOSE
+
+
+class StoppedRedisClock:
+    """A client whose only command is TIME, answered with one fixed reading."""
+
+    def __init__(self, reading: int) -> None:
+        self.reading = reading
+
+    def time(self) -> tuple[int, int]:
+        return divmod(self.reading, US)
+
+
+def test_a_step_of_the_wall_clock_does_not_move_redis_time(wall_clock_jumps):
+    measured = now_us()
+    redis_clock = RedisClock()
+    first = redis_clock.now_us(StoppedRedisClock(measured))
+    wall_clock_jumps()
+
+    later = redis_clock.now_us(StoppedRedisClock(measured))
+    assert clock.now_us() - measured > JUMP - CLOSE  # the host's clock stepped
+    assert 0 <= later - first < CLOSE  # Redis' time moved on by the monotonic time only
+
+
+def test_a_step_of_the_wall_clock_does_not_end_a_session_early(store, tenant, wall_clock_jumps):
+    # Opened 50 s ago for 60 s: 10 s to go, though a clock that believed the 40 s step would say it ended 30 s ago.
+    opened = lifecycle.open_session(store, credential(tenant), {**PARTIES, "session_expiry": 60}, now_us() - 50 * US)
+    reader = Store(store.redis, store.keys)
+    before = reader.now_us()
+    wall_clock_jumps()
+
+    assert reader.now_us() - before < CLOSE
+    assert lifecycle.reclaim_expired(store, tenant.auth_id, reader.now_us()) == 0
+    assert lifecycle.get_session(store, tenant.auth_id, opened.session_uuid).status(reader.now_us()) == "active"

@@ -34,7 +34,9 @@ def run(config: dict[str, Any], threads: int = 32, burst: bool = False) -> None:
     endpoint. Both stop when the worker is told to stop (SIGTERM or SIGINT): the deliveries in flight are finished.
     """
     store = settings.connect_store(config)
-    connection = settings.queue_connection(store, config.get("QUEUE_REDIS_URL") or "")
+    connection = settings.queue_connection(
+        store, config.get("QUEUE_REDIS_URL") or "", settings.redis_timeout(config), waits=True
+    )
     sender = Sender(threads=threads, allow_private=bool(config.get("MASQ_ALLOW_PRIVATE_CALLBACKS")))
     carrier = settings.twilio_client(config) if settings.has_carrier(config) else None
     dispatcher = Dispatcher(

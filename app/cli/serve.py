@@ -12,7 +12,7 @@ import click
 from app.cli import embedded, served_url
 from app.cli.embedded import store_url
 from app.cli.support import dev_twilio_token
-from app.cli.web import run_web
+from app.cli.web import check_settings, run_web
 from routing import settings
 
 FIRST_STEPS = """\
@@ -54,6 +54,7 @@ def serve(host: str, port: int, with_worker: bool, keep_redis: bool) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
     config = settings.from_environment()
+    check_settings(config)  # before anything is started or said
     data_dir = config["MASQ_DATA_DIR"]
     running = served_url.recorded(data_dir)
     if running is not None:

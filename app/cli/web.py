@@ -10,6 +10,7 @@ time is up. Each of `workers` processes runs the app on `threads` Python threads
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -22,6 +23,18 @@ APP = "app.asgi:create_asgi"
 CONNECTIONS = 1024
 
 
+def check_settings(config: dict[str, Any]) -> None:
+    """Raise ClickException saying what is wrong with the web process's settings (its tokens, where its queue is).
+
+    Checked once before serving, not as a traceback from every worker process.
+    """
+    try:
+        for check in (settings.metrics_token, settings.operator_token, settings.secret_key, settings.check_queue):
+            check(config)
+    except ValueError as bad:
+        raise click.ClickException(str(bad)) from bad
+
+
 def run_web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the app on `host`:`port` with `workers` processes of `threads` threads each, until stopped."""
     from granian import Granian
@@ -30,12 +43,7 @@ def run_web(host: str, port: int, workers: int, threads: int) -> None:
     from granian.log import LogLevels
 
     config = settings.from_environment()
-    try:
-        # Checked here once, not as a traceback from every worker process.
-        for check in (settings.metrics_token, settings.operator_token, settings.secret_key, settings.queue_url):
-            check(config)
-    except ValueError as bad:
-        raise click.ClickException(str(bad)) from bad
+    check_settings(config)
     header_ms = round(config["MASQ_HEADER_TIMEOUT"] * 1000)
     if not 1 <= header_ms <= 60_000:  # what granian accepts
         raise click.ClickException("MASQ_HEADER_TIMEOUT must be between 0.001 and 60 seconds")

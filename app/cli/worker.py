@@ -28,7 +28,7 @@ def worker(threads: int, burst: bool) -> None:
 
     config = settings.from_environment()
     try:
-        settings.queue_url(config)  # told here once, not as a traceback
+        settings.check_queue(config)  # told here once, not as a traceback
     except ValueError as bad:
         raise click.ClickException(str(bad)) from bad
     configure_logging(config["MASQ_LOG_LEVEL"])
