@@ -431,7 +431,7 @@ def test_the_due_index_the_doorbell_and_a_retry_made_due_run_on_every_node(one_p
 
                 # Due before any hint a worker can have written (one may be rewriting it meanwhile): it rings.
                 due.ring(store, account.auth_id, 1, now, outbox=False)
-                assert 1 in rings_heard(listener, account.auth_id)
+                assert heard_ring(listener, account.auth_id, 1)
 
                 assert outbox.retry_now(store, account.auth_id, "1-1", now) is False  # no such retry waiting
             finally:
@@ -440,17 +440,16 @@ def test_the_due_index_the_doorbell_and_a_retry_made_due_run_on_every_node(one_p
         listener.close()
 
 
-def rings_heard(listener: object, auth_id: str, seconds: float = 10.0) -> list[int]:
-    """Return the due times of the rings for `auth_id` that `listener` hears, waiting up to `seconds` for the first."""
+def heard_ring(listener: object, auth_id: str, due_at: int, seconds: float = 10.0) -> bool:
+    """Return whether `listener` hears a ring for `auth_id` due at `due_at` within `seconds` (others are skipped)."""
     deadline = time.monotonic() + seconds
-    heard: list[int] = []
-    while not heard and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         message = listener.get_message(timeout=0.5)  # type: ignore[attr-defined]
         if message and message["type"] == "message":
             ring = due.parse_ring(str(message["data"]))
-            if ring is not None and ring.auth_id == auth_id:
-                heard.append(ring.due)
-    return heard
+            if ring is not None and (ring.auth_id, ring.due) == (auth_id, due_at):
+                return True
+    return False
 
 
 # -- expiry, metrics, capacity, readiness --------------------------------------------------------------------------
