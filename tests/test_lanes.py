@@ -125,7 +125,7 @@ def test_a_tenants_slow_path_does_not_hold_another_tenant_on_the_same_host():
 
 def test_a_free_thread_goes_to_the_tenant_with_the_fewest_in_flight():
     started = []
-    lane = Lanes(8, started.append, capacity=2, per_tenant=2)
+    lane = Lanes(8, started.append, capacity=2, per_tenant=3)
     for n in range(4):
         lane.offer(("a", SLOW_HOST), f"a{n}")
     for n in range(4):
@@ -148,9 +148,10 @@ def test_a_tenants_fresh_events_pass_its_retries_queued_for_a_dead_endpoint():
 
     lane.offer(healthy, "fresh")
 
-    assert started[-1] == "fresh" and lane.in_flight(dead) == 6
+    assert started[-1] == "fresh" and lane.in_flight(dead) == 5  # seven sent, two back
 
 
 def test_the_bound_of_a_lane_is_below_the_threads():
-    assert Lanes(8, lambda job: None, capacity=8).bound == 2  # a quarter of eight threads, not all of them
+    assert Lanes(8, lambda job: None, capacity=32).bound == 7  # below the tenant's quarter of the threads
+    assert Lanes(8, lambda job: None, capacity=8).bound == 1  # not all eight threads
     assert Lanes(8, lambda job: None, capacity=1).bound == 1

@@ -4,7 +4,8 @@ a tenant's slow path holds no other tenant's deliveries to the same host.
 
 At most `capacity` deliveries are in flight in all (the sender's threads), and at most `per_tenant` of one tenant's
 (by default a `TENANT_SHARE`th of the capacity, at least 1), so that one tenant's slow endpoints, however many, leave
-most threads to the others. A lane's bound is never more than its tenant's. When a thread is free, it goes to the
+most threads to the others. A lane's bound is below its tenant's (when that is more than 1), so that a tenant's
+endpoint that hangs leaves a thread to its other endpoints. When a thread is free, it goes to the
 tenant with a delivery ready that has the fewest in flight (the tenants take turns on a tie), and within the tenant to
 its lane with the fewest in flight (so a tenant's fresh events to a healthy endpoint pass its retries queued for a
 dead one). A lane whose last answer took `slow_after` s or more (a deadline overrun included) is slow: it gets
@@ -58,7 +59,7 @@ class Lanes(Generic[Job]):
     ) -> None:
         self.capacity = capacity
         self.per_tenant = per_tenant if per_tenant is not None else tenant_share(capacity)
-        self.bound = max(1, min(bound, self.per_tenant))
+        self.bound = max(1, min(bound, self.per_tenant - 1))  # a tenant's other lanes keep a thread
         self.slow_bound = max(1, min(slow_bound, self.bound))
         self.slow_after = slow_after
         self._start = start
