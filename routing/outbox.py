@@ -31,7 +31,7 @@ from routing.sessions.session import Session
 from routing.store import Store
 
 GROUP = "deliver"
-CLAIM_IDLE_MS = 120_000  # longer than a batch can take (64 events, 32 threads, 13 s timeouts)
+CLAIM_IDLE_MS = 120_000  # well past one delivery (15 s at most); a lane may hold one longer: its owner keeps it
 LEASE = 180 * US
 BACKOFF = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 28800)
 
