@@ -31,7 +31,7 @@ from routing.sessions.session import Session
 from routing.store import Store
 
 GROUP = "deliver"
-CLAIM_IDLE_MS = 120_000  # longer than a batch can take (64 events, 32 threads, 13 s timeouts)
+CLAIM_IDLE_MS = 120_000  # well past one delivery (15 s at most); a lane may hold one longer: its owner keeps it
 LEASE = 180 * US
 BACKOFF = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400, 21600, 28800)
 
@@ -123,9 +123,11 @@ def claim(
     new: bool = True,
     stale: bool = True,
     retries: bool = True,
+    most_retries: int | None = None,
 ) -> list[Event]:
     """Return up to `count` events to deliver: `new` ones, `stale` ones (a dead worker held them past the claim time)
-    and `retries` now due; leaving out a kind saves its round trip when it is known to have none.
+    and `retries` now due (at most `most_retries` of those); leaving out a kind saves its round trip when it is known
+    to have none.
 
     An entry this consumer holds already and claims again as stale is taken again: it stays pending to it, its idle
     time starts over.
@@ -140,9 +142,10 @@ def claim(
             stream, GROUP, consumer, policy.claim_idle_ms, "0-0", count=count - len(entries)
         )
         entries.extend(e for e in taken[1] if e[0] is not None)  # Redis 6.2 answers nil for a deleted entry
-    if retries and len(entries) < count:
+    room = count - len(entries) if most_retries is None else min(count - len(entries), most_retries)
+    if retries and room > 0:
         # Retries now due, each leased for LEASE so that no other worker takes it meanwhile.
-        due = store.run("lease_due_retries.lua", auth_id, now, count - len(entries), LEASE)["entries"]
+        due = store.run("lease_due_retries.lua", auth_id, now, room, LEASE)["entries"]
         entries.extend((entry_id, named(flat)) for entry_id, flat in due)
     failures: list[Any] = []
     if entries:
@@ -166,6 +169,30 @@ def _read_new(store: Store, auth_id: str, consumer: str, count: int) -> list[tup
         _ensure_group(store, auth_id)
         reply = store.redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
     return [entry for _, items in reply or [] for entry in items]
+
+
+def hand_back(store: Store, auth_id: str, entry_ids: list[str], owner: str, now: int, policy: Policy) -> int:
+    """Hand the tenant's deliveries `entry_ids`, claimed and not sent, to the consumer `owner` (the tenant's owner) to
+    be taken at once: each pending one becomes `owner`'s, idle for the claim time already, each leased retry falls due
+    at `now`; ring the tenant's doorbell. Return how many pending ones were handed.
+
+    Redis has no way to give a pending entry back to nobody; XCLAIM's IDLE makes it look abandoned, and the owner's
+    next claim of stale entries takes it (routing/lua/hand_back.lua).
+    """
+    if not entry_ids:
+        return 0
+    return int(store.run("hand_back.lua", auth_id, now, owner, policy.claim_idle_ms, *entry_ids)["pending"])
+
+
+def forget_consumers(store: Store, auth_ids: list[str], now: int, leaving: str = "", idle_ms: int = 0) -> int:
+    """Delete, from each tenant's consumer group, the consumers holding nothing pending that are `leaving` or idle
+    for `idle_ms` or more (0: none for idleness); return how many. One round trip (routing/lua/forget_consumers.lua).
+    """
+    if not auth_ids:
+        return 0
+    idle = idle_ms if idle_ms > 0 else 1 << 62
+    replies = store.run_across("forget_consumers.lua", auth_ids, now, leaving, idle)
+    return sum(int(r["deleted"]) for r in replies)
 
 
 def _attempts(failure: str | None) -> int:

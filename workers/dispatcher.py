@@ -12,10 +12,16 @@
 - Sharing: workers register with a heartbeat and each tenant belongs to one live worker (workers/membership.py).
   The outbox keeps its consumer group: each event is read by one worker, and a dead worker's pending deliveries are
   taken over after the claim time; deliveries stay at least once, with the same `Idempotency-Key`.
-- Fairness: deliveries go out on the sender's threads through per-endpoint lanes (workers/lanes.py: `per_endpoint`
-  in flight to one endpoint, fewer to one that answers slowly, the rest queued in its lane, the lanes taking turns
-  for the threads), and no tenant has more than `batch` deliveries claimed in this worker at once. Outcomes come
-  back on the loop's queue and are settled in batches per tenant; a failure is retried with the back-off policy.
+- Fairness: deliveries go out on the sender's threads through lanes, one per tenant and endpoint (workers/lanes.py:
+  `per_endpoint` in flight in a lane, fewer in one that answers slowly, a `TENANT_SHARE`th of the threads for one
+  tenant, the tenants taking turns for the threads), and no tenant has more than `batch` deliveries claimed in this
+  worker at once, of which at most half are retries (so a dead endpoint's retries leave room for its fresh events).
+  Outcomes come back on the loop's queue and are settled in batches per tenant; a failure is retried with the
+  back-off policy.
+- Handing over: a tenant this worker loses (another worker joined) has its queued deliveries taken out of the lanes
+  and handed to its new owner, to be taken at once (`outbox.hand_back`); a worker that stops does the same with all
+  it has queued. A worker leaves the consumer groups it holds nothing in when it stops, and deletes the consumers
+  gone idle with nothing pending in a tenant's group when it takes the tenant (`outbox.forget_consumers`).
 - Also: every `metrics.EVERY` the shares of the metrics of the tenants worked on, and a slice of the others, are
   read again, and one worker sums them (`routing.metrics`).
 
@@ -53,8 +59,8 @@ from routing.store import Store
 from workers.callback_http import Delivery, Outcome
 from workers.deliveries import Report, Sender, plan, settle
 from workers.doorbell import SUBSCRIBED, Doorbell
-from workers.lanes import Endpoint, Lanes, endpoint_of
-from workers.membership import Membership
+from workers.lanes import Endpoint, Lane, Lanes, endpoint_of
+from workers.membership import Membership, owner
 from workers.reconciler import close_calls_over
 
 log = logging.getLogger("masq.worker")
@@ -65,7 +71,7 @@ RESCAN_EVERY = 300 * US
 RESCAN_GAP = US // 2
 # Every owned tenant's metrics share is read again over metrics.SHARES_EVERY, at most SHARES_MOST per metrics.EVERY.
 SHARES_MOST = 10
-# Deliveries in flight to one endpoint (scheme, host, port) at once.
+# Deliveries of one tenant in flight to one endpoint (scheme, host, port) at once; never more than the tenant's share.
 PER_ENDPOINT = 8
 # A tenant whose work ran, moved nothing and is still due is looked at again this much later (a backstop).
 STILL_DUE = 1 * US
@@ -96,6 +102,11 @@ class Sending:
     event: Event
     delivery: Delivery
     endpoint: Endpoint
+
+    @property
+    def lane(self) -> Lane:
+        """Return the lane it waits in: its tenant's, to its endpoint."""
+        return (self.auth_id, self.endpoint)
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,7 @@ class Dispatcher:
         self.lanes: Lanes[Sending] = Lanes(per_endpoint, self._start, capacity=sender.threads)
         self.owned: dict[str, Owned] = {}
         self.held: dict[str, set[str]] = defaultdict(set)  # entry ids claimed and not settled yet, by tenant
+        self.retrying: dict[str, set[str]] = defaultdict(set)  # of those, the retries
         self._known: set[str] = set()  # every tenant's auth_id, as last read
         self._heap: list[tuple[int, str]] = []
         self._planned: dict[str, int] = {}  # when each owned tenant is next looked at; heap entries not equal are old
@@ -234,7 +246,7 @@ class Dispatcher:
             return
         while True:
             if isinstance(item, Sent):
-                self.lanes.done(item.sending.endpoint, item.seconds)
+                self.lanes.done(item.sending.lane, item.seconds)
                 self._sent.append(item)
             elif isinstance(item, Ring):
                 self._ring(item)
@@ -267,13 +279,17 @@ class Dispatcher:
         self._scan = ""
         self._known = {str(a) for a in self.store.redis.smembers(self.store.keys.tenants())}
         mine = {a for a in self._known if self.membership.owns(a)}
-        for auth_id in set(self.owned) - mine:
+        lost = set(self.owned) - mine
+        for auth_id in lost:
             del self.owned[auth_id]
             self._planned.pop(auth_id, None)
+        self._hand_back(lost, now)
         fresh = mine - set(self.owned)
         for auth_id in fresh:
             self.owned[auth_id] = Owned()
         self._touched.update(fresh)
+        if fresh:
+            outbox.forget_consumers(self.store, sorted(fresh), now, idle_ms=self.policy.claim_idle_ms)
         self._read_dues(sorted(mine if everyone else fresh), now)
         log.info("worker %s owns %d of %d tenants", self.consumer, len(mine), len(self._known))
 
@@ -365,7 +381,10 @@ class Dispatcher:
         """Claim up to `room` of the tenant's deliveries and put each in its endpoint's lane; return whether any.
 
         A delivery this worker holds already (claimed again as stale: it waited long in its lane) stays as it is.
+        Retries fill at most half of the tenant's `batch`, so that those to a dead endpoint leave room for its fresh
+        events.
         """
+        retry_room = self.batch // 2 - len(self.retrying.get(auth_id, ()))
         events = outbox.claim(
             self.store,
             auth_id,
@@ -375,11 +394,13 @@ class Dispatcher:
             self.policy,
             new=True,
             stale=due.stale is not None and due.stale <= now,
-            retries=due.retry is not None and due.retry <= now,
+            retries=due.retry is not None and due.retry <= now and retry_room > 0,
+            most_retries=retry_room,
         )
         held = self.held[auth_id]
         events = [e for e in events if e.entry_id not in held]
         held.update(e.entry_id for e in events)
+        self.retrying[auth_id].update(e.entry_id for e in events if e.attempts)
         self._unsent[auth_id].extend(events)
         self._send(auth_id, now)
         return bool(events)
@@ -402,8 +423,8 @@ class Dispatcher:
             if delivery is None:
                 nothing.append((event, None))
             else:
-                endpoint = endpoint_of(delivery.url)
-                self.lanes.offer(endpoint, Sending(auth_id, event, delivery, endpoint))
+                sending = Sending(auth_id, event, delivery, endpoint_of(delivery.url))
+                self.lanes.offer(sending.lane, sending)
         if nothing:
             self._add(settle(self.store, auth_id, nothing, now, self.policy))
             self._let_go(auth_id, [e.entry_id for e, _ in nothing])
@@ -444,11 +465,35 @@ class Dispatcher:
 
     def _let_go(self, auth_id: str, entry_ids: list[str]) -> None:
         """The tenant's deliveries `entry_ids` are no longer in hand here (settled, or left pending)."""
-        held = self.held.get(auth_id)
-        if held is not None:
-            held.difference_update(entry_ids)
-            if not held:
-                del self.held[auth_id]
+        for hand in (self.held, self.retrying):
+            held = hand.get(auth_id)
+            if held is not None:
+                held.difference_update(entry_ids)
+                if not held:
+                    del hand[auth_id]
+
+    def _hand_back(self, auth_ids: Collection[str], now: int) -> int:
+        """Take the tenants' deliveries that wait here unsent out of the lanes and hand them to each tenant's owner
+        among the other live workers (to this worker's own consumer when there is none, for its successor), to be
+        taken at once; the ones in flight finish here. Return how many were handed."""
+        if not auth_ids:
+            return 0
+        unsent: dict[str, list[str]] = defaultdict(list)
+        for sending in self.lanes.drop(lambda s: s.auth_id in auth_ids):
+            unsent[sending.auth_id].append(sending.event.entry_id)
+        for auth_id in auth_ids:
+            unsent[auth_id].extend(e.entry_id for e in self._unsent.pop(auth_id, []))
+        others = self.membership.workers - {self.consumer}
+        handed = 0
+        for auth_id, entry_ids in unsent.items():
+            if entry_ids:
+                to = owner(others, auth_id) if others else self.consumer
+                outbox.hand_back(self.store, auth_id, entry_ids, to, now, self.policy)
+                self._let_go(auth_id, entry_ids)
+                handed += len(entry_ids)
+        if handed:
+            log.info("handed %d queued deliveries of %d tenants to their owners", handed, len(unsent))
+        return handed
 
     def _after_settling(self, auth_id: str, batch: list[Sent], now: int) -> None:
         state = self.owned.get(auth_id)
@@ -487,19 +532,16 @@ class Dispatcher:
         """Finish the deliveries in flight and settle them; leave the rest pending; leave the registry."""
         self.doorbell.stop()
         self._carrier_pool.shutdown(wait=True, cancel_futures=True)
-        dropped = self.lanes.drop(lambda _: True)
-        for sending in dropped:
-            self._let_go(sending.auth_id, [sending.event.entry_id])
         deadline = time.monotonic() + 30
         try:
+            self.membership.leave(self.clock())
+            self._hand_back(set(self.held) | set(self._unsent), self.clock())
             while (self.lanes.in_flight() or self._sent) and time.monotonic() < deadline:
                 self._receive(0.1)
                 self._settle(self.clock())
-            self.membership.leave(self.clock())
+            outbox.forget_consumers(self.store, sorted(self.owned), self.clock(), leaving=self.consumer)
         except Exception:  # noqa: BLE001 - stopping: what is not settled stays pending, for another worker
             log.exception("dispatcher could not settle every delivery in flight; they stay pending")
-        if dropped:
-            log.info("left %d queued deliveries pending, for another worker to take over", len(dropped))
 
 
 class Rounds:
