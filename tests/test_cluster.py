@@ -434,6 +434,9 @@ def test_the_due_index_the_doorbell_and_a_retry_made_due_run_on_every_node(one_p
                 assert heard_ring(listener, account.auth_id, 1)
 
                 assert outbox.retry_now(store, account.auth_id, "1-1", now) is False  # no such retry waiting
+                # Handing back a delivery no worker holds hands nothing (a worker losing the tenant hands its own).
+                policy = outbox.DEFAULT_POLICY
+                assert outbox.hand_back(store, account.auth_id, ["1-1"], "nobody", now, policy) == 0
             finally:
                 lifecycle.end_session(store, account.auth_id, session.session_uuid, store.now_us())
     finally:
