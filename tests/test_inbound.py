@@ -171,6 +171,21 @@ def test_a_replayed_call_of_a_session_that_ended_hangs_up(store, tenant):
     assert ring(store, session, FIRST, sid, now + 2) == HangUp()
 
 
+def test_a_replayed_call_of_a_stranger_turned_away_is_refused_again_not_bridged_to_a_newer_session(store):
+    tenant = make_tenant(store, ["+14155550100"])
+    old = open_session(store, tenant, virtual_number_cooloff_period=0)
+    sid, now = new_sid(), now_us()
+    assert isinstance(ring(store, old, STRANGER, sid, now), TurnAway)
+    lifecycle.end_session(store, tenant.auth_id, old.session_uuid, now + 1)
+    newer = lifecycle.open_session(
+        store, credential(tenant), {"first_party": STRANGER, "second_party": SECOND}, now + 2
+    )
+    assert newer.virtual_number == old.virtual_number
+
+    assert ring(store, old, STRANGER, sid, now + 3) == Refuse("no-session")
+    assert read_calls(store, tenant.auth_id, newer.session_uuid, now + 3).count == 0
+
+
 def test_an_unknown_caller_is_asked_for_a_pin_when_the_session_requires_one(store, tenant):
     session = open_session(store, tenant, **PINS)
     decision = ring(store, session, STRANGER)

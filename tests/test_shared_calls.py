@@ -157,6 +157,41 @@ def test_a_strangers_pin_check_replayed_after_the_session_ended_hangs_up(store, 
     assert inbound.check_pin(store, rides.auth_id, sid, "1111", NOW + 5) == HangUp()
 
 
+def test_a_replayed_call_that_was_refused_busy_is_refused_again_never_bridged_to_a_newer_session(store, rides):
+    old = open_pair(store, rides, A, B, virtual_number_cooloff_period=0)
+    ring(store, old.virtual_number, A, NOW + 1)  # A is on a call: the session is busy
+    busy_sid = new_sid()
+    assert ring(store, old.virtual_number, A, NOW + 2, sid=busy_sid) == Refuse("busy")
+    lifecycle.end_session(store, rides.auth_id, old.session_uuid, NOW + 3)
+    newer = open_pair(store, rides, A, C, NOW + 4)
+    assert newer.virtual_number == old.virtual_number
+
+    assert ring(store, old.virtual_number, A, NOW + 5, sid=busy_sid) == Refuse("no-session")
+    assert read_calls(store, rides.auth_id, newer.session_uuid, NOW + 5).count == 0
+
+
+def test_a_replayed_call_of_a_stranger_turned_away_stays_refused_after_they_get_a_session(store, rides):
+    old = open_pair(store, rides, A, B, virtual_number_cooloff_period=0)
+    sid = new_sid()
+    assert isinstance(ring(store, old.virtual_number, STRANGER, NOW + 1, sid=sid), TurnAway)
+    request = {"first_party": STRANGER, "second_party": C}
+    newer = lifecycle.open_session(store, credential(rides), request, NOW + 2, wanted_number=old.virtual_number)
+    assert newer.virtual_number == old.virtual_number
+
+    assert ring(store, old.virtual_number, STRANGER, NOW + 3, sid=sid) == Refuse("no-session")
+    fresh = ring(store, old.virtual_number, STRANGER, NOW + 4)
+    assert isinstance(fresh, Bridge) and fresh.callee == C  # a new call from them reaches their session
+
+
+def test_a_replayed_call_of_a_stranger_who_failed_the_pin_hangs_up_and_is_not_asked_again(store, rides):
+    session = open_pair(store, rides, A, B, first_party_pin="1111", second_party_pin="2222", pin_retry=0, **PINS)
+    sid = new_sid()
+    assert isinstance(ring(store, session.virtual_number, STRANGER, NOW + 1, sid=sid), AskPin)
+    assert isinstance(inbound.check_pin(store, rides.auth_id, sid, "9999", NOW + 2), PinFailed)
+
+    assert ring(store, session.virtual_number, STRANGER, NOW + 3, sid=sid) == Refuse("no-session")
+
+
 def test_a_replayed_webhook_never_dials_the_counterpart_of_a_newer_session(client, store, rides):
     old = open_pair(store, rides, A, B, virtual_number_cooloff_period=0)
     sid = new_sid()

@@ -86,15 +86,12 @@ local function stranger(num, from, sid, known)
   return asked
 end
 
--- Decide the call `sid` from `from` ('' when withheld) to the virtual number `num`, and record it when it proceeds.
--- The session is the DID's own (route field `*`), or on a shared DID the caller's (route field `from`).
-local function inbound(num, from, sid)
-  local status = redis.call('HGET', T .. K.number .. num, 'status')
-  if not status then return refusal('not-held') end  -- the tenant does not hold this DID (any more)
-  if status ~= 'active' then return refusal('suspended') end
-  -- A call asked for again is answered by its own session, never by the one the route leads to now.
-  local known = read_hash(ikey(sid))
-  if known.session then return replayed(known) end
+-- How long a call that was refused, turned away or failed its PIN is remembered as such (ms): a carrier asking
+-- again for the same CallSid within it is refused again, never decided afresh against the sessions open by then.
+local REFUSED_KEPT_MS = 3600000
+
+-- Decide a call no session has taken yet (see `inbound`); `known` is what is noted of it.
+local function decide(num, from, sid, known)
   local route = redis.call('HMGET', T .. K.route .. num, '*', from)
   local uuid = route[1]
   if not uuid then
@@ -134,4 +131,23 @@ local function inbound(num, from, sid)
   if I.caller == 'second' then play = s['second_party_play_url'] or '' end
   begin_call(I, s, blob, I.state == 'pin' or play ~= '')
   return standing(I, blob)
+end
+
+-- Decide the call `sid` from `from` ('' when withheld) to the virtual number `num`, and record it when it proceeds.
+-- The session is the DID's own (route field `*`), or on a shared DID the caller's (route field `from`). A call asked
+-- for again is answered as it was: by its own session when one took it, never by the one the route leads to now;
+-- refused again when it was refused, turned away or failed its PIN.
+local function inbound(num, from, sid)
+  local status = redis.call('HGET', T .. K.number .. num, 'status')
+  if not status then return refusal('not-held') end  -- the tenant does not hold this DID (any more)
+  if status ~= 'active' then return refusal('suspended') end
+  local known = read_hash(ikey(sid))
+  if known.session then return replayed(known) end
+  if known.state == 'refused' or known.state == 'failed' then return refusal('no-session') end
+  local result = decide(num, from, sid, known)
+  if result.kind == 'refuse' or result.kind == 'unknown' or result.kind == 'locked' then
+    redis.call('HSET', ikey(sid), 'state', 'refused')
+    redis.call('PEXPIRE', ikey(sid), REFUSED_KEPT_MS)
+  end
+  return result
 end
