@@ -34,6 +34,7 @@ from routing.store import Store
 from tests import redis_cluster
 from tests.receiver import Receiver
 from tests.twilio_helpers import PUBLIC, TOKEN
+from workers.deliveries import Sender
 
 US_NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
 
@@ -181,6 +182,20 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def tenant(store: Store) -> TenantFixture:
     return make_tenant(store)
+
+
+@pytest.fixture
+def make_sender() -> Iterator[Callable[[int], Sender]]:
+    """Return a factory of callback senders (`make_sender(threads)`, private addresses allowed), closed at the end."""
+    made: list[Sender] = []
+
+    def make(threads: int = 4) -> Sender:
+        made.append(Sender(threads=threads, allow_private=True))
+        return made[-1]
+
+    yield make
+    for sender in made:
+        sender.close()
 
 
 # -- real Redis -------------------------------------------------------------------------------------------

@@ -7,9 +7,14 @@ from contextlib import contextmanager
 
 from routing import due
 from routing.clock import now_us
+from routing.outbox import Policy
 from routing.store import Store
 from tests.conftest import wait_for
 from workers.dispatcher import Dispatcher, run_in_thread
+
+# A back-off of 1 s, then 2 s, then a dead letter: retries a test can wait for.
+FAST = Policy(backoff=(1, 2))
+PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321"}
 
 
 def add_event(store: Store, auth_id: str, session_uuid: str, seq: int = 1, ring: bool = True) -> str:

@@ -5,16 +5,16 @@ from plivo.utils.signature_v3 import validate_v3_signature
 
 from routing import outbox
 from routing.clock import US
-from routing.outbox import Event, Policy
+from routing.outbox import Event
 from routing.sessions import lifecycle
 from routing.tenants import auth_token_of
 from tests.conftest import backlog
+from tests.dispatch_helpers import FAST
 from tests.receiver import Receiver
 from tests.sessions_helpers import credential
 from workers.deliveries import Report, Sender, deliver_batch, delivery_for
 
 NOW = 1_700_000_000 * US
-FAST = Policy(backoff=(1, 2))
 FIRST, SECOND = "+14155551234", "+14155554321"
 
 
@@ -27,10 +27,8 @@ def recorder():
 
 
 @pytest.fixture
-def sender():
-    pool = Sender(threads=4, allow_private=True)
-    yield pool
-    pool.close()
+def sender(make_sender):
+    return make_sender(4)
 
 
 def open_session(store, tenant, **options):

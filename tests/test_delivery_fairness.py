@@ -4,17 +4,13 @@ import pytest
 
 from routing import outbox
 from routing.clock import US, now_us
-from routing.outbox import GROUP, Policy
+from routing.outbox import GROUP
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant, wait_for
-from tests.dispatch_helpers import add_event, listeners, running
+from tests.dispatch_helpers import FAST, PARTIES, add_event, listeners, running
 from tests.receiver import Receiver
 from tests.sessions_helpers import credential
-from workers.deliveries import Sender
 from workers.dispatcher import Dispatcher, run_in_thread
-
-FAST = Policy(backoff=(1, 2))
-PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321"}
 
 
 @pytest.fixture
@@ -27,10 +23,8 @@ def slow_receiver():
 
 
 @pytest.fixture
-def sender():
-    pool = Sender(threads=16, allow_private=True)
-    yield pool
-    pool.close()
+def sender(make_sender):
+    return make_sender(16)
 
 
 def session_of(store, tenant, url):

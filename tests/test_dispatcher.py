@@ -5,24 +5,21 @@ import redis
 
 from routing import due
 from routing.clock import US, now_us
-from routing.outbox import Policy
 from routing.sessions import lifecycle
 from tests.conftest import backlog, make_tenant, redis_commands, timed_out, wait_for
+from tests.dispatch_helpers import FAST
 from tests.sessions_helpers import credential
 from workers import dispatcher as dispatcher_module
-from workers.deliveries import Report, Sender
+from workers.deliveries import Report
 from workers.dispatcher import Dispatcher, run_in_thread, sweep_expired
 
 NOW = 1_700_000_000 * US
-FAST = Policy(backoff=(1, 2))
 OTHER_NUMBERS = ["+14155550110", "+14155550111", "+14155550112"]
 
 
 @pytest.fixture
-def sender():
-    pool = Sender(threads=4, allow_private=True)
-    yield pool
-    pool.close()
+def sender(make_sender):
+    return make_sender(4)
 
 
 class Clock:

@@ -8,27 +8,21 @@ import redis
 
 from app.cli import embedded
 from routing.clock import US, now_us
-from routing.outbox import Policy
 from routing.sessions import lifecycle
 from routing.store import Store
 from tests.conftest import _free_port, make_tenant, wait_for
-from tests.dispatch_helpers import add_event, listeners, running
+from tests.dispatch_helpers import FAST, PARTIES, add_event, listeners, running
 from tests.sessions_helpers import credential
 from workers import dispatcher as dispatcher_module
-from workers.deliveries import Sender
 from workers.dispatcher import Dispatcher
 
-FAST = Policy(backoff=(1, 2))
-PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321"}
 # How late a worker with nothing else to do may be (s): it sleeps until the due time; the rest is a busy machine.
 ON_TIME = 0.25
 
 
 @pytest.fixture
-def sender():
-    pool = Sender(threads=4, allow_private=True)
-    yield pool
-    pool.close()
+def sender(make_sender):
+    return make_sender(4)
 
 
 def open_session(store, tenant, opened=None, **options):

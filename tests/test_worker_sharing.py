@@ -10,7 +10,7 @@ from routing.clock import now_us
 from routing.outbox import GROUP, Policy
 from routing.sessions import lifecycle
 from tests.conftest import make_tenant, wait_for
-from tests.dispatch_helpers import add_event, running
+from tests.dispatch_helpers import FAST, PARTIES, add_event, running
 from tests.receiver import Receiver
 from tests.sessions_helpers import credential
 from tests.worker_process import WorkerProcess, forget_queue
@@ -18,16 +18,12 @@ from workers.deliveries import Sender
 from workers.dispatcher import Dispatcher
 from workers.membership import BEAT, LIVE, owner
 
-FAST = Policy(backoff=(1, 2))
-PARTIES = {"first_party": "+14155551234", "second_party": "+14155554321"}
 CLAIM_MS = 2000
 
 
 @pytest.fixture
-def sender():
-    pool = Sender(threads=8, allow_private=True)
-    yield pool
-    pool.close()
+def sender(make_sender):
+    return make_sender(8)
 
 
 def tenants_with_sessions(store, count, url, start=0):
