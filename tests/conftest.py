@@ -118,11 +118,12 @@ def changed(value: str) -> str:
     return wrong
 
 
-def missing_tool(message: str) -> NoReturn:
-    """Skip a test that needs a tool this machine lacks (`message` says which, and how to install it); in CI
-    (`CI=true`), where `.ci/run` installs everything the tests need, fail it instead."""
+def cannot_run(message: str) -> NoReturn:
+    """Skip a test that cannot run here (`message` says why: a tool this machine lacks, and how to install it, or
+    the tests it depends on left out of the run); in CI (`CI=true`), where `.ci/run` installs everything the tests
+    need and runs them all, fail it instead. The suite's one way to skip."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}: CI must have it")
+        pytest.fail(f"{message}: CI must run it")
     pytest.skip(message)
 
 
@@ -228,7 +229,7 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         binary = redis_cluster.server_binary()
     except redis_cluster.ClusterUnavailable as missing:
-        missing_tool(str(missing))
+        cannot_run(str(missing))
     with redis_cluster.running(tmp_path_factory.mktemp("cluster"), binary) as url:
         yield url
 

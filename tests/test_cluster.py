@@ -36,7 +36,7 @@ from routing.number_mode import set_number_settings
 from routing.pool import pool_numbers
 from routing.sessions import lifecycle
 from routing.store import CLUSTER_SHEBANG, Store
-from tests.conftest import owner_of, serving, wait_for
+from tests.conftest import cannot_run, owner_of, serving, wait_for
 from tests.fake_twilio import FakeTwilio
 from tests.receiver import Receiver
 from tests.test_worker_flows import WorkerProcess, forget_queue
@@ -597,7 +597,7 @@ def test_every_script_ran_on_the_cluster(request, store):
     module = request.node.module.__name__
     ran_here = [item for item in request.session.items if item.module.__name__ == module]
     if len(ran_here) < len([name for name in dir(request.node.module) if name.startswith("test_")]):
-        pytest.skip("the module's other tests were deselected: they are what runs the scripts")
+        cannot_run("the module's other tests were deselected: they are what runs the scripts")
     primaries = store.redis.get_primaries()
     never = []
     for name in sorted(scripts_masq_runs()):

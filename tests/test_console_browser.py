@@ -27,7 +27,7 @@ from routing.clock import now_us
 from routing.outbox import Policy
 from routing.phone import mask
 from routing.sessions import lifecycle
-from tests.conftest import make_tenant, missing_tool, serving, wait_for
+from tests.conftest import cannot_run, make_tenant, serving, wait_for
 from tests.sessions_helpers import credential
 from tests.twilio_helpers import TOKEN, inbound_fields, sign
 from workers.deliveries import Sender
@@ -49,7 +49,7 @@ def chromium() -> tuple[str, str]:
     if browser and driver:
         return browser, driver
     missing = "chromium" if not browser else "chromedriver"
-    missing_tool(f"{missing} is not installed (Debian: apt-get install chromium chromium-driver)")
+    cannot_run(f"{missing} is not installed (Debian: apt-get install chromium chromium-driver)")
 
 
 @pytest.fixture

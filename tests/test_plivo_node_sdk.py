@@ -19,7 +19,7 @@ import pytest
 
 from routing.clock import now_us
 from routing.sessions import lifecycle
-from tests.conftest import TenantFixture, make_tenant, missing_tool
+from tests.conftest import TenantFixture, cannot_run, make_tenant
 
 pytestmark = pytest.mark.integration  # npm, node and masq over real HTTP on the real Redis
 
@@ -32,7 +32,7 @@ PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"
 def tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        missing_tool(f"Plivo's Node.js SDK test needs `{name}` on PATH")
+        cannot_run(f"Plivo's Node.js SDK test needs `{name}` on PATH")
     return found
 
 
