@@ -19,5 +19,5 @@ end
 
 -- The amount for `billed` seconds (whole minutes) at `rate` (default: the tenant's), as a decimal string.
 local function charge(billed, rate)
-  return dec_mul(rate or call_rate(), billed / 60)
+  return dec_mul(rate or call_rate(), math.floor(billed / 60))  -- whole minutes: digits times an integer
 end
