@@ -328,7 +328,8 @@ class Dispatcher:
 
     # -- a tenant's work ------------------------------------------------------------------------------------
     def _run_due(self, now: int) -> None:
-        """Run the work of every owned tenant due by `now`."""
+        """Run the work of every owned tenant due by `now`. A tenant whose work fails (its Redis node hung, its slot
+        moving) is logged and looked at again STILL_DUE later; the other tenants' work goes on meanwhile."""
         while self._heap and self._heap[0][0] <= now:
             at, auth_id = heapq.heappop(self._heap)
             if self._planned.get(auth_id) != at or auth_id not in self.owned:
@@ -336,10 +337,10 @@ class Dispatcher:
             del self._planned[auth_id]
             try:
                 self._work(auth_id, now)
-            except Exception:
+            except Exception:  # noqa: BLE001 - one tenant's failure must not hold back the others
+                log.exception("dispatcher turn failed for tenant %s; it is looked at again in a second", auth_id)
                 self.owned[auth_id].due = None
                 self._plan(auth_id, now + STILL_DUE)
-                raise
 
     def _work(self, auth_id: str, now: int) -> None:
         """Run what is due of the tenant's work (sweep, reconcile, claim and send), then plan it by its next due."""
