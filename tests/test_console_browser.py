@@ -36,7 +36,7 @@ from workers.dispatcher import Dispatcher, run_in_thread
 pytestmark = pytest.mark.integration  # a real Redis, a real HTTP server, a browser
 
 FIRST, SECOND = "+14155551234", "+14155554321"
-EVENTS = 6  # a bridged call's: ring, two answers, two hang-ups and the call's end
+EVENTS = 7  # a bridged call's: the dialled leg's start and ring, two answers, two hang-ups and the call's end
 SECRET = "browser-test-secret-" + "s" * 32
 OPERATOR = "browser-test-operator-" + "o" * 32
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -112,7 +112,12 @@ def test_a_tenant_replays_a_dead_callback_from_the_console_and_sees_it_delivered
     with serving(real_store, **config) as base:
         call = Carrier(base, TOKEN).call(CallPlan(FIRST, session.virtual_number, talk_seconds=65))
         assert call.ending == "bridged"
-        wait_for(lambda: len(outbox.dead_letters(real_store, tenant.auth_id)) >= EVENTS)
+
+        def all_dead() -> bool:
+            dead = outbox.dead_letters(real_store, tenant.auth_id)
+            return len(dead) >= EVENTS and "SessionPartiesHangup" in [d.fields["EventName"] for d in dead]
+
+        wait_for(all_dead)  # the call's last event too: they die one by one
         receiver.status = 200
 
         browser.get(f"{base}/console/")
