@@ -38,11 +38,6 @@ REDIS_TIMEOUT = 2.0
 # A single server's client or a cluster's: they take the same commands.
 Client: TypeAlias = redis.Redis | RedisCluster
 
-# What each script starts with on a cluster: Redis 7's shebang, under which Redis refuses a script's access to any
-# key outside the slot of its declared key (a script without one may reach any key its node holds), so that a key
-# built wrong fails at once instead of working until its slot moves to another node.
-CLUSTER_SHEBANG = "#!lua\n"
-
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
 CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme → TLS
 
@@ -180,8 +175,7 @@ class Store:
         """Return the script routing/lua/`name` registered on this Redis (call it with `keys`, `args`, `client`)."""
         registered = self._scripts.get(name)
         if registered is None:
-            text = (CLUSTER_SHEBANG if self.is_cluster else "") + lua.source(name)
-            registered = self._scripts[name] = self.redis.register_script(text)
+            registered = self._scripts[name] = self.redis.register_script(lua.source(name, self.is_cluster))
         return registered
 
     def run(self, name: str, auth_id: str, now_us: int, *args: object) -> lua.Reply:

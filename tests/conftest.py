@@ -31,10 +31,13 @@ from routing import pool, tenants
 from routing.clock import now_us
 from routing.keys import Keys
 from routing.store import Store
-from tests import redis_cluster
+from tests import lua_audit, redis_cluster
 from tests.receiver import Receiver
 from tests.twilio_helpers import PUBLIC, TOKEN
 from workers.deliveries import Sender
+
+# Every script a test runs checks that it names its keys before its first write (tests/lua_audit.py).
+lua_audit.install()
 
 US_NUMBERS = ["+14155550100", "+14155550101", "+14155550102"]
 

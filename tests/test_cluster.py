@@ -35,7 +35,8 @@ from routing.keys import DEFAULT_PREFIX
 from routing.number_mode import set_number_settings
 from routing.pool import pool_numbers
 from routing.sessions import lifecycle
-from routing.store import CLUSTER_SHEBANG, Store
+from routing.lua import CLUSTER_SHEBANG
+from routing.store import Store
 from tests.conftest import cannot_run, owner_of, serving, wait_for
 from tests.fake_twilio import FakeTwilio
 from tests.receiver import Receiver

@@ -38,15 +38,30 @@ class ScriptError(Exception):
     """A script cannot be built: it includes a file that does not exist, or includes itself."""
 
 
+# What each script starts with on a cluster: Redis 7's shebang, under which Redis refuses a script's access to any
+# key outside the slot of its declared key (a script without one may reach any key its node holds), so that a key
+# built wrong fails at once instead of working until its slot moves to another node.
+CLUSTER_SHEBANG = "#!lua\n"
+
+
 @cache
-def source(name: str) -> str:
-    """Return the whole source of the script in file `name` (`open_checked.lua`), built once per process."""
-    return build(_read(name), name)
+def source(name: str, cluster: bool = False) -> str:
+    """Return the whole source of the script in file `name` (`open_checked.lua`), built once per process.
+
+    `cluster`: the script is for a Redis Cluster (see `build`).
+    """
+    return build(_read(name), name, cluster)
 
 
-def build(text: str, name: str = "<text>") -> str:
-    """Return the script `text` as Redis runs it: the key names first, then `text` with its includes expanded."""
-    return _key_names() + "\n".join(_expand(text, name, included=set(), within=[]))
+def build(text: str, name: str = "<text>", cluster: bool = False) -> str:
+    """Return the script `text` as Redis runs it: the key names first, then `text` with its includes expanded.
+
+    For a Redis Cluster (`cluster`), the script starts with `CLUSTER_SHEBANG` and its constant CLUSTER is true,
+    which makes base.lua's `keys_here` ask the node whether it holds the keys a script names.
+    """
+    head = CLUSTER_SHEBANG if cluster else ""
+    flag = f"local CLUSTER = {'true' if cluster else 'false'}\n"
+    return head + _key_names() + flag + "\n".join(_expand(text, name, included=set(), within=[]))
 
 
 def named(reply: list[Any]) -> Reply:

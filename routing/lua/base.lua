@@ -5,6 +5,40 @@
 -- follow from ARGV[2].
 local T = KEYS[1]
 
+-- The keys the script has named with `keys_here`, as a set; T, its declared key, is named from the start.
+local NAMED = {[T] = true}
+
+-- Name the keys of the lists given (each a list of key names) as keys the script touches; a key named twice counts
+-- once. Libraries that write give the keys they write as lists (events.lua's `event_keys`, doorbell.lua's
+-- `ring_keys`, capacity.lua's `figure_keys`) for the scripts that call them to name.
+--
+-- Redis runs a script whole only while its keys stay on one node, and stops it at the first key that is not
+-- there, keeping the writes it made before. A script's keys stay together, in T's slot, except while that slot
+-- moves between two nodes of a cluster: key by key, so that either node may lack some. So a script names every key
+-- it touches before its first write: the keys it has read, the keys it will read or write, and the keys its
+-- libraries will. On a cluster (CLUSTER) the node is asked, in one EXISTS of T and the new keys, whether it holds
+-- them all: while the slot moves this stops the script before any write (Redis answers a command whose keys a
+-- moving slot holds only in part with an ASK or TRYAGAIN, which stops a script), as a declared key would stop it
+-- before it ran. The tenant's request fails whole, and is asked again; nothing is half written. Keys found in the
+-- data (a session's calls, the sessions due) cannot be declared in advance, which is why this is done in the
+-- script. Redis documents the rule: https://redis.io/docs/latest/develop/interact/programmability/eval-intro/
+local function keys_here(...)
+  local new = {T}
+  for _, keys in ipairs({...}) do
+    for _, key in ipairs(keys) do
+      if not NAMED[key] then
+        NAMED[key] = true
+        new[#new + 1] = key
+      end
+    end
+  end
+  if CLUSTER then
+    for first = 2, #new, 500 do  -- 500 keys at a time, each time with T: Lua's unpack takes a few thousand at most
+      redis.call('EXISTS', T, unpack(new, first, math.min(first + 499, #new)))
+    end
+  end
+end
+
 -- ARGV[i] as a number, within [lo, hi] when they are given. Anything else stops the script: a script that stops
 -- keeps the writes it made, so every entry script reads its arguments through here before its first write.
 local function number_arg(i, lo, hi)

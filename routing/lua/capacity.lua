@@ -10,6 +10,11 @@ local function figures(at)
   return T .. K.capacity .. string.format('%d', math.floor(hour / 24)), ':' .. string.format('%d', hour % 24)
 end
 
+-- The key `tally` and `raise_figure` touch for `at`, as a list, for a script to name before its first write.
+local function figure_keys(at)
+  return {(figures(at))}
+end
+
 -- Add `by` to the figure `name` of the hour holding `at`.
 local function tally(at, name, by)
   local k, h = figures(at)

@@ -4,6 +4,11 @@
 -- The most events a session's history keeps (about: trimmed as Redis trims a stream cheaply, `MAXLEN ~`).
 local HISTORY = 1000
 
+-- The keys `append_event` and `log_event` touch for session `uuid`, for a script to name before its first write.
+local function event_keys(uuid)
+  return {T .. K.events, T .. K.session_events .. uuid, T .. K.call_state .. uuid, T .. K.next_due}
+end
+
 -- Keep a copy of the outbox entry `id` (a flat list of names and values `f`) in session `uuid`'s history, with the
 -- flat list `extra` before it; the history lives as long as the session's call state (it expires with it).
 local function log_event(uuid, id, f, extra)
