@@ -8,9 +8,13 @@ local rec = cjson.decode(ARGV[4])
 if type(rec) ~= 'table' then error('ARGV[4] must be a JSON object') end
 local nk = T .. K.number .. num
 if redis.call('EXISTS', nk) == 1 then
-  redis.call('SADD', T .. K.numbers_in .. redis.call('HGET', nk, 'country'), num)
+  local held = T .. K.numbers_in .. redis.call('HGET', nk, 'country')
+  keys_here({nk, held})
+  redis.call('SADD', held, num)
   return reply({outcome = 'exists'})
 end
+keys_here({nk, T .. K.assignment_seq, T .. K.assignments, T .. K.numbers, T .. K.numbers_in .. cc, T .. K.countries,
+           T .. K.free .. cc})
 local id = redis.call('INCR', T .. K.assignment_seq)
 rec['id'] = id
 redis.call('HSET', T .. K.assignments, id, encode_record(rec))

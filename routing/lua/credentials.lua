@@ -48,6 +48,7 @@ end
 -- {verdict = 'ok', name, parent, wait = µs to wait (0: admitted)}.
 local function check(c)
   local here, everywhere = T .. K.failed_logins_from .. c.address, T .. K.failed_logins
+  keys_here({here, everywhere, T .. K.rate_limit})
   if c.failures.interval > 0 then
     local wait, by = held(c, here, everywhere)
     if wait > 0 then return {verdict = 'held', wait = wait, by = by} end

@@ -3,6 +3,13 @@
 --! include base.lua
 --! include capacity.lua
 
+-- The keys this library's functions touch for the DID `num` of country `cc` (its hash's `country`), with the pool
+-- figures of the hour holding `at`: for a script to name before its first write (base.lua's keys_here).
+local function number_keys(num, cc, at)
+  return {T .. K.number .. num, T .. K.free .. cc, T .. K.assignments, T .. K.shared_live .. cc, T .. K.shared_figures,
+          T .. K.expiry, T .. K.cooling, T .. K.shared .. cc, (figures(at))}
+end
+
 -- Put an idle, active DID back in its country's free set: one that carries no exclusive session and no party of a
 -- shared one holds.
 local function free_number(num)

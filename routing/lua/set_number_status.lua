@@ -8,6 +8,7 @@ if status ~= 'suspended' and status ~= 'active' then error('ARGV[3] must be susp
 local nk = T .. K.number .. num
 local st = redis.call('HMGET', nk, 'status', 'country', 'parties')
 if not st[1] then return reply({outcome = 'missing'}) end
+keys_here({T .. K.suspended, T .. K.did_sessions .. num}, number_keys(num, st[2], NOW))
 redis.call(status == 'suspended' and 'SADD' or 'SREM', T .. K.suspended, num)
 if st[1] == status then return reply({outcome = 'ok'}) end
 redis.call('HSET', nk, 'status', status)
