@@ -56,12 +56,16 @@ def source(name: str, cluster: bool = False) -> str:
 def build(text: str, name: str = "<text>", cluster: bool = False) -> str:
     """Return the script `text` as Redis runs it: the key names first, then `text` with its includes expanded.
 
-    For a Redis Cluster (`cluster`), the script starts with `CLUSTER_SHEBANG` and its constant CLUSTER is true,
-    which makes base.lua's `keys_here` ask the node whether it holds the keys a script names.
+    For a Redis Cluster (`cluster`), the script starts with `CLUSTER_SHEBANG`, its constant CLUSTER is true, which
+    makes base.lua's `keys_here` ask the node whether it holds the keys a script names, and each `redis.call` or
+    `redis.pcall` is base.lua's `tracked_call` or `tracked_pcall`, which name the keys a script reads before it writes.
     """
     head = CLUSTER_SHEBANG if cluster else ""
     flag = f"local CLUSTER = {'true' if cluster else 'false'}\n"
-    return head + _key_names() + flag + "\n".join(_expand(text, name, included=set(), within=[]))
+    body = "\n".join(_expand(text, name, included=set(), within=[]))
+    if cluster:
+        body = body.replace("redis.call(", "tracked_call(").replace("redis.pcall(", "tracked_pcall(")
+    return head + _key_names() + flag + body
 
 
 def named(reply: list[Any]) -> Reply:

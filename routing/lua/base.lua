@@ -5,8 +5,41 @@
 -- follow from ARGV[2].
 local T = KEYS[1]
 
--- The keys the script has named with `keys_here`, as a set; T, its declared key, is named from the start.
+-- Where each Redis command masq's scripts run has its keys (the 'first' argument, 'all' of them, the 'second'
+-- (after a subcommand), 'counted' (a count, then that many keys) or 'none'), and whether it writes.
+local COMMANDS = {}
+for name in string.gmatch('GET HGET HMGET HGETALL HEXISTS HLEN SMEMBERS SCARD SISMEMBER SRANDMEMBER ZSCORE ZCARD '
+    .. 'ZCOUNT ZRANGE ZRANGEBYSCORE ZREVRANGE ZREVRANGEBYSCORE LRANGE LLEN XLEN XRANGE XREVRANGE XPENDING PTTL TTL '
+    .. 'TYPE', '%S+') do COMMANDS[name] = {'first', false} end
+for name in string.gmatch('SET HSET HSETNX HDEL HINCRBY INCR INCRBY SADD SREM SPOP ZADD ZREM ZINCRBY '
+    .. 'ZREMRANGEBYSCORE RPUSH LPUSH LTRIM PEXPIRE EXPIRE PERSIST XADD XACK XCLAIM XDEL XTRIM', '%S+') do
+  COMMANDS[name] = {'first', true}
+end
+COMMANDS.EXISTS, COMMANDS.SINTER, COMMANDS.ZINTER = {'all', false}, {'all', false}, {'counted', false}
+COMMANDS.DEL, COMMANDS.UNLINK = {'all', true}, {'all', true}
+COMMANDS.XINFO, COMMANDS.XGROUP = {'second', false}, {'second', true}
+COMMANDS.PUBLISH, COMMANDS.TIME = {'none', false}, {'none', false}
+
+-- The keys of the command `args` (its name, then its arguments) as a list, and whether it writes.
+local function command_keys(args)
+  local spec = COMMANDS[string.upper(tostring(args[1]))]
+  if not spec then error('base.lua knows no keys of the command ' .. tostring(args[1])) end
+  local where, keys = spec[1], {}
+  if where == 'first' then keys = {args[2]}
+  elseif where == 'second' then keys = {args[3]}
+  elseif where == 'all' then for i = 2, #args do keys[#keys + 1] = args[i] end
+  elseif where == 'counted' then for i = 3, 2 + tonumber(args[2]) do keys[#keys + 1] = args[i] end
+  end
+  return keys, spec[2]
+end
+
+local raw_call, raw_pcall = redis.call, redis.pcall
+
+-- The keys the script has named (`keys_here`), as a set; T, its declared key, is named from the start.
 local NAMED = {[T] = true}
+-- The current whole (see `whole`): the keys it touched before its first write and not named, as a set; whether it
+-- has written; and how many wholes came before it.
+local WHOLE = {seen = {}, wrote = false, count = 0}
 
 -- Name the keys of the lists given (each a list of key names) as keys the script touches; a key named twice counts
 -- once. Libraries that write give the keys they write as lists (events.lua's `event_keys`, doorbell.lua's
@@ -14,14 +47,19 @@ local NAMED = {[T] = true}
 --
 -- Redis runs a script whole only while its keys stay on one node, and stops it at the first key that is not
 -- there, keeping the writes it made before. A script's keys stay together, in T's slot, except while that slot
--- moves between two nodes of a cluster: key by key, so that either node may lack some. So a script names every key
--- it touches before its first write: the keys it has read, the keys it will read or write, and the keys its
--- libraries will. On a cluster (CLUSTER) the node is asked, in one EXISTS of T and the new keys, whether it holds
--- them all: while the slot moves this stops the script before any write (Redis answers a command whose keys a
--- moving slot holds only in part with an ASK or TRYAGAIN, which stops a script), as a declared key would stop it
--- before it ran. The tenant's request fails whole, and is asked again; nothing is half written. Keys found in the
--- data (a session's calls, the sessions due) cannot be declared in advance, which is why this is done in the
--- script. Redis documents the rule: https://redis.io/docs/latest/develop/interact/programmability/eval-intro/
+-- moves between two nodes of a cluster: key by key, so that either node may lack some, and a node that lacks a key
+-- reads it as missing. So by its first write a script names every key it touches: the keys it has read, the keys
+-- it will read or write, and the keys its libraries will. On a cluster (CLUSTER) the node is asked, in one EXISTS
+-- of T and the new keys, whether it holds them all: while the slot moves this stops the script before any write
+-- (Redis answers a command whose keys a moving slot holds only in part with an ASK or TRYAGAIN, which stops a
+-- script), as a declared key would stop it before it ran. The tenant's request fails whole, and is asked again;
+-- nothing is half written, and nothing is decided on keys read as missing. Keys found in the data (a session's
+-- calls, the sessions due) cannot be declared in advance, which is why this is done in the script. Redis documents
+-- the rule: https://redis.io/docs/latest/develop/interact/programmability/eval-intro/
+--
+-- The keys read before the first write need no naming by hand: on a cluster every `redis.call` of a script is
+-- built as `tracked_call`, which names them, with the write's own, at the first write (and `reply` names those of a
+-- script that wrote nothing). A script names by hand, before its first write, the keys it touches after it.
 local function keys_here(...)
   local new = {T}
   for _, keys in ipairs({...}) do
@@ -34,9 +72,43 @@ local function keys_here(...)
   end
   if CLUSTER then
     for first = 2, #new, 500 do  -- 500 keys at a time, each time with T: Lua's unpack takes a few thousand at most
-      redis.call('EXISTS', T, unpack(new, first, math.min(first + 499, #new)))
+      raw_call('EXISTS', T, unpack(new, first, math.min(first + 499, #new)))
     end
   end
+end
+
+-- The keys the current whole touched and did not name, as a list.
+local function unnamed_seen()
+  local list = {}
+  for key in pairs(WHOLE.seen) do
+    if not NAMED[key] then list[#list + 1] = key end
+  end
+  return list
+end
+
+-- Note the keys of the command `args` before it runs: keys read before the current whole's first write are
+-- remembered, and named, with the write's own keys, when it comes (see `keys_here`).
+local function track(args)
+  local keys, writes = command_keys(args)
+  if WHOLE.wrote then return end
+  if writes then
+    WHOLE.wrote = true
+    keys_here(unnamed_seen(), keys)
+    return
+  end
+  for _, key in ipairs(keys) do
+    if not NAMED[key] then WHOLE.seen[key] = true end
+  end
+end
+
+-- redis.call and redis.pcall as a script built for a cluster runs them (`routing.lua.build`).
+local function tracked_call(...)
+  track({...})
+  return raw_call(...)
+end
+local function tracked_pcall(...)
+  track({...})
+  return raw_pcall(...)
 end
 
 -- ARGV[i] as a number, within [lo, hi] when they are given. Anything else stops the script: a script that stops
@@ -79,6 +151,7 @@ end
 -- The script's answer: the names and values of `t` as one flat list, which `routing.lua.named` reads back.
 -- Values are strings, integers or lists (never booleans: Redis would cut the list at a false).
 local function reply(t)
+  if CLUSTER and not WHOLE.wrote then keys_here(unnamed_seen()) end  -- a script that read only: see keys_here
   local out = {}
   for name, value in pairs(t) do
     out[#out + 1] = name
@@ -86,3 +159,12 @@ local function reply(t)
   end
   return out
 end
+
+-- Say that the writes the script has made so far leave the tenant's data whole: were the script stopped here (its
+-- next keys_here finding the slot on the move), nothing would be half written; each session ended so far has ended
+-- and been announced, say, and the next call or the worker's next turn does the rest. After `whole`, the script may
+-- read keys it has not named again, and names the keys of its next writes before the first of them.
+local function whole()
+  WHOLE.count, WHOLE.seen, WHOLE.wrote = WHOLE.count + 1, {}, false
+end
+
