@@ -32,10 +32,10 @@ from routing.calls import reconcile
 from routing.calls.live import live_calls
 from routing.clock import US
 from routing.keys import DEFAULT_PREFIX
+from routing.lua import CLUSTER_SHEBANG
 from routing.number_mode import set_number_settings
 from routing.pool import pool_numbers
 from routing.sessions import lifecycle
-from routing.lua import CLUSTER_SHEBANG
 from routing.store import Store
 from tests.conftest import cannot_run, owner_of, serving, wait_for
 from tests.fake_twilio import FakeTwilio

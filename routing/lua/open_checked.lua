@@ -7,6 +7,7 @@
 local a = allocation(2)
 local c = credential(16)
 local verdict = check(c)
+whole()  -- the request is counted: a script stopped after this (its slot on the move) is a request refused
 if verdict.verdict == 'ok' and verdict.wait == 0 then
   for name, value in pairs(allocate(a)) do verdict[name] = value end
 end

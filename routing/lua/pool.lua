@@ -5,13 +5,27 @@
 --! include numbers.lua
 --! include shared.lua
 
--- End an open session's hold on its DID. `member` is `uuid|number|cooloff`; `at` is when it ended.
-local function release(member, at)
+-- The session uuid, DID and cool-off (s) of the expiry member `member` (`uuid|number|cooloff`).
+local function ending(member)
   local a = string.find(member, '|', 1, true)
   local b = string.find(member, '|', a + 1, true)
-  local uuid = string.sub(member, 1, a - 1)
-  local num = string.sub(member, a + 1, b - 1)
-  local cool = tonumber(string.sub(member, b + 1))
+  return string.sub(member, 1, a - 1), string.sub(member, a + 1, b - 1), tonumber(string.sub(member, b + 1))
+end
+
+-- The keys `release` and `announce_end` touch when the session of the expiry member `member` ends at `at`, for a
+-- script to name before its first write (base.lua's keys_here).
+local function ending_keys(member, at)
+  local uuid, num = ending(member)
+  local cc = redis.call('HGET', T .. K.number .. num, 'country') or ''
+  local keys = number_keys(num, cc, at)
+  for _, key in ipairs({T .. K.session .. uuid, T .. K.route .. num}) do keys[#keys + 1] = key end
+  local blob = redis.call('GET', T .. K.session .. uuid)
+  return keys, event_keys(uuid), ring_keys(), blob and release_shared_keys(num, at, blob) or {}
+end
+
+-- End an open session's hold on its DID. `member` is `uuid|number|cooloff`; `at` is when it ended.
+local function release(member, at)
+  local uuid, num, cool = ending(member)
   if redis.call('ZREM', T .. K.expiry, member) == 1 then
     -- The session's length, for the pool's figures; `created` is read as written (cjson would round it).
     local created = tonumber(string.match(redis.call('GET', T .. K.session .. uuid) or '', '"created":(%d+)'))
@@ -60,18 +74,25 @@ local function announce_timeout(uuid, at)
   if announce_end(uuid, at, 'SessionTimeout') then redis.call('HINCRBY', T, 'sessions_expired', 1) end
 end
 
--- Release sessions whose TTL has passed (announcing each) and DIDs whose cool-off is over; `limit` of each.
+-- Release sessions whose TTL has passed (announcing each) and DIDs whose cool-off is over; `limit` of each. Each
+-- session's end, with its SessionTimeout, is a whole (base.lua's `whole`), as is each DID's, so that a script
+-- stopped between two (its slot on the move) leaves the rest for the next sweep.
 local function reclaim(limit)
   local due = redis.call('ZRANGEBYSCORE', T .. K.expiry, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
   for i = 1, #due, 2 do
     local at = tonumber(due[i + 1])
+    keys_here(ending_keys(due[i], at))
     announce_timeout(release(due[i], at), at)
+    whole()
   end
   redis.call('ZREMRANGEBYSCORE', T .. K.created, '-inf', NOW - RETENTION_MS * 1000)
+  whole()
   local cooled = redis.call('ZRANGEBYSCORE', T .. K.cooling, '-inf', NOW, 'LIMIT', 0, limit)
   for _, num in ipairs(cooled) do
+    keys_here(number_keys(num, redis.call('HGET', T .. K.number .. num, 'country') or '', NOW))
     redis.call('ZREM', T .. K.cooling, num)
     free_number(num)
+    whole()
   end
   reclaim_shared(limit)
   return #due / 2
@@ -118,6 +139,11 @@ local function exhausted(a)
   return why
 end
 
+-- The keys `opened` and `refused` write for the session `a`, for a script to name before its first write.
+local function opened_keys(a)
+  return {T .. K.session .. a.uuid, T .. K.expiry, T .. K.created, T .. K.shared_figures, (figures(NOW))}, ring_keys()
+end
+
 -- Write the session `a` opened on `num` with the JSON `blob`, and count it; return how many sessions are open.
 local function opened(a, num, blob)
   redis.call('SET', T .. K.session .. a.uuid, blob)
@@ -149,7 +175,9 @@ end
 local function allocate_shared(a, cap)
   local taken = take_shared(a, cap)
   if taken.error == 'exhausted' then
+    keys_here(opened_keys(a))
     refused()
+    whole()  -- then only reads
     -- What the DIDs are doing, each counted once: the shared ones as `shared_shortage` counted them, the others
     -- (exclusive sessions, cool-offs, suspensions) as for an exclusive open.
     local why = exhausted(a)
@@ -158,6 +186,7 @@ local function allocate_shared(a, cap)
     return why
   end
   if taken.error then return taken end
+  keys_here(opened_keys(a))
   local num = taken.number
   local body = string.gsub(a.blob, '"virtual_number":""', '"virtual_number":"' .. num .. '"', 1)
   body = with_text(body, 'first_party_pin', a.first_pin, taken.first_pin)
@@ -169,11 +198,12 @@ end
 
 -- Open the session `a` (see `allocation`) on a DID of its own, or on a shared one in shared mode: {number = the DID}
 -- or {error = why not}; an exhausted pool says what its DIDs are doing (`exhausted`, shared.lua's `shared_shortage`).
+-- What is due ends first (`reclaim`); nothing of the open is written until its DID is chosen.
 local function allocate(a)
   reclaim(100)
   local mode, cap = number_mode(a.mode, a.second)
   if mode == 'shared' then return allocate_shared(a, cap) end
-  local num
+  local num, cc
   if a.wanted ~= '' then
     local st = redis.call('HMGET', T .. K.number .. a.wanted, 'status', 'session', 'country', 'parties')
     if not st[1] then return {error = 'not_in_pool'} end
@@ -186,23 +216,26 @@ local function allocate(a)
     end
     if redis.call('ZSCORE', T .. K.cooling, a.wanted) then return {error = 'cooling'} end
     if a.country ~= '*' and st[3] ~= a.country then return {error = 'country'} end
-    redis.call('SREM', T .. K.free .. st[3], a.wanted)
-    num = a.wanted
+    num, cc = a.wanted, st[3]
   elseif a.country ~= '*' then
-    num = redis.call('SPOP', T .. K.free .. a.country)
+    num, cc = redis.call('SRANDMEMBER', T .. K.free .. a.country), a.country
   else
-    num = redis.call('SPOP', T .. K.free .. a.preferred)
+    num, cc = redis.call('SRANDMEMBER', T .. K.free .. a.preferred), a.preferred
     if not num then
-      for _, cc in ipairs(redis.call('SMEMBERS', T .. K.countries)) do
-        num = redis.call('SPOP', T .. K.free .. cc)
+      for _, c in ipairs(redis.call('SMEMBERS', T .. K.countries)) do
+        num, cc = redis.call('SRANDMEMBER', T .. K.free .. c), c
         if num then break end
       end
     end
   end
+  keys_here(opened_keys(a))
   if not num then
     refused()
+    whole()  -- then only reads
     return exhausted(a)
   end
+  keys_here({T .. K.number .. num, T .. K.route .. num})
+  redis.call('SREM', T .. K.free .. cc, num)
   redis.call('HSET', T .. K.number .. num, 'session', a.uuid)
   redis.call('HSET', T .. K.route .. num, '*', a.uuid)
   tally(NOW, 'dids_in', 1)

@@ -13,6 +13,8 @@ local st = redis.call('HMGET', nk, 'session', 'country')
 if not st[2] then return reply({outcome = 'missing'}) end
 if st[1] ~= '' then return reply({outcome = 'busy'}) end
 if not drop_all_holdings(num) then return reply({outcome = 'shared'}) end
+keys_here(number_keys(num, st[2], NOW), {T .. K.suspended, T .. K.numbers, T .. K.numbers_in .. st[2],
+                                        T .. K.countries, T .. K.route .. num})
 set_assignment(num, {status = 'released', released_at = NOW})
 redis.call('SREM', T .. K.free .. st[2], num)
 redis.call('ZREM', T .. K.cooling, num)

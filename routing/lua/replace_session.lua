@@ -9,6 +9,7 @@ local sk = T .. K.session .. uuid
 if redis.call('GET', sk) ~= expected then return reply({outcome = 'changed'}) end
 local score = redis.call('ZSCORE', T .. K.expiry, member)
 if not score or tonumber(score) <= NOW then return reply({outcome = 'ended'}) end
+if expiry == '' then keys_here(ending_keys(member, NOW)) else keys_here(ring_keys()) end
 redis.call('SET', sk, new)
 if expiry == '' then
   release(member, NOW)

@@ -59,6 +59,21 @@ local function drop_holding(party, num)
   free_number(num)
 end
 
+-- The keys `drop_holding` touches for `party` on `num` (of country `cc`, '' for a DID gone from the pool), for a
+-- script to name before its first write (base.lua's keys_here).
+local function holding_keys(party, num, cc)
+  local keys = number_keys(num, cc, NOW)
+  for _, key in ipairs({T .. K.held .. party, T .. K.dids_held .. cc, T .. K.route .. num}) do keys[#keys + 1] = key end
+  return keys
+end
+
+-- The keys `end_tombstone` touches for the route `field` on `num`, with the sweep's `shared_cooling`.
+local function tombstone_keys(num, field)
+  local keys = holding_keys(field, num, redis.call('HGET', T .. K.number .. num, 'country') or '')
+  keys[#keys + 1] = T .. K.shared_cooling
+  return keys
+end
+
 -- Whether `field` of a route hash names a party (a real number) rather than a PIN (`#…`).
 local function is_party(field)
   return string.sub(field, 1, 1) ~= '#'
@@ -73,21 +88,39 @@ local function end_tombstone(num, field)
   if is_party(field) then drop_holding(field, num) end
 end
 
--- End the holdings of `party` whose cool-off is over, whether or not the sweep (`reclaim_shared`) reached them.
+-- End the holdings of `party` whose cool-off is over, whether or not the sweep (`reclaim_shared`) reached them;
+-- each one ended is a whole (base.lua's `whole`).
 local function expire_party(party)
   for _, num in ipairs(redis.call('ZRANGEBYSCORE', T .. K.held .. party, '-inf', NOW)) do
+    keys_here(tombstone_keys(num, party))
     redis.call('ZREM', T .. K.shared_cooling, num .. '|' .. party)
     end_tombstone(num, party)
+    whole()
   end
 end
 
--- End up to `limit` tombstones whose cool-off is over.
+-- End up to `limit` tombstones whose cool-off is over, each a whole.
 local function reclaim_shared(limit)
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', T .. K.shared_cooling, '-inf', NOW, 'LIMIT', 0, limit)) do
-    redis.call('ZREM', T .. K.shared_cooling, member)
     local bar = string.find(member, '|', 1, true)
-    end_tombstone(string.sub(member, 1, bar - 1), string.sub(member, bar + 1))
+    local num, field = string.sub(member, 1, bar - 1), string.sub(member, bar + 1)
+    keys_here(tombstone_keys(num, field))
+    redis.call('ZREM', T .. K.shared_cooling, member)
+    end_tombstone(num, field)
+    whole()
   end
+end
+
+-- The keys `release_shared` touches for a session (its JSON `blob`) on `num` ended at `at`.
+local function release_shared_keys(num, at, blob)
+  local s = cjson.decode(blob)
+  local cc = redis.call('HGET', T .. K.number .. num, 'country') or ''
+  local keys = {T .. K.did_sessions .. num, T .. K.did_pin_sessions .. num, T .. K.shared_cooling, (figures(at)),
+                T .. K.next_due}
+  for _, party in ipairs({s.first_party or '', s.second_party or ''}) do
+    for _, key in ipairs(holding_keys(party, num, cc)) do keys[#keys + 1] = key end
+  end
+  return keys
 end
 
 -- End the shared session `uuid` (its JSON `blob`) on `num` at `at`: each of its routes becomes a tombstone until
@@ -123,8 +156,8 @@ local function release_shared(uuid, num, cool, at, blob)
   if cool > 0 then ring(at + cool * 1000000, false) end
 end
 
--- End every holding on `num`, which no open session uses any more, now (the DID leaves the pool): false when an
--- open session still uses it.
+-- End every holding on `num`, which no open session uses any more, now (the DID leaves the pool), each a whole:
+-- false when an open session still uses it.
 local function drop_all_holdings(num)
   local rk = T .. K.route .. num
   if redis.call('ZCARD', T .. K.did_sessions .. num) > 0 then return false end
@@ -132,8 +165,10 @@ local function drop_all_holdings(num)
   for i = 1, #route, 2 do
     local field = route[i]
     if field ~= '*' then
+      keys_here(tombstone_keys(num, field))
       redis.call('ZREM', T .. K.shared_cooling, num .. '|' .. field)
       end_tombstone(num, field)
+      whole()
     end
   end
   return true
@@ -142,9 +177,9 @@ end
 -- The arguments of a shared open beyond `allocation`'s first eight (pool.lua): the parties, their PINs ('' without
 -- PINs) and whether masq generated them ('1'), as a.first, a.second, a.first_pin, a.second_pin, a.generated.
 
--- The DIDs `party` holds now (live or cooling off) as a set, and how many; holdings past their cool-off end first.
+-- The DIDs `party` holds now (live or cooling off) as a set, and how many (`expire_party` ends those past their
+-- cool-off first).
 local function holdings(party)
-  expire_party(party)
   local set, n = {}, 0
   for _, num in ipairs(redis.call('ZRANGE', T .. K.held .. party, 0, -1)) do
     set[num] = true
@@ -217,12 +252,12 @@ local function fitting_in(cc, a, hf, hs, nf, ns, cap)
   return nil, clash
 end
 
--- `fitting_in`'s DID, else a free one of `cc` (taken out of the free set): the DID, or nil and a PIN field that
--- clashed.
+-- `fitting_in`'s DID, else a free one of `cc` (which `take_shared` takes out of the free set): the DID, or nil and a
+-- PIN field that clashed.
 local function pick_in(cc, a, hf, hs, nf, ns, cap)
   local num, clash = fitting_in(cc, a, hf, hs, nf, ns, cap)
   if num then return num end
-  num = redis.call('SPOP', T .. K.free .. cc)
+  num = redis.call('SRANDMEMBER', T .. K.free .. cc)
   if num then return num end
   return nil, clash
 end
@@ -305,14 +340,24 @@ local function wanted_shared(a, hf, hs)
   if hs[a.wanted] then return nil, 'held_second' end
   local clash = pin_clash(a.wanted, a)
   if clash then return nil, clash end
-  if stored_number(st[4]) == 0 then redis.call('SREM', T .. K.free .. st[3], a.wanted) end
   return st[3], 'new'
+end
+
+-- The keys `take_shared` writes when the pair `a` takes `num` of country `cc`.
+local function taking_keys(a, num, cc)
+  return {T .. K.held .. a.first, T .. K.held .. a.second, T .. K.shared_figures, T .. K.shared .. cc,
+          T .. K.number .. num, T .. K.dids_held .. cc, T .. K.shared_cooling, T .. K.route .. num,
+          T .. K.did_sessions .. num, T .. K.did_pin_sessions .. num, T .. K.shared_live .. cc, pair_key(a),
+          T .. K.free .. cc, (figures(NOW))}
 end
 
 -- Take a DID for the shared open `a` under `cap` parties a DID: {number, cc, first_pin, second_pin} with its routes,
 -- holdings and the pair's memory written, or {error = why not}. The DID: `a.wanted` when given, else the pair's
--- last one when they may take it, else `pick_in` in each country of `shared_countries`.
+-- last one when they may take it, else `pick_in` in each country of `shared_countries`. The parties' holdings past
+-- their cool-off end first, each a whole; nothing is written until the DID is chosen.
 local function take_shared(a, cap)
+  expire_party(a.first)
+  expire_party(a.second)
   local hf, nf = holdings(a.first)
   local hs, ns = holdings(a.second)
   local num, how, cc, clash
@@ -323,7 +368,6 @@ local function take_shared(a, cap)
     num = a.wanted
   else
     num, how, cc = sticky(a, a.country, hf, hs, cap)
-    if num and how == 'new' then redis.call('SREM', T .. K.free .. cc, num) end
     for _, c in ipairs(num and {} or list) do
       local why
       num, why = pick_in(c, a, hf, hs, nf, ns, cap)
@@ -345,6 +389,8 @@ local function take_shared(a, cap)
     second_pin = first_pin and free_pin(rk, second_pin, first_pin)
     if not second_pin then return {error = 'first_party_pin'} end  -- nothing written yet: the DID had PINs
   end
+  keys_here(taking_keys(a, num, cc))
+  if how == 'new' then redis.call('SREM', T .. K.free .. cc, num) end  -- a free DID leaves the free set
   local k
   if how == 'reuse' then
     for _, party in ipairs({a.first, a.second}) do

@@ -9,6 +9,7 @@
 local uuid, sub = ARGV[2], ARGV[3]
 local expiry = number_arg(4)
 local verdict = {verdict = 'ok', wait = 0}
+keys_here({T .. K.subaccount_session .. uuid})
 if #ARGV > 4 then verdict = check(credential(5)) end
 if verdict.verdict == 'ok' and verdict.wait == 0 then
   redis.call('SET', T .. K.subaccount_session .. uuid, sub, 'PX', retained_ms(math.max(expiry, NOW)))
