@@ -4,6 +4,9 @@
 -- ARGV: NOW, virtual number, first party, CallSid, the session the call was placed for. Reply: a decision (decisions.lua).
 --! include incoming.lua
 local num, first, sid, uuid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+-- Before any write, the keys of this session's call that the writes below touch, whether or not `inbound` writes
+-- before them: the call's and its session's.
+keys_here(call_keys(uuid, sid))
 local route = redis.call('HMGET', T .. K.route .. num, '*', first)
 if route[1] ~= uuid and route[2] ~= uuid then return reply(refusal('not-this-session')) end
 -- A call recorded already on another session is never answered for this one.

@@ -1,5 +1,6 @@
 -- What calls cost: each leg is billed per started minute at the tenant's per-minute rate, the tenant record's
 -- field `call_rate_per_minute` (a plain decimal string), or the default rate when it has none.
+--! include base.lua
 --! include money.lua
 
 local DEFAULT_RATE = '0.0050'
@@ -10,9 +11,10 @@ local function billed_seconds(duration)
   return math.ceil(duration / 60) * 60
 end
 
--- The tenant's per-minute rate now, as a decimal string.
+-- The tenant's per-minute rate now, as a decimal string. It reads only the tenant's record, T, which every script
+-- names from the start.
 local function call_rate()
-  local rate = redis.call('HGET', KEYS[1], 'call_rate_per_minute')
+  local rate = redis.call('HGET', T, 'call_rate_per_minute')
   if not rate or not string.match(rate, '^%d+%.?%d*$') then rate = DEFAULT_RATE end
   return rate
 end

@@ -55,6 +55,8 @@ elseif op == 'status' then
   if seen(token) then return reply({outcome = 'duplicate'}) end
   if (O.sid or '') ~= '' and O.sid ~= sid then return reply({outcome = 'duplicate'}) end
   if not rank or rank <= tonumber(O.rank or '0') or O.failed then return reply({outcome = 'duplicate'}) end
+  -- Before the first write, the keys of all the writes that follow: the session's record and events, the token's.
+  keys_here({key}, call_keys(uuid), seen_keys(token))
   -- A callback for this session's call proves the call exists, even before the worker recorded it.
   redis.call('HSET', key, 'sid', sid, 'rank', rank, 'status', status)
   redis.call('EXPIRE', key, TTL)
@@ -70,6 +72,8 @@ elseif op == 'status' then
   return reply({outcome = 'ok'})
 elseif op == 'failed' then
   if O.failed or (O.sid or '') ~= '' then return reply({outcome = 'duplicate'}) end
+  -- Before the first write, the keys of all the writes that follow: the session's record and events.
+  keys_here({key}, call_keys(uuid))
   redis.call('HSET', key, 'failed', 'not-placed')
   redis.call('HDEL', key, 'lease_until')
   redis.call('EXPIRE', key, TTL)

@@ -14,6 +14,20 @@ local CALL_RANKS = {queued = 1, initiated = 1, ringing = 2, ['in-progress'] = 3,
 local function ikey(sid) return T .. K.interaction .. sid end
 local function ckey(uuid) return T .. K.call_state .. uuid end
 
+-- The keys the functions below touch for the calls of session `uuid`, and for its interaction `sid` when given: the
+-- interaction, the session's record, call state and list of calls, the tenant's index of live calls, and what
+-- `append_event` and `ring` touch (events.lua's `event_keys`, doorbell.lua's `ring_keys`), for a script to name before
+-- its first write (base.lua's keys_here). The indexes `index_call` writes, `T .. K.leg .. leg` and
+-- `T .. K.recording .. id`, and `remember`'s `seen_keys`, are named by the script that knows their ids.
+local function call_keys(uuid, sid)
+  local keys = {ckey(uuid), T .. K.session .. uuid, T .. K.interactions .. uuid, T .. K.live_calls}
+  if sid then keys[#keys + 1] = ikey(sid) end
+  for _, list in ipairs({event_keys(uuid), ring_keys()}) do
+    for _, key in ipairs(list) do keys[#keys + 1] = key end
+  end
+  return keys
+end
+
 -- Append the call event `name` about the leg `call_uuid` of interaction I, now; `extra` is a flat list of more fields.
 -- Every call event is built here; a call not yet an interaction passes a table of the same fields (I.session, the
 -- caller I.from, the callee I.callee, the virtual number I.to).
@@ -137,4 +151,10 @@ end
 
 local function remember(token)
   if token ~= '' then redis.call('SET', T .. K.seen .. token, '1', 'EX', 86400) end
+end
+
+-- The key `seen` and `remember` touch for `token`, as a list, for a script to name before its first write.
+local function seen_keys(token)
+  if token == '' then return {} end
+  return {T .. K.seen .. token}
 end

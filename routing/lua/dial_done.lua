@@ -15,6 +15,11 @@ if I.state ~= 'dialling' then
   return reply({outcome = 'duplicate'})
 end
 if leg ~= '' and (I.b_sid or '') == '' then I.b_sid = leg end
+-- Before the first write, the keys of all the writes that follow: the call's and its session's, the dialled leg's
+-- index and the token's.
+local leg_keys = {}
+if (I.b_sid or '') ~= '' then leg_keys = {T .. K.leg .. I.b_sid} end
+keys_here(call_keys(I.session, I.sid), leg_keys, seen_keys(token))
 dialled(I, I.b_sid or '')
 cause = leg_outcome(I, cause, duration)
 if stored_number(I.b_rank) < 4 then

@@ -7,9 +7,11 @@
 
 -- Record the call I (fields sid, session, from, to, caller, callee, state, pin, tries, started) on its session `s`
 -- (JSON `blob`): its interaction, the session's live call, and the events of its answer (`answered`: masq answers
--- it now, with a PIN prompt or a play URL) and of its PIN.
+-- it now, with a PIN prompt or a play URL) and of its PIN. It makes the script's first write (the scripts that call it
+-- write nothing before), so it names there every key it writes and every key its callers touch after it.
 local function begin_call(I, s, blob, answered)
   local sid, uuid, ck = I.sid, I.session, ckey(I.session)
+  keys_here(call_keys(uuid, sid))
   redis.call('HSET', ikey(sid), 'sid', sid, 'session', uuid, 'from', I.from, 'to', I.to, 'caller', I.caller,
              'callee', I.callee, 'state', I.state, 'pin', I.pin, 'tries', I.tries, 'started', I.started,
              'b_rank', 0, 'rec_rank', 0, 'billed', 0, 'amount', '0')

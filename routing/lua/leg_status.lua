@@ -16,6 +16,11 @@ if rank <= stored_number(I.b_rank) then
   remember(token)
   return reply({outcome = 'duplicate'})
 end
+-- Before the first write, the keys of all the writes that follow: the call's and its session's, the dialled leg's
+-- index and the token's.
+local leg_keys = {}
+if leg ~= '' then leg_keys = {T .. K.leg .. leg} end
+keys_here(call_keys(I.session, I.sid), leg_keys, seen_keys(token))
 I.b_sid = leg
 redis.call('HSET', ikey(sid), 'b_rank', rank, 'b_status', status, 'b_sid', leg)
 dialled(I, leg)

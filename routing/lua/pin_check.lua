@@ -20,6 +20,9 @@ if I.state ~= 'pin' then
   return reply(current)
 end
 local s = cjson.decode(blob)
+-- Before the first write, the keys of all the writes that follow: the call's and its session's, and the session's
+-- budget of wrong PINs and its lock (pin_guesses.lua).
+keys_here(call_keys(I.session, I.sid), {ikey(sid)}, pin_keys(I.session))
 if tonumber(s['expiry']) <= NOW then
   finish_caller(I, 'ended', 'session-expired')
   return reply(decision('closed', blob, '', I.tries))

@@ -3,6 +3,12 @@
 --! include base.lua
 --! include gcra.lua
 
+-- The keys `pin_locked` and `count_wrong_pin` touch for `uuid` (its budget, which gcra.lua writes, and its lock), for
+-- a script to name before its first write.
+local function pin_keys(uuid)
+  return {T .. K.pin_guesses .. uuid, T .. K.pin_lock .. uuid}
+end
+
 -- Whether session `uuid` takes no PIN now: its lock holds the µs it lasts until (its TTL only tidies up).
 local function pin_locked(uuid)
   return stored_number(redis.call('GET', T .. K.pin_lock .. uuid)) > NOW

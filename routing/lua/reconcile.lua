@@ -12,6 +12,8 @@ if not I.session then
   redis.call('ZREM', T .. K.live_calls, sid)
   return reply({outcome = 'unknown'})
 end
+-- Before the first write, the keys of all the writes that follow: the call's and its session's.
+keys_here(call_keys(I.session, I.sid))
 -- The carrier's call ended `duration` s after the caller's leg was answered (after the call began, if never).
 local began = stored_number(I.started)
 if (I.a_answered or '') ~= '' then began = stored_number(I.a_answered) end

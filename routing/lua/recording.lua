@@ -26,6 +26,11 @@ end
 local session = redis.call('GET', T .. K.session .. I.session)
 local format = (session and cjson.decode(session).record_file_format) or 'mp3'
 if url ~= '' then url = url .. '.' .. format end
+-- Before the first write, the keys of all the writes that follow: the call's and its session's, the recording's
+-- index and the token's.
+local rec_keys = {}
+if rec ~= '' then rec_keys = {T .. K.recording .. rec} end
+keys_here(call_keys(I.session, I.sid), rec_keys, seen_keys(token))
 redis.call('HSET', ikey(sid), 'rec_rank', rank, 'rec_status', status, 'rec_sid', rec, 'rec_format', format,
            'rec_started', started, 'rec_duration', duration)
 if url ~= '' then redis.call('HSET', ikey(sid), 'rec_url', url) end

@@ -32,6 +32,9 @@ local function shared_pin(I, sid, digits, interval, tolerance, lockout)
       return standing(call, blob)
     end
   end
+  -- Before the first write, the keys of all the writes that follow: the call's, and the DID's budget of wrong PINs
+  -- and its lock (pin_guesses.lua).
+  keys_here({ikey(sid)}, pin_keys(num))
   I.tries = tostring(tonumber(I.tries) + 1)
   redis.call('HSET', ikey(sid), 'tries', I.tries, 'pin', 'failed')
   -- An empty entry guesses nothing: only keyed PINs count against the DID's budget.
