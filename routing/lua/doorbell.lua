@@ -9,15 +9,17 @@ local DUE_PREFIX, DUE_TENANT = string.match(T, '^(.*)t:{(.*)}$')
 -- The hint as this script last read or wrote it (`at` nil: nothing planned), read on the first ring.
 local due_hint = nil
 
--- Work of the tenant falls due at `due` (µs); `outbox` says it is a delivery (an event written, a retry made due).
--- When that is before the hint, lower the hint to it and publish `due NOW auth_id` on the channel `<prefix>due`, which
--- every worker hears; the tenant's owner looks at it by then. Until that worker writes the hint again, nothing
--- sooner can come, so a burst publishes once.
--- The keys `ring` touches, for a script to name before its first write (base.lua's keys_here).
+-- The keys `ring` touches (it reads and writes the hint), for a script that rings after its first write to name
+-- before that write (base.lua's keys_here).
 local function ring_keys()
   return {T .. K.next_due}
 end
 
+-- Work of the tenant falls due at `due` (µs); `outbox` says it is a delivery (an event written, a retry made due).
+-- When that is before the hint, lower the hint to it and publish `due NOW auth_id` on the channel `<prefix>due`, which
+-- every worker hears; the tenant's owner looks at it by then. Until that worker writes the hint again, nothing
+-- sooner can come, so a burst publishes once.
+--
 -- PUBLISH from a script: allowed (the command is not `noscript`). A single server propagates it to its replicas; a
 -- Redis Cluster node forwards it to every other node over the cluster bus (plain channels are not sharded), so a
 -- subscriber on any node hears it. SPUBLISH would not do: its channel would have to hash to the tenant's slot.

@@ -7,6 +7,8 @@ local consumer, idle = ARGV[2], number_arg(3)
 local ids = {}
 for i = 4, #ARGV do table.insert(ids, ARGV[i]) end
 if #ids == 0 then return reply({pending = 0}) end
+-- Every key the hand-back touches, named before its first write: the outbox, its retries and the doorbell's hint.
+keys_here({T .. K.events, T .. K.event_retries}, ring_keys())
 local handed = 0
 if redis.call('EXISTS', T .. K.events) == 1 then
   local args = {'XCLAIM', T .. K.events, 'deliver', consumer, 0}

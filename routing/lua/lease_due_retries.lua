@@ -5,8 +5,13 @@
 local count, lease = number_arg(2), number_arg(3)
 local out = {}
 local due = redis.call('ZRANGEBYSCORE', T .. K.event_retries, '-inf', NOW, 'LIMIT', 0, count)
-for _, id in ipairs(due) do
-  local entry = redis.call('XRANGE', T .. K.events, id, id)
+-- Every entry is read before the first write, so that no key is first touched after it (base.lua's keys_here).
+local entries = {}
+for i, id in ipairs(due) do
+  entries[i] = redis.call('XRANGE', T .. K.events, id, id)
+end
+for i, id in ipairs(due) do
+  local entry = entries[i]
   if #entry == 0 then
     redis.call('ZREM', T .. K.event_retries, id)
   else

@@ -3,6 +3,7 @@
 --! include doorbell.lua
 local id = ARGV[2]
 if redis.call('ZSCORE', T .. K.event_retries, id) == false then return reply({waiting = 0}) end
+keys_here(ring_keys())  -- the doorbell's hint, which `ring` reads and writes after the ZADD
 redis.call('ZADD', T .. K.event_retries, NOW, id)
 ring(NOW, true)
 return reply({waiting = 1})
