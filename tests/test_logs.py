@@ -337,7 +337,7 @@ def test_the_worker_writes_json_lines(redis_url, real_store):
     }
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "app.cli", "worker", "--burst", "--threads", "1"],
+            [sys.executable, "-m", "tests.audited_masq", "worker", "--burst", "--threads", "1"],
             env=env,
             capture_output=True,
             text=True,

@@ -627,7 +627,7 @@ def test_a_worker_killed_mid_request_then_rerun_rings_the_first_party_once(
     rq_queue.enqueue("workers.outbound.call_first_party", *args)
     env = {**os.environ, "MASQ_QUEUE": rq_queue.name, "PYTHONPATH": os.getcwd()}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker", "--burst"],
+        [sys.executable, "-m", "tests.audited_masq", "worker", "--burst"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -30,7 +30,7 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         # A session of its own: RQ's scheduler runs in a child process, which a kill must take down too.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker", "--threads", str(self.threads)],
+            [sys.executable, "-m", "tests.audited_masq", "worker", "--threads", str(self.threads)],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
