@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from routing import keys, lua, tenants
+from tests import lua_audit
 from tests.conftest import make_tenant
 
 FUNCTION = re.compile(r"^\s*local function (\w+)\(", re.M)
@@ -90,3 +91,48 @@ def test_a_script_given_a_malformed_argument_writes_nothing(real_store):
         store.run("reclaim.lua", tenant.auth_id, "now", 10)
 
     assert tenant_keys(store, tenant) == before
+
+
+# -- scripts name their keys before they write (base.lua's keys_here; tests/lua_audit.py) ----------------------------
+def run_text(store, text, cluster=False):
+    """Run the script `text` (after base.lua) under the key audit, on a tenant base of the store's own."""
+    built = lua_audit.audited(lua.build("--! include base.lua\n" + text, cluster=cluster), "probe.lua")
+    base = store.keys.prefix + "t:{probe}"
+    try:
+        return store.redis.eval(built, 1, base, 1)
+    finally:
+        store.redis.delete(base, base + ":a", base + ":b", base + ":c")
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+def test_the_audit_stops_a_script_that_touches_an_unnamed_key_after_its_first_write(real_store, cluster):
+    with pytest.raises(redis.ResponseError, match="lua audit: probe.lua runs SET on .*:b after its first write"):
+        run_text(real_store, "redis.call('SET', T .. ':a', 1)\nredis.call('SET', T .. ':b', 1)\nreturn 1", cluster)
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+def test_keys_read_before_the_first_write_and_keys_named_may_be_touched_after_it(real_store, cluster):
+    text = """
+redis.call('GET', T .. ':a')
+keys_here({T .. ':c'})
+redis.call('SET', T .. ':b', 1)
+redis.call('SET', T .. ':a', 2)
+redis.call('SET', T .. ':c', 3)
+return 1"""
+    assert run_text(real_store, text, cluster) == 1
+
+
+def test_after_a_whole_a_script_reads_freely_and_names_again_by_its_next_write(real_store):
+    allowed = "redis.call('SET', T .. ':a', 1)\nwhole()\nredis.call('GET', T .. ':b')\nredis.call('SET', T .. ':b', 1)"
+    assert run_text(real_store, allowed + "\nreturn 1") == 1
+    with pytest.raises(redis.ResponseError, match="runs SET on .*:c after its first write"):
+        run_text(real_store, allowed + "\nredis.call('SET', T .. ':c', 1)\nreturn 1")
+
+
+def test_a_script_built_for_a_cluster_runs_every_command_through_tracked_call():
+    built = lua.build("--! include base.lua\nredis.call('GET', T)\nredis.pcall('GET', T)\nreturn 1", cluster=True)
+
+    assert built.startswith(lua.CLUSTER_SHEBANG) and "local CLUSTER = true" in built
+    assert "tracked_call('GET', T)" in built and "tracked_pcall('GET', T)" in built
+    assert "redis.call(" not in built.split("local function tracked_call")[1]
+    assert "local CLUSTER = false" in lua.build("--! include base.lua\nreturn 1")
