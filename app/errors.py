@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.logs import request_ids
 from routing import errors
+from routing.store import slot_moving
 
 log = logging.getLogger("masq.http")
 # What a request that failed inside masq is told: a 503, so that a client retries it.
@@ -75,5 +76,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
+        if slot_moving(error):  # nothing was written; the same request succeeds in a second or two
+            log.warning("store busy on %s %s: %s", request.method, request.path, error, extra=request_ids())
+            response = error_response(503, UNEXPECTED)
+            response.headers["Retry-After"] = "1"
+            return response
         log.exception("unexpected error on %s %s", request.method, request.path, extra=request_ids())
         return error_response(503, UNEXPECTED)

@@ -6,6 +6,7 @@ The first step, `/voice/inbound`, is answered in front of Flask by app.inbound_w
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -19,6 +20,7 @@ from app.twilio_signature import twilio_signed
 from routing import settings
 from routing.calls import carrier_input, carrier_reports, inbound, outbound, twiml
 from routing.errors import InvalidInput, RoutingError
+from routing.store import slot_moving
 from routing.tenants import AUTH_ID
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -154,7 +156,11 @@ bp.errorhandler(HTTPException)(http_error)  # a carrier's request refused (403, 
 
 def apology(path: str, ids: Mapping[str, str | None]) -> VoiceResponse:
     """Log a call step that failed inside masq; return the TwiML that apologises to the caller and hangs up."""
-    log.exception("voice step %s failed", path, extra=dict(ids))
+    failure = sys.exc_info()[1]
+    if failure is not None and slot_moving(failure):  # the tenant's slot is moving: nothing was written
+        log.warning("voice step %s failed, store busy: %s", path, failure, extra=dict(ids))
+    else:
+        log.exception("voice step %s failed", path, extra=dict(ids))
     return twiml.apology()
 
 

@@ -38,6 +38,20 @@ REDIS_TIMEOUT = 2.0
 # A single server's client or a cluster's: they take the same commands.
 Client: TypeAlias = redis.Redis | RedisCluster
 
+# What Redis says to a script it stopped because a key is not on its node (base.lua's keys_here: the tenant's slot is
+# moving between two nodes), and to a command whose keys a moving slot holds only in part.
+_SLOT_MOVING = ("Script attempted to access a non local key", "TRYAGAIN")
+
+
+def slot_moving(error: BaseException) -> bool:
+    """Return whether `error` is Redis refusing a tenant's script or command because the tenant's cluster slot is
+    being moved between nodes: nothing of it was written, and the same request succeeds once the slot has moved
+    (seconds). Callers answer it as the store being briefly unavailable, without a traceback."""
+    if isinstance(error, redis.exceptions.TryAgainError):
+        return True
+    return isinstance(error, redis.ResponseError) and any(text in str(error) for text in _SLOT_MOVING)
+
+
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
 CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme → TLS
 

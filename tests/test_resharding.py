@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import redis
 from redis.cluster import RedisCluster
+from rq import Queue
 
 from routing.clock import US
 from routing.sessions import lifecycle
@@ -27,6 +28,7 @@ from routing.store import Store
 from tests import redis_cluster
 from tests.conftest import TenantFixture, cannot_run, make_tenant
 from tests.sessions_helpers import credential
+from tests.twilio_helpers import ACCOUNT_SID, new_sid, post
 
 pytestmark = pytest.mark.integration  # a cluster of redis-servers of its own
 
@@ -179,3 +181,31 @@ def test_a_script_sent_to_the_target_before_the_rest_of_the_slot_writes_nothing_
     assert lifecycle.reclaim_expired(store, tenant.auth_id, store.now_us()) == 2
     assert all(ended_and_announced(store, tenant.auth_id, due, "SessionTimeout").values())
     dids_accounted(store, tenant)
+
+
+def test_while_the_slot_moves_the_api_answers_503_with_retry_after_and_a_caller_hears_the_apology(
+    store, make_app, redis_url
+):
+    """What a tenant and a carrier see during the move: a clean refusal to ask again, never a 500 or a half call."""
+    tenant = make_tenant(store, dids=DIDS)
+    session = open_sessions(store, tenant, 1, store.now_us(), 3600)[0]
+    number = lifecycle.get_session(store, tenant.auth_id, session).virtual_number
+    client = make_app(QUEUE=Queue("masqtest-resharding", connection=redis.Redis.from_url(redis_url))).test_client()
+    base = store.keys.tenant_base(tenant.auth_id)
+    move = Move.begin(store.redis, base)
+    move.migrate([base])  # the record first: every script of the tenant's goes to the target, which lacks the rest
+    call = {"CallSid": new_sid(), "AccountSid": ACCOUNT_SID, "From": FIRST, "To": number, "CallStatus": "ringing"}
+
+    created = client.post(
+        f"/v1/Account/{tenant.auth_id}/Masking/Session/",
+        json={"first_party": FIRST, "second_party": SECOND},
+        auth=tenant.basic,
+    )
+    answered = post(client, "/voice/inbound", call)
+
+    assert created.status_code == 503 and created.headers["Retry-After"] == "1"
+    assert "error" in created.get_json()
+    assert answered.status_code == 200 and "<Hangup" in answered.text and "<Dial" not in answered.text
+    move.finish(store.redis)
+    answered = post(client, "/voice/inbound", call)  # the carrier asks again: now it is bridged
+    assert "<Dial" in answered.text and SECOND in answered.text

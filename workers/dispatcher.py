@@ -55,7 +55,7 @@ from routing.clock import US, now_us
 from routing.due import Due, Ring
 from routing.outbox import DEFAULT_POLICY, Event, Policy
 from routing.sessions import lifecycle
-from routing.store import Store
+from routing.store import Store, slot_moving
 from workers.callback_http import Delivery, Outcome
 from workers.deliveries import Report, Sender, plan, settle
 from workers.doorbell import SUBSCRIBED, Doorbell
@@ -337,8 +337,11 @@ class Dispatcher:
             del self._planned[auth_id]
             try:
                 self._work(auth_id, now)
-            except Exception:  # noqa: BLE001 - one tenant's failure must not hold back the others
-                log.exception("dispatcher turn failed for tenant %s; it is looked at again in a second", auth_id)
+            except Exception as failure:  # noqa: BLE001 - one tenant's failure must not hold back the others
+                if slot_moving(failure):  # nothing of the whole it was in was written
+                    log.warning("tenant %s's slot is moving; it is looked at again in a second", auth_id)
+                else:
+                    log.exception("dispatcher turn failed for tenant %s; it is looked at again in a second", auth_id)
                 self.owned[auth_id].due = None
                 self._plan(auth_id, now + STILL_DUE)
 
