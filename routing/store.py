@@ -45,10 +45,11 @@ _SLOT_MOVING = ("Script attempted to access a non local key", "TRYAGAIN")
 
 def slot_moving(error: BaseException) -> bool:
     """Return whether `error` is Redis refusing a tenant's script or command because the tenant's cluster slot is
-    being moved between nodes: nothing of it was written, and the same request succeeds once the slot has moved
-    (seconds). Callers answer it as the store being briefly unavailable, without a traceback."""
-    if isinstance(error, redis.exceptions.TryAgainError):
-        return True
+    being moved between nodes (or has just moved: a redirection the client could not follow): nothing of it was
+    written, and the same request succeeds once the slot has moved (seconds). Callers answer it as the store being
+    briefly unavailable, without a traceback."""
+    if isinstance(error, redis.exceptions.TryAgainError | redis.exceptions.AskError | redis.exceptions.MovedError):
+        return True  # a redirection the client could not follow: within a transaction, say
     return isinstance(error, redis.ResponseError) and any(text in str(error) for text in _SLOT_MOVING)
 
 
