@@ -8,7 +8,9 @@ script that breaks the rule stops with an error naming the script, the command a
 
 The rule, per whole (base.lua's `whole`): before its first write, a command may touch any key; the first write names
 the keys touched so far and its own (as `tracked_call` does on a cluster); every command after it touches only named
-keys.
+keys, and never a key the whole has emptied (deleted, or left with no member or field): while the slot moves, the
+node answers a command on a key it does not hold with a redirection, which stops the script, whether the key moved
+away or the script deleted it itself.
 """
 
 from __future__ import annotations
@@ -20,10 +22,16 @@ from routing import lua
 _PRELUDE = """
 -- tests/lua_audit.py: after a whole's first write, every key a command touches is named.
 local AUDIT_SCRIPT = '{name}'
-local AUDIT = {{wrote = false, seen = {{}}, count = 0}}
+local AUDIT = {{wrote = false, seen = {{}}, emptied = {{}}, count = 0}}
 local function audit(args)
-  if WHOLE.count ~= AUDIT.count then AUDIT = {{wrote = false, seen = {{}}, count = WHOLE.count}} end
+  if WHOLE.count ~= AUDIT.count then AUDIT = {{wrote = false, seen = {{}}, emptied = {{}}, count = WHOLE.count}} end
   local keys, writes = command_keys(args)
+  for _, key in ipairs(keys) do
+    if AUDIT.emptied[key] then
+      error('lua audit: ' .. AUDIT_SCRIPT .. ' runs ' .. tostring(args[1]) .. ' on ' .. key
+            .. ', which its ' .. AUDIT.emptied[key] .. ' emptied earlier in the whole')
+    end
+  end
   if writes and not AUDIT.wrote then
     AUDIT.wrote = true
     for key in pairs(AUDIT.seen) do NAMED[key] = true end
@@ -39,8 +47,30 @@ local function audit(args)
     end
   end
 end
-local function audited_call(...) audit({{...}}); return redis.call(...) end
-local function audited_pcall(...) audit({{...}}); return redis.pcall(...) end
+-- The commands that can leave a key empty, which Redis then deletes. (A TTL set by a script cannot end a key during
+-- it: Redis 7 stops the clock for a script's run.)
+local AUDIT_REMOVING = {{DEL = true, UNLINK = true, HDEL = true, SREM = true, SPOP = true, ZREM = true,
+                        ZREMRANGEBYSCORE = true, XDEL = true, XTRIM = true, LTRIM = true}}
+-- After a write: the keys it left empty, which the rest of the whole may not touch.
+local function note_emptied(args)
+  if not AUDIT_REMOVING[string.upper(tostring(args[1]))] then return end
+  local keys = command_keys(args)
+  for _, key in ipairs(keys) do
+    if redis.call('EXISTS', key) == 0 then AUDIT.emptied[key] = tostring(args[1]) end
+  end
+end
+local function audited_call(...)
+  audit({{...}})
+  local result = redis.call(...)
+  note_emptied({{...}})
+  return result
+end
+local function audited_pcall(...)
+  audit({{...}})
+  local result = redis.pcall(...)
+  note_emptied({{...}})
+  return result
+end
 local raw_call, raw_pcall = audited_call, audited_pcall
 """
 

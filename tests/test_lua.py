@@ -122,6 +122,19 @@ return 1"""
     assert run_text(real_store, text, cluster) == 1
 
 
+@pytest.mark.parametrize("cluster", [False, True])
+def test_the_audit_stops_a_script_that_touches_a_key_it_emptied_itself(real_store, cluster):
+    text = """
+keys_here({T .. ':a', T .. ':b'})
+redis.call('SADD', T .. ':a', 'x')
+redis.call('SREM', T .. ':a', 'x')
+redis.call('SADD', T .. ':b', 'y')
+redis.call('SCARD', T .. ':a')
+return 1"""
+    with pytest.raises(redis.ResponseError, match="runs SCARD on .*:a, which its SREM emptied earlier in the whole"):
+        run_text(real_store, text, cluster)
+
+
 def test_after_a_whole_a_script_reads_freely_and_names_again_by_its_next_write(real_store):
     allowed = "redis.call('SET', T .. ':a', 1)\nwhole()\nredis.call('GET', T .. ':b')\nredis.call('SET', T .. ':b', 1)"
     assert run_text(real_store, allowed + "\nreturn 1") == 1

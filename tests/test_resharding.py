@@ -28,6 +28,8 @@ from routing.store import Store
 from tests import redis_cluster
 from tests.conftest import TenantFixture, cannot_run, make_tenant
 from tests.sessions_helpers import credential
+from tests.shared_helpers import check_shared_state, shared_tenant
+from tests.shared_helpers import open_sessions as shared_open
 from tests.twilio_helpers import ACCOUNT_SID, new_sid, post
 
 pytestmark = pytest.mark.integration  # a cluster of redis-servers of its own
@@ -209,3 +211,47 @@ def test_while_the_slot_moves_the_api_answers_503_with_retry_after_and_a_caller_
     move.finish(store.redis)
     answered = post(client, "/voice/inbound", call)  # the carrier asks again: now it is bridged
     assert "<Dial" in answered.text and SECOND in answered.text
+
+
+def shared_session(store: Store, tenant: TenantFixture, at: int, expiry_s: int, cool_off_s: int) -> str:
+    """Open a shared session with PINs between FIRST and SECOND at `at`; return its uuid."""
+    raw = {
+        "first_party": FIRST,
+        "second_party": SECOND,
+        "session_expiry": expiry_s,
+        "virtual_number_cooloff_period": cool_off_s,
+        "is_pin_authentication_required": True,
+        "first_party_pin": "1234",
+        "second_party_pin": "5678",
+        "pin_prompt_play": "https://cdn.example.com/pin.mp3",
+    }
+    return lifecycle.open_session(store, credential(tenant), raw, at).session_uuid
+
+
+@pytest.mark.parametrize("cool_off_s", [0, 15])
+def test_a_shared_session_ending_while_its_slot_moves_is_announced_once_and_frees_its_did(store, cool_off_s):
+    """Shared sessions (with PINs, tombstones while they cool off) ended by the sweep and by a complete while their
+    slot is marked as moving: each is announced once, its holdings end, its DID comes back, the bookkeeping is whole.
+    (That no script touches a key it emptied itself, which the moving slot's node would stop it at, is checked on
+    every script the suite runs: tests/lua_audit.py.)"""
+    tenant = shared_tenant(store, DIDS[:2])
+    now = store.now_us()
+    ending = shared_session(store, tenant, now - 120 * US, 60, cool_off_s)
+    completed = shared_session(store, tenant, now, 3600, cool_off_s)
+    move = Move.begin(store.redis, store.keys.tenant_base(tenant.auth_id))
+
+    attempt(lifecycle.reclaim_expired, store, tenant.auth_id, store.now_us())
+    attempt(lifecycle.end_session, store, tenant.auth_id, completed, store.now_us())
+    ended_and_announced(store, tenant.auth_id, [ending], "SessionTimeout")
+    ended_and_announced(store, tenant.auth_id, [completed], "SessionEnded")
+    move.finish(store.redis)
+
+    lifecycle.reclaim_expired(store, tenant.auth_id, store.now_us())
+    if completed in {s.session_uuid for s in shared_open(store, tenant.auth_id, store.now_us())}:
+        lifecycle.end_session(store, tenant.auth_id, completed, store.now_us())  # the move refused it: asked again
+    assert ended_and_announced(store, tenant.auth_id, [ending], "SessionTimeout") == {ending: True}
+    assert ended_and_announced(store, tenant.auth_id, [completed], "SessionEnded") == {completed: True}
+    later = store.now_us() + (cool_off_s + 1) * US  # past the tombstones' cool-off: the holdings end
+    lifecycle.reclaim_expired(store, tenant.auth_id, later)
+    check_shared_state(store, tenant.auth_id, later)
+    assert set(store.redis.smembers(store.keys.free(tenant.auth_id, "US"))) == set(DIDS[:2])

@@ -57,6 +57,10 @@ local WHOLE = {seen = {}, wrote = false, count = 0}
 -- calls, the sessions due) cannot be declared in advance, which is why this is done in the script. Redis documents
 -- the rule: https://redis.io/docs/latest/develop/interact/programmability/eval-intro/
 --
+-- After its first write a script also never touches a key it has emptied itself (a hash, set or sorted set whose
+-- last field or member it removed, which Redis deletes): the moving slot's node answers a command on it as on a key
+-- that moved away. It decides from what it read before, or from the count a removal returns.
+--
 -- The keys read before the first write need no naming by hand: on a cluster every `redis.call` of a script is
 -- built as `tracked_call`, which names them, with the write's own, at the first write (and `reply` names those of a
 -- script that wrote nothing). A script names by hand, before its first write, the keys it touches after it.

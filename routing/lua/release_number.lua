@@ -20,7 +20,11 @@ redis.call('SREM', T .. K.free .. st[2], num)
 redis.call('ZREM', T .. K.cooling, num)
 redis.call('SREM', T .. K.suspended, num)
 redis.call('SREM', T .. K.numbers, num)
-redis.call('SREM', T .. K.numbers_in .. st[2], num)
-if redis.call('EXISTS', T .. K.numbers_in .. st[2]) == 0 then redis.call('SREM', T .. K.countries, st[2]) end
+-- The country's last DID takes the country out of the pool's list: told by the count read first, not by a look at
+-- the set the script has just emptied (see base.lua's keys_here).
+local held_in = T .. K.numbers_in .. st[2]
+if redis.call('SCARD', held_in) - redis.call('SREM', held_in, num) == 0 then
+  redis.call('SREM', T .. K.countries, st[2])
+end
 redis.call('DEL', nk, T .. K.route .. num)
 return reply({outcome = 'ok'})

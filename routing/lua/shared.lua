@@ -38,8 +38,9 @@ local function add_holding(party, num, cc)
 end
 
 -- The holding of `party` on `num` ends: the DID counts a party less and the party a DID less. A DID no one holds any
--- more leaves shared use (its route hash goes) and goes back to the free pool.
-local function drop_holding(party, num)
+-- more leaves shared use (its route hash goes: `route_gone` says the caller emptied it already, so that the script
+-- does not touch a key it deleted, which a moving slot's node would stop it at) and goes back to the free pool.
+local function drop_holding(party, num, route_gone)
   if redis.call('ZREM', T .. K.held .. party, num) == 0 then return end
   local nk = T .. K.number .. num
   local cc = redis.call('HGET', nk, 'country')
@@ -55,7 +56,7 @@ local function drop_holding(party, num)
   end
   redis.call('HDEL', nk, 'parties')
   redis.call('ZREM', T .. K.shared .. cc, num)
-  redis.call('DEL', T .. K.route .. num)
+  if not route_gone then redis.call('DEL', T .. K.route .. num) end
   free_number(num)
 end
 
@@ -84,8 +85,8 @@ local function end_tombstone(num, field)
   local rk = T .. K.route .. num
   local value = redis.call('HGET', rk, field)
   if not value or string.sub(value, 1, 1) ~= '~' then return end
-  redis.call('HDEL', rk, field)
-  if is_party(field) then drop_holding(field, num) end
+  local left = redis.call('HLEN', rk) - redis.call('HDEL', rk, field)
+  if is_party(field) then drop_holding(field, num, left == 0) end
 end
 
 -- End the holdings of `party` whose cool-off is over, whether or not the sweep (`reclaim_shared`) reached them;
@@ -129,31 +130,45 @@ local function release_shared(uuid, num, cool, at, blob)
   local rk = T .. K.route .. num
   local s = cjson.decode(blob)
   if (s.first_party or '') == '' or redis.call('HGET', rk, s.first_party) ~= uuid then return end
-  local fields = {}
-  for _, pin in ipairs({s.first_party_pin or '', s.second_party_pin or ''}) do
-    if pin ~= '' then fields[#fields + 1] = '#' .. pin end
-  end
-  redis.call('ZREM', T .. K.did_sessions .. num, uuid)
-  redis.call('ZREM', T .. K.did_pin_sessions .. num, uuid)
-  local cc = redis.call('HGET', T .. K.number .. num, 'country')
-  if cc and redis.call('EXISTS', T .. K.did_sessions .. num) == 0 then shared_in_use(num, cc, false, at) end
-  redis.call('HINCRBY', T .. K.shared_figures, 'sessions', -1)
-  fields[#fields + 1] = s.first_party
-  fields[#fields + 1] = s.second_party
-  local ends = string.format('%.0f', at + cool * 1000000)
-  for _, field in ipairs(fields) do
-    if redis.call('HGET', rk, field) == uuid then
-      if cool > 0 then
-        redis.call('HSET', rk, field, '~' .. uuid)
-        redis.call('ZADD', T .. K.shared_cooling, ends, num .. '|' .. field)
-        if is_party(field) then redis.call('ZADD', T .. K.held .. field, 'XX', ends, num) end
-      else
-        redis.call('HDEL', rk, field)
-        if is_party(field) then drop_holding(field, num) end
-      end
+  -- Everything is read before the first write: which routes are the session's, how many fields the route hash
+  -- keeps besides, whether the DID carries another open session. Once the script has emptied a key it does not
+  -- touch it again (a moving slot's node would stop it there: see base.lua's keys_here).
+  local fields, listed = {}, {}
+  for _, field in ipairs({s.first_party_pin and s.first_party_pin ~= '' and '#' .. s.first_party_pin or '',
+                          s.second_party_pin and s.second_party_pin ~= '' and '#' .. s.second_party_pin or '',
+                          s.first_party, s.second_party or ''}) do
+    if field ~= '' and not listed[field] then
+      listed[field] = true
+      fields[#fields + 1] = field
     end
   end
-  if cool > 0 then ring(at + cool * 1000000, false) end
+  local values = redis.call('HMGET', rk, unpack(fields))
+  local own = {}
+  for i, field in ipairs(fields) do
+    if values[i] == uuid then own[#own + 1] = field end
+  end
+  local kept = redis.call('HLEN', rk) - #own
+  local dk = T .. K.did_sessions .. num
+  local others = redis.call('ZCARD', dk) - (redis.call('ZSCORE', dk, uuid) and 1 or 0)
+  local cc = redis.call('HGET', T .. K.number .. num, 'country')
+  redis.call('ZREM', dk, uuid)
+  redis.call('ZREM', T .. K.did_pin_sessions .. num, uuid)
+  if cc and others == 0 then shared_in_use(num, cc, false, at) end
+  redis.call('HINCRBY', T .. K.shared_figures, 'sessions', -1)
+  if cool > 0 then
+    local ends = string.format('%.0f', at + cool * 1000000)
+    for _, field in ipairs(own) do
+      redis.call('HSET', rk, field, '~' .. uuid)
+      redis.call('ZADD', T .. K.shared_cooling, ends, num .. '|' .. field)
+      if is_party(field) then redis.call('ZADD', T .. K.held .. field, 'XX', ends, num) end
+    end
+    ring(at + cool * 1000000, false)
+    return
+  end
+  redis.call('HDEL', rk, unpack(own))
+  for _, field in ipairs(own) do
+    if is_party(field) then drop_holding(field, num, kept == 0) end
+  end
 end
 
 -- End every holding on `num`, which no open session uses any more, now (the DID leaves the pool), each a whole:
