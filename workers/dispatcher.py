@@ -183,8 +183,11 @@ class Dispatcher:
             while not stop.is_set():
                 try:
                     self._turn(self._wait())
-                except Exception:  # noqa: BLE001 - the loop must outlive a Redis blip; each turn is retried whole
-                    log.exception("dispatcher turn failed; retrying")
+                except Exception as failure:  # noqa: BLE001 - the loop must outlive a Redis blip; each turn is retried
+                    if slot_moving(failure):
+                        log.warning("dispatcher turn stopped by a moving slot; retrying: %s", failure)
+                    else:
+                        log.exception("dispatcher turn failed; retrying")
                     stop.wait(1.0)
         finally:
             self._finish()

@@ -168,7 +168,13 @@ end
 -- next keys_here finding the slot on the move), nothing would be half written; each session ended so far has ended
 -- and been announced, say, and the next call or the worker's next turn does the rest. After `whole`, the script may
 -- read keys it has not named again, and names the keys of its next writes before the first of them.
+--
+-- The next whole names its keys afresh: a key named before may have been emptied since (Redis deletes an emptied set
+-- or hash), and only a new EXISTS finds that out, before the next whole writes.
 local function whole()
   WHOLE.count, WHOLE.seen, WHOLE.wrote = WHOLE.count + 1, {}, false
+  for key in pairs(NAMED) do
+    if key ~= T then NAMED[key] = nil end
+  end
 end
 
