@@ -59,18 +59,16 @@ local function note_emptied(args)
     if redis.call('EXISTS', key) == 0 then AUDIT.emptied[key] = tostring(args[1]) end
   end
 end
-local function audited_call(...)
-  audit({{...}})
-  local result = redis.call(...)
-  note_emptied({{...}})
-  return result
+-- `run` (redis.call or redis.pcall) with each command checked before it runs and its removals noted after.
+local function audited(run)
+  return function(...)
+    audit({{...}})
+    local result = run(...)
+    note_emptied({{...}})
+    return result
+  end
 end
-local function audited_pcall(...)
-  audit({{...}})
-  local result = redis.pcall(...)
-  note_emptied({{...}})
-  return result
-end
+local audited_call, audited_pcall = audited(redis.call), audited(redis.pcall)
 local raw_call, raw_pcall = audited_call, audited_pcall
 """
 

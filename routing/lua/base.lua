@@ -105,15 +105,15 @@ local function track(args)
   end
 end
 
--- redis.call and redis.pcall as a script built for a cluster runs them (`routing.lua.build`).
-local function tracked_call(...)
-  track({...})
-  return raw_call(...)
+-- redis.call and redis.pcall as a script built for a cluster runs them (`routing.lua.build`): `run` with each
+-- command's keys noted first.
+local function tracked(run)
+  return function(...)
+    track({...})
+    return run(...)
+  end
 end
-local function tracked_pcall(...)
-  track({...})
-  return raw_pcall(...)
-end
+local tracked_call, tracked_pcall = tracked(raw_call), tracked(raw_pcall)
 
 -- ARGV[i] as a number, within [lo, hi] when they are given. Anything else stops the script: a script that stops
 -- keeps the writes it made, so every entry script reads its arguments through here before its first write.
