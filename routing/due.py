@@ -61,12 +61,13 @@ def next_due(store: Store, auth_id: str, now: int, claim_ms: int, quiet: int, wa
     return _due(reply, now)
 
 
-def next_dues(store: Store, auth_ids: Sequence[str], now: int, claim_ms: int, quiet: int) -> list[Due]:
-    """Return `next_due` of each tenant of `auth_ids` (none waiting), in order, BATCH tenants per round trip."""
-    dues: list[Due] = []
+def next_dues(store: Store, auth_ids: Sequence[str], now: int, claim_ms: int, quiet: int) -> list[Due | Exception]:
+    """Return `next_due` of each tenant of `auth_ids` (none waiting), in order, BATCH tenants per round trip; a tenant
+    whose due could not be read (its slot moving, its node down) gets the error in its place."""
+    dues: list[Due | Exception] = []
     for start in range(0, len(auth_ids), BATCH):
-        replies = store.run_across("next_due.lua", auth_ids[start : start + BATCH], now, claim_ms, quiet, 0)
-        dues.extend(_due(reply, now) for reply in replies)
+        replies = store.run_each("next_due.lua", auth_ids[start : start + BATCH], now, claim_ms, quiet, 0)
+        dues.extend(reply if isinstance(reply, Exception) else _due(reply, now) for reply in replies)
     return dues
 
 

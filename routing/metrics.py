@@ -51,19 +51,25 @@ class Figures:
 SHARE = (*COUNTERS, *POOL_STATES, *OWED_STATES)
 
 
-def record(store: Store, auth_ids: Sequence[str], now: int) -> None:
+def record(store: Store, auth_ids: Sequence[str], now: int) -> dict[str, Exception]:
     """Read the shares of the tenants `auth_ids` at `now` and keep them in the hash of shares (one HSET).
 
-    One read-only script call per tenant, pipelined BATCH at a time; each call stays in its tenant's slot.
+    One read-only script call per tenant, pipelined BATCH at a time; each call stays in its tenant's slot. A tenant
+    whose share could not be read (its slot moving, its node down) keeps its previous share; it is returned with the
+    error, by auth_id, and read again next time.
     """
+    failed: dict[str, Exception] = {}
     for start in range(0, len(auth_ids), BATCH):
         chunk = auth_ids[start : start + BATCH]
-        replies = store.run_across("metrics.lua", chunk, now, *COUNTERS)
-        shares = {
-            auth_id: ",".join(str(n) for n in _share(reply)) for auth_id, reply in zip(chunk, replies, strict=True)
-        }
+        shares: dict[str, str] = {}
+        for auth_id, reply in zip(chunk, store.run_each("metrics.lua", chunk, now, *COUNTERS), strict=True):
+            if isinstance(reply, Exception):
+                failed[auth_id] = reply
+            else:
+                shares[auth_id] = ",".join(str(n) for n in _share(reply))
         if shares:
             store.redis.hset(store.keys.tenant_figures(), mapping=shares)
+    return failed
 
 
 def gather(store: Store, now: int) -> Figures:

@@ -187,12 +187,14 @@ def hand_back(store: Store, auth_id: str, entry_ids: list[str], owner: str, now:
 def forget_consumers(store: Store, auth_ids: list[str], now: int, leaving: str = "", idle_ms: int = 0) -> int:
     """Delete, from each tenant's consumer group, the consumers holding nothing pending that are `leaving` or idle
     for `idle_ms` or more (0: none for idleness); return how many. One round trip (routing/lua/forget_consumers.lua).
+
+    Housekeeping: a tenant whose call failed (its slot moving, its node down) keeps its consumers until the next time.
     """
     if not auth_ids:
         return 0
     idle = idle_ms if idle_ms > 0 else 1 << 62
-    replies = store.run_across("forget_consumers.lua", auth_ids, now, leaving, idle)
-    return sum(int(r["deleted"]) for r in replies)
+    replies = store.run_each("forget_consumers.lua", auth_ids, now, leaving, idle)
+    return sum(int(r["deleted"]) for r in replies if not isinstance(r, Exception))
 
 
 def _attempts(failure: str | None) -> int:

@@ -215,7 +215,7 @@ class Store:
         The first error reply is raised.
         """
         base = self.keys.tenant_base(auth_id)
-        return self._pipelined(name, [[base, now_us, *args] for args in calls])
+        return [lua.named(_raised(reply)) for reply in self._pipelined(name, [[base, now_us, *args] for args in calls])]
 
     def run_across(self, name: str, auth_ids: Sequence[str], now_us: int, *args: str | int) -> list[lua.Reply]:
         """Run the tenant script `name` once for each tenant of `auth_ids` with `args`, in one round trip.
@@ -223,10 +223,19 @@ class Store:
         Return the replies in the order of `auth_ids`; the first error reply is raised. Each call stays in its
         tenant's slot (on a cluster, each node gets the calls of its tenants, all nodes at once).
         """
-        return self._pipelined(name, [[self.keys.tenant_base(auth_id), now_us, *args] for auth_id in auth_ids])
+        return [_raised(reply) for reply in self.run_each(name, auth_ids, now_us, *args)]
 
-    def _pipelined(self, name: str, calls: list[list[str | int]]) -> list[lua.Reply]:
-        """Run the tenant script `name` once per list of its one key and its arguments in `calls`, in one round trip.
+    def run_each(
+        self, name: str, auth_ids: Sequence[str], now_us: int, *args: str | int
+    ) -> list[lua.Reply | Exception]:
+        """`run_across`, but a tenant whose call failed (its slot moving, its node down) gets the error in its place
+        instead of the error being raised: one tenant's trouble does not take the others' replies away."""
+        replies = self._pipelined(name, [[self.keys.tenant_base(auth_id), now_us, *args] for auth_id in auth_ids])
+        return [reply if isinstance(reply, Exception) else lua.named(reply) for reply in replies]
+
+    def _pipelined(self, name: str, calls: list[list[str | int]]) -> list[Any]:
+        """Run the tenant script `name` once per list of its one key and its arguments in `calls`, in one round trip;
+        return the raw replies, an error reply as its exception.
 
         (redis-py's pipelined scripts ask SCRIPT EXISTS first, a second round trip; here the script is loaded only
         when a server says it does not know it, on every server at once (redis-py sends a cluster's SCRIPT LOAD to
@@ -247,7 +256,11 @@ class Store:
             if not waiting or attempt:
                 break
             script.sha = self.redis.script_load(script.script)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return [lua.named(reply) for reply in replies]
+        return replies
+
+
+def _raised(reply: Any) -> Any:
+    """Return a pipelined reply, or raise it when it is an error."""
+    if isinstance(reply, Exception):
+        raise reply
+    return reply

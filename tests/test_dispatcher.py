@@ -222,7 +222,7 @@ def test_run_survives_a_turn_that_fails(real_store, sender, receiver, monkeypatc
         thread.join(timeout=30)
 
     assert alive_after_failure and not thread.is_alive()
-    assert "dispatcher turn failed" in caplog.text and "Connection refused" in caplog.text
+    assert f"tenant {tenant.auth_id}'s work failed" in caplog.text and "Connection refused" in caplog.text
     assert backlog(real_store, tenant.auth_id) == 0
 
 

@@ -12,7 +12,7 @@ never one without the other; once the slot has moved, everything left is done.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,14 @@ from routing.clock import US
 from routing.sessions import lifecycle
 from routing.store import Store
 from tests import redis_cluster
-from tests.conftest import TenantFixture, cannot_run, make_tenant
+from tests.conftest import TenantFixture, backlog, cannot_run, make_tenant, wait_for
+from tests.dispatch_helpers import FAST, add_event
+from tests.receiver import Receiver
 from tests.sessions_helpers import credential
 from tests.shared_helpers import check_shared_state, shared_tenant
 from tests.shared_helpers import open_sessions as shared_open
 from tests.twilio_helpers import ACCOUNT_SID, new_sid, post
+from workers.dispatcher import Dispatcher
 
 pytestmark = pytest.mark.integration  # a cluster of redis-servers of its own
 
@@ -255,3 +258,102 @@ def test_a_shared_session_ending_while_its_slot_moves_is_announced_once_and_free
     lifecycle.reclaim_expired(store, tenant.auth_id, later)
     check_shared_state(store, tenant.auth_id, later)
     assert set(store.redis.smembers(store.keys.free(tenant.auth_id, "US"))) == set(DIDS[:2])
+
+
+class FrozenClock:
+    """The worker's clock, held still: a tenant looked at again STILL_DUE later is not due again within a tick."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def tick_until(worker: Dispatcher, done: Callable[[], bool], wait: bool = True) -> int:
+    """Tick `worker` (`Dispatcher.tick(wait)`) until `done()`: a ring published on one node reaches the others over
+    the cluster's bus a moment later. Return how many deliveries the ticks settled."""
+    delivered = 0
+
+    def ticked() -> bool:
+        nonlocal delivered
+        delivered += worker.tick(wait).delivered
+        return done()
+
+    wait_for(ticked)
+    return delivered
+
+
+def two_tenants_calling_back(store: Store, receiver: Receiver) -> tuple[TenantFixture, TenantFixture, list[str]]:
+    """Two tenants on different slots, a session each calling back to `receiver`; return them and the sessions."""
+    moving, other = make_tenant(store, dids=DIDS[:6], name="moving"), make_tenant(store, dids=DIDS[6:], name="other")
+    assert store.redis.keyslot(store.keys.tenant_base(moving.auth_id)) != store.redis.keyslot(
+        store.keys.tenant_base(other.auth_id)
+    )
+    raw = {"first_party": FIRST, "second_party": SECOND, "session_expiry": 3600, "callback_url": receiver.url}
+    sessions = [
+        lifecycle.open_session(store, credential(tenant), raw, store.now_us()).session_uuid
+        for tenant in (moving, other)
+    ]
+    return moving, other, sessions
+
+
+def test_a_tenant_whose_slot_moves_holds_back_no_other_tenants_deliveries_or_figures(store, receiver, make_sender):
+    """The moving tenant's claim, due and metrics share fail (its outbox has left for the target); the other
+    tenant's event is delivered and its share read in the same tick; once the slot has moved the first is delivered."""
+    moving, other, (moving_session, other_session) = two_tenants_calling_back(store, receiver)
+    clock = FrozenClock(store.now_us())
+    worker = Dispatcher(store, make_sender(4), clock=clock, policy=FAST)
+    worker.tick()
+    move = Move.begin(store.redis, store.keys.tenant_base(moving.auth_id))
+    move.migrate([store.keys.events(moving.auth_id)])
+    add_event(store, other.auth_id, other_session)
+    add_event(store, moving.auth_id, moving_session)  # written on the target, through the ASK
+    store.redis.hdel(store.keys.tenant_figures(), moving.auth_id, other.auth_id)
+    clock.now += 10 * US  # past the metrics period
+
+    delivered = tick_until(worker, lambda: len(receiver.requests) == 1)
+
+    assert delivered == 1
+    assert [r.params["SessionUUID"] for r in receiver.requests] == [other_session]
+    assert backlog(store, other.auth_id) == 0
+    assert store.redis.hexists(store.keys.tenant_figures(), other.auth_id)
+    assert not store.redis.hexists(store.keys.tenant_figures(), moving.auth_id)
+
+    move.finish(store.redis)
+    clock.now += 2 * US
+    report = worker.tick()
+
+    assert report.delivered == 1
+    assert [r.params["SessionUUID"] for r in receiver.requests] == [other_session, moving_session]
+    assert backlog(store, moving.auth_id) == 0
+
+
+def test_a_tenant_whose_slot_moves_after_its_callback_was_sent_settles_it_once_the_slot_has_moved(
+    store, receiver, make_sender
+):
+    """Both tenants' callbacks are in flight when the first one's slot starts moving: the other's is settled at once,
+    the moving one's is kept and settled (not sent again) once the slot has moved."""
+    moving, other, (moving_session, other_session) = two_tenants_calling_back(store, receiver)
+    clock = FrozenClock(store.now_us())
+    worker = Dispatcher(store, make_sender(4), clock=clock, policy=FAST)
+    worker.tick()
+    receiver.gate.clear()
+    add_event(store, moving.auth_id, moving_session)
+    add_event(store, other.auth_id, other_session)
+    tick_until(worker, lambda: receiver.arrived == 2, wait=False)  # both in flight, held by the receiver
+    move = Move.begin(store.redis, store.keys.tenant_base(moving.auth_id))
+    move.migrate([store.keys.events(moving.auth_id)])
+    receiver.gate.set()
+
+    report = worker.tick()
+
+    assert report.delivered == 1
+    assert backlog(store, other.auth_id) == 0 and backlog(store, moving.auth_id) == 1
+
+    move.finish(store.redis)
+    clock.now += 2 * US
+    report = worker.tick()
+
+    assert report.delivered == 1 and backlog(store, moving.auth_id) == 0
+    assert sorted(r.params["SessionUUID"] for r in receiver.requests) == sorted([moving_session, other_session])

@@ -163,6 +163,9 @@ class Dispatcher:
         self._carrier_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="masq-reconcile")
         self._asking: list[Future[None]] = []  # the carrier's answers still awaited
         self._unsent: dict[str, list[Event]] = defaultdict(list)  # claimed, not in a lane yet (its planning failed)
+        self._unsettled: dict[
+            str, list[Sent]
+        ] = {}  # sent, not settled yet (settling failed): at the tenant's next turn
         self._touched: set[str] = set()  # tenants whose metrics share may have changed since it was last read
         self._listening = False
         self._scan: str = ""  # "all" after a (re)subscription, "new" after the live workers changed
@@ -192,14 +195,15 @@ class Dispatcher:
         finally:
             self._finish()
 
-    def tick(self) -> Report:
-        """Do everything due now, wait for the deliveries that started and settle them; return what was settled.
+    def tick(self, wait: bool = True) -> Report:
+        """Do everything due now and, with `wait`, wait for the deliveries that started and settle them (for at most
+        60 s); return what was settled.
 
         `run` never waits for a delivery; this is for one-off runs and tests, and hears the due channel itself.
         """
         self._turn(0.0)
         deadline = time.monotonic() + 60
-        while self._busy() and time.monotonic() < deadline:
+        while wait and self._busy() and time.monotonic() < deadline:
             self._turn(0.05)
         return self._take_report()
 
@@ -215,9 +219,14 @@ class Dispatcher:
         if self._scan:
             self._scan_tenants(now, everyone=self._scan == "all")
         self._settle(now)
-        self._rescan_slice(now)
-        self._record_figures(now)
         self._run_due(now)
+        for chore in (self._rescan_slice, self._record_figures):  # housekeeping, after the tenants' work: a failure
+            try:  # here (a global key's slot moving) is retried in its own time and holds up no tenant
+                chore(now)
+            except Exception as failure:  # noqa: BLE001
+                if not slot_moving(failure):
+                    raise
+                log.warning("dispatcher %s stopped by a moving slot; retried later: %s", chore.__name__, failure)
 
     def _wait(self) -> float:
         """Return how long the loop may sleep (s): until its first due tenant or timer, at most LONGEST_WAIT."""
@@ -286,6 +295,8 @@ class Dispatcher:
         for auth_id in lost:
             del self.owned[auth_id]
             self._planned.pop(auth_id, None)
+            unsettled = self._unsettled.pop(auth_id, [])  # left pending: the new owner claims them after the claim
+            self._let_go(auth_id, [s.sending.event.entry_id for s in unsettled])  # time and sends them again
         self._hand_back(lost, now)
         fresh = mine - set(self.owned)
         for auth_id in fresh:
@@ -310,6 +321,9 @@ class Dispatcher:
         idle = [a for a in auth_ids if not self.held.get(a)]
         read = dues.next_dues(self.store, idle, now, self.policy.claim_idle_ms, self.quiet)
         for auth_id, due in zip(idle, read, strict=True):
+            if isinstance(due, Exception):
+                self._failed(auth_id, "due", due, now)
+                continue
             state = self.owned[auth_id]
             state.due, state.waiting = due, False
             self._plan(auth_id, due.due)
@@ -341,16 +355,34 @@ class Dispatcher:
             try:
                 self._work(auth_id, now)
             except Exception as failure:  # noqa: BLE001 - one tenant's failure must not hold back the others
-                if slot_moving(failure):  # nothing of the whole it was in was written
-                    log.warning("tenant %s's slot is moving; it is looked at again in a second", auth_id)
-                else:
-                    log.exception("dispatcher turn failed for tenant %s; it is looked at again in a second", auth_id)
-                self.owned[auth_id].due = None
-                self._plan(auth_id, now + STILL_DUE)
+                self._failed(auth_id, "work", failure, now)
+
+    def _failed(self, auth_id: str, step: str, failure: Exception, now: int) -> None:
+        """The tenant's `step` (its work, settling, reading its due) failed with `failure`: log it (a moving slot in
+        one line: nothing of the whole it was in was written) and look at the tenant again STILL_DUE later. The
+        other tenants' work goes on meanwhile."""
+        if slot_moving(failure):
+            log.warning(
+                "tenant %s's %s stopped by its moving slot; looked at again in a second: %s", auth_id, step, failure
+            )
+        else:
+            log.error(
+                "tenant %s's %s failed; looked at again in a second",
+                auth_id,
+                step,
+                exc_info=(type(failure), failure, failure.__traceback__),
+            )
+        state = self.owned.get(auth_id)
+        if state is not None:
+            state.due = None
+            self._plan(auth_id, now + STILL_DUE)
 
     def _work(self, auth_id: str, now: int) -> None:
         """Run what is due of the tenant's work (sweep, reconcile, claim and send), then plan it by its next due."""
         state = self.owned[auth_id]
+        unsettled = self._unsettled.pop(auth_id, [])
+        if unsettled:
+            self._settle_batch(auth_id, unsettled, now)
         self._send(auth_id, now)
         fresh = state.due is None
         due = state.due or self._read_due(auth_id, now, state)
@@ -453,7 +485,11 @@ class Dispatcher:
         self.sender.submit(sending.delivery, lambda outcome, seconds: self.inbox.put(Sent(sending, outcome, seconds)))
 
     def _settle(self, now: int) -> None:
-        """Settle the outcomes that came back, one batch per tenant; a tenant that was at its bound claims again."""
+        """Settle the outcomes that came back, one batch per tenant; a tenant that was at its bound claims again.
+
+        A tenant whose batch could not be settled (its slot moving) keeps it, to settle on a later turn; the other
+        tenants' batches are settled meanwhile.
+        """
         if not self._sent:
             return
         by_tenant: dict[str, list[Sent]] = defaultdict(list)
@@ -462,13 +498,21 @@ class Dispatcher:
         self._sent = []
         for auth_id, batch in by_tenant.items():
             try:
-                self._add(settle(self.store, auth_id, [(s.sending.event, s.outcome) for s in batch], now, self.policy))
-            except Exception:
-                self._sent.extend(s for s in batch if s.sending.event.entry_id in self.held[auth_id])
-                raise
-            self._let_go(auth_id, [s.sending.event.entry_id for s in batch])
-            self._touched.add(auth_id)
-            self._after_settling(auth_id, batch, now)
+                self._settle_batch(auth_id, self._unsettled.pop(auth_id, []) + batch, now)
+            except Exception as failure:  # noqa: BLE001 - one tenant's failure must not hold back the others
+                self._failed(auth_id, "settling", failure, now)
+
+    def _settle_batch(self, auth_id: str, batch: list[Sent], now: int) -> None:
+        """Settle the tenant's outcomes `batch`; should that fail, keep them for the tenant's next turn and raise."""
+        try:
+            self._add(settle(self.store, auth_id, [(s.sending.event, s.outcome) for s in batch], now, self.policy))
+        except Exception:
+            held = self.held.get(auth_id, set())
+            self._unsettled[auth_id] = [s for s in batch if s.sending.event.entry_id in held]
+            raise
+        self._let_go(auth_id, [s.sending.event.entry_id for s in batch])
+        self._touched.add(auth_id)
+        self._after_settling(auth_id, batch, now)
 
     def _let_go(self, auth_id: str, entry_ids: list[str]) -> None:
         """The tenant's deliveries `entry_ids` are no longer in hand here (settled, or left pending)."""
@@ -531,7 +575,9 @@ class Dispatcher:
         chosen = {a for a in self._touched if a in self.owned} | set(self._shares.take(self.owned, size))
         self._touched.clear()
         if chosen:
-            metrics.record(self.store, sorted(chosen), now)
+            for auth_id, failure in metrics.record(self.store, sorted(chosen), now).items():
+                self._touched.add(auth_id)  # its share is read again next time
+                log.warning("tenant %s's metrics share could not be read; read again next time: %s", auth_id, failure)
         metrics.gather_if_due(self.store, now)
 
     # -- stopping -------------------------------------------------------------------------------------------
