@@ -22,6 +22,7 @@ import redis
 from redis.cluster import RedisCluster
 from rq import Queue
 
+from routing import metrics
 from routing.clock import US
 from routing.sessions import lifecycle
 from routing.store import Store
@@ -309,10 +310,11 @@ def test_a_tenant_whose_slot_moves_holds_back_no_other_tenants_deliveries_or_fig
     move.migrate([store.keys.events(moving.auth_id)])
     add_event(store, other.auth_id, other_session)
     add_event(store, moving.auth_id, moving_session)  # written on the target, through the ASK
-    store.redis.hdel(store.keys.tenant_figures(), moving.auth_id, other.auth_id)
-    clock.now += 10 * US  # past the metrics period
 
     delivered = tick_until(worker, lambda: len(receiver.requests) == 1)
+    store.redis.hdel(store.keys.tenant_figures(), moving.auth_id, other.auth_id)
+    clock.now += metrics.EVERY  # the next metrics period: both tenants' shares, touched, are read again
+    worker.tick()
 
     assert delivered == 1
     assert [r.params["SessionUUID"] for r in receiver.requests] == [other_session]
