@@ -138,10 +138,12 @@ def _token(settings: Mapping[str, Any], name: str) -> str:
 
 def connect_store(settings: Mapping[str, Any]) -> Store:
     """Return the store on REDIS_URL under MASQ_KEY_PREFIX, its commands bounded by MASQ_REDIS_TIMEOUT seconds;
-    raise ValueError when REDIS_URL is empty."""
+    raise ValueError when REDIS_URL is empty, cannot be read or is a plain URL naming a cluster node (`check_store`).
+    """
     url = settings.get("REDIS_URL") or ""
     if not url:
         raise ValueError("REDIS_URL is empty: start masq's embedded Redis first, or set REDIS_URL")
+    check_store(settings)
     return Store.connect(str(url), settings.get("MASQ_KEY_PREFIX", DEFAULT_PREFIX), redis_timeout(settings))
 
 
@@ -163,25 +165,38 @@ def queue_url(settings: Mapping[str, Any]) -> str:
     return url
 
 
+def check_store(settings: Mapping[str, Any]) -> None:
+    """Raise ValueError when REDIS_URL is a plain URL (`redis://`) naming a node of a Redis Cluster, whose
+    `INFO cluster` says `cluster_enabled:1`: masq would reach only that node's slots and fail with MOVED everywhere
+    else. A server that does not answer is not refused here: `/readyz` and the worker's log say so once they run."""
+    url = str(settings.get("REDIS_URL") or "")
+    if url and cluster_nodes(url) is None and _names_a_cluster_node(url, redis_timeout(settings)):
+        raise ValueError(
+            "REDIS_URL names a node of a Redis Cluster; name the cluster as redis+cluster://host:port[,host:port…]"
+        )
+
+
 def check_queue(settings: Mapping[str, Any]) -> None:
     """Raise ValueError when the job queue would be on a Redis Cluster: named as one (see `queue_url`), or a plain
-    URL (QUEUE_REDIS_URL, else REDIS_URL) naming a node of one, whose `INFO cluster` says `cluster_enabled:1` and
-    where RQ's commands would fail with MOVED. A server that does not answer is not refused here: `/readyz` and
-    the worker's log say so once they run. An empty REDIS_URL (the embedded Redis) is not asked."""
+    URL (QUEUE_REDIS_URL, else REDIS_URL) naming a node of one, where RQ's commands would fail with MOVED (see
+    `check_store`). A server that does not answer is not refused here. An empty REDIS_URL (the embedded Redis) is
+    not asked."""
     url = queue_url(settings)
     setting = "QUEUE_REDIS_URL" if url else "REDIS_URL"
     url = url or str(settings.get("REDIS_URL") or "")
-    if not url:
-        return
-    timeout = redis_timeout(settings)
-    try:
-        with redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout) as client:
-            clustered = str(client.info("cluster").get("cluster_enabled", 0)) == "1"
-    except redis.RedisError:
-        return
-    if clustered:
+    if url and _names_a_cluster_node(url, redis_timeout(settings)):
         fix = "" if setting == "QUEUE_REDIS_URL" else "name the cluster as redis+cluster://… and "
         raise ValueError(f"{setting} names a node of {NO_RQ_ON_CLUSTER}; {fix}give the queue a plain Redis (redis://…)")
+
+
+def _names_a_cluster_node(url: str, timeout: float) -> bool:
+    """Return whether the single server's `url` answers `INFO cluster` with `cluster_enabled:1` (False when it does
+    not answer)."""
+    try:
+        with redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout) as client:
+            return str(client.info("cluster").get("cluster_enabled", 0)) == "1"
+    except redis.RedisError:
+        return False
 
 
 def queue_connection(store: Store, url: str = "", timeout: float = REDIS_TIMEOUT, waits: bool = False) -> redis.Redis:

@@ -76,13 +76,15 @@ def cluster_nodes(url: str, setting: str = "REDIS_URL") -> ClusterNodes | None:
     scheme = scheme.lower()
     if not separator or (scheme not in SINGLE_SCHEMES and scheme not in CLUSTER_SCHEMES):
         forms = ", ".join(f"{s}://" for s in (*SINGLE_SCHEMES, *CLUSTER_SCHEMES))
-        raise ValueError(f"{setting} must start with one of {forms}, not {url!r}")
+        raise ValueError(f"{setting} must start with one of {forms}, not {_shown(url)!r}")
     if scheme in SINGLE_SCHEMES:
         return None
     end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
     location, tail = rest[:end], rest[end:]
     if tail not in ("", "/", "/0"):
-        raise ValueError(f"{setting}: a Redis Cluster URL takes no database or options after its nodes, not {url!r}")
+        raise ValueError(
+            f"{setting}: a Redis Cluster URL takes no database or options after its nodes, not {_shown(url)!r}"
+        )
     userinfo, _, hosts = location.rpartition("@")
     user, has_password, password = userinfo.partition(":")
     nodes = tuple(_node(text, setting, url) for text in hosts.split(","))
@@ -91,13 +93,23 @@ def cluster_nodes(url: str, setting: str = "REDIS_URL") -> ClusterNodes | None:
     )
 
 
+def _shown(url: str) -> str:
+    """Return `url` fit for an error message: its password, if any, as `***`."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    start = head.find("://") + 3 if "://" in head else 0
+    user, colon, _ = head[start:].partition(":")
+    return f"{head[:start]}{user}{':***' if colon else ''}@{tail}"
+
+
 def _node(text: str, setting: str, url: str) -> tuple[str, int]:
     """Return (host, port) from `host:port` or `[IPv6 address]:port`."""
     host, _, port = text.strip().rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{setting}: each node of a Redis Cluster URL is host:port, not {text!r} in {url!r}")
+        raise ValueError(f"{setting}: each node of a Redis Cluster URL is host:port, not {text!r} in {_shown(url)!r}")
     return host, int(port)
 
 

@@ -550,6 +550,26 @@ def test_a_plain_queue_url_naming_a_cluster_node_is_refused_before_anything_star
     assert "Traceback" not in said and "masq listens" not in said
 
 
+@pytest.mark.parametrize(
+    "command", [["tenant", "create", "--name", "orphan"], ["worker", "--burst"], ["web"], ["serve", "--no-worker"]]
+)
+def test_a_plain_store_url_naming_a_cluster_node_is_refused_before_anything_is_written(
+    cluster_env, store, tmp_path, command
+):
+    on_a_node = {**cluster_env, "REDIS_URL": a_node_of(cluster_env["REDIS_URL"]), "MASQ_DATA_DIR": str(tmp_path)}
+    tenants_before = store.redis.smembers(store.keys.tenants())
+    records_before = sorted(store.redis.scan_iter(match=store.keys.prefix + "t:*", count=1000))
+
+    result = CliRunner().invoke(cli, command, env=on_a_node)
+
+    said = result.output + result.stderr
+    assert result.exit_code == 1, said
+    assert "REDIS_URL names a node of a Redis Cluster" in said and "redis+cluster://" in said
+    assert "Traceback" not in said and "masq listens" not in said and "auth_token" not in said
+    assert store.redis.smembers(store.keys.tenants()) == tenants_before
+    assert sorted(store.redis.scan_iter(match=store.keys.prefix + "t:*", count=1000)) == records_before
+
+
 def test_a_plain_store_url_naming_a_cluster_node_with_no_queue_is_refused(cluster_env):
     on_a_node = {**cluster_env, "REDIS_URL": a_node_of(cluster_env["REDIS_URL"]), "QUEUE_REDIS_URL": ""}
 

@@ -53,6 +53,22 @@ def test_a_bad_url_is_a_value_error_naming_redis_url(url, said):
     assert said in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+cluster://u:s3cret@127.0.0.1",
+        "redis+cluster://:s3cret@h:7000,host",
+        "redis+cluster://u:s3cret@h:7000/3",
+        "http://u:s3cret@h:6379",
+        "redis+cluster://u:p@s3cret@h",
+    ],
+)
+def test_a_bad_urls_error_shows_no_password(url):
+    with pytest.raises(ValueError) as raised:
+        cluster_nodes(url)
+    assert "s3cret" not in str(raised.value) and ":***@" in str(raised.value)
+
+
 def test_a_bad_single_server_url_is_told_as_redis_urls_fault():
     with pytest.raises(ValueError, match="^REDIS_URL cannot be read"):
         Store.connect("redis://127.0.0.1:notaport/0")

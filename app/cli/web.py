@@ -29,7 +29,13 @@ def check_settings(config: dict[str, Any]) -> None:
     Checked once before serving, not as a traceback from every worker process.
     """
     try:
-        for check in (settings.metrics_token, settings.operator_token, settings.secret_key, settings.check_queue):
+        for check in (
+            settings.metrics_token,
+            settings.operator_token,
+            settings.secret_key,
+            settings.check_store,
+            settings.check_queue,
+        ):
             check(config)
     except ValueError as bad:
         raise click.ClickException(str(bad)) from bad

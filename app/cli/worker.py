@@ -28,7 +28,8 @@ def worker(threads: int, burst: bool) -> None:
 
     config = settings.from_environment()
     try:
-        settings.check_queue(config)  # told here once, not as a traceback
+        settings.check_store(config)  # told here once, not as a traceback
+        settings.check_queue(config)
     except ValueError as bad:
         raise click.ClickException(str(bad)) from bad
     configure_logging(config["MASQ_LOG_LEVEL"])
